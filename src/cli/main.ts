@@ -1,0 +1,39 @@
+// The voxroom CLI: one program, one subcommand per job.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { serveCommand } from './serve-command.js';
+// JOIN_IMPORT
+import { UsageError } from './process.js';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('voxroom')
+    .description('Scripted, headless voice rooms: a signalling server and WebRTC mesh peers that mix audio in Node.')
+    .version(packageJson.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  program.addCommand(serveCommand().exitOverride().showHelpAfterError('(run "voxroom serve --help" for usage)'));
+  // JOIN_ADD
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    process.exit(0);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its message (help, version, or the error itself).
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`voxroom: ${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`voxroom: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,98 @@
+// `voxroom serve`: flags → SignallingServerOptions, then run until SIGINT/SIGTERM.
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { LIMITS } from '../protocol.js';
+import { createLogger } from '../log.js';
+import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
+import { RoomMap } from '../server/room-map.js';
+import { startSignallingServer } from '../server/signalling-server.js';
+import { collect, parseIntegerInRange } from './options.js';
+import { UsageError, onShutdownSignal } from './process.js';
+
+interface ServeFlags {
+  port?: number;
+  host: string;
+  map?: string;
+  iceServer: string[];
+  turnUsername?: string;
+  turnCredential?: string;
+  turnSecret?: string;
+  turnTtl: number;
+  maxPeers: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the room signalling server (socket.io) and the web client')
+    .option('-p, --port <n>', 'port to listen on (default: $PORT or 8080)', parseIntegerInRange(0, 65535))
+    .option('--host <addr>', 'address to listen on; 0.0.0.0 for every interface', '127.0.0.1')
+    .option('--map <file>', 'JSON file with the rooms\' layout, sent to peers on join')
+    .option('--ice-server <url>', 'STUN/TURN URL handed to peers (repeatable)', collect, [])
+    .option('--turn-username <user>', 'static TURN username')
+    .option('--turn-credential <password>', 'static TURN password')
+    .option('--turn-secret <secret>', 'shared secret for time-limited TURN credentials (coturn use-auth-secret)')
+    .option('--turn-ttl <seconds>', 'lifetime of time-limited TURN credentials', parseIntegerInRange(60, 7 * 86400), 86400)
+    .option('--max-peers <n>', 'peers per room', parseIntegerInRange(2, 64), LIMITS.defaultMaxPeersPerRoom)
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS (browsers need it for the microphone off localhost)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('-v, --verbose', 'log every join, leave and refused message')
+    .addOption(new Option('--json', 'log as JSON lines, and print the listening line as JSON'))
+    .action(async (flags: ServeFlags) => runServe(flags));
+}
+
+async function runServe(flags: ServeFlags): Promise<void> {
+  const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json) });
+  const port = flags.port ?? portFromEnvironment();
+  const turnAuth = turnAuthFrom(flags);
+  const urls = flags.iceServer.map((url) => {
+    try {
+      return validateIceUrl(url);
+    } catch (error) {
+      throw new UsageError(`--ice-server: ${(error as Error).message}`);
+    }
+  });
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together; give both (see README "TLS")');
+  const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
+  const map = flags.map ? await RoomMap.load(flags.map) : undefined;
+
+  const server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger });
+  if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', url: server.url }) + '\n');
+  else process.stdout.write(`voxroom server listening on ${server.url}\n`);
+
+  await onShutdownSignal();
+  logger.info('shutting down');
+  await server.close();
+}
+
+function portFromEnvironment(): number {
+  const fromEnv = process.env.PORT;
+  if (fromEnv === undefined || fromEnv === '') return 8080;
+  try {
+    return parseIntegerInRange(0, 65535)(fromEnv);
+  } catch (error) {
+    throw new UsageError(`PORT=${fromEnv}: ${(error as Error).message}`);
+  }
+}
+
+function turnAuthFrom(flags: ServeFlags): TurnAuth {
+  const hasStatic = flags.turnUsername !== undefined || flags.turnCredential !== undefined;
+  if (hasStatic && flags.turnSecret !== undefined) throw new UsageError('use either --turn-username/--turn-credential or --turn-secret, not both');
+  if (hasStatic) {
+    if (flags.turnUsername === undefined || flags.turnCredential === undefined) throw new UsageError('--turn-username and --turn-credential go together');
+    return { kind: 'static', username: flags.turnUsername, credential: flags.turnCredential };
+  }
+  if (flags.turnSecret !== undefined) return { kind: 'secret', secret: flags.turnSecret, ttlSeconds: flags.turnTtl };
+  return { kind: 'none' };
+}
+
+async function readPem(path: string, flag: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}

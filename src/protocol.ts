@@ -1,0 +1,192 @@
+// The voxroom wire protocol: one module shared by the server, the headless peer and the web client.
+// Typed socket.io event maps for the compiler, zod schemas for what actually arrives on the wire.
+// PROTOCOL.md documents the same thing for people; keep the two in step.
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Limits the server enforces; documented in PROTOCOL.md. */
+export const LIMITS = {
+  /** Largest serialized event payload accepted (bytes of JSON). Larger gets `payload-too-large`. */
+  maxEventBytes: 64 * 1024,
+  /** Transport hard limit: a single socket.io packet above this closes the connection. */
+  maxTransportBytes: 1024 * 1024,
+  maxSdpChars: 48 * 1024,
+  maxCandidateChars: 1024,
+  maxNameChars: 32,
+  maxResumeTokenChars: 128,
+  /** A full mesh costs O(n²) connections; browsers and this machine both tire past about a dozen. */
+  defaultMaxPeersPerRoom: 12,
+  /** Sustained events per second per socket (token bucket refill) and the burst it tolerates. */
+  eventsPerSecond: 50,
+  eventBurst: 200,
+  /** Joins are expensive (broadcast to a room): a much smaller bucket. */
+  joinsPerSecond: 1,
+  joinBurst: 5,
+  /** A socket that keeps flooding after this many refused events is disconnected. */
+  maxRefusedBeforeDisconnect: 500,
+} as const;
+
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+// Printable: no control, format, surrogate or unassigned code points.
+const PRINTABLE_PATTERN = /^[^\p{C}]+$/u;
+
+export const RoomIdSchema = z.string().regex(ROOM_ID_PATTERN, 'room ids are 1–64 characters of A–Z, a–z, 0–9, _ and -');
+export const PeerNameSchema = z
+  .string()
+  .min(1, 'a name needs at least one character')
+  .refine((name) => [...name].length <= LIMITS.maxNameChars, `names are at most ${LIMITS.maxNameChars} characters`)
+  .refine((name) => PRINTABLE_PATTERN.test(name), 'names may contain printable characters only');
+export const PeerIdSchema = z.string().min(1).max(64);
+
+export const JoinRequestSchema = z.strictObject({
+  room: RoomIdSchema,
+  name: PeerNameSchema,
+  v: z.number().int(),
+  resume: z.string().min(1).max(LIMITS.maxResumeTokenChars).optional(),
+});
+export type JoinRequest = z.infer<typeof JoinRequestSchema>;
+
+export const SessionDescriptionSchema = z.strictObject({
+  type: z.enum(['offer', 'answer', 'pranswer', 'rollback']),
+  sdp: z.string().max(LIMITS.maxSdpChars),
+});
+export const IceCandidateSchema = z.strictObject({
+  candidate: z.string().max(LIMITS.maxCandidateChars),
+  sdpMid: z.string().max(64).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(1024).nullable().optional(),
+  usernameFragment: z.string().max(256).nullable().optional(),
+});
+export const SignalDataSchema = z.union([
+  z.strictObject({ description: SessionDescriptionSchema }),
+  z.strictObject({ candidate: IceCandidateSchema }),
+]);
+export type SignalData = z.infer<typeof SignalDataSchema>;
+export type SessionDescription = z.infer<typeof SessionDescriptionSchema>;
+export type IceCandidate = z.infer<typeof IceCandidateSchema>;
+
+export const SignalRequestSchema = z.strictObject({ to: PeerIdSchema, data: SignalDataSchema });
+export type SignalRequest = z.infer<typeof SignalRequestSchema>;
+
+export interface PeerInfo {
+  id: string;
+  name: string;
+}
+
+// ---- Room map: the layout of a room, sent in the join ack (spatial audio will place peers in it). ----
+
+const MapSpotSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  /** Position in metres from the room's top-left corner. */
+  x: z.number().finite(),
+  y: z.number().finite(),
+  /** Optional radius in metres, for areas such as a stage or a table. */
+  radius: z.number().positive().finite().optional(),
+});
+export const RoomLayoutSchema = z
+  .strictObject({
+    /** Room size in metres. */
+    width: z.number().positive().finite().max(10_000),
+    height: z.number().positive().finite().max(10_000),
+    spots: z.array(MapSpotSchema).max(256).default([]),
+  })
+  .superRefine((layout, ctx) => {
+    const seen = new Set<string>();
+    layout.spots.forEach((spot, index) => {
+      if (spot.x < 0 || spot.x > layout.width || spot.y < 0 || spot.y > layout.height) {
+        ctx.addIssue({ code: 'custom', path: ['spots', index], message: `spot "${spot.name}" lies outside the ${layout.width}×${layout.height} m room` });
+      }
+      if (seen.has(spot.name)) ctx.addIssue({ code: 'custom', path: ['spots', index, 'name'], message: `spot name "${spot.name}" is used twice` });
+      seen.add(spot.name);
+    });
+  });
+export type RoomLayout = z.infer<typeof RoomLayoutSchema>;
+
+export const RoomMapFileSchema = z
+  .strictObject({
+    /** The layout for rooms not listed in `rooms`. */
+    default: RoomLayoutSchema.optional(),
+    rooms: z.record(RoomIdSchema, RoomLayoutSchema).default({}),
+  })
+  .refine((file) => file.default !== undefined || Object.keys(file.rooms).length > 0, 'a map file needs a "default" layout or at least one entry in "rooms"');
+export type RoomMapFile = z.infer<typeof RoomMapFileSchema>;
+
+// ---- Server → client payloads ----
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export type ErrorCode =
+  | 'bad-request'
+  | 'version-mismatch'
+  | 'room-full'
+  | 'not-in-room'
+  | 'unknown-peer'
+  | 'rate-limited'
+  | 'payload-too-large'
+  | 'unknown-event'
+  | 'shutting-down';
+
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type JoinAck =
+  | {
+      ok: true;
+      self: PeerInfo;
+      /** The others already in the room: the newcomer sends the first offer to each. */
+      peers: PeerInfo[];
+      map: RoomLayout | null;
+      iceServers: IceServer[];
+      /** Present this in a later join to take over this session after a lost connection. */
+      resume: string;
+      /** True when the requested name was taken and `self.name` carries a suffix. */
+      renamed: boolean;
+    }
+  | { ok: false; error: ProtocolError };
+
+export type LeaveAck = { ok: true } | { ok: false; error: ProtocolError };
+export type SignalAck = { ok: true } | { ok: false; error: ProtocolError };
+
+export interface RoomUsersUpdated {
+  room: string;
+  peers: PeerInfo[];
+}
+
+export interface RelayedSignal {
+  from: string;
+  data: SignalData;
+}
+
+export interface ServerToClientEvents {
+  'room-users-updated': (update: RoomUsersUpdated) => void;
+  signal: (signal: RelayedSignal) => void;
+  'error-message': (error: ProtocolError) => void;
+  'server-shutdown': (notice: { message: string }) => void;
+}
+
+export interface ClientToServerEvents {
+  join: (request: JoinRequest, ack?: (result: JoinAck) => void) => void;
+  leave: (ack?: (result: LeaveAck) => void) => void;
+  signal: (request: SignalRequest, ack?: (result: SignalAck) => void) => void;
+}
+
+export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal']);
+
+/** Turns a zod failure into one readable sentence for an error message. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+/** Politeness rule of the perfect-negotiation pattern, pinned so that every kind of peer agrees. */
+export function isPolite(selfId: string, remoteId: string): boolean {
+  return selfId < remoteId;
+}

@@ -1,0 +1,66 @@
+// Plain HTTP routes beside socket.io: health, metrics, and the static web client.
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServerMetrics } from './metrics.js';
+
+/** `public/` at the package root, from both src/server (tests via tsx) and dist/server. */
+export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.wav': 'audio/wav',
+};
+
+export interface HttpRouteContext {
+  metrics: ServerMetrics;
+  health: () => { rooms: number; peers: number };
+  staticDir: string;
+}
+
+export function createRequestHandler(context: HttpRouteContext) {
+  return (request: IncomingMessage, response: ServerResponse): void => {
+    void route(context, request, response).catch(() => {
+      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else response.destroy();
+    });
+  };
+}
+
+async function route(context: HttpRouteContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.setHeader('Allow', 'GET, HEAD');
+    return send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+  }
+  if (path === '/healthz') {
+    return send(response, 200, 'application/json', JSON.stringify({ ok: true, ...context.health() }) + '\n');
+  }
+  if (path === '/metrics') {
+    return send(response, 200, context.metrics.registry.contentType, await context.metrics.registry.metrics());
+  }
+  // The web client is a single page: "/" and "/r/<room>" both load it; it reads the room from the URL.
+  const file = path === '/' || /^\/r\/[A-Za-z0-9_-]{1,64}\/?$/.test(path) ? 'index.html' : decodeURIComponent(path.slice(1));
+  const resolved = normalize(join(context.staticDir, file));
+  if (!resolved.startsWith(normalize(context.staticDir + sep)) && resolved !== normalize(context.staticDir)) {
+    return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+  }
+  try {
+    const body = await readFile(resolved);
+    send(response, 200, CONTENT_TYPES[extname(resolved)] ?? 'application/octet-stream', body);
+  } catch {
+    send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+  }
+}
+
+function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
+  response.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,248 @@
+// The room signalling server: socket.io for rooms and signal relay, plain HTTP for health,
+// metrics and the web client. Every incoming payload is validated against src/protocol.ts.
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import {
+  CLIENT_EVENTS,
+  JoinRequestSchema,
+  LIMITS,
+  PROTOCOL_VERSION,
+  SignalRequestSchema,
+  describeIssues,
+  type ClientToServerEvents,
+  type ErrorCode,
+  type JoinAck,
+  type ProtocolError,
+  type ServerToClientEvents,
+} from '../protocol.js';
+import { silentLogger, type Logger } from '../log.js';
+import { DEFAULT_STATIC_DIR, createRequestHandler } from './http-routes.js';
+import { iceServersFor, type IceConfig } from './ice-config.js';
+import { ServerMetrics } from './metrics.js';
+import { RoomMap } from './room-map.js';
+import { RoomRegistry } from './room-registry.js';
+import { TokenBucket } from './rate-limiter.js';
+
+export interface SignallingServerOptions {
+  port: number;
+  host?: string;
+  map?: RoomMap;
+  ice?: IceConfig;
+  maxPeersPerRoom?: number;
+  tls?: { cert: Buffer; key: Buffer };
+  logger?: Logger;
+  staticDir?: string;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly port: number;
+  /** Tells connected peers, stops accepting, closes every socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+type VoxSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+type Ack<T> = (result: T) => void;
+
+const socketRoom = (room: string): string => `room:${room}`;
+
+export async function startSignallingServer(options: SignallingServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? silentLogger;
+  const map = options.map ?? RoomMap.empty();
+  const ice: IceConfig = options.ice ?? { urls: [], turnAuth: { kind: 'none' } };
+  const registry = new RoomRegistry(options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom);
+  const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
+
+  const handler = createRequestHandler({
+    metrics,
+    health: () => ({ rooms: registry.roomCount, peers: registry.peerCount }),
+    staticDir: options.staticDir ?? DEFAULT_STATIC_DIR,
+  });
+  const httpServer: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+
+  const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
+    maxHttpBufferSize: LIMITS.maxTransportBytes,
+    // Notice dead peers within ~20 s instead of socket.io's default 45 s.
+    pingInterval: 10_000,
+    pingTimeout: 10_000,
+    cors: { origin: true },
+    serveClient: false,
+  });
+
+  const broadcastRoom = (room: string): void => {
+    io.to(socketRoom(room)).emit('room-users-updated', { room, peers: registry.peersIn(room) });
+  };
+
+  const refuse = (socket: VoxSocket, code: ErrorCode, message: string, ack?: Ack<{ ok: false; error: ProtocolError }>): void => {
+    metrics.rejected.inc({ code });
+    logger.debug('refused message', { socket: socket.id, code, message });
+    const error = { code, message };
+    if (ack) ack({ ok: false, error });
+    else socket.emit('error-message', error);
+  };
+
+  io.on('connection', (socket: VoxSocket) => {
+    const events = new TokenBucket(LIMITS.eventsPerSecond, LIMITS.eventBurst, Date.now());
+    const joins = new TokenBucket(LIMITS.joinsPerSecond, LIMITS.joinBurst, Date.now());
+    let refusedCount = 0;
+    logger.debug('socket connected', { socket: socket.id, address: socket.handshake.address });
+
+    // Gatekeeper for every incoming packet: known event, size, rate. Handlers only see what passes.
+    socket.use((packet, next) => {
+      const [event, ...args] = packet as unknown[];
+      const ack = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as Ack<{ ok: false; error: ProtocolError }>) : undefined;
+      const payload = ack ? args.slice(0, -1) : args;
+      const fail = (code: ErrorCode, message: string): void => {
+        refuse(socket, code, message, ack);
+        if (++refusedCount > LIMITS.maxRefusedBeforeDisconnect) {
+          logger.warn('disconnecting a flooding socket', { socket: socket.id });
+          socket.disconnect(true);
+        }
+      };
+      if (typeof event !== 'string' || !CLIENT_EVENTS.has(event)) {
+        return fail('unknown-event', `unknown event ${JSON.stringify(String(event)).slice(0, 80)}; this server accepts ${[...CLIENT_EVENTS].join(', ')}`);
+      }
+      if (!events.take(Date.now())) return fail('rate-limited', `too many messages; at most ${LIMITS.eventsPerSecond} per second are accepted`);
+      if (event === 'join' && !joins.take(Date.now())) return fail('rate-limited', `too many joins; at most ${LIMITS.joinsPerSecond} per second after a burst of ${LIMITS.joinBurst}`);
+      let size = 0;
+      try {
+        size = Buffer.byteLength(JSON.stringify(payload) ?? '');
+      } catch {
+        return fail('bad-request', 'payload could not be read as JSON');
+      }
+      if (size > LIMITS.maxEventBytes) return fail('payload-too-large', `payload of ${size} bytes exceeds the limit of ${LIMITS.maxEventBytes}`);
+      next();
+    });
+
+    socket.on('join', (...args: unknown[]) => {
+      const ack = extractAck<JoinAck>(args);
+      const parsed = JoinRequestSchema.safeParse(args[0]);
+      if (!parsed.success) {
+        const version = (args[0] as { v?: unknown } | null)?.v;
+        if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
+          return refuse(socket, 'version-mismatch', `this server speaks protocol v${PROTOCOL_VERSION}, the client sent v${version}; update voxroom`, ack);
+        }
+        return refuse(socket, 'bad-request', `invalid join: ${describeIssues(parsed.error)}`, ack);
+      }
+      const request = parsed.data;
+      if (request.v !== PROTOCOL_VERSION) {
+        return refuse(socket, 'version-mismatch', `this server speaks protocol v${PROTOCOL_VERSION}, the client sent v${request.v}; update voxroom`, ack);
+      }
+      const previous = registry.memberOf(socket.id);
+      const outcome = registry.join(socket.id, request.room, request.name, request.resume);
+      if (!outcome.ok) {
+        return refuse(socket, 'room-full', `room "${request.room}" is full (${options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom} peers); try another room or ask the operator to raise --max-peers`, ack);
+      }
+      const { member, others, renamed, replaced } = outcome;
+      if (previous) {
+        void socket.leave(socketRoom(previous.room));
+        if (previous.room !== member.room) broadcastRoom(previous.room);
+      }
+      if (replaced) {
+        const staleSocket = io.sockets.sockets.get(replaced.socketId);
+        if (staleSocket) {
+          void staleSocket.leave(socketRoom(replaced.room));
+          staleSocket.disconnect(true);
+        }
+        if (replaced.room !== member.room) broadcastRoom(replaced.room);
+        logger.info('session resumed', { room: member.room, name: member.name, replaced: replaced.id });
+      }
+      void socket.join(socketRoom(member.room));
+      metrics.joins.inc();
+      logger.info('peer joined', { room: member.room, name: member.name, id: member.id });
+      ack?.({
+        ok: true,
+        self: { id: member.id, name: member.name },
+        peers: others,
+        map: map.layoutFor(member.room),
+        iceServers: iceServersFor(ice, member.name, Date.now()),
+        resume: member.resumeToken,
+        renamed,
+      });
+      broadcastRoom(member.room);
+    });
+
+    socket.on('signal', (...args: unknown[]) => {
+      const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
+      const parsed = SignalRequestSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, 'bad-request', `invalid signal: ${describeIssues(parsed.error)}`, ack);
+      const sender = registry.memberOf(socket.id);
+      if (!sender) return refuse(socket, 'not-in-room', 'join a room before sending signals', ack);
+      const target = registry.roommate(socket.id, parsed.data.to);
+      if (!target) return refuse(socket, 'unknown-peer', `no peer "${parsed.data.to}" in room "${sender.room}"`, ack);
+      io.to(target.socketId).emit('signal', { from: sender.id, data: parsed.data.data });
+      metrics.signalsRelayed.inc();
+      ack?.({ ok: true });
+    });
+
+    socket.on('leave', (...args: unknown[]) => {
+      const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
+      const member = registry.leave(socket.id);
+      if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
+      void socket.leave(socketRoom(member.room));
+      logger.info('peer left', { room: member.room, name: member.name, id: member.id });
+      ack?.({ ok: true });
+      broadcastRoom(member.room);
+    });
+
+    socket.on('disconnect', (reason) => {
+      const member = registry.leave(socket.id);
+      logger.debug('socket disconnected', { socket: socket.id, reason });
+      if (member) {
+        logger.info('peer disconnected', { room: member.room, name: member.name, id: member.id, reason });
+        broadcastRoom(member.room);
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      httpServer.off('listening', onListening);
+      reject(listenError(error, options));
+    };
+    const onListening = (): void => {
+      httpServer.off('error', onError);
+      resolve();
+    };
+    httpServer.once('error', onError);
+    httpServer.once('listening', onListening);
+    httpServer.listen(options.port, options.host ?? '127.0.0.1');
+  });
+  httpServer.on('error', (error) => logger.error('http server error', { error: error.message }));
+
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${options.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port: address.port,
+    close: () => {
+      closing ??= (async () => {
+        io.emit('server-shutdown', { message: 'the server is shutting down' });
+        // Let the notice reach clients before their sockets close.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        httpServer.closeAllConnections?.();
+      })();
+      return closing;
+    },
+  };
+}
+
+function extractAck<T>(args: unknown[]): Ack<T> | undefined {
+  const last = args[args.length - 1];
+  return typeof last === 'function' ? (last as Ack<T>) : undefined;
+}
+
+function listenError(error: NodeJS.ErrnoException, options: SignallingServerOptions): Error {
+  const where = `${options.host ?? '127.0.0.1'}:${options.port}`;
+  if (error.code === 'EADDRINUSE') return new Error(`port ${options.port} is already in use on ${options.host ?? '127.0.0.1'}; stop the other program or pick another port with --port`);
+  if (error.code === 'EACCES') return new Error(`not allowed to listen on ${where}; ports below 1024 need privileges, pick another with --port`);
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') return new Error(`cannot listen on ${where}: no such local address; check --host`);
+  return new Error(`cannot listen on ${where}: ${error.message}`);
+}

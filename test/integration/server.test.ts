@@ -1,0 +1,285 @@
+// The signalling server with real socket.io clients on loopback.
+import { spawn } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LIMITS, PROTOCOL_VERSION, type RelayedSignal } from '../../src/protocol.js';
+import { RoomMap } from '../../src/server/room-map.js';
+import type { RunningServer } from '../../src/server/signalling-server.js';
+import { connectClient, join, joinOk, names, nextError, startTestServer, trackRoom, type TestClient } from '../helpers/signalling.js';
+
+let server: RunningServer;
+const clients: TestClient[] = [];
+const client = async (): Promise<TestClient> => {
+  const socket = await connectClient(server.url);
+  clients.push(socket);
+  return socket;
+};
+
+beforeEach(async () => {
+  server = await startTestServer();
+});
+afterEach(async () => {
+  for (const socket of clients.splice(0)) socket.disconnect();
+  await server.close();
+});
+
+describe('rooms', () => {
+  it('sends every member the full list on join, leave and disconnect', async () => {
+    const alice = await client();
+    const bob = await client();
+    const carol = await client();
+    const aliceRoom = trackRoom(alice);
+    const bobRoom = trackRoom(bob);
+    const carolRoom = trackRoom(carol);
+
+    const aliceAck = await joinOk(alice, 'lobby', 'alice');
+    expect(aliceAck.peers).toEqual([]);
+    expect(aliceAck.self.name).toBe('alice');
+    expect(aliceAck.renamed).toBe(false);
+    await aliceRoom.waitFor((u) => names(u).join() === 'alice');
+
+    const bobAck = await joinOk(bob, 'lobby', 'bob');
+    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice' }]);
+    await aliceRoom.waitFor((u) => names(u).join() === 'alice,bob');
+    await bobRoom.waitFor((u) => names(u).join() === 'alice,bob');
+
+    await joinOk(carol, 'lobby', 'carol');
+    for (const room of [aliceRoom, bobRoom, carolRoom]) await room.waitFor((u) => names(u).join() === 'alice,bob,carol');
+
+    expect(await bob.emitWithAck('leave')).toEqual({ ok: true });
+    for (const room of [aliceRoom, carolRoom]) await room.waitFor((u) => names(u).join() === 'alice,carol');
+
+    carol.disconnect();
+    await aliceRoom.waitFor((u) => names(u).join() === 'alice');
+    expect(aliceRoom.latest()?.room).toBe('lobby');
+  });
+
+  it('keeps rooms apart and moves a socket that joins another room', async () => {
+    const alice = await client();
+    const bob = await client();
+    const aliceRoom = trackRoom(alice);
+    const bobRoom = trackRoom(bob);
+    await joinOk(alice, 'red', 'alice');
+    await joinOk(bob, 'blue', 'bob');
+    await aliceRoom.waitFor((u) => names(u).join() === 'alice');
+    await bobRoom.waitFor((u) => u.room === 'blue' && names(u).join() === 'bob');
+
+    await joinOk(bob, 'red', 'bob');
+    await aliceRoom.waitFor((u) => names(u).join() === 'alice,bob');
+    const health = await (await fetch(`${server.url}/healthz`)).json();
+    expect(health).toEqual({ ok: true, rooms: 1, peers: 2 });
+  });
+
+  it('suffixes a taken name and says so', async () => {
+    const first = await client();
+    const second = await client();
+    await joinOk(first, 'lobby', 'bob');
+    const ack = await joinOk(second, 'lobby', 'bob');
+    expect(ack.self.name).toBe('bob-2');
+    expect(ack.renamed).toBe(true);
+  });
+
+  it('refuses a join beyond --max-peers with room-full', async () => {
+    await server.close();
+    server = await startTestServer({ maxPeersPerRoom: 2 });
+    await joinOk(await client(), 'small', 'a');
+    await joinOk(await client(), 'small', 'b');
+    const ack = await join(await client(), 'small', 'c');
+    expect(ack).toMatchObject({ ok: false, error: { code: 'room-full' } });
+  });
+
+  it('sends the room layout from the map and the ICE servers in the ack', async () => {
+    await server.close();
+    const map = RoomMap.parse(JSON.stringify({ default: { width: 10, height: 8 }, rooms: { stage: { width: 30, height: 20, spots: [{ name: 'mic', x: 15, y: 2 }] } } }), 'test');
+    server = await startTestServer({ map, ice: { urls: ['stun:127.0.0.1:3478', 'turn:127.0.0.1:3478'], turnAuth: { kind: 'secret', secret: 's3cret', ttlSeconds: 600 } } });
+    const stage = await joinOk(await client(), 'stage', 'alice');
+    expect(stage.map).toEqual({ width: 30, height: 20, spots: [{ name: 'mic', x: 15, y: 2 }] });
+    const other = await joinOk(await client(), 'other', 'bob');
+    expect(other.map).toEqual({ width: 10, height: 8, spots: [] });
+    expect(other.iceServers[0]).toEqual({ urls: ['stun:127.0.0.1:3478'] });
+    expect(other.iceServers[1]?.urls).toEqual(['turn:127.0.0.1:3478']);
+    expect(other.iceServers[1]?.username).toMatch(/^\d+:bob$/);
+    expect(other.iceServers[1]?.credential).toMatch(/^[A-Za-z0-9+/]+=*$/);
+  });
+
+  it('removes a killed client from the list', async () => {
+    const alice = await client();
+    const aliceRoom = trackRoom(alice);
+    await joinOk(alice, 'lobby', 'alice');
+    const script = `
+      const { io } = await import('socket.io-client');
+      const s = io(process.argv[1], { transports: ['websocket'] });
+      s.emit('join', { room: 'lobby', name: 'doomed', v: ${PROTOCOL_VERSION} }, () => console.log('joined'));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, server.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    await aliceRoom.waitFor((u) => names(u).join() === 'alice,doomed');
+    child.kill('SIGKILL');
+    await aliceRoom.waitFor((u) => names(u).join() === 'alice');
+  });
+
+  it('resumes a lost session: the name comes back and the stale entry goes at once', async () => {
+    const watcher = await client();
+    const watcherRoom = trackRoom(watcher);
+    await joinOk(watcher, 'lobby', 'watcher');
+    const original = await client();
+    const first = await joinOk(original, 'lobby', 'bob');
+    // A second "bob" takes the suffix while the first is alive...
+    await watcherRoom.waitFor((u) => names(u).join() === 'bob,watcher');
+    // ...then the first connection is "lost" without the server noticing yet, and the client comes back.
+    const comeback = await client();
+    const resumed = await joinOk(comeback, 'lobby', 'someone-else', { resume: first.resume });
+    expect(resumed.self.name).toBe('bob');
+    expect(resumed.self.id).not.toBe(first.self.id);
+    await watcherRoom.waitFor((u) => names(u).join() === 'bob,watcher' && u.peers.some((p) => p.id === resumed.self.id));
+    // The stale socket was disconnected by the server.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(original.connected).toBe(false);
+  });
+});
+
+describe('signal relay', () => {
+  it('relays within a room only and refuses other rooms and unknown ids', async () => {
+    const alice = await client();
+    const bob = await client();
+    const eve = await client();
+    const aliceAck = await joinOk(alice, 'lobby', 'alice');
+    const bobAck = await joinOk(bob, 'lobby', 'bob');
+    const eveAck = await joinOk(eve, 'elsewhere', 'eve');
+    const received: RelayedSignal[] = [];
+    const eveReceived: RelayedSignal[] = [];
+    bob.on('signal', (s) => received.push(s));
+    eve.on('signal', (s) => eveReceived.push(s));
+
+    const offer = { description: { type: 'offer' as const, sdp: 'v=0\r\n' } };
+    expect(await alice.emitWithAck('signal', { to: bobAck.self.id, data: offer })).toEqual({ ok: true });
+    const candidate = { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 } };
+    expect(await alice.emitWithAck('signal', { to: bobAck.self.id, data: candidate })).toEqual({ ok: true });
+    await expect.poll(() => received.length).toBe(2);
+    expect(received[0]).toEqual({ from: aliceAck.self.id, data: offer });
+    expect(received[1]).toEqual({ from: aliceAck.self.id, data: candidate });
+
+    expect(await alice.emitWithAck('signal', { to: eveAck.self.id, data: offer })).toMatchObject({ ok: false, error: { code: 'unknown-peer' } });
+    expect(await alice.emitWithAck('signal', { to: 'no-such-id', data: offer })).toMatchObject({ ok: false, error: { code: 'unknown-peer' } });
+    expect(await alice.emitWithAck('signal', { to: aliceAck.self.id, data: offer })).toMatchObject({ ok: false, error: { code: 'unknown-peer' } });
+    const outsider = await client();
+    expect(await outsider.emitWithAck('signal', { to: bobAck.self.id, data: offer })).toMatchObject({ ok: false, error: { code: 'not-in-room' } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(eveReceived).toEqual([]);
+    expect(received).toHaveLength(2);
+  });
+});
+
+describe('bad input', () => {
+  const huge = 'x'.repeat(LIMITS.maxEventBytes + 10);
+  const cases: Array<{ what: string; event: string; payload: unknown; code: string }> = [
+    { what: 'join without payload', event: 'join', payload: undefined, code: 'bad-request' },
+    { what: 'join with a number', event: 'join', payload: 42, code: 'bad-request' },
+    { what: 'join missing name', event: 'join', payload: { room: 'lobby', v: 1 }, code: 'bad-request' },
+    { what: 'join with wrong types', event: 'join', payload: { room: 5, name: ['x'], v: '1' }, code: 'bad-request' },
+    { what: 'join with a bad room id', event: 'join', payload: { room: '../etc', name: 'a', v: 1 }, code: 'bad-request' },
+    { what: 'join with a long room id', event: 'join', payload: { room: 'r'.repeat(65), name: 'a', v: 1 }, code: 'bad-request' },
+    { what: 'join with a huge name', event: 'join', payload: { room: 'lobby', name: 'n'.repeat(5000), v: 1 }, code: 'bad-request' },
+    { what: 'join with a control character in the name', event: 'join', payload: { room: 'lobby', name: 'a\u0007b', v: 1 }, code: 'bad-request' },
+    { what: 'join with an extra field', event: 'join', payload: { room: 'lobby', name: 'a', v: 1, admin: true }, code: 'bad-request' },
+    { what: 'join with another protocol version', event: 'join', payload: { room: 'lobby', name: 'a', v: 99 }, code: 'version-mismatch' },
+    { what: 'signal before joining', event: 'signal', payload: { to: 'x', data: { candidate: { candidate: '' } } }, code: 'not-in-room' },
+    { what: 'signal with a bad shape', event: 'signal', payload: { to: 'x', data: { sdp: 'v=0' } }, code: 'bad-request' },
+    { what: 'signal with an unknown description type', event: 'signal', payload: { to: 'x', data: { description: { type: 'boom', sdp: '' } } }, code: 'bad-request' },
+    { what: 'a huge payload', event: 'signal', payload: { to: 'x', data: { description: { type: 'offer', sdp: huge } } }, code: 'payload-too-large' },
+    { what: 'an unknown event', event: 'hack-the-planet', payload: { x: 1 }, code: 'unknown-event' },
+    { what: 'leave outside a room', event: 'leave', payload: undefined, code: 'not-in-room' },
+  ];
+
+  for (const { what, event, payload, code } of cases) {
+    it(`${what}: acked error ${code}, server keeps serving`, async () => {
+      const bystander = await client();
+      const bystanderRoom = trackRoom(bystander);
+      await joinOk(bystander, 'calm', 'bystander');
+      const attacker = await client();
+      const raw = attacker as unknown as { timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> } };
+      const args = payload === undefined ? [] : [payload];
+      const ack = (await raw.timeout(3000).emitWithAck(event, ...args)) as { ok: boolean; error?: { code: string; message: string } };
+      expect(ack.ok).toBe(false);
+      expect(ack.error?.code).toBe(code);
+      expect(ack.error?.message.length).toBeGreaterThan(10);
+      // Without an ack callback the same mistake arrives as error-message.
+      const errorArrived = nextError(attacker);
+      (attacker as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, ...args);
+      expect((await errorArrived).code).toBe(code);
+      // The server still works for everyone.
+      const newcomer = await client();
+      await joinOk(newcomer, 'calm', 'newcomer');
+      await bystanderRoom.waitFor((u) => names(u).join() === 'bystander,newcomer');
+    });
+  }
+
+  it('closes the connection of a payload above the transport limit, and survives', async () => {
+    const attacker = await client();
+    const disconnected = new Promise<string>((resolve) => attacker.once('disconnect', resolve));
+    (attacker as unknown as { emit(event: string, ...args: unknown[]): void }).emit('join', { room: 'x', name: 'y'.repeat(LIMITS.maxTransportBytes + 1), v: 1 });
+    expect(await disconnected).toBeTruthy();
+    await joinOk(await client(), 'lobby', 'fine');
+  });
+
+  it('rate-limits join spam and then disconnects a flood', async () => {
+    const spammer = await client();
+    const acks = await Promise.all(Array.from({ length: 30 }, (_, i) => join(spammer, 'spam', `s${i}`)));
+    const limited = acks.filter((a) => !a.ok && a.error.code === 'rate-limited');
+    expect(acks.filter((a) => a.ok).length).toBe(LIMITS.joinBurst);
+    expect(limited.length).toBe(30 - LIMITS.joinBurst);
+    expect((await (await fetch(`${server.url}/healthz`)).json()).peers).toBe(1);
+
+    const disconnected = new Promise<string>((resolve) => spammer.once('disconnect', resolve));
+    for (let i = 0; i < LIMITS.maxRefusedBeforeDisconnect + LIMITS.eventBurst + 10; i++) {
+      (spammer as unknown as { emit(event: string, ...args: unknown[]): void }).emit('leave');
+    }
+    expect(await disconnected).toBe('io server disconnect');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/voxroom_rejected_messages_total\{code="rate-limited"\} \d+/);
+  });
+});
+
+describe('scale', () => {
+  it('200 clients joining 20 rooms at once end with consistent lists everywhere', async () => {
+    const sockets = await Promise.all(Array.from({ length: 200 }, () => client()));
+    const trackers = sockets.map((s) => trackRoom(s));
+    const acks = await Promise.all(sockets.map((s, i) => joinOk(s, `room-${i % 20}`, `peer-${i}`)));
+    expect(acks.every((a) => a.ok)).toBe(true);
+    await Promise.all(
+      trackers.map((t, i) =>
+        t.waitFor((u) => {
+          const expected = Array.from({ length: 10 }, (_, k) => `peer-${(i % 20) + 20 * k}`).sort();
+          return u.room === `room-${i % 20}` && names(u).join() === expected.join();
+        }, 15_000),
+      ),
+    );
+    const health = await (await fetch(`${server.url}/healthz`)).json();
+    expect(health).toEqual({ ok: true, rooms: 20, peers: 200 });
+  });
+});
+
+describe('http', () => {
+  it('serves health, metrics and the web client, and nothing outside public/', async () => {
+    const alice = await client();
+    await joinOk(alice, 'lobby', 'alice');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^voxroom_peers 1$/m);
+    expect(metrics).toMatch(/^voxroom_rooms 1$/m);
+    expect(metrics).toMatch(/^voxroom_joins_total 1$/m);
+    const page = await fetch(`${server.url}/r/lobby`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect((await fetch(`${server.url}/..%2fpackage.json`)).status).toBe(404);
+    expect((await fetch(`${server.url}/nope.js`)).status).toBe(404);
+    expect((await fetch(`${server.url}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('tells connected peers when it shuts down', async () => {
+    const alice = await client();
+    await joinOk(alice, 'lobby', 'alice');
+    const notice = new Promise<{ message: string }>((resolve) => alice.once('server-shutdown', resolve));
+    await server.close();
+    expect((await notice).message).toMatch(/shutting down/);
+    server = await startTestServer();
+  });
+});

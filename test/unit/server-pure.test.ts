@@ -1,0 +1,55 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
+import { TokenBucket } from '../../src/server/rate-limiter.js';
+import { RoomMap } from '../../src/server/room-map.js';
+
+describe('TokenBucket', () => {
+  it('allows a burst, then the sustained rate', () => {
+    const bucket = new TokenBucket(10, 3, 0);
+    expect([bucket.take(0), bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual([true, true, true, false]);
+    expect(bucket.take(50)).toBe(false);
+    expect(bucket.take(100)).toBe(true);
+    expect(bucket.take(10_000)).toBe(true);
+  });
+});
+
+describe('ICE configuration', () => {
+  it('mints coturn REST credentials', () => {
+    const { username, credential } = turnRestCredentials('secret', 'bob', 3600, 1_700_000_000_000);
+    expect(username).toBe('1700003600:bob');
+    expect(credential).toBe(createHmac('sha1', 'secret').update('1700003600:bob').digest('base64'));
+  });
+
+  it('groups STUN and TURN URLs and attaches credentials to TURN only', () => {
+    const servers = iceServersFor({ urls: ['stun:a:3478', 'turn:b:3478', 'turns:b:5349'], turnAuth: { kind: 'static', username: 'u', credential: 'c' } }, 'bob', 0);
+    expect(servers).toEqual([{ urls: ['stun:a:3478'] }, { urls: ['turn:b:3478', 'turns:b:5349'], username: 'u', credential: 'c' }]);
+    expect(iceServersFor({ urls: [], turnAuth: { kind: 'none' } }, 'bob', 0)).toEqual([]);
+  });
+
+  it('rejects URLs that are not STUN or TURN', () => {
+    expect(() => validateIceUrl('http://x')).toThrow(/not a STUN\/TURN URL/);
+    expect(validateIceUrl('stun:127.0.0.1:3478')).toBe('stun:127.0.0.1:3478');
+  });
+});
+
+describe('RoomMap', () => {
+  it('picks the room layout, else the default, else none', () => {
+    const map = RoomMap.parse(JSON.stringify({ default: { width: 5, height: 5 }, rooms: { hall: { width: 50, height: 20, spots: [{ name: 'stage', x: 25, y: 1, radius: 3 }] } } }), 'm.json');
+    expect(map.layoutFor('hall')?.spots[0]?.name).toBe('stage');
+    expect(map.layoutFor('other')).toEqual({ width: 5, height: 5, spots: [] });
+    expect(RoomMap.empty().layoutFor('x')).toBeNull();
+  });
+
+  it.each([
+    ['{', /not valid JSON/],
+    ['{}', /needs a "default" layout/],
+    ['{"default":{"width":-1,"height":2}}', /default.width/],
+    ['{"default":{"width":10,"height":10,"spots":[{"name":"a","x":11,"y":1}]}}', /outside the 10×10 m room/],
+    ['{"default":{"width":10,"height":10,"spots":[{"name":"a","x":1,"y":1},{"name":"a","x":2,"y":2}]}}', /used twice/],
+    ['{"rooms":{"bad room":{"width":1,"height":1}}}', /rooms/],
+    ['{"default":{"width":1,"height":1},"colour":"red"}', /colour|Unrecognized/i],
+  ])('rejects %s with a clear message', (text, pattern) => {
+    expect(() => RoomMap.parse(text, 'm.json')).toThrow(pattern);
+  });
+});
