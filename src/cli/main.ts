@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { serveCommand } from './serve-command.js';
-// JOIN_IMPORT
+import { joinCommand } from './join-command.js';
+import { devicesCommand } from './devices-command.js';
 import { UsageError } from './process.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,7 +16,8 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
   program.addCommand(serveCommand().exitOverride().showHelpAfterError('(run "voxroom serve --help" for usage)'));
-  // JOIN_ADD
+  program.addCommand(joinCommand().exitOverride().showHelpAfterError('(run "voxroom join --help" for usage)'));
+  program.addCommand(devicesCommand().exitOverride());
   return program;
 }
 

@@ -1,0 +1,31 @@
+// Signal analysis used by tests, benchmarks and level meters. Pure.
+
+/** Amplitude (same units as the samples, peak) of the component at `frequency`, by Goertzel. */
+export function toneAmplitude(samples: ArrayLike<number>, frequency: number, sampleRate = 48_000): number {
+  const n = samples.length;
+  if (n === 0) return 0;
+  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < n; i++) {
+    // Hann window: keeps leakage from the other tones out of the measurement.
+    const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
+    const s0 = samples[i]! * w + coefficient * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+  // Hann's coherent gain is 0.5: amplitude = 2·|X| / (0.5·n).
+  return (2 * Math.sqrt(Math.max(0, power))) / (0.5 * n);
+}
+
+export function rms(samples: ArrayLike<number>, from = 0, to = samples.length): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;
+  return to > from ? Math.sqrt(sum / (to - from)) : 0;
+}
+
+/** Level in dBFS of an Int16 RMS value (−Infinity for silence). */
+export function dbfs(rmsValue: number): number {
+  return 20 * Math.log10(rmsValue / 32768);
+}

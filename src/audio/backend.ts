@@ -1,0 +1,58 @@
+// The one small interface every audio backend shares: sources and sinks of 10 ms frames.
+// The engine pulls one frame from the source and pushes one mixed frame to the sink per tick.
+import type { Frame } from './format.js';
+
+export type BackendFailureHandler = (error: Error) => void;
+
+interface Backend {
+  /** Shown in status output, e.g. "tone:440", "file:talk.wav", "device:pulse". */
+  readonly label: string;
+  /** Backends that can fail at run time (devices) report it here, once. */
+  onFailure?(handler: BackendFailureHandler): void;
+  /** Figures for status output (queue depth, underruns, latency). */
+  stats?(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface AudioSource extends Backend {
+  /** The next 10 ms frame; null when the source has ended (a non-looping file). */
+  read(): Frame | null;
+}
+
+export interface AudioSink extends Backend {
+  write(frame: Frame): void;
+  /**
+   * Sinks with a clock of their own (a sound card) call `tick` whenever they want a frame, and
+   * the engine then runs no timer of its own: one clock, nothing drifting against it.
+   */
+  setPacer?(tick: () => void): void;
+}
+
+export class SilenceSource implements AudioSource {
+  readonly label = 'silence';
+  read(): Frame {
+    return new Int16Array(480);
+  }
+  async close(): Promise<void> {}
+}
+
+export class NullSink implements AudioSink {
+  readonly label = 'null';
+  write(): void {}
+  async close(): Promise<void> {}
+}
+
+/** Keeps every frame in memory: for tests and library users that analyse what was heard. */
+export class MemorySink implements AudioSink {
+  readonly label = 'memory';
+  readonly frames: Frame[] = [];
+  write(frame: Frame): void {
+    this.frames.push(frame.slice());
+  }
+  samples(): Int16Array {
+    const all = new Int16Array(this.frames.length * 480);
+    this.frames.forEach((frame, index) => all.set(frame, index * 480));
+    return all;
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,59 @@
+// Messages between the peer and its device worker: a child process that owns PortAudio, so
+// that a crash in native audio code (naudiodon's tracker has reports of segfaults on quit and on
+// reopening streams) can never take the peer, its connections or its recordings down with it.
+
+export interface DeviceInfo {
+  index: number;
+  name: string;
+  hostApi: string;
+  maxInputChannels: number;
+  maxOutputChannels: number;
+  defaultSampleRate: number;
+  defaultInput: boolean;
+  defaultOutput: boolean;
+}
+
+export type Direction = 'input' | 'output';
+
+export interface StreamSettings {
+  /** PortAudio device index; -1 for the default device. */
+  deviceIndex: number;
+  /** PortAudio callback size at the device rate. */
+  framesPerBuffer: number;
+  /** Output: 10 ms frames the worker keeps queued ahead of PortAudio. */
+  queueFrames: number;
+}
+
+export type ParentMessage =
+  | { type: 'list' }
+  | { type: 'open'; direction: Direction; settings: StreamSettings }
+  | { type: 'frame'; samples: Int16Array }
+  /** Output: the mix is ready to be paced; start asking for frames. */
+  | { type: 'start' }
+  | { type: 'close' };
+
+export interface OpenedStream {
+  direction: Direction;
+  deviceName: string;
+  sampleRate: number;
+  channels: number;
+  framesPerBuffer: number;
+}
+
+export interface WorkerStats {
+  /** Output: frames PortAudio wanted before the mix had one (played as silence). */
+  underruns: number;
+  /** Frames dropped because a queue was full. */
+  overflows: number;
+  /** Output: frames queued in the worker right now. */
+  queued: number;
+}
+
+export type WorkerMessage =
+  | { type: 'devices'; devices: DeviceInfo[] }
+  | { type: 'opened'; stream: OpenedStream }
+  | { type: 'frame'; samples: Int16Array }
+  | { type: 'demand'; frames: number }
+  | { type: 'stats'; stats: WorkerStats }
+  | { type: 'error'; message: string }
+  | { type: 'closed' };

@@ -1,0 +1,198 @@
+// The audio engine: one 10 ms tick reads the capture source (sent to every peer), pulls a frame
+// from each remote peer's jitter buffer, records it, mixes with per-peer gain and plays the mix.
+// Knows nothing of WebRTC: remote audio comes in through push(), outgoing audio leaves through
+// the onCapturedFrame callback, so it can be driven and tested without a network.
+import { join } from 'node:path';
+import type { AudioSink, AudioSource } from './backend.js';
+import { FrameClock } from './clock.js';
+import { silentFrame, type Frame } from './format.js';
+import { FrameAssembler, type PcmChunk } from './frame-assembler.js';
+import { JitterBuffer, type JitterBufferStats } from './jitter-buffer.js';
+import { LevelMeter } from './level-meter.js';
+import { Mixer, SmoothedGain, type MixInput } from './mixer.js';
+import { WavFileSink } from './wav-writer.js';
+
+export interface AudioEngineOptions {
+  source: AudioSource;
+  sink: AudioSink;
+  /** Also record each remote peer, before its volume, as <dir>/<safe name>.wav. */
+  recordDir?: string;
+  /** Receives every captured frame (silence while muted). */
+  onCapturedFrame: (frame: Frame) => void;
+  /** Called once when a non-looping source runs out. */
+  onSourceEnded?: () => void;
+  /** Initial volumes by peer name, in percent (0–200). */
+  volumes?: Record<string, number>;
+  /** A device failed at run time; the owner should stop cleanly. */
+  onBackendFailure?: (error: Error) => void;
+}
+
+export interface RemoteAudioStatus extends JitterBufferStats {
+  name: string;
+  volumePercent: number;
+  levelDbfs: number;
+  rateChanges: number;
+  receivedFrames: number;
+}
+
+class RemoteAudio {
+  readonly gain: SmoothedGain;
+  readonly buffer = new JitterBuffer();
+  readonly meter = new LevelMeter();
+  readonly assembler: FrameAssembler;
+  receivedFrames = 0;
+  connected = true;
+
+  constructor(
+    readonly name: string,
+    volumePercent: number,
+    readonly recording: WavFileSink | null,
+  ) {
+    this.gain = new SmoothedGain(volumePercent / 100);
+    this.assembler = new FrameAssembler((frame) => {
+      this.receivedFrames++;
+      this.buffer.push(frame);
+    });
+  }
+}
+
+export class AudioEngine {
+  private readonly remotes = new Map<string, RemoteAudio>();
+  private readonly volumes = new Map<string, number>();
+  private readonly mixer = new Mixer();
+  private readonly clock: FrameClock;
+  private readonly captureMeter = new LevelMeter();
+  private readonly mixMeter = new LevelMeter();
+  private readonly recordingFiles = new Set<string>();
+  private sourceEnded = false;
+  private ticks = 0;
+  private paced = false;
+  muted = false;
+
+  constructor(private readonly options: AudioEngineOptions) {
+    for (const [name, percent] of Object.entries(options.volumes ?? {})) this.volumes.set(name, percent);
+    this.clock = new FrameClock(() => this.tick());
+    for (const backend of [options.source, options.sink]) backend.onFailure?.((error) => options.onBackendFailure?.(error));
+  }
+
+  start(): void {
+    if (this.options.sink.setPacer) {
+      this.paced = true;
+      this.options.sink.setPacer(() => {
+        if (this.paced) this.tick();
+      });
+    } else {
+      this.clock.start();
+    }
+  }
+
+  /** Stops the clock and finalizes the sink and every recording. */
+  async stop(): Promise<void> {
+    this.clock.stop();
+    this.paced = false;
+    for (const remote of this.remotes.values()) remote.assembler.close();
+    await Promise.all([...this.remotes.values()].map((remote) => remote.recording?.close()));
+    await this.options.sink.close();
+    await this.options.source.close();
+  }
+
+  /** A remote peer with this name is (again) connected; its audio arrives through push(). */
+  attachRemote(name: string): void {
+    const existing = this.remotes.get(name);
+    if (existing) {
+      existing.connected = true;
+      return;
+    }
+    const recording = this.options.recordDir ? new WavFileSink(join(this.options.recordDir, `${this.uniqueFileName(name)}.wav`)) : null;
+    // Line the recording up with the run's timeline: silence for the time before this peer came.
+    recording?.writeSilence(this.ticks);
+    this.remotes.set(name, new RemoteAudio(name, this.volumes.get(name) ?? 100, recording));
+  }
+
+  /** The peer left: its buffer empties into silence; its recording keeps the timeline. */
+  detachRemote(name: string): void {
+    const remote = this.remotes.get(name);
+    if (remote) remote.connected = false;
+  }
+
+  push(name: string, chunk: PcmChunk): void {
+    const remote = this.remotes.get(name);
+    if (remote?.connected) remote.assembler.push(chunk);
+  }
+
+  setVolume(name: string, percent: number): void {
+    this.volumes.set(name, percent);
+    this.remotes.get(name)?.gain.set(percent / 100);
+  }
+
+  volumeOf(name: string): number {
+    return this.volumes.get(name) ?? 100;
+  }
+
+  remoteStatus(name: string): RemoteAudioStatus | null {
+    const remote = this.remotes.get(name);
+    if (!remote) return null;
+    return {
+      name,
+      volumePercent: Math.round(remote.gain.value * 100),
+      levelDbfs: remote.meter.dbfs,
+      rateChanges: remote.assembler.rateChanges,
+      receivedFrames: remote.receivedFrames,
+      ...remote.buffer.stats,
+    };
+  }
+
+  get stats() {
+    return {
+      source: this.options.source.label,
+      sink: this.options.sink.label,
+      muted: this.muted,
+      ticks: this.ticks,
+      captureLevelDbfs: this.captureMeter.dbfs,
+      mixLevelDbfs: this.mixMeter.dbfs,
+      limiterReductionDb: Math.round(this.mixer.limiter.reductionDb * 10) / 10,
+      clock: this.paced ? 'output device' : { ...this.clock.stats },
+      input: this.options.source.stats?.() ?? null,
+      output: this.options.sink.stats?.() ?? null,
+    };
+  }
+
+  /** Names that differ only in unsafe characters still get files of their own. */
+  private uniqueFileName(name: string): string {
+    const base = safeFileName(name);
+    let file = base;
+    for (let n = 2; this.recordingFiles.has(file); n++) file = `${base}-${n}`;
+    this.recordingFiles.add(file);
+    return file;
+  }
+
+  private tick(): void {
+    this.ticks++;
+    let captured: Frame | null = this.sourceEnded ? null : this.options.source.read();
+    if (captured === null && !this.sourceEnded) {
+      this.sourceEnded = true;
+      queueMicrotask(() => this.options.onSourceEnded?.());
+    }
+    if (captured === null || this.muted) captured = silentFrame();
+    this.captureMeter.update(captured);
+    this.options.onCapturedFrame(captured);
+
+    const inputs: MixInput[] = [];
+    for (const remote of this.remotes.values()) {
+      const frame = remote.buffer.pull();
+      remote.meter.update(frame);
+      if (remote.recording) remote.recording.write(frame ?? silentFrame());
+      if (frame) inputs.push({ frame, gain: remote.gain });
+      else remote.gain.advance(); // a volume change while silent still lands
+    }
+    const mixed = this.mixer.mix(inputs);
+    this.mixMeter.update(mixed);
+    this.options.sink.write(mixed);
+  }
+}
+
+/** A peer name as a file name: no path separators, no leading dots, nothing a shell trips on. */
+export function safeFileName(name: string): string {
+  const cleaned = name.replace(/[^\p{L}\p{N}_.-]+/gu, '_').replace(/^\.+/, '_');
+  return cleaned.length > 0 ? cleaned.slice(0, 64) : 'peer';
+}

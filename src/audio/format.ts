@@ -1,0 +1,25 @@
+// The engine's one internal format: what RTCAudioSource wants, exactly.
+export const SAMPLE_RATE = 48_000;
+export const FRAME_MS = 10;
+export const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000; // 480
+export const FRAMES_PER_SECOND = 1000 / FRAME_MS;
+
+/** One 10 ms frame of 48 kHz mono signed 16-bit PCM. */
+export type Frame = Int16Array;
+
+export function silentFrame(): Frame {
+  return new Int16Array(FRAME_SAMPLES);
+}
+
+export function clampToInt16(sample: number): number {
+  return sample > 32767 ? 32767 : sample < -32768 ? -32768 : Math.round(sample);
+}
+
+/** Linear gain for a level in dB. */
+export function dbToGain(db: number): number {
+  return 10 ** (db / 20);
+}
+
+export function gainToDb(gain: number): number {
+  return 20 * Math.log10(gain);
+}

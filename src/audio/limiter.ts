@@ -1,0 +1,34 @@
+// Peak limiter for the mix: instant attack (the gain drops to exactly what keeps a sample under
+// the ceiling, so nothing can wrap or clip), smooth exponential release back to unity. No
+// look-ahead: it would add latency, and instant attack already guarantees the ceiling.
+import { dbToGain } from './format.js';
+
+export class PeakLimiter {
+  private gain = 1;
+  private readonly ceiling: number;
+  private readonly releasePerSample: number;
+
+  constructor(ceilingDbfs = -1, releaseMs = 80, sampleRate = 48_000) {
+    this.ceiling = 32767 * dbToGain(ceilingDbfs);
+    // Per-sample multiplier that closes ~63 % of the gap to unity in releaseMs.
+    this.releasePerSample = 1 - Math.exp(-1 / ((releaseMs / 1000) * sampleRate));
+  }
+
+  /** Limits `samples` (full-scale ±32768 floats) in place. */
+  process(samples: Float32Array): void {
+    let gain = this.gain;
+    for (let i = 0; i < samples.length; i++) {
+      const magnitude = Math.abs(samples[i]!);
+      gain += (1 - gain) * this.releasePerSample;
+      // Instant attack: never more gain than keeps this sample at the ceiling.
+      if (magnitude * gain > this.ceiling) gain = this.ceiling / magnitude;
+      samples[i] = samples[i]! * gain;
+    }
+    this.gain = gain;
+  }
+
+  /** Current gain reduction in dB (0 when idle), for status output. */
+  get reductionDb(): number {
+    return -20 * Math.log10(this.gain);
+  }
+}

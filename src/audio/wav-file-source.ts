@@ -1,0 +1,82 @@
+// Plays a WAV file as 10 ms frames: any common rate, channel count and bit depth (8/16/24/32-bit
+// PCM, 32/64-bit float, A-law, µ-law), decoded by wavefile and converted once at open.
+import { readFile } from 'node:fs/promises';
+import wavefile from 'wavefile';
+import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16, type Frame } from './format.js';
+import type { AudioSource } from './backend.js';
+import { resampleAll } from './resampler.js';
+
+export class WavFileSource implements AudioSource {
+  readonly label: string;
+  private position = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly samples: Int16Array,
+    private readonly loop: boolean,
+  ) {
+    this.label = `file:${path}`;
+  }
+
+  static async open(path: string, options: { loop?: boolean } = {}): Promise<WavFileSource> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      throw new Error(`cannot read input file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const { mono, sampleRate } = decodeWav(bytes, path);
+    const at48k = await resampleAll(mono, sampleRate, SAMPLE_RATE);
+    const samples = new Int16Array(at48k.length);
+    for (let i = 0; i < at48k.length; i++) samples[i] = clampToInt16(at48k[i]! * 32768);
+    if (samples.length === 0) throw new Error(`input file ${path} holds no audio`);
+    return new WavFileSource(path, samples, options.loop ?? false);
+  }
+
+  get durationSeconds(): number {
+    return this.samples.length / SAMPLE_RATE;
+  }
+
+  read(): Frame | null {
+    if (this.position >= this.samples.length) {
+      if (!this.loop) return null;
+      this.position = 0;
+    }
+    const frame = new Int16Array(FRAME_SAMPLES);
+    let filled = 0;
+    while (filled < FRAME_SAMPLES) {
+      const take = Math.min(FRAME_SAMPLES - filled, this.samples.length - this.position);
+      frame.set(this.samples.subarray(this.position, this.position + take), filled);
+      filled += take;
+      this.position += take;
+      if (this.position >= this.samples.length) {
+        if (!this.loop) break; // the last frame is padded with silence
+        this.position = 0;
+      }
+    }
+    return frame;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Decodes any WAV wavefile understands to mono floats in −1…1. */
+export function decodeWav(bytes: Uint8Array, origin: string): { mono: Float32Array; sampleRate: number } {
+  const wav = new wavefile.WaveFile();
+  try {
+    wav.fromBuffer(bytes);
+  } catch (error) {
+    throw new Error(`input file ${origin} is not a WAV file wavefile can read (${(error as Error).message}); convert it, e.g. sox in.mp3 -r 48000 -c 1 out.wav`);
+  }
+  const fmt = wav.fmt as { audioFormat: number; sampleRate: number; numChannels: number };
+  if (fmt.audioFormat === 6) wav.fromALaw();
+  else if (fmt.audioFormat === 7) wav.fromMuLaw();
+  wav.toBitDepth('32f');
+  const raw = wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[];
+  const channels = Array.isArray(raw) ? raw : [raw];
+  if (channels.length === 0 || channels[0]!.length === 0) throw new Error(`input file ${origin} holds no audio`);
+  const frames = channels[0]!.length;
+  const mono = new Float32Array(frames);
+  for (const channel of channels) for (let i = 0; i < frames; i++) mono[i] += channel[i]! / channels.length;
+  return { mono, sampleRate: fmt.sampleRate };
+}

@@ -1,0 +1,165 @@
+// `voxroom join <room>`: a headless peer from the command line, controlled by flags, by lines on
+// standard input, and stopped by --duration, `quit`, the end of its input file, or a signal.
+import { createInterface } from 'node:readline';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ROOM_ID_PATTERN } from '../protocol.js';
+import { createLogger } from '../log.js';
+import { parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
+import { openSink, openSource } from '../audio/open-backend.js';
+import type { AudioSink, AudioSource } from '../audio/backend.js';
+import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
+import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
+import { VoicePeer } from '../peer/voice-peer.js';
+import { JoinError } from '../peer/signalling-client.js';
+import { collect, parsePositiveSeconds } from './options.js';
+import { UsageError, onShutdownSignal } from './process.js';
+import { Output } from './output.js';
+
+interface JoinFlags {
+  server: string;
+  name?: string;
+  input: SourceSpec;
+  output: SinkSpec;
+  volume: string[];
+  recordDir?: string;
+  duration?: number;
+  loop?: boolean;
+  latency: LatencySettings;
+  ptime: string;
+  insecure?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+const asOption = <T>(parse: (value: string) => T) => (value: string): T => {
+  try {
+    return parse(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+export function joinCommand(): Command {
+  return new Command('join')
+    .description('join a room as a headless WebRTC peer: send your audio, hear and mix everyone else')
+    .argument('<room>', 'room id (letters, digits, _ and -)')
+    .option('-s, --server <url>', 'signalling server', process.env.VOXROOM_SERVER ?? 'http://127.0.0.1:8080')
+    .option('-n, --name <name>', 'your name in the room (default: bot-<random>)')
+    .option('-i, --input <source>', 'what you send: tone:<hz>, file:<path.wav>, silence, default, device:<index or name>', asOption(parseSourceSpec), parseSourceSpec('default'))
+    .option('-o, --output <sink>', 'where the mix goes: file:<path.wav>, null, default, device:<index or name>', asOption(parseSinkSpec), parseSinkSpec('default'))
+    .option('--volume <name=pct>', 'volume for a peer, 0–200 % (repeatable)', collect, [])
+    .option('--record-dir <dir>', 'also record each peer to <dir>/<name>.wav, on one timeline with the mix')
+    .option('-d, --duration <seconds>', 'leave after this many seconds', parsePositiveSeconds)
+    .option('--loop', 'loop a file input instead of leaving when it ends')
+    .option('--latency <preset>', 'device buffering: low, normal, high, or milliseconds', asOption(parseLatency), LATENCY_PRESETS.normal)
+    .addOption(new Option('--ptime <ms>', 'Opus packet duration we send').choices(['10', '20']).default('10'))
+    .option('--insecure', 'accept a self-signed TLS certificate from the server')
+    .option('--json', 'print events as JSON lines on stdout (for scripts)')
+    .option('-v, --verbose', 'log connection and audio details on stderr')
+    .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
+}
+
+function parseVolumes(entries: string[]): Record<string, number> {
+  const volumes: Record<string, number> = {};
+  for (const entry of entries) {
+    const at = entry.lastIndexOf('=');
+    const percent = Number(entry.slice(at + 1).replace(/%$/, ''));
+    if (at <= 0 || !Number.isFinite(percent) || percent < 0 || percent > 200) throw new UsageError(`--volume "${entry}": use NAME=PCT with PCT from 0 to 200, e.g. --volume alice=50`);
+    volumes[entry.slice(0, at)] = percent;
+  }
+  return volumes;
+}
+
+async function runJoin(room: string, flags: JoinFlags): Promise<void> {
+  if (!ROOM_ID_PATTERN.test(room)) throw new UsageError(`"${room}" is not a room id; use 1–64 letters, digits, _ and -`);
+  const volumes = parseVolumes(flags.volume);
+  const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json) });
+  const out = new Output(Boolean(flags.json));
+  const name = flags.name ?? `bot-${Math.random().toString(36).slice(2, 6)}`;
+  const deviceOptions = { latency: flags.latency, logger };
+
+  const source: AudioSource = await openSource(flags.input, { loop: flags.loop, device: deviceOptions });
+  let sink: AudioSink;
+  try {
+    sink = await openSink(flags.output, { device: deviceOptions });
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
+
+  const peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), logger, insecureTls: flags.insecure });
+  wireEvents(peer, out);
+
+  let exitCode = 0;
+  const ended = new Promise<string>((resolve) => {
+    peer.once('source-ended', () => resolve('input ended'));
+    peer.once('fatal', ({ message }) => {
+      out.problem(message);
+      exitCode = 1;
+      resolve('audio device failed');
+    });
+    if (flags.duration !== undefined) setTimeout(() => resolve('duration reached'), flags.duration * 1000).unref();
+    void onShutdownSignal().then((signal) => resolve(signal));
+    readControlLines(peer, out, () => resolve('quit'));
+  });
+
+  try {
+    await peer.start();
+  } catch (error) {
+    if (error instanceof JoinError) throw new Error(error.message);
+    throw error;
+  }
+  const reason = await ended;
+  logger.info('leaving', { reason });
+  await peer.stop();
+  out.event('ended', { reason, ...(flags.recordDir ? { recordDir: flags.recordDir } : {}) }, `left the room (${reason})`);
+  if (exitCode !== 0) process.exit(exitCode);
+}
+
+function wireEvents(peer: VoicePeer, out: Output): void {
+  peer.on('joined', ({ self, peers, renamed, resumed }) =>
+    out.event(resumed ? 'rejoined' : 'joined', { self, peers, renamed }, `${resumed ? 'rejoined' : 'joined'} as ${self.name}${renamed ? ' (name was taken)' : ''}; ${peers.length} other${peers.length === 1 ? '' : 's'} here${peers.length ? ': ' + peers.map((p) => p.name).join(', ') : ''}`),
+  );
+  peer.on('peer-joined', (p) => out.event('peer-joined', { name: p.name, id: p.id }, `${p.name} joined`));
+  peer.on('peer-left', (p) => out.event('peer-left', { name: p.name, id: p.id }, `${p.name} left`));
+  peer.on('connection-state', ({ peer: name, state }) => out.event('connection-state', { peer: name, state }, `connection to ${name}: ${state}`));
+  peer.on('problem', ({ message, peer: name }) => out.problem(message, name));
+  peer.on('disconnected', ({ reason }) => out.event('disconnected', { reason }, `lost the server (${reason}); reconnecting…`));
+  peer.on('server-shutdown', ({ message }) => out.event('server-shutdown', { message }, `server: ${message}; will reconnect when it is back`));
+}
+
+function readControlLines(peer: VoicePeer, out: Output, quit: () => void): void {
+  if (process.stdin.destroyed) return;
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  lines.on('line', (line) => {
+    const parsed = parseControlLine(line);
+    if (!parsed.ok) return out.problem(parsed.error);
+    const command = parsed.command;
+    if (!command) return;
+    switch (command.kind) {
+      case 'volume':
+        peer.setVolume(command.name, command.percent);
+        out.event('volume', { name: command.name, percent: command.percent }, `volume of ${command.name}: ${command.percent} %${peer.peers().some((p) => p.name === command.name) ? '' : ' (not in the room now; applies when they join)'}`);
+        break;
+      case 'mute':
+      case 'unmute':
+        peer.muted = command.kind === 'mute';
+        out.event(command.kind === 'mute' ? 'muted' : 'unmuted', {}, command.kind === 'mute' ? 'microphone muted' : 'microphone on');
+        break;
+      case 'peers':
+        out.peers(peer.peers());
+        break;
+      case 'status':
+        out.event('status', peer.status(), JSON.stringify(peer.status(), null, 2));
+        break;
+      case 'help':
+        out.text(CONTROL_HELP);
+        break;
+      case 'quit':
+        quit();
+        break;
+    }
+  });
+  // End of input (a closed or finished stdin) is not a request to leave: bots often have none.
+  lines.on('error', () => undefined);
+}

@@ -1,0 +1,41 @@
+// What `voxroom join` prints on stdout: human sentences, or with --json one object per line.
+import type { PeerStatus } from '../peer/voice-peer.js';
+
+export class Output {
+  constructor(private readonly json: boolean) {}
+
+  event(name: string, fields: object, human: string): void {
+    if (this.json) this.line(JSON.stringify({ event: name, time: new Date().toISOString(), ...fields }));
+    else this.line(human);
+  }
+
+  problem(message: string, peer?: string): void {
+    if (this.json) this.line(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, ...(peer ? { peer } : {}) }));
+    else process.stderr.write(`voxroom: ${message}\n`);
+  }
+
+  peers(peers: PeerStatus[]): void {
+    if (this.json) return this.line(JSON.stringify({ event: 'peers', peers }));
+    if (peers.length === 0) return this.line('nobody else is here');
+    const rows = peers.map((p) => [p.name, p.connection, formatLevel(p.audio?.levelDbfs), `${p.audio?.volumePercent ?? 100} %`]);
+    this.table(['NAME', 'CONNECTION', 'LEVEL', 'VOLUME'], rows);
+  }
+
+  text(text: string): void {
+    if (this.json) this.line(JSON.stringify({ event: 'help', text }));
+    else this.line(text);
+  }
+
+  table(header: string[], rows: string[][]): void {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const row of [header, ...rows]) this.line(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  }
+
+  private line(text: string): void {
+    process.stdout.write(text + '\n');
+  }
+}
+
+function formatLevel(dbfs: number | undefined): string {
+  return dbfs === undefined || !Number.isFinite(dbfs) ? 'silent' : `${dbfs.toFixed(1)} dBFS`;
+}

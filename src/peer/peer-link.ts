@@ -1,0 +1,229 @@
+// One RTCPeerConnection to one remote peer, carrying audio both ways.
+//
+// Negotiation follows the roles pinned in PROTOCOL.md: the newcomer sends the first offer, the
+// peer already in the room waits for it; afterwards (ICE restarts, glare) the perfect-negotiation
+// pattern applies with the lower id polite. Every step runs through one queue, so a description
+// and the candidates behind it are applied in arrival order and never interleave.
+import { EventEmitter } from 'node:events';
+import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../protocol.js';
+import type { Logger } from '../log.js';
+import { SdpRejected, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from './sdp-guard.js';
+import { RTCPeerConnection, nonstandard, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
+
+export interface PeerLinkOptions {
+  remote: PeerInfo;
+  polite: boolean;
+  /** True for the newcomer: it sends the first offer. */
+  initiator: boolean;
+  iceServers: IceServer[];
+  /** Our outgoing audio; the link adds it to its own transceiver. */
+  track: WrtcTrack;
+  ptimeMs: number;
+  sendSignal: (data: SignalData) => void;
+  onAudio: (data: SinkData) => void;
+  logger: Logger;
+}
+
+interface PeerLinkEvents {
+  state: [state: RTCPeerConnectionState];
+  /** ICE restarts did not bring the connection back; the owner should replace this link. */
+  unrecoverable: [];
+  closed: [reason: string];
+}
+
+/** How long "disconnected" may last before an ICE restart, and how long a restart may take. */
+const DISCONNECTED_GRACE_MS = 3000;
+const RESTART_TIMEOUT_MS = 10_000;
+const MAX_ICE_RESTARTS = 2;
+
+export class PeerLink extends EventEmitter<PeerLinkEvents> {
+  readonly remote: PeerInfo;
+  private readonly pc: WrtcPeerConnection;
+  private sink: WrtcAudioSink | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private ignoreOffer = false;
+  private negotiated = false;
+  private closed = false;
+  private iceRestarts = 0;
+  private recoveryTimer: NodeJS.Timeout | null = null;
+  /** The remote PeerConnection's DTLS fingerprint, once known. */
+  remoteFingerprint: string | null = null;
+
+  constructor(private readonly options: PeerLinkOptions) {
+    super();
+    this.remote = options.remote;
+    this.pc = new RTCPeerConnection({ iceServers: options.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pc.onicecandidate = ({ candidate }) => {
+      if (!candidate || this.closed) return;
+      options.sendSignal({ candidate: { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex } });
+    };
+    this.pc.ontrack = ({ track }) => {
+      if (track.kind !== 'audio' || this.closed) return;
+      this.sink?.stop();
+      const sink = new nonstandard.RTCAudioSink(track);
+      sink.ondata = (data: SinkData) => {
+        if (!this.closed) options.onAudio(data);
+      };
+      this.sink = sink;
+    };
+    this.pc.onnegotiationneeded = () => {
+      // Roles: only the newcomer starts; after the first exchange either side may renegotiate.
+      if (options.initiator || this.negotiated) this.enqueue(() => this.makeOffer());
+    };
+    let lastState: RTCPeerConnectionState = 'new';
+    this.pc.onconnectionstatechange = () => {
+      const state = this.pc.connectionState;
+      if (this.closed || state === lastState) return;
+      lastState = state;
+      this.emit('state', state);
+    };
+    this.pc.oniceconnectionstatechange = () => this.watchIce();
+    if (options.initiator) this.pc.addTransceiver(options.track, { direction: 'sendrecv' });
+  }
+
+  get connectionState(): RTCPeerConnectionState {
+    return this.pc.connectionState;
+  }
+
+  handleSignal(data: SignalData): void {
+    this.enqueue(async () => {
+      if ('description' in data) await this.applyDescription(data.description);
+      else await this.applyCandidate(data.candidate);
+    });
+  }
+
+  /** Closes the connection and its native handles, in order: sink, connection. Idempotent. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearRecoveryTimer();
+    this.sink?.stop();
+    this.sink = null;
+    this.pc.onicecandidate = null;
+    this.pc.ontrack = null;
+    this.pc.onnegotiationneeded = null;
+    this.pc.onconnectionstatechange = null;
+    this.pc.oniceconnectionstatechange = null;
+    this.pc.close();
+    this.emit('closed', reason);
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.queue = this.queue.then(async () => {
+      if (this.closed) return;
+      try {
+        await step();
+      } catch (error) {
+        this.fail(error as Error);
+      }
+    });
+  }
+
+  private async makeOffer(): Promise<void> {
+    if (this.pc.signalingState !== 'stable') return;
+    const offer = await this.pc.createOffer();
+    if (this.closed || this.pc.signalingState !== 'stable') return;
+    await this.pc.setLocalDescription(offer);
+    this.sendLocalDescription();
+  }
+
+  private async applyDescription(remote: SessionDescription): Promise<void> {
+    if (remote.type === 'rollback' || remote.type === 'pranswer') {
+      this.options.logger.debug('ignoring remote description type', { peer: this.remote.name, type: remote.type });
+      return;
+    }
+    const description = sanitizeRemoteDescription(remote, { ptimeMs: this.options.ptimeMs });
+    const collision = description.type === 'offer' && this.pc.signalingState !== 'stable';
+    this.ignoreOffer = !this.options.polite && collision;
+    if (this.ignoreOffer) {
+      this.options.logger.debug('glare: ignoring the remote offer (impolite side)', { peer: this.remote.name });
+      return;
+    }
+    // wrtc has no implicit rollback: the polite side rolls back its own offer explicitly.
+    if (collision) await this.pc.setLocalDescription({ type: 'rollback' });
+    if (description.type === 'answer' && this.pc.signalingState !== 'have-local-offer') {
+      this.options.logger.debug('ignoring an answer that matches no offer', { peer: this.remote.name });
+      return;
+    }
+    await this.pc.setRemoteDescription(description);
+    this.remoteFingerprint = dtlsFingerprint(description.sdp);
+    if (description.type === 'offer') {
+      this.attachTrackToOfferedTransceiver();
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      this.sendLocalDescription();
+    }
+    this.negotiated = true;
+  }
+
+  /** The answerer sends on the transceiver the offer created, rather than adding a second one. */
+  private attachTrackToOfferedTransceiver(): void {
+    const transceiver = this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio' && t.currentDirection !== 'stopped');
+    if (!transceiver) throw new SdpRejected('the offer has no audio transceiver to answer');
+    if (transceiver.sender.track !== this.options.track) {
+      void transceiver.sender.replaceTrack(this.options.track);
+      transceiver.direction = 'sendrecv';
+    }
+  }
+
+  private async applyCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void> {
+    if (!isWellFormedCandidate(candidate.candidate)) throw new SdpRejected(`malformed ICE candidate ${JSON.stringify(candidate.candidate.slice(0, 60))}`);
+    try {
+      await this.pc.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null });
+    } catch (error) {
+      // Candidates for an offer we ignored in glare are expected to fail.
+      if (!this.ignoreOffer) this.options.logger.debug('ICE candidate not applied', { peer: this.remote.name, error: (error as Error).message });
+    }
+  }
+
+  private sendLocalDescription(): void {
+    const local = this.pc.localDescription;
+    if (!local || this.closed) return;
+    this.options.sendSignal({ description: { type: local.type, sdp: local.sdp } });
+  }
+
+  /** ICE recovery: restart after a failure or a long disconnection; give up after a few tries. */
+  private watchIce(): void {
+    if (this.closed) return;
+    const state = this.pc.iceConnectionState;
+    if (state === 'connected' || state === 'completed') {
+      this.iceRestarts = 0;
+      this.clearRecoveryTimer();
+    } else if (state === 'disconnected') {
+      this.scheduleRecovery(DISCONNECTED_GRACE_MS);
+    } else if (state === 'failed') {
+      this.scheduleRecovery(0);
+    }
+  }
+
+  private scheduleRecovery(delayMs: number): void {
+    if (this.recoveryTimer) return;
+    this.recoveryTimer = setTimeout(() => {
+      this.recoveryTimer = null;
+      const state = this.pc.iceConnectionState;
+      if (this.closed || state === 'connected' || state === 'completed') return;
+      if (this.iceRestarts >= MAX_ICE_RESTARTS) {
+        this.options.logger.info('ICE restarts did not help; replacing the connection', { peer: this.remote.name });
+        this.emit('unrecoverable');
+        return;
+      }
+      this.iceRestarts++;
+      this.options.logger.info('restarting ICE', { peer: this.remote.name, attempt: this.iceRestarts });
+      this.negotiated = true;
+      this.pc.restartIce();
+      // Check again later: a restart that does not connect counts towards giving up.
+      this.scheduleRecovery(RESTART_TIMEOUT_MS);
+    }, delayMs);
+  }
+
+  private clearRecoveryTimer(): void {
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = null;
+  }
+
+  private fail(error: Error): void {
+    const reason = error instanceof SdpRejected ? `rejected remote input: ${error.message}` : `negotiation failed: ${error.message}`;
+    this.options.logger.warn('closing the connection', { peer: this.remote.name, reason });
+    this.close(reason);
+  }
+}

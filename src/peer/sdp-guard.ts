@@ -1,0 +1,55 @@
+// Remote SDP is untrusted input: it comes from another peer through the server, which does not
+// read it. Some lines are known to crash wrtc (a=maxptime kills the sending process with
+// SIGILL, measured here), so every remote description is checked and rewritten before use.
+import type { SessionDescription } from '../protocol.js';
+
+export class SdpRejected extends Error {
+  override readonly name = 'SdpRejected';
+}
+
+const SDP_LINE = /^[a-z]=[\x20-\x7e]*$/;
+const MAX_MEDIA_SECTIONS = 8;
+
+export interface SdpPolicy {
+  /** Packet duration our sender should use (ms); written as a=ptime into the audio section. */
+  ptimeMs: number;
+}
+
+/** Returns a safe copy of the remote description, or throws SdpRejected saying why. */
+export function sanitizeRemoteDescription(description: SessionDescription, policy: SdpPolicy): SessionDescription {
+  if (description.type === 'rollback') return { type: 'rollback', sdp: '' };
+  const lines = description.sdp.split(/\r?\n/).filter((line) => line.length > 0);
+  if (lines[0] !== 'v=0') throw new SdpRejected('the description does not start with v=0');
+  const bad = lines.find((line) => !SDP_LINE.test(line));
+  if (bad !== undefined) throw new SdpRejected(`malformed SDP line ${JSON.stringify(bad.slice(0, 60))}`);
+  const media = lines.filter((line) => line.startsWith('m='));
+  if (media.length === 0) throw new SdpRejected('the description has no media section');
+  if (media.length > MAX_MEDIA_SECTIONS) throw new SdpRejected(`the description has ${media.length} media sections (at most ${MAX_MEDIA_SECTIONS})`);
+  if (!media.some((line) => line.startsWith('m=audio '))) throw new SdpRejected('the description carries no audio');
+
+  const out: string[] = [];
+  let inAudio = false;
+  for (const line of lines) {
+    if (line.startsWith('m=')) {
+      if (inAudio) out.push(`a=ptime:${policy.ptimeMs}`);
+      inAudio = line.startsWith('m=audio ');
+    }
+    // maxptime crashes wrtc's sender; ptime is ours to choose (it sets our packetization).
+    if (line.startsWith('a=maxptime:') || line.startsWith('a=ptime:')) continue;
+    out.push(line);
+  }
+  if (inAudio) out.push(`a=ptime:${policy.ptimeMs}`);
+  return { type: description.type, sdp: out.join('\r\n') + '\r\n' };
+}
+
+/** The DTLS fingerprint identifies one remote PeerConnection: a new one means a fresh connection. */
+export function dtlsFingerprint(sdp: string): string | null {
+  return /^a=fingerprint:(.+)$/m.exec(sdp)?.[1]?.trim() ?? null;
+}
+
+const CANDIDATE = /^(candidate:)?\S+ \d+ (udp|tcp|UDP|TCP) \d+ \S+ \d+ typ (host|srflx|prflx|relay)( [\x20-\x7e]*)?$/;
+
+/** An empty candidate means end-of-candidates; anything else must look like one. */
+export function isWellFormedCandidate(candidate: string): boolean {
+  return candidate === '' || CANDIDATE.test(candidate);
+}
