@@ -19,6 +19,8 @@ export default defineConfig({
     // Real-time audio suites must not compete for the two cores: one file at a time, in forks
     // (wrtc's native threads are not safe in worker_threads).
     pool: 'forks',
+    // --expose-gc lets the resource-stability tests measure memory after a collection.
+    execArgv: ['--expose-gc'],
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -37,11 +37,12 @@ export interface RemoteAudioStatus extends JitterBufferStats {
 
 class RemoteAudio {
   readonly gain: SmoothedGain;
-  readonly buffer = new JitterBuffer();
   readonly meter = new LevelMeter();
-  readonly assembler: FrameAssembler;
+  buffer = new JitterBuffer();
+  /** Present while the peer is connected; released on leave (it may hold a resampler). */
+  assembler: FrameAssembler | null = null;
   receivedFrames = 0;
-  connected = true;
+  rateChanges = 0;
 
   constructor(
     readonly name: string,
@@ -49,10 +50,23 @@ class RemoteAudio {
     readonly recording: WavFileSink | null,
   ) {
     this.gain = new SmoothedGain(volumePercent / 100);
+    this.connect();
+  }
+
+  connect(): void {
+    if (this.assembler) return;
+    this.buffer = new JitterBuffer();
     this.assembler = new FrameAssembler((frame) => {
       this.receivedFrames++;
       this.buffer.push(frame);
     });
+  }
+
+  disconnect(): void {
+    if (!this.assembler) return;
+    this.rateChanges += this.assembler.rateChanges;
+    this.assembler.close();
+    this.assembler = null;
   }
 }
 
@@ -90,7 +104,7 @@ export class AudioEngine {
   async stop(): Promise<void> {
     this.clock.stop();
     this.paced = false;
-    for (const remote of this.remotes.values()) remote.assembler.close();
+    for (const remote of this.remotes.values()) remote.disconnect();
     await Promise.all([...this.remotes.values()].map((remote) => remote.recording?.close()));
     await this.options.sink.close();
     await this.options.source.close();
@@ -100,7 +114,7 @@ export class AudioEngine {
   attachRemote(name: string): void {
     const existing = this.remotes.get(name);
     if (existing) {
-      existing.connected = true;
+      existing.connect();
       return;
     }
     const recording = this.options.recordDir ? new WavFileSink(join(this.options.recordDir, `${this.uniqueFileName(name)}.wav`)) : null;
@@ -109,15 +123,19 @@ export class AudioEngine {
     this.remotes.set(name, new RemoteAudio(name, this.volumes.get(name) ?? 100, recording));
   }
 
-  /** The peer left: its buffer empties into silence; its recording keeps the timeline. */
+  /**
+   * The peer left: what is buffered plays out, then silence. A recorded peer stays on the
+   * timeline (silence until it returns); an unrecorded one is forgotten but for its volume.
+   */
   detachRemote(name: string): void {
     const remote = this.remotes.get(name);
-    if (remote) remote.connected = false;
+    if (!remote) return;
+    remote.disconnect();
+    if (!remote.recording) this.remotes.delete(name);
   }
 
   push(name: string, chunk: PcmChunk): void {
-    const remote = this.remotes.get(name);
-    if (remote?.connected) remote.assembler.push(chunk);
+    this.remotes.get(name)?.assembler?.push(chunk);
   }
 
   setVolume(name: string, percent: number): void {
@@ -136,7 +154,7 @@ export class AudioEngine {
       name,
       volumePercent: Math.round(remote.gain.value * 100),
       levelDbfs: remote.meter.dbfs,
-      rateChanges: remote.assembler.rateChanges,
+      rateChanges: remote.rateChanges + (remote.assembler?.rateChanges ?? 0),
       receivedFrames: remote.receivedFrames,
       ...remote.buffer.stats,
     };

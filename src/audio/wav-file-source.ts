@@ -68,9 +68,11 @@ export function decodeWav(bytes: Uint8Array, origin: string): { mono: Float32Arr
   } catch (error) {
     throw new Error(`input file ${origin} is not a WAV file wavefile can read (${(error as Error).message}); convert it, e.g. sox in.mp3 -r 48000 -c 1 out.wav`);
   }
-  const fmt = wav.fmt as { audioFormat: number; sampleRate: number; numChannels: number };
-  if (fmt.audioFormat === 6) wav.fromALaw();
-  else if (fmt.audioFormat === 7) wav.fromMuLaw();
+  // Read before converting: the conversions rebuild the header objects.
+  const { audioFormat, sampleRate } = wav.fmt as { audioFormat: number; sampleRate: number };
+  if (!(sampleRate >= 1000 && sampleRate <= 768_000)) throw new Error(`input file ${origin} claims a sample rate of ${sampleRate} Hz`);
+  if (audioFormat === 6) wav.fromALaw();
+  else if (audioFormat === 7) wav.fromMuLaw();
   wav.toBitDepth('32f');
   const raw = wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[];
   const channels = Array.isArray(raw) ? raw : [raw];
@@ -78,5 +80,5 @@ export function decodeWav(bytes: Uint8Array, origin: string): { mono: Float32Arr
   const frames = channels[0]!.length;
   const mono = new Float32Array(frames);
   for (const channel of channels) for (let i = 0; i < frames; i++) mono[i] += channel[i]! / channels.length;
-  return { mono, sampleRate: fmt.sampleRate };
+  return { mono, sampleRate };
 }

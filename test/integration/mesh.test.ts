@@ -1,0 +1,151 @@
+// Headless peers in one process: real signalling server, real wrtc connections, real audio
+// checked by analysis. Tones at 440, 620 and 970 Hz are not harmonically related.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeWav } from '../../src/audio/wav-file-source.js';
+import type { RunningServer } from '../../src/server/signalling-server.js';
+import { connectClient, joinOk } from '../helpers/signalling.js';
+import { startTestServer } from '../helpers/signalling.js';
+import { allConnected, expectAbsent, expectHears, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
+
+const TONES = { alice: 440, bob: 620, carol: 970 } as const;
+let server: RunningServer;
+let peers: TestPeer[] = [];
+
+beforeEach(async () => {
+  server = await startTestServer();
+});
+afterEach(async () => {
+  await Promise.all(peers.map((p) => p.peer.stop()));
+  peers = [];
+  await server.close();
+});
+
+async function startTrio(extra: { recordDir?: string } = {}): Promise<Record<keyof typeof TONES, TestPeer>> {
+  const trio = {
+    alice: makePeer(server.url, 'room', 'alice', TONES.alice, extra),
+    bob: makePeer(server.url, 'room', 'bob', TONES.bob),
+    carol: makePeer(server.url, 'room', 'carol', TONES.carol),
+  };
+  peers.push(...Object.values(trio));
+  for (const p of Object.values(trio)) await p.peer.start();
+  for (const p of Object.values(trio)) await waitUntil(() => allConnected(p.peer, 2), `${p.name} connected to both others`);
+  return trio;
+}
+
+describe('three peers, three tones', () => {
+  it('each hears the other two at the sent level and never itself', async () => {
+    const trio = await startTrio();
+    await sleep(1500);
+    for (const [name, listener] of Object.entries(trio)) {
+      const heard = lastSeconds(listener.sink, 1);
+      for (const [other, frequency] of Object.entries(TONES)) {
+        if (other === name) expectAbsent(heard, frequency);
+        else expectHears(heard, frequency);
+      }
+    }
+  });
+
+  it('volume 0 silences a peer, 50 % lowers it by about 6 dB, and a change lands within a few frames', async () => {
+    const trio = await startTrio();
+    await sleep(500);
+    trio.carol.peer.setVolume('alice', 50);
+    trio.bob.peer.setVolume('alice', 0);
+    await sleep(1200);
+    const carolHears = lastSeconds(trio.carol.sink, 1);
+    expectHears(carolHears, TONES.alice, -6.02, 1.5);
+    expectHears(carolHears, TONES.bob);
+    const bobHears = lastSeconds(trio.bob.sink, 1);
+    expectAbsent(bobHears, TONES.alice, -60);
+    expectHears(bobHears, TONES.carol);
+
+    // Mid-call: alice back to 100 % for bob; find the frame where her tone returns.
+    const changedAt = trio.bob.sink.frames.length;
+    trio.bob.peer.setVolume('alice', 100);
+    await sleep(500);
+    const frames = trio.bob.sink.frames.slice(changedAt, changedAt + 20);
+    const firstLoud = frames.findIndex((_, i) => i + 2 <= frames.length && toneLevelDb(concat(frames.slice(i, i + 2)), TONES.alice) > -10);
+    expect(firstLoud).toBeGreaterThanOrEqual(0);
+    expect(firstLoud).toBeLessThanOrEqual(3);
+  });
+
+  it('--record-dir files each hold exactly one speaker, on the mix timeline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'voxroom-rec-'));
+    const trio = await startTrio({ recordDir: dir });
+    await sleep(1500);
+    await trio.alice.peer.stop();
+    for (const [name, frequency] of [['bob', TONES.bob], ['carol', TONES.carol]] as const) {
+      const { mono, sampleRate } = decodeWav(readFileSync(join(dir, `${name}.wav`)), name);
+      expect(sampleRate).toBe(48_000);
+      const tail = Int16Array.from(mono.subarray(mono.length - 48_000), (x) => Math.round(x * 32768));
+      expectHears(tail, frequency);
+      for (const other of Object.values(TONES)) if (other !== frequency) expectAbsent(tail, other);
+      // Same length as the mix: one timeline.
+      expect(Math.abs(mono.length - trio.alice.sink.frames.length * 480)).toBeLessThanOrEqual(480);
+    }
+  });
+});
+
+describe('membership changes', () => {
+  it('a peer leaving mid-call is dropped by the others, who keep hearing each other; a late joiner hears everyone', async () => {
+    const trio = await startTrio();
+    await trio.carol.peer.stop();
+    await waitUntil(() => trio.alice.peer.peers().length === 1 && trio.bob.peer.peers().length === 1, 'carol gone from both lists');
+    expect(trio.alice.peer.status().links).toBe(1);
+    await sleep(1200);
+    const aliceHears = lastSeconds(trio.alice.sink, 1);
+    expectHears(aliceHears, TONES.bob);
+    expectAbsent(aliceHears, TONES.carol);
+
+    const dave = makePeer(server.url, 'room', 'dave', null);
+    peers.push(dave);
+    await dave.peer.start();
+    await waitUntil(() => allConnected(dave.peer, 2), 'dave connected');
+    await sleep(1200);
+    const daveHears = lastSeconds(dave.sink, 1);
+    expectHears(daveHears, TONES.alice);
+    expectHears(daveHears, TONES.bob);
+  });
+
+  it('six peers joining at the same moment end with exactly one connection per pair', async () => {
+    const six = Array.from({ length: 6 }, (_, i) => makePeer(server.url, 'crowd', `p${i}`, 300 + 110 * i));
+    peers.push(...six);
+    await Promise.all(six.map((p) => p.peer.start()));
+    const explain = () => six.map((p) => ({ name: p.name, id: p.peer.identity?.id, peers: p.peer.peers().map((x) => [x.name, x.connection, x.audio?.receivedFrames]) }));
+    for (const p of six) await waitUntil(() => allConnected(p.peer, 5), `${p.name} connected to all five`, 30_000, explain);
+    for (const p of six) {
+      expect(p.peer.status().links).toBe(5);
+      expect(new Set(p.peer.peers().map((x) => x.name)).size).toBe(5);
+    }
+  });
+
+  it('survives hostile remote SDP: that one connection closes, the peer goes on', async () => {
+    const alice = makePeer(server.url, 'room', 'alice', TONES.alice);
+    const bob = makePeer(server.url, 'room', 'bob', TONES.bob);
+    peers.push(alice, bob);
+    await alice.peer.start();
+    await bob.peer.start();
+    await waitUntil(() => allConnected(alice.peer, 1), 'alice connected to bob');
+    const problems: string[] = [];
+    alice.peer.on('problem', ({ message }) => problems.push(message));
+    const mallory = await connectClient(server.url);
+    await joinOk(mallory, 'room', 'mallory');
+    await waitUntil(() => alice.peer.peers().length === 2, 'alice sees mallory');
+    const aliceId = alice.peer.identity!.id;
+    mallory.emit('signal', { to: aliceId, data: { description: { type: 'offer', sdp: 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=\u0001boom\r\n' } } });
+    mallory.emit('signal', { to: aliceId, data: { candidate: { candidate: 'candidate:x 1 udp 1 999.1.1.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 } } });
+    await waitUntil(() => problems.length > 0, 'a problem report');
+    expect(problems[0]).toMatch(/mallory.*rejected remote input: malformed SDP line/);
+    await sleep(1000);
+    expectHears(lastSeconds(alice.sink, 0.8), TONES.bob);
+    mallory.disconnect();
+  });
+});
+
+function concat(frames: Int16Array[]): Int16Array {
+  const out = new Int16Array(frames.length * 480);
+  frames.forEach((f, i) => out.set(f, i * 480));
+  return out;
+}
