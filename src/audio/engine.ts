@@ -2,6 +2,7 @@
 // from each remote peer's jitter buffer, records it, mixes with per-peer gain and plays the mix.
 // Knows nothing of WebRTC: remote audio comes in through push(), outgoing audio leaves through
 // the onCapturedFrame callback, so it can be driven and tested without a network.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AudioSink, AudioSource } from './backend.js';
 import { FrameClock } from './clock.js';
@@ -85,6 +86,13 @@ export class AudioEngine {
 
   constructor(private readonly options: AudioEngineOptions) {
     for (const [name, percent] of Object.entries(options.volumes ?? {})) this.volumes.set(name, percent);
+    if (options.recordDir) {
+      try {
+        mkdirSync(options.recordDir, { recursive: true });
+      } catch (error) {
+        throw new Error(`cannot create the recording folder ${options.recordDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    }
     this.clock = new FrameClock(() => this.tick());
     for (const backend of [options.source, options.sink]) backend.onFailure?.((error) => options.onBackendFailure?.(error));
   }

@@ -2,8 +2,7 @@
 // process that is killed still leaves a valid file holding all but the last second; close()
 // writes the final sizes. Synchronous writes of 960 bytes per frame are cheap (page cache) and
 // keep every file in step with the one timeline.
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from './format.js';
 import type { AudioSink } from './backend.js';
 
@@ -18,7 +17,6 @@ export class WavFileSink implements AudioSink {
 
   constructor(readonly path: string) {
     this.label = `file:${path}`;
-    mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'w');
     this.writeHeader();
   }

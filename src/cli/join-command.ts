@@ -79,15 +79,15 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   const deviceOptions = { latency: flags.latency, logger };
 
   const source: AudioSource = await openSource(flags.input, { loop: flags.loop, device: deviceOptions });
-  let sink: AudioSink;
+  let sink: AudioSink | null = null;
+  let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), logger, insecureTls: flags.insecure });
   } catch (error) {
-    await source.close();
+    await Promise.all([source.close(), sink?.close()]);
     throw error;
   }
-
-  const peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), logger, insecureTls: flags.insecure });
   wireEvents(peer, out);
 
   let exitCode = 0;

@@ -69,8 +69,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   constructor(private readonly options: VoicePeerOptions) {
     super();
     this.logger = options.logger ?? silentLogger;
-    this.audioSource = new nonstandard.RTCAudioSource();
-    this.track = this.audioSource.createTrack();
+    // The engine first: it may refuse its options (a recording folder it cannot create), and
+    // then no native track exists yet that would need stopping.
     this.engine = new AudioEngine({
       source: options.source,
       sink: options.sink,
@@ -80,6 +80,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
     });
+    this.audioSource = new nonstandard.RTCAudioSource();
+    this.track = this.audioSource.createTrack();
     this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls });
     this.signalling.on('joined', (room, resumed) => this.onJoined(room, resumed));
     this.signalling.on('room-users-updated', (update) => this.onRoomUsers(update));

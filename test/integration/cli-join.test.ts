@@ -1,0 +1,171 @@
+// `voxroom join` run as a user would: child processes, real server, audio checked in the files.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWav } from '../../src/audio/wav-file-source.js';
+import { wavHeader } from '../../src/audio/wav-writer.js';
+import { ToneSource } from '../../src/audio/tone-source.js';
+import { VOXROOM_BIN, exitOf, runCli, startCli } from '../helpers/cli.js';
+import { expectAbsent, expectHears } from '../helpers/peers.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'voxroom-join-'));
+let serverUrl = '';
+let stopServer: () => Promise<void>;
+
+beforeAll(async () => {
+  const { child, match } = await startCli(['serve', '--port', '0', '--max-peers', '4'], /listening on (http:\/\/\S+)/);
+  serverUrl = match[1]!;
+  stopServer = async () => {
+    child.kill('SIGINT');
+    await exitOf(child);
+  };
+});
+afterAll(async () => {
+  await stopServer();
+});
+
+function tail(path: string, seconds: number): Int16Array {
+  const { mono } = decodeWav(readFileSync(path), path);
+  return Int16Array.from(mono.subarray(mono.length - seconds * 48_000), (x) => Math.round(x * 32768));
+}
+
+/** A valid WAV: the header's sizes match the file. */
+function expectCompleteWav(path: string): void {
+  const bytes = readFileSync(path);
+  expect(bytes.subarray(0, 4).toString('ascii')).toBe('RIFF');
+  expect(bytes.readUInt32LE(4)).toBe(bytes.length - 8);
+  expect(bytes.readUInt32LE(40)).toBe(bytes.length - 44);
+}
+
+describe('voxroom join', () => {
+  it('three CLI peers with three tones each hear the other two in their mix files', async () => {
+    const tones = { alice: 440, bob: 620, carol: 970 };
+    const runs = Object.entries(tones).map(([name, hz]) =>
+      runCli(['join', 'trio', '--server', serverUrl, '--name', name, '--input', `tone:${hz}`, '--output', `file:${join(scratch, `${name}.wav`)}`, '--record-dir', join(scratch, `rec-${name}`), '--duration', '5'], { timeoutMs: 30_000 }),
+    );
+    const results = await Promise.all(runs);
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    for (const [name, hz] of Object.entries(tones)) {
+      const path = join(scratch, `${name}.wav`);
+      expectCompleteWav(path);
+      const heard = tail(path, 2);
+      for (const [other, otherHz] of Object.entries(tones)) {
+        if (other === name) expectAbsent(heard, hz);
+        else expectHears(heard, otherHz);
+      }
+    }
+    // Each recording holds one speaker.
+    const bobAtAlice = tail(join(scratch, 'rec-alice', 'bob.wav'), 2);
+    expectHears(bobAtAlice, tones.bob);
+    expectAbsent(bobAtAlice, tones.carol);
+  });
+
+  it('takes commands on stdin and reports them as JSON lines', async () => {
+    const listener = spawn(process.execPath, [VOXROOM_BIN, 'join', 'cmd', '--server', serverUrl, '--name', 'Ann Lee', '--input', 'tone:440', '--output', 'null', '--json']);
+    let stdout = '';
+    listener.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const other = await runCliInBackground(['join', 'cmd', '--server', serverUrl, '--name', 'bob', '--input', 'tone:620', '--output', 'null', '--duration', '8']);
+    await until(() => stdout.includes('"event":"peer-joined"'));
+    listener.stdin.write('volume bob 50\n');
+    listener.stdin.write('volume "somebody else" 150%\n');
+    listener.stdin.write('mute\npeers\nstatus\nfrobnicate\nvolume bob 300\n');
+    await until(() => stdout.includes('"event":"status"'));
+    listener.stdin.write('quit\n');
+    expect(await exitOf(listener)).toEqual({ code: 0, signal: null });
+    const events = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byType = (type: string) => events.filter((e) => e.event === type);
+    expect(byType('joined')[0]).toMatchObject({ self: { name: 'Ann Lee' } });
+    expect(byType('volume')).toEqual([expect.objectContaining({ name: 'bob', percent: 50 }), expect.objectContaining({ name: 'somebody else', percent: 150 })]);
+    expect(byType('muted')).toHaveLength(1);
+    expect(byType('peers')[0]).toMatchObject({ peers: [{ name: 'bob', audio: { volumePercent: 50 } }] });
+    expect(byType('status')[0]).toMatchObject({ room: 'cmd', audio: { muted: true } });
+    const errors = byType('error').map((e) => e.message);
+    expect(errors).toEqual([expect.stringMatching(/unknown command "frobnicate"/), expect.stringMatching(/volume must be a number from 0 to 200/)]);
+    expect(byType('ended')[0]).toMatchObject({ reason: 'quit' });
+    other.kill('SIGTERM');
+    expect((await exitOf(other)).code).toBe(0);
+  });
+
+  it('SIGINT leaves cleanly with complete WAV files', async () => {
+    const mix = join(scratch, 'sigint-mix.wav');
+    const recordDir = join(scratch, 'sigint-rec');
+    const speaker = await runCliInBackground(['join', 'sig', '--server', serverUrl, '--name', 'speaker', '--input', 'tone:440', '--output', 'null']);
+    const { child } = await startCli(['join', 'sig', '--server', serverUrl, '--name', 'rec', '--input', 'silence', '--output', `file:${mix}`, '--record-dir', recordDir, '--json'], /"event":"connection-state".*"connected"/);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.kill('SIGINT');
+    expect(await exitOf(child)).toEqual({ code: 0, signal: null });
+    expectCompleteWav(mix);
+    expectCompleteWav(join(recordDir, 'speaker.wav'));
+    expect(statSync(mix).size).toBe(statSync(join(recordDir, 'speaker.wav')).size);
+    expectHears(tail(join(recordDir, 'speaker.wav'), 1), 440);
+    speaker.kill('SIGINT');
+    expect((await exitOf(speaker)).code).toBe(0);
+  });
+
+  it('leaves when a non-looping input file ends, and loops one with --loop', async () => {
+    const input = join(scratch, 'short.wav');
+    writeWav(input, new ToneSource(440), 50, 22_050);
+    const result = await runCli(['join', 'file', '--server', serverUrl, '--input', `file:${input}`, '--output', 'null', '--json'], { timeoutMs: 15_000 });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/"event":"ended".*"reason":"input ended"/);
+    const looped = await runCli(['join', 'file', '--server', serverUrl, '--input', `file:${input}`, '--loop', '--output', 'null', '--duration', '1.5', '--json'], { timeoutMs: 15_000 });
+    expect(looped.stdout).toMatch(/"reason":"duration reached"/);
+  });
+
+  it('says clearly what is wrong: unreachable server, full room, bad flags, missing files', async () => {
+    const unreachable = await runCli(['join', 'x', '--server', 'http://127.0.0.1:9', '--input', 'silence', '--output', 'null']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/cannot reach the voxroom server at http:\/\/127\.0\.0\.1:9.*is "voxroom serve" running/);
+
+    const sitters = await Promise.all(['a', 'b', 'c', 'd'].map((name) => runCliInBackground(['join', 'full', '--server', serverUrl, '--name', name, '--input', 'silence', '--output', 'null'], /joined as/)));
+    const full = await runCli(['join', 'full', '--server', serverUrl, '--input', 'silence', '--output', 'null']);
+    expect(full.code).toBe(1);
+    expect(full.stderr).toMatch(/room "full" is full \(4 peers\)/);
+    for (const sitter of sitters) sitter.kill('SIGTERM');
+    await Promise.all(sitters.map((s) => exitOf(s)));
+
+    const cases: Array<[string[], number, RegExp]> = [
+      [['join', 'x', '--input', 'bogus'], 2, /"bogus" is not an input; use one of tone:<hz>/],
+      [['join', 'x', '--output', 'speakers'], 2, /"speakers" is not an output/],
+      [['join', 'x', '--input', 'tone:99999'], 2, /between 0 and 24000 Hz/],
+      [['join', 'x', '--volume', 'alice'], 2, /--volume "alice": use NAME=PCT/],
+      [['join', 'bad room!', '--input', 'silence'], 2, /not a room id/],
+      [['join', 'x', '--duration', '-3'], 2, /not a positive number of seconds/],
+      [['join', 'x', '--latency', 'warp'], 2, /not a latency/],
+      [['join', 'x', '--input', `file:${join(scratch, 'missing.wav')}`, '--output', 'null'], 1, /cannot read input file .*missing\.wav: ENOENT/],
+      [['join', 'x', '--input', `file:${VOXROOM_BIN}`, '--output', 'null'], 1, /is not a WAV file/],
+      [['join', 'x', '--input', 'silence', '--output', `file:${join(scratch, 'no-such-dir', 'out.wav')}`], 1, /cannot write output file .*ENOENT/],
+      [['join', 'x', '--input', 'silence', '--output', 'null', '--record-dir', join(VOXROOM_BIN, 'rec')], 1, /cannot create the recording folder .*ENOTDIR/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await runCli(args);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(code);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+});
+
+function writeWav(path: string, tone: ToneSource, frames: number, rate: number): void {
+  // Decimate the 48 kHz tone to `rate` crudely: fine for a test input that only has to play.
+  const samples: number[] = [];
+  for (let i = 0; i < frames; i++) samples.push(...tone.read());
+  const step = 48_000 / rate;
+  const out = Int16Array.from({ length: Math.floor(samples.length / step) }, (_, i) => samples[Math.floor(i * step)]!);
+  const header = wavHeader(out.byteLength, rate);
+  writeFileSync(path, Buffer.concat([header, Buffer.from(out.buffer)]));
+}
+
+async function runCliInBackground(args: string[], ready = /./) {
+  const { child } = await startCli(args, ready);
+  return child;
+}
+
+async function until(predicate: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

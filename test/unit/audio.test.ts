@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import { toneAmplitude } from '../../src/audio/analysis.js';
+import { parseSinkSpec, parseSourceSpec } from '../../src/audio/backend-spec.js';
+import { TickSchedule } from '../../src/audio/clock.js';
+import { FrameAssembler } from '../../src/audio/frame-assembler.js';
+import { FRAME_SAMPLES } from '../../src/audio/format.js';
+import { JitterBuffer } from '../../src/audio/jitter-buffer.js';
+import { PeakLimiter } from '../../src/audio/limiter.js';
+import { Mixer, SmoothedGain } from '../../src/audio/mixer.js';
+import { safeFileName } from '../../src/audio/engine.js';
+import { ToneSource } from '../../src/audio/tone-source.js';
+
+const constant = (value: number): Int16Array => new Int16Array(FRAME_SAMPLES).fill(value);
+const frameOf = (value: number): Int16Array => constant(value);
+
+describe('Mixer', () => {
+  it('sums inputs exactly at unity gain', () => {
+    const mixer = new Mixer();
+    const out = mixer.mix([
+      { frame: constant(1000), gain: new SmoothedGain(1) },
+      { frame: constant(-250), gain: new SmoothedGain(1) },
+      { frame: constant(3), gain: new SmoothedGain(1) },
+    ]);
+    expect([...new Set(out)]).toEqual([753]);
+  });
+
+  it('ramps a gain change linearly across one frame, then holds it', () => {
+    const mixer = new Mixer();
+    const gain = new SmoothedGain(1);
+    mixer.mix([{ frame: constant(10_000), gain }]);
+    gain.set(0.5);
+    const ramp = mixer.mix([{ frame: constant(10_000), gain }]);
+    expect(ramp[0]).toBe(Math.round(10_000 * (1 - 0.5 / FRAME_SAMPLES)));
+    expect(ramp[FRAME_SAMPLES / 2 - 1]).toBe(7500);
+    expect(ramp[FRAME_SAMPLES - 1]).toBe(5000);
+    for (let i = 1; i < FRAME_SAMPLES; i++) expect(ramp[i]!).toBeLessThanOrEqual(ramp[i - 1]!);
+    expect([...new Set(mixer.mix([{ frame: constant(10_000), gain }]))]).toEqual([5000]);
+  });
+
+  it('clamps gains to 0–200 %', () => {
+    const gain = new SmoothedGain(5);
+    expect(gain.value).toBe(2);
+    gain.set(-1);
+    expect(gain.value).toBe(0);
+    gain.set(Number.NaN);
+    expect(gain.value).toBe(0);
+  });
+
+  it('never wraps around: a loud room is limited under the ceiling', () => {
+    const mixer = new Mixer();
+    const loud = Array.from({ length: 8 }, () => ({ frame: constant(30_000), gain: new SmoothedGain(2) }));
+    const out = mixer.mix(loud);
+    const ceiling = 32767 * 10 ** (-1 / 20);
+    for (const sample of out) {
+      expect(sample).toBeGreaterThan(0);
+      expect(sample).toBeLessThanOrEqual(Math.ceil(ceiling));
+    }
+  });
+});
+
+describe('PeakLimiter', () => {
+  it('leaves quiet signals bit-exact and recovers after a peak', () => {
+    const limiter = new PeakLimiter(-1, 50);
+    const quiet = Float32Array.from({ length: 4800 }, (_, i) => 20_000 * Math.sin(i / 7));
+    const copy = quiet.slice();
+    limiter.process(quiet);
+    expect(quiet).toEqual(copy);
+    const peak = new Float32Array(480).fill(100_000);
+    limiter.process(peak);
+    expect(Math.max(...peak)).toBeLessThanOrEqual(32767 * 10 ** (-1 / 20) + 1e-3);
+    expect(limiter.reductionDb).toBeGreaterThan(10);
+    limiter.process(new Float32Array(48_000));
+    expect(limiter.reductionDb).toBeLessThan(0.01);
+  });
+});
+
+describe('JitterBuffer', () => {
+  it('primes to its target, plays in order, and reports underruns as silence', () => {
+    const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 4 });
+    buffer.push(frameOf(1));
+    expect(buffer.pull()).toBeNull();
+    buffer.push(frameOf(2));
+    expect(buffer.pull()?.[0]).toBe(1);
+    expect(buffer.pull()?.[0]).toBe(2);
+    expect(buffer.pull()).toBeNull();
+    expect(buffer.stats.underruns).toBe(1);
+    // Re-primes after the underrun.
+    buffer.push(frameOf(3));
+    expect(buffer.pull()).toBeNull();
+  });
+
+  it('drops the oldest frame when full', () => {
+    const buffer = new JitterBuffer({ targetFrames: 1, maxFrames: 3 });
+    for (let i = 1; i <= 5; i++) buffer.push(frameOf(i));
+    expect(buffer.stats.overflows).toBe(2);
+    expect(buffer.pull()?.[0]).toBe(3);
+  });
+
+  it('absorbs drift: a buffer that stays above target loses one frame at a quiet moment', () => {
+    const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 10, driftWindowFrames: 10, quietWaitFrames: 5 });
+    let value = 0;
+    const push = (loud: boolean): void => buffer.push(frameOf(loud ? 10_000 : ++value % 2));
+    for (let i = 0; i < 4; i++) push(true); // 4 queued: 2 more than the target
+    for (let i = 0; i < 12; i++) {
+      push(true);
+      buffer.pull();
+    }
+    // The drop is pending: with loud frames it waits up to quietWaitFrames, then drops anyway.
+    for (let i = 0; i < 6; i++) {
+      push(true);
+      buffer.pull();
+    }
+    expect(buffer.stats.driftDrops).toBe(1);
+    expect(buffer.depth).toBe(3);
+  });
+});
+
+describe('TickSchedule', () => {
+  it('keeps ticks on the 10 ms grid whatever the timer does', () => {
+    const schedule = new TickSchedule(1000);
+    expect(schedule.due(1000)).toEqual({ ticks: 1, skipped: 0 });
+    expect(schedule.delayUntilNext(1000)).toBe(10);
+    expect(schedule.due(1013)).toEqual({ ticks: 1, skipped: 0 });
+    expect(schedule.delayUntilNext(1013)).toBe(7); // early next time: no accumulated drift
+    expect(schedule.due(1035)).toEqual({ ticks: 2, skipped: 0 }); // late: catch up
+    // An hour later, exactly 360 000 ticks have run (no drift).
+    let total = 4;
+    for (let t = 1040; t < 1000 + 3_600_000; t += 10) total += schedule.due(t + (t % 7)).ticks;
+    expect(total).toBe(360_000);
+  });
+
+  it('skips ahead after a long stall instead of bursting', () => {
+    const schedule = new TickSchedule(0, 10, 20);
+    schedule.due(0);
+    expect(schedule.due(5000)).toEqual({ ticks: 1, skipped: 499 });
+    expect(schedule.due(5010)).toEqual({ ticks: 1, skipped: 0 });
+  });
+});
+
+describe('FrameAssembler', () => {
+  it('turns 16 kHz then 48 kHz chunks into 48 kHz frames at the right pitch and level', async () => {
+    const frames: Int16Array[] = [];
+    const assembler = new FrameAssembler((frame) => frames.push(frame));
+    const at = (rate: number, hz: number, count: number, offset: number) =>
+      Int16Array.from({ length: count }, (_, i) => Math.round(10_000 * Math.sin((2 * Math.PI * hz * (offset + i)) / rate)));
+    for (let k = 0; k < 50; k++) assembler.push({ samples: at(16_000, 1000, 160, k * 160), sampleRate: 16_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let k = 0; k < 100; k++) assembler.push({ samples: at(48_000, 1000, 480, k * 480), sampleRate: 48_000 });
+    assembler.close();
+    expect(frames.length).toBeGreaterThanOrEqual(148);
+    const tail = Int16Array.from(frames.slice(-50).flatMap((f) => [...f]));
+    expect(toneAmplitude(tail, 1000)).toBeCloseTo(10_000, -2);
+    const resampledPart = Int16Array.from(frames.slice(5, 45).flatMap((f) => [...f]));
+    expect(toneAmplitude(resampledPart, 1000)).toBeGreaterThan(9_500);
+    expect(toneAmplitude(resampledPart, 15_000)).toBeLessThan(10); // no images from upsampling
+    expect(assembler.rateChanges).toBe(2);
+  });
+
+  it('downmixes interleaved stereo', () => {
+    const frames: Int16Array[] = [];
+    const assembler = new FrameAssembler((frame) => frames.push(frame));
+    const stereo = new Int16Array(960);
+    for (let i = 0; i < 480; i++) {
+      stereo[2 * i] = 1000;
+      stereo[2 * i + 1] = 3000;
+    }
+    assembler.push({ samples: stereo, sampleRate: 48_000, channelCount: 2 });
+    expect([...new Set(frames[0])]).toEqual([2000]);
+  });
+});
+
+describe('ToneSource', () => {
+  it('is a continuous sine at −20 dBFS', () => {
+    const tone = new ToneSource(440);
+    const samples = Int16Array.from(Array.from({ length: 100 }, () => [...tone.read()]).flat());
+    expect(toneAmplitude(samples, 440)).toBeCloseTo(3276.7, -1);
+    expect(Math.max(...samples)).toBe(3277);
+  });
+});
+
+describe('backend specs and file names', () => {
+  it('parses inputs and outputs', () => {
+    expect(parseSourceSpec('tone:440')).toEqual({ kind: 'tone', frequency: 440 });
+    expect(parseSourceSpec('file:a b.wav')).toEqual({ kind: 'file', path: 'a b.wav' });
+    expect(parseSourceSpec('default')).toEqual({ kind: 'device', device: null });
+    expect(parseSourceSpec('device:pulse')).toEqual({ kind: 'device', device: 'pulse' });
+    expect(parseSinkSpec('null')).toEqual({ kind: 'null' });
+    expect(() => parseSourceSpec('tone:')).toThrow(/frequency/);
+    expect(() => parseSinkSpec('file:')).toThrow(/not an output/);
+  });
+
+  it('makes peer names safe as file names', () => {
+    expect(safeFileName('Ann Lee')).toBe('Ann_Lee');
+    expect(safeFileName('../../etc/passwd')).toBe('__.._etc_passwd');
+    expect(safeFileName('a/b\\c:d')).not.toMatch(/[/\\:]/);
+    expect(safeFileName('..')).toBe('_');
+    expect(safeFileName('Zoë-2')).toBe('Zoë-2');
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { parseControlLine, splitWords } from '../../src/peer/control-commands.js';
+import { SdpRejected, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from '../../src/peer/sdp-guard.js';
+import { selectDevice } from '../../src/audio/device/device-select.js';
+import { parseLatency } from '../../src/audio/device/latency.js';
+import type { DeviceInfo } from '../../src/audio/device/worker-protocol.js';
+
+describe('control commands', () => {
+  it('splits quoted words', () => {
+    expect(splitWords('volume "Ann Lee" 50')).toEqual(['volume', 'Ann Lee', '50']);
+    expect(splitWords("volume 'O\\'Brien' 5")).toBeNull();
+    expect(splitWords('volume O\\"Brien 5')).toEqual(['volume', 'O"Brien', '5']);
+    expect(splitWords('volume "" 5')).toEqual(['volume', '', '5']);
+    expect(splitWords('  ')).toEqual([]);
+  });
+
+  it('parses each command and explains mistakes', () => {
+    expect(parseControlLine('volume bob 50%')).toEqual({ ok: true, command: { kind: 'volume', name: 'bob', percent: 50 } });
+    expect(parseControlLine('MUTE')).toEqual({ ok: true, command: { kind: 'mute' } });
+    expect(parseControlLine('exit')).toEqual({ ok: true, command: { kind: 'quit' } });
+    expect(parseControlLine('')).toEqual({ ok: true, command: null });
+    expect(parseControlLine('volume bob')).toMatchObject({ ok: false, error: expect.stringMatching(/usage/) });
+    expect(parseControlLine('volume bob 201')).toMatchObject({ ok: false });
+    expect(parseControlLine('peers now')).toMatchObject({ ok: false, error: expect.stringMatching(/takes no arguments/) });
+    expect(parseControlLine('volume "bob 5')).toMatchObject({ ok: false, error: 'unbalanced quotes' });
+  });
+});
+
+const OFFER = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2', 'a=maxptime:10', 'a=ptime:40', ''].join('\r\n');
+
+describe('remote SDP guard', () => {
+  it('strips maxptime, sets our ptime and keeps the rest', () => {
+    const safe = sanitizeRemoteDescription({ type: 'offer', sdp: OFFER }, { ptimeMs: 10 });
+    expect(safe.sdp).not.toMatch(/maxptime/);
+    expect(safe.sdp.match(/a=ptime:\d+/g)).toEqual(['a=ptime:10']);
+    expect(safe.sdp).toMatch(/a=rtpmap:111 opus\/48000\/2\r\n/);
+    expect(dtlsFingerprint(safe.sdp)).toBe('sha-256 AA:BB');
+  });
+
+  it.each([
+    ['garbage', /does not start with v=0/],
+    ['v=0\r\ns=-\r\n', /no media section/],
+    ['v=0\r\nm=video 9 RTP/AVP 96\r\n', /no audio/],
+    ['v=0\r\nm=audio 9 RTP/AVP 0\r\na=\u0000x\r\n', /malformed SDP line/],
+    ['v=0\r\n' + 'm=audio 9 RTP/AVP 0\r\n'.repeat(9), /9 media sections/],
+  ])('rejects %j', (sdp, reason) => {
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10 })).toThrow(SdpRejected);
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10 })).toThrow(reason);
+  });
+
+  it('accepts real candidates and refuses garbage', () => {
+    expect(isWellFormedCandidate('candidate:842163049 1 udp 1677729535 127.0.0.1 46154 typ srflx raddr 0.0.0.0 rport 0 generation 0')).toBe(true);
+    expect(isWellFormedCandidate('candidate:1 1 UDP 2122252543 abcd.local 51593 typ host')).toBe(true);
+    expect(isWellFormedCandidate('')).toBe(true);
+    expect(isWellFormedCandidate('hello')).toBe(false);
+    expect(isWellFormedCandidate('candidate:1 1 udp 1 1.1.1.1 5000 typ host\u0000')).toBe(false);
+  });
+});
+
+const DEVICES: DeviceInfo[] = [
+  { index: 0, name: 'pulse', hostApi: 'ALSA', maxInputChannels: 32, maxOutputChannels: 32, defaultSampleRate: 44100, defaultInput: false, defaultOutput: false },
+  { index: 1, name: 'default', hostApi: 'ALSA', maxInputChannels: 32, maxOutputChannels: 32, defaultSampleRate: 44100, defaultInput: true, defaultOutput: true },
+  { index: 2, name: 'USB Headset Mic', hostApi: 'ALSA', maxInputChannels: 1, maxOutputChannels: 0, defaultSampleRate: 48000, defaultInput: false, defaultOutput: false },
+];
+
+describe('device selection', () => {
+  it('finds the default, an index, an exact or partial name', () => {
+    expect(selectDevice(DEVICES, null, 'output').index).toBe(1);
+    expect(selectDevice(DEVICES, '0', 'input').name).toBe('pulse');
+    expect(selectDevice(DEVICES, 'usb', 'input').index).toBe(2);
+  });
+
+  it('lists the candidates when nothing or several match', () => {
+    expect(() => selectDevice(DEVICES, 'usb', 'output')).toThrow(/no output device matches "usb"; output devices: 0: pulse, 1: default/);
+    expect(() => selectDevice(DEVICES, 'u', 'input')).toThrow(/matches several input devices \(0: pulse, 1: default, 2: USB Headset Mic\)/);
+    expect(() => selectDevice(DEVICES, '7', 'input')).toThrow(/no input device has index 7/);
+    expect(() => selectDevice([], null, 'input')).toThrow(/no input devices found/);
+  });
+
+  it('maps --latency to buffer sizes', () => {
+    expect(parseLatency('low')).toMatchObject({ framesPerBuffer: 240, outputQueueFrames: 1 });
+    expect(parseLatency('60')).toMatchObject({ framesPerBuffer: 960, outputQueueFrames: 3 });
+    expect(() => parseLatency('1')).toThrow(/not a latency/);
+  });
+});
