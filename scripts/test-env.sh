@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Prepares this machine for the test suite: installs the Debian packages the tests use (when run
 # as root and something is missing) and starts the services they need. Safe to run repeatedly.
+#   openssl                       TLS tests (self-signed certificates)
+#   pulseaudio, pulseaudio-utils  a sound server with null sinks: real-time virtual devices
+#   libasound2-plugins            routes ALSA's "default"/"pulse" devices (what PortAudio sees) to it
+#   chromium                      browser tests of the web client (driven by playwright-core)
 set -euo pipefail
 
-packages=(openssl)
+packages=(openssl pulseaudio pulseaudio-utils libasound2-plugins chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -17,4 +21,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "test-env: the tests need these Debian packages: ${missing[*]}; install them (sudo apt-get install ${missing[*]}) and run again" >&2
     exit 1
   fi
+fi
+
+# A PulseAudio daemon with a default null sink. Tests add and remove their own sinks.
+if ! pactl info >/dev/null 2>&1; then
+  echo "test-env: starting PulseAudio" >&2
+  pulseaudio --daemonize=yes --exit-idle-time=-1 --disallow-exit=yes --log-target=stderr --log-level=error \
+    -n --load=module-native-protocol-unix --load="module-null-sink sink_name=voxroom_default rate=48000" \
+    --load=module-always-sink 2>/dev/null || true
+  for _ in $(seq 1 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+  pactl info >/dev/null 2>&1 || { echo "test-env: PulseAudio did not start" >&2; exit 1; }
 fi

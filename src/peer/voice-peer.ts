@@ -151,6 +151,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   private send(frame: Frame): void {
+    // wrtc checks the whole underlying buffer's size: a view into a larger one (a frame that
+    // came over IPC, say) must be copied.
+    if (frame.byteOffset !== 0 || frame.buffer.byteLength !== frame.byteLength) frame = frame.slice();
     this.audioSource.onData({ samples: frame, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SAMPLES });
   }
 

@@ -1,0 +1,149 @@
+// Real PortAudio through PulseAudio null sinks: devices listed, audio carried from one peer's
+// microphone to another peer's speaker, volume and mute measured in the recording.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toneAmplitude } from '../../src/audio/analysis.js';
+import { exitOf, runCli, startCli } from '../helpers/cli.js';
+import { playInto, recordSink, sine, virtualDevices, writeWav48k, type VirtualPeerDevices } from '../helpers/pulse.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'voxroom-dev-'));
+let serverUrl = '';
+let stopServer: () => Promise<void>;
+let alice: VirtualPeerDevices;
+let bob: VirtualPeerDevices;
+
+beforeAll(async () => {
+  const { child, match } = await startCli(['serve', '--port', '0'], /listening on (http:\/\/\S+)/);
+  serverUrl = match[1]!;
+  stopServer = async () => {
+    child.kill('SIGINT');
+    await exitOf(child);
+  };
+  alice = virtualDevices('vx_alice');
+  bob = virtualDevices('vx_bob');
+});
+afterAll(async () => {
+  await stopServer();
+  alice.remove();
+  bob.remove();
+});
+
+const TONE_HZ = 1000;
+const TONE_AMPLITUDE = 0.3 * 32768;
+const levelDb = (samples: Int16Array): number => 20 * Math.log10(toneAmplitude(samples, TONE_HZ) / TONE_AMPLITUDE);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Records bob's speaker for `ms` and returns the tone level in dB relative to what alice got. */
+async function measureAtBob(label: string, ms = 1200): Promise<number> {
+  const recording = recordSink(bob.speaker, join(scratch, `${label}.wav`));
+  await sleep(ms);
+  const samples = await recording.stop();
+  return levelDb(samples.subarray(Math.min(4800, samples.length >> 2)));
+}
+
+describe('audio devices', () => {
+  it('voxroom devices lists the PulseAudio devices', async () => {
+    const table = await runCli(['devices']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^INDEX\s+NAME\s+HOST API/m);
+    expect(table.stdout).toMatch(/\bpulse\b/);
+    const json = await runCli(['devices', '--json']);
+    const devices = JSON.parse(json.stdout) as Array<{ name: string; maxInputChannels: number; defaultOutput: boolean }>;
+    expect(devices.map((d) => d.name)).toEqual(expect.arrayContaining(['pulse', 'default']));
+    expect(devices.some((d) => d.defaultOutput)).toBe(true);
+  });
+
+  it("carries alice's microphone to bob's speaker; bob's volume and alice's mute control it", async () => {
+    const toneFile = join(scratch, 'tone.wav');
+    writeWav48k(toneFile, sine(TONE_HZ, 30, TONE_AMPLITUDE));
+    const a = await startCli(['join', 'devices', '--server', serverUrl, '--name', 'alice', '--input', 'default', '--output', 'default', '--json'], /"event":"joined"/, alice.env);
+    const b = await startCli(['join', 'devices', '--server', serverUrl, '--name', 'bob', '--input', 'default', '--output', 'default', '--latency', 'low', '--json'], /"event":"connection-state".*"connected"/, bob.env);
+    const player = playInto(alice.mic, toneFile);
+    try {
+      await sleep(1000);
+      const full = await measureAtBob('full');
+      expect(full).toBeGreaterThan(-2.5);
+      expect(full).toBeLessThan(2.5);
+
+      b.child.stdin.write('volume alice 50\n');
+      await sleep(300);
+      expect((await measureAtBob('half')) - full).toBeCloseTo(-6.02, 0);
+
+      b.child.stdin.write('volume alice 0\n');
+      await sleep(300);
+      expect(await measureAtBob('zero')).toBeLessThan(-50);
+
+      b.child.stdin.write('volume alice 100\n');
+      a.child.stdin.write('mute\n');
+      await sleep(300);
+      expect(await measureAtBob('muted')).toBeLessThan(-50);
+      a.child.stdin.write('unmute\n');
+      await sleep(500);
+      expect(await measureAtBob('unmuted')).toBeGreaterThan(-2.5);
+
+      b.child.stdin.write('status\n');
+      await sleep(300);
+      const status = b.output().stdout.split('\n').filter((l) => l.includes('"event":"status"')).map((l) => JSON.parse(l))[0];
+      expect(status.audio.clock).toBe('output device');
+      expect(status.audio.output).toMatchObject({ device: 'default', rate: 48000 });
+      expect(status.audio.output.configuredLatencyMs).toBeLessThan(40);
+    } finally {
+      player.kill();
+      a.child.kill('SIGINT');
+      b.child.kill('SIGINT');
+      expect((await exitOf(a.child)).code).toBe(0);
+      expect((await exitOf(b.child)).code).toBe(0);
+    }
+  });
+
+  it('starts and stops a device peer 30 times without a crash or a leftover process', async () => {
+    for (let i = 0; i < 30; i++) {
+      const run = await runCli(['join', 'churn', '--server', serverUrl, '--name', `cycle-${i}`, '--input', 'default', '--output', 'default', '--duration', '0.3'], { env: alice.env, timeoutMs: 20_000 });
+      expect(run.code, `cycle ${i}: ${run.stderr}`).toBe(0);
+      expect(run.signal).toBeNull();
+    }
+    await sleep(300);
+    expect(workerProcesses()).toEqual([]);
+  }, 180_000);
+
+  it('names what is wrong with a device that does not exist', async () => {
+    const byName = await runCli(['join', 'x', '--server', serverUrl, '--input', 'device:Nonexistent Mic', '--output', 'null']);
+    expect(byName.code).toBe(1);
+    expect(byName.stderr).toMatch(/no input device matches "Nonexistent Mic"; input devices: 0: pulse, 1: default/);
+    const byIndex = await runCli(['join', 'x', '--server', serverUrl, '--input', 'silence', '--output', 'device:42']);
+    expect(byIndex.code).toBe(1);
+    expect(byIndex.stderr).toMatch(/no output device has index 42/);
+  });
+
+  it('a device that dies mid-call gives a clear message, exit code 1 and intact recordings', async () => {
+    const recordDir = join(scratch, 'dying');
+    const speaker = await startCli(['join', 'dying', '--server', serverUrl, '--name', 'speaker', '--input', 'tone:440', '--output', 'null'], /joined/);
+    const listener = await startCli(['join', 'dying', '--server', serverUrl, '--name', 'listener', '--input', 'silence', '--output', 'default', '--record-dir', recordDir], /connected/, bob.env);
+    // PulseAudio's ALSA plugin takes up to ~1.5 s to start a stream; then the device paces the mix.
+    await sleep(2500);
+    const workers = workerProcesses(listener.child.pid);
+    expect(workers).toHaveLength(1);
+    process.kill(workers[0]!, 'SIGKILL');
+    const exit = await exitOf(listener.child);
+    expect(exit.code).toBe(1);
+    expect(listener.output().stderr).toMatch(/the output device stopped: its audio process ended \(killed by SIGKILL/);
+    const wav = readFileSync(join(recordDir, 'speaker.wav'));
+    expect(wav.readUInt32LE(40)).toBe(wav.length - 44);
+    expect(wav.length).toBeGreaterThan(44 + 2 * 48_000); // more than half a second was recorded
+    speaker.child.kill('SIGINT');
+    await exitOf(speaker.child);
+  });
+});
+
+/** Device worker processes, all or those of one parent. */
+function workerProcesses(parent?: number): number[] {
+  try {
+    const args = parent ? ['-P', String(parent), '-f', 'device-worker'] : ['-f', 'audio/device/device-worker'];
+    return execFileSync('pgrep', args, { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
