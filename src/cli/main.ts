@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { serveCommand } from './serve-command.js';
 import { joinCommand } from './join-command.js';
 import { devicesCommand } from './devices-command.js';
+import { demoCommand } from './demo-command.js';
 import { UsageError } from './process.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   program.addCommand(serveCommand().exitOverride().showHelpAfterError('(run "voxroom serve --help" for usage)'));
   program.addCommand(joinCommand().exitOverride().showHelpAfterError('(run "voxroom join --help" for usage)'));
   program.addCommand(devicesCommand().exitOverride());
+  program.addCommand(demoCommand().exitOverride());
   return program;
 }
 

@@ -39,6 +39,23 @@ function expectCompleteWav(path: string): void {
   expect(bytes.readUInt32LE(40)).toBe(bytes.length - 44);
 }
 
+describe('voxroom demo (the README quick start)', () => {
+  it('runs a server and three bots and reports that each heard the other two', async () => {
+    const result = await runCli(['demo', '--duration', '2', '--out', join(scratch, 'demo'), '--json'], { timeoutMs: 30_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const report = result.stdout.split('\n').filter((l) => l.includes('"event":"report"')).map((l) => JSON.parse(l))[0] as { report: Array<{ listener: string; heard: Record<string, number | null> }> };
+    expect(report.report).toHaveLength(3);
+    for (const { listener, heard } of report.report) {
+      for (const [speaker, level] of Object.entries(heard)) {
+        // JSON has no -Infinity: a silent tone arrives as null.
+        if (speaker.startsWith(listener)) expect(level === null || level < -60).toBe(true);
+        else expect(Math.abs((level as number) + 20)).toBeLessThan(3);
+      }
+    }
+    expectCompleteWav(join(scratch, 'demo', 'alice-mix.wav'));
+  });
+});
+
 describe('voxroom join', () => {
   it('three CLI peers with three tones each hear the other two in their mix files', async () => {
     const tones = { alice: 440, bob: 620, carol: 970 };
