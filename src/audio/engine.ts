@@ -13,6 +13,9 @@ import { LevelMeter } from './level-meter.js';
 import { Mixer, SmoothedGain, type MixInput } from './mixer.js';
 import { WavFileSink } from './wav-writer.js';
 
+/** A paced sink that has not asked for a frame this long is stood in for by the timer. */
+const STAND_IN_AFTER_MS = 30;
+
 export interface AudioEngineOptions {
   source: AudioSource;
   sink: AudioSink;
@@ -24,6 +27,8 @@ export interface AudioEngineOptions {
   onSourceEnded?: () => void;
   /** Initial volumes by peer name, in percent (0–200). */
   volumes?: Record<string, number>;
+  /** Sees every decoded 48 kHz frame as it enters a peer's jitter buffer (benchmarks). */
+  onRemoteFrame?: (name: string, frame: Frame) => void;
   /** A device failed at run time; the owner should stop cleanly. */
   onBackendFailure?: (error: Error) => void;
 }
@@ -49,6 +54,7 @@ class RemoteAudio {
     readonly name: string,
     volumePercent: number,
     readonly recording: WavFileSink | null,
+    private readonly probe?: (frame: Frame) => void,
   ) {
     this.gain = new SmoothedGain(volumePercent / 100);
     this.connect();
@@ -59,6 +65,7 @@ class RemoteAudio {
     this.buffer = new JitterBuffer();
     this.assembler = new FrameAssembler((frame) => {
       this.receivedFrames++;
+      this.probe?.(frame);
       this.buffer.push(frame);
     });
   }
@@ -82,6 +89,8 @@ export class AudioEngine {
   private sourceEnded = false;
   private ticks = 0;
   private paced = false;
+  private lastPacedTick = 0;
+  private standInTicks = 0;
   muted = false;
 
   constructor(private readonly options: AudioEngineOptions) {
@@ -93,19 +102,30 @@ export class AudioEngine {
         throw new Error(`cannot create the recording folder ${options.recordDir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
     }
-    this.clock = new FrameClock(() => this.tick());
+    // With a paced sink this clock only stands in while the device is not asking for frames
+    // (PulseAudio's ALSA plugin takes up to ~1.8 s to start a stream; a device can hiccup):
+    // capture and sending never stall with it. Frames mixed meanwhile are dropped by the sink.
+    this.clock = new FrameClock(() => {
+      if (!this.paced) this.tick();
+      else if (performance.now() - this.lastPacedTick > STAND_IN_AFTER_MS) {
+        this.standInTicks++;
+        this.tick();
+      }
+    });
     for (const backend of [options.source, options.sink]) backend.onFailure?.((error) => options.onBackendFailure?.(error));
   }
 
   start(): void {
     if (this.options.sink.setPacer) {
       this.paced = true;
+      this.lastPacedTick = performance.now();
       this.options.sink.setPacer(() => {
-        if (this.paced) this.tick();
+        if (!this.paced) return;
+        this.lastPacedTick = performance.now();
+        this.tick();
       });
-    } else {
-      this.clock.start();
     }
+    this.clock.start();
   }
 
   /** Stops the clock and finalizes the sink and every recording. */
@@ -128,7 +148,8 @@ export class AudioEngine {
     const recording = this.options.recordDir ? new WavFileSink(join(this.options.recordDir, `${this.uniqueFileName(name)}.wav`)) : null;
     // Line the recording up with the run's timeline: silence for the time before this peer came.
     recording?.writeSilence(this.ticks);
-    this.remotes.set(name, new RemoteAudio(name, this.volumes.get(name) ?? 100, recording));
+    const probe = this.options.onRemoteFrame;
+    this.remotes.set(name, new RemoteAudio(name, this.volumes.get(name) ?? 100, recording, probe && ((frame) => probe(name, frame))));
   }
 
   /**
@@ -177,7 +198,7 @@ export class AudioEngine {
       captureLevelDbfs: this.captureMeter.dbfs,
       mixLevelDbfs: this.mixMeter.dbfs,
       limiterReductionDb: Math.round(this.mixer.limiter.reductionDb * 10) / 10,
-      clock: this.paced ? 'output device' : { ...this.clock.stats },
+      clock: this.paced ? { pacedBy: 'output device', standInTicks: this.standInTicks } : { pacedBy: 'timer', ...this.clock.stats },
       input: this.options.source.stats?.() ?? null,
       output: this.options.sink.stats?.() ?? null,
     };

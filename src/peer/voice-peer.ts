@@ -29,6 +29,8 @@ export interface VoicePeerOptions {
   logger?: Logger;
   /** Accept a self-signed TLS certificate on the server (development). */
   insecureTls?: boolean;
+  /** Sees each decoded frame as it enters a peer's jitter buffer (benchmarks, diagnostics). */
+  onRemoteFrame?: (name: string, frame: Frame) => void;
 }
 
 export interface PeerStatus {
@@ -76,6 +78,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       sink: options.sink,
       recordDir: options.recordDir,
       volumes: options.volumes,
+      onRemoteFrame: options.onRemoteFrame,
       onCapturedFrame: (frame) => this.send(frame),
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),

@@ -121,7 +121,9 @@ class OutputPump {
   }
 
   push(frame: Int16Array): void {
-    if (this.queue.length >= this.queueFrames + 2) {
+    // Frames beyond the target depth (mixed while the device was not asking) are dropped
+    // oldest-first, so latency never builds up.
+    if (this.queue.length >= this.queueFrames + 1) {
       this.queue.shift();
       this.stats.overflows++;
     }
