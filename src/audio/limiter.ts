@@ -16,6 +16,15 @@ export class PeakLimiter {
 
   /** Limits `samples` (full-scale ±32768 floats) in place. */
   process(samples: Float32Array): void {
+    // Fast path, the common case: idle and nothing reaches the ceiling.
+    if (this.gain === 1) {
+      let peak = 0;
+      for (let i = 0; i < samples.length; i++) {
+        const magnitude = samples[i]! < 0 ? -samples[i]! : samples[i]!;
+        if (magnitude > peak) peak = magnitude;
+      }
+      if (peak <= this.ceiling) return;
+    }
     let gain = this.gain;
     for (let i = 0; i < samples.length; i++) {
       const magnitude = Math.abs(samples[i]!);

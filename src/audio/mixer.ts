@@ -51,7 +51,11 @@ export class Mixer {
     sum.fill(0);
     for (const { frame, gain } of inputs) {
       const { from, to } = gain.advance();
-      if (from === 0 && to === 0) continue;
+      if (from === to) {
+        if (to === 0) continue;
+        for (let i = 0; i < FRAME_SAMPLES; i++) sum[i] += frame[i]! * to;
+        continue;
+      }
       const step = (to - from) / FRAME_SAMPLES;
       let g = from;
       for (let i = 0; i < FRAME_SAMPLES; i++) {

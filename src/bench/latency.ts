@@ -143,7 +143,9 @@ export async function measureDevicePathLatency(bin: string, latency: string, sec
     writeFileSync(clicksFile, Buffer.concat([wavHeader(train.byteLength), Buffer.from(train.buffer)]));
     const recorder = spawn('parecord', ['-d', `${sinkName}.monitor`, '--rate=48000', '--channels=1', '--format=s16le', '--file-format=wav', '--latency-msec=5', recordingFile], { stdio: 'ignore' });
     await sleep(300);
-    execFileSync('paplay', ['-d', sinkName, clicksFile]);
+    // Asynchronously, and with a short buffer: a sync call would block this process, and a
+    // player with PulseAudio's default 2 s latency makes the sink render in large bursts.
+    await new Promise((resolve) => spawn('paplay', ['--latency-msec=10', '-d', sinkName, clicksFile], { stdio: 'ignore' }).once('exit', resolve));
     await sleep(500);
     recorder.kill('SIGINT');
     await new Promise((resolve) => recorder.once('exit', resolve));
@@ -161,13 +163,18 @@ export async function measureDevicePathLatency(bin: string, latency: string, sec
     for (let i = at; i < at + 96 && i < signal.length; i++) max = Math.max(max, Math.abs(signal[i]!));
     return max;
   };
-  // Originals are the loud ones; an echo is the first quieter click 10–400 ms later.
+  // Originals are the loud ones. B plays A at 30 %, so the first echo is about a third as loud
+  // and the second (through the loop again) a tenth: the echo is the strongest candidate in
+  // the window, taking the earliest one within 3 dB of it.
   const originals = found.filter((at) => peak(at) > 12_000);
-  const echoes = found.filter((at) => peak(at) <= 12_000);
+  const candidates = found.filter((at) => peak(at) <= 12_000 && peak(at) >= 2_000);
   const measured: number[] = [];
   for (const at of originals.slice(2)) {
-    const echo = echoes.find((e) => e > at + SAMPLE_RATE * 0.01 && e < at + SAMPLE_RATE * 0.4);
-    if (echo !== undefined) measured.push(((echo - at) / SAMPLE_RATE) * 1000);
+    const inWindow = candidates.filter((e) => e > at + SAMPLE_RATE * 0.01 && e < at + SAMPLE_RATE * 0.4);
+    if (inWindow.length === 0) continue;
+    const strongest = Math.max(...inWindow.map(peak));
+    const echo = inWindow.find((e) => peak(e) >= strongest * 0.7)!;
+    measured.push(((echo - at) / SAMPLE_RATE) * 1000);
   }
   return { clicks: measured.length, medianMs: round(median(measured)), p95Ms: round(percentile(measured, 95)) };
 }

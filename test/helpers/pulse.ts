@@ -48,7 +48,8 @@ export function virtualDevices(prefix: string): VirtualPeerDevices {
 
 /** Plays a WAV file into a sink (the "microphone" of a peer) until killed or finished. */
 export function playInto(sink: string, wavPath: string): ChildProcess {
-  return spawn('paplay', ['-d', sink, wavPath], { stdio: 'ignore' });
+  // A short buffer: with PulseAudio's default (2 s) the sink renders in large bursts.
+  return spawn('paplay', ['--latency-msec=10', '-d', sink, wavPath], { stdio: 'ignore' });
 }
 
 /** Records what is played on a sink, as 48 kHz mono; stop() returns the samples. */

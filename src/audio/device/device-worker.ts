@@ -83,7 +83,7 @@ function openStream(portAudio: Naudiodon, direction: Direction, settings: Stream
         sampleFormat: 16,
         framesPerBuffer,
         // One queued chunk each way: deeper native queues are where naive pipes lose 170+ ms.
-        maxQueue: direction === 'output' ? 1 : 4,
+        maxQueue: direction === 'output' ? 1 : 2,
         highwaterMark: framesPerBuffer * channels * 2,
         closeOnError: false,
       };

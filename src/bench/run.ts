@@ -1,0 +1,174 @@
+// `npm run bench`: measures latency, mesh cost, signalling scale, mixer throughput and resource
+// stability on this machine, prints them, and writes BENCHMARKS.md. Real-time parts run one at
+// a time. `npm run bench -- --only latency,mixer` runs a subset (and writes only those).
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { measureDevicePathLatency, measureFilePathLatency, type LatencyFigures } from './latency.js';
+import { measureMesh, type MeshFigures } from './mesh.js';
+import { measureMixer } from './mixer.js';
+import { measureSignalling } from './signalling.js';
+import { measureStability } from './stability.js';
+import { round } from './stats.js';
+
+const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
+const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
+const SECTIONS = ['latency', 'mesh', 'signalling', 'mixer', 'stability'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function selected(): Set<Section> {
+  const at = process.argv.indexOf('--only');
+  if (at < 0) return new Set(SECTIONS);
+  const wanted = (process.argv[at + 1] ?? '').split(',');
+  const unknown = wanted.filter((w) => !SECTIONS.includes(w as Section));
+  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
+  return new Set(wanted as Section[]);
+}
+
+const log = (message: string): void => {
+  process.stderr.write(`bench: ${message}\n`);
+};
+
+function table(header: string[], rows: Array<Array<string | number | boolean>>): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const sections = selected();
+  const parts: string[] = [];
+  const command = `npm run bench${process.argv.includes('--only') ? ` -- --only ${process.argv[process.argv.indexOf('--only') + 1]}` : ''}`;
+  parts.push(
+    '# Benchmarks',
+    '',
+    `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. ` +
+      'Figures are from one run on a shared, noisy machine; ratios to a baseline measured in the same run are the figures to compare across runs.',
+  );
+
+  if (sections.has('latency')) {
+    log('latency: file path (in-process peers, 10 ms packets)…');
+    const file10 = await measureFilePathLatency(12, 10);
+    log('latency: file path with 20 ms packets…');
+    const file20 = await measureFilePathLatency(12, 20);
+    let device: Array<[string, LatencyFigures | string]> = [];
+    for (const preset of ['normal', 'low']) {
+      log(`latency: device path through PulseAudio (--latency ${preset})…`);
+      try {
+        device.push([preset, await measureDevicePathLatency(BIN, preset, 10)]);
+      } catch (error) {
+        device.push([preset, `not measured: ${(error as Error).message.split('\n')[0]}`]);
+      }
+    }
+    const codecFloor = 10 + 6.5 + 10;
+    parts.push(
+      '',
+      '## 1. Mouth-to-ear latency',
+      '',
+      'A click train enters peer A; the time until each click appears in B\'s output is found by cross-correlation (median and p95 over the clicks). ' +
+        'File path: two peers in one process, clicks timed from the frame A sends to the frame B\'s mix writes. ' +
+        'Device path: two `voxroom join` processes on PulseAudio; A captures from a null sink, B plays A at 30 % into the same sink, and one recording of that sink holds each click and its echo one mouth-to-ear latency later.',
+      '',
+      table(
+        ['path', 'clicks', 'median ms', 'p95 ms', 'floor ms', 'ITU-T G.114 bound ms'],
+        [
+          ['file/tone, ptime 10', file10.clicks, file10.medianMs, file10.p95Ms, codecFloor, 150],
+          ['file/tone, ptime 20', file20.clicks, file20.medianMs, file20.p95Ms, 20 + 6.5 + 10, 150],
+          ...device.map(([preset, figures]) =>
+            typeof figures === 'string' ? [`device (PulseAudio), --latency ${preset}`, figures, '', '', '', 150] : [`device (PulseAudio), --latency ${preset}`, figures.clicks, figures.medianMs, figures.p95Ms, `${codecFloor} + device buffers`, 150],
+          ),
+        ],
+      ),
+      '',
+      `Floor: one Opus packet (ptime) + Opus look-ahead (6.5 ms) + one 10 ms mixing frame. Stages of the file path (ptime 10, medians): ${Object.entries(file10.stages ?? {})
+        .map(([stage, ms]) => `${stage} ${ms} ms`)
+        .join('; ')}. The first stage is WebRTC's own: packetization, look-ahead, NetEq's playout buffer and wrtc's 10 ms sink pull.`,
+    );
+  }
+
+  if (sections.has('mesh')) {
+    const results: MeshFigures[] = [];
+    for (const size of [2, 4, 6, 8, 10]) {
+      log(`mesh: ${size} peers as separate processes…`);
+      const figures = await measureMesh(BIN, size);
+      results.push(figures);
+      log(`mesh: ${size} peers: ${figures.cpuPercentPerPeer} % CPU per peer, gaps ${figures.gapPercent} %`);
+    }
+    const largest = results.filter((r) => r.sustained).map((r) => r.peers).pop() ?? 0;
+    parts.push(
+      '',
+      '## 2. CPU per peer and the largest mesh',
+      '',
+      `Rooms of N \`voxroom join\` processes, each sending a tone (\`--output null\`), measured over 8 s after settling. CPU is % of one core. Gaps are underruns (silence played for a remote peer) per remote frame; late ticks are mix ticks that ran late. Sustained = every pair connected, every tone heard above −35 dBFS, gaps and late ticks below 0.1 %. **Largest sustained mesh here: ${largest} peers.**`,
+      '',
+      table(
+        ['peers', 'CPU % per peer', 'CPU % total', 'RSS MB per peer', 'gaps %', 'late ticks %', 'all tones heard', 'sustained'],
+        results.map((r) => [r.peers, r.cpuPercentPerPeer, r.cpuPercentTotal, r.rssMbPerPeer, r.gapPercent, r.lateTickPercent, r.allTonesHeard, r.sustained]),
+      ),
+    );
+  }
+
+  if (sections.has('signalling')) {
+    log('signalling: 1000 clients, 100 rooms, voxroom and a bare socket.io baseline…');
+    const { voxroom, bare } = await measureSignalling(BIN);
+    parts.push(
+      '',
+      '## 3. Signalling scale',
+      '',
+      '1000 socket.io clients (this process) join 100 rooms at once on a server in its own process. Join latency: from a client\'s `join` to each member\'s `room-users-updated` listing it. Relay: each client sends 40 `signal`s to a roommate. Baseline: a bare socket.io server doing the same job without validation, limits or registry (`src/bench/bare-server.ts`).',
+      '',
+      table(
+        ['server', 'join p50 ms', 'join p99 ms', 'signals/s relayed', 'server KB per connection'],
+        [
+          ['voxroom', voxroom.joinP50Ms, voxroom.joinP99Ms, voxroom.signalsPerSecond, voxroom.serverKbPerConnection],
+          ['bare socket.io', bare.joinP50Ms, bare.joinP99Ms, bare.signalsPerSecond, bare.serverKbPerConnection],
+          ['ratio voxroom / bare', round(voxroom.joinP50Ms / bare.joinP50Ms, 2), round(voxroom.joinP99Ms / bare.joinP99Ms, 2), round(voxroom.signalsPerSecond / bare.signalsPerSecond, 2), round(voxroom.serverKbPerConnection / bare.serverKbPerConnection, 2)],
+        ],
+      ),
+    );
+  }
+
+  if (sections.has('mixer')) {
+    log('mixer: 16-peer mix throughput…');
+    const mixer = measureMixer(16, 2);
+    parts.push(
+      '',
+      '## 4. Mixer throughput',
+      '',
+      table(
+        ['peers', 'mix (gain ramps + limiter), × real time', 'plain sum baseline, × real time', 'ratio'],
+        [[mixer.peers, mixer.realtimeMultiple, mixer.baselineMultiple, round(mixer.realtimeMultiple / mixer.baselineMultiple, 2)]],
+      ),
+    );
+  }
+
+  if (sections.has('stability')) {
+    log('stability: 200 join/leave cycles…');
+    const stability = await measureStability(200);
+    parts.push(
+      '',
+      '## 5. Resource stability',
+      '',
+      `A peer joins and leaves ${stability.cycles} times (${stability.seconds} s) while another stays, in this process${stability.gcExposed ? ', measured after a forced GC' : ''}.`,
+      '',
+      table(
+        ['', 'RSS MB', 'heap MB', 'active handles', 'threads'],
+        [
+          ['start', stability.start.rssMb, stability.start.heapMb, stability.start.handles, stability.start.threads],
+          ['end', stability.end.rssMb, stability.end.heapMb, stability.end.handles, stability.end.threads],
+        ],
+      ),
+    );
+  }
+
+  const markdown = parts.join('\n') + '\n';
+  writeFileSync(OUTPUT, markdown);
+  process.stdout.write(markdown);
+  log(`wrote ${OUTPUT}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`bench: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);
