@@ -17,14 +17,16 @@ export const LIMITS = {
   maxResumeTokenChars: 128,
   /** A full mesh costs O(n²) connections; browsers and this machine both tire past about a dozen. */
   defaultMaxPeersPerRoom: 12,
-  /** Sustained events per second per socket (token bucket refill) and the burst it tolerates. */
-  eventsPerSecond: 50,
-  eventBurst: 200,
+  /** Sustained events per second per socket (token bucket refill) and the burst it tolerates:
+   *  a newcomer in a full room sends 11 offers and ~90 candidates at once; churn tests reach ~60/s. */
+  eventsPerSecond: 100,
+  eventBurst: 300,
   /** Joins are expensive (broadcast to a room): a much smaller bucket. */
   joinsPerSecond: 1,
   joinBurst: 5,
-  /** A socket that keeps flooding after this many refused events is disconnected. */
+  /** A socket whose refused events exceed this burst (refilled at refusalsPerSecond) is disconnected. */
   maxRefusedBeforeDisconnect: 500,
+  refusalsPerSecond: 10,
 } as const;
 
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -20,12 +20,20 @@ export async function measureStability(cycles = 200) {
   const server = await startSignallingServer({ port: 0 });
   const anchor = new VoicePeer({ serverUrl: server.url, room: 'stability', name: 'anchor', source: new ToneSource(440), sink: new NullSink() });
   await anchor.start();
+  const until = async (condition: () => boolean, what: string): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`stability: timed out waiting for ${what}`);
+      await sleep(10);
+    }
+  };
   const cycle = async (i: number): Promise<void> => {
     const visitor = new VoicePeer({ serverUrl: server.url, room: 'stability', name: `visitor-${i}`, source: new ToneSource(620), sink: new NullSink() });
     await visitor.start();
-    while (!(visitor.peers()[0]?.connection === 'connected')) await sleep(10);
+    // Connected and audio flowing, as a real visit would be (and within the server's rate limits).
+    await until(() => visitor.peers()[0]?.connection === 'connected' && (visitor.peers()[0]?.audio?.receivedFrames ?? 0) > 20, `visitor ${i} to connect`);
     await visitor.stop();
-    while (anchor.peers().length > 0) await sleep(10);
+    await until(() => anchor.peers().length === 0, `the anchor to see visitor ${i} leave`);
   };
   for (let i = 0; i < 3; i++) await cycle(i);
   const start = snapshot();

@@ -35,6 +35,8 @@ interface PeerLinkEvents {
 const DISCONNECTED_GRACE_MS = 3000;
 const RESTART_TIMEOUT_MS = 10_000;
 const MAX_ICE_RESTARTS = 2;
+/** A connection that never connects (a signal lost to a rate limit, say) is replaced after this. */
+const CONNECT_TIMEOUT_MS = 20_000;
 
 export class PeerLink extends EventEmitter<PeerLinkEvents> {
   readonly remote: PeerInfo;
@@ -46,6 +48,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private closed = false;
   private iceRestarts = 0;
   private recoveryTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout;
   /** The remote PeerConnection's DTLS fingerprint, once known. */
   remoteFingerprint: string | null = null;
 
@@ -79,6 +82,11 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     };
     this.pc.oniceconnectionstatechange = () => this.watchIce();
     if (options.initiator) this.pc.addTransceiver(options.track, { direction: 'sendrecv' });
+    this.connectTimer = setTimeout(() => {
+      if (this.closed || this.pc.connectionState === 'connected') return;
+      this.options.logger.info('the connection did not come up in time; replacing it', { peer: this.remote.name, state: this.pc.connectionState });
+      this.emit('unrecoverable');
+    }, CONNECT_TIMEOUT_MS);
   }
 
   get connectionState(): RTCPeerConnectionState {
@@ -97,6 +105,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clearRecoveryTimer();
+    clearTimeout(this.connectTimer);
     this.sink?.stop();
     this.sink = null;
     this.pc.onicecandidate = null;

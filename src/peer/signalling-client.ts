@@ -61,13 +61,21 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     });
     this.socket.on('room-users-updated', (update) => this.emit('room-users-updated', update));
     this.socket.on('signal', (signal) => this.emit('signal', signal));
-    this.socket.on('error-message', (error) => this.emit('server-error', error));
+    this.socket.on('error-message', (error) => {
+      // A trickled candidate can reach the server just after its peer left: nothing to report.
+      if (error.code === 'unknown-peer') this.logger.debug('signal to a peer that has left', { message: error.message });
+      else this.emit('server-error', error);
+    });
     this.socket.on('server-shutdown', ({ message }) => this.emit('server-shutdown', message));
     this.socket.on('disconnect', (reason) => {
-      if (!this.closed) this.emit('disconnected', reason);
+      if (this.closed) return;
+      this.emit('disconnected', reason);
+      // socket.io reconnects by itself after transport failures, but not when the server
+      // closed the socket (e.g. it took this session for a resume): ask again, gently.
+      if (reason === 'io server disconnect') setTimeout(() => !this.closed && this.socket.connect(), 1000).unref();
     });
-    // socket.io reconnects on its own; each new connection rejoins with the resume token.
-    this.socket.io.on('reconnect', () => {
+    // Every connection after the first rejoins with the resume token.
+    this.socket.on('connect', () => {
       if (this.closed || !this.joined) return;
       this.sendJoin(this.joined.resume).then(
         (room) => this.emit('joined', room, true),

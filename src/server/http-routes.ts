@@ -5,8 +5,11 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerMetrics } from './metrics.js';
 
-/** `public/` at the package root, from both src/server (tests via tsx) and dist/server. */
-export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+/**
+ * Where static files come from, first match wins: `public/` (HTML, CSS) and the compiled web
+ * client in `dist/web/`. Resolved from the package root, so src/ (tests) and dist/ agree.
+ */
+export const DEFAULT_STATIC_DIRS = [fileURLToPath(new URL('../../public/', import.meta.url)), fileURLToPath(new URL('../../dist/web/', import.meta.url))];
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -22,7 +25,7 @@ const CONTENT_TYPES: Record<string, string> = {
 export interface HttpRouteContext {
   metrics: ServerMetrics;
   health: () => { rooms: number; peers: number };
-  staticDir: string;
+  staticDirs: string[];
 }
 
 export function createRequestHandler(context: HttpRouteContext) {
@@ -48,16 +51,18 @@ async function route(context: HttpRouteContext, request: IncomingMessage, respon
   }
   // The web client is a single page: "/" and "/r/<room>" both load it; it reads the room from the URL.
   const file = path === '/' || /^\/r\/[A-Za-z0-9_-]{1,64}\/?$/.test(path) ? 'index.html' : decodeURIComponent(path.slice(1));
-  const resolved = normalize(join(context.staticDir, file));
-  if (!resolved.startsWith(normalize(context.staticDir + sep)) && resolved !== normalize(context.staticDir)) {
-    return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+  for (const dir of context.staticDirs) {
+    const resolved = normalize(join(dir, file));
+    // Nothing outside the static folders, whatever the path says.
+    if (!resolved.startsWith(normalize(dir + sep))) break;
+    try {
+      const body = await readFile(resolved);
+      return send(response, 200, CONTENT_TYPES[extname(resolved)] ?? 'application/octet-stream', body);
+    } catch {
+      // not in this folder; try the next
+    }
   }
-  try {
-    const body = await readFile(resolved);
-    send(response, 200, CONTENT_TYPES[extname(resolved)] ?? 'application/octet-stream', body);
-  } catch {
-    send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
-  }
+  send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
 }
 
 function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {

@@ -18,7 +18,7 @@ import {
   type ServerToClientEvents,
 } from '../protocol.js';
 import { silentLogger, type Logger } from '../log.js';
-import { DEFAULT_STATIC_DIR, createRequestHandler } from './http-routes.js';
+import { DEFAULT_STATIC_DIRS, createRequestHandler } from './http-routes.js';
 import { iceServersFor, type IceConfig } from './ice-config.js';
 import { ServerMetrics } from './metrics.js';
 import { RoomMap } from './room-map.js';
@@ -33,7 +33,7 @@ export interface SignallingServerOptions {
   maxPeersPerRoom?: number;
   tls?: { cert: Buffer; key: Buffer };
   logger?: Logger;
-  staticDir?: string;
+  staticDirs?: string[];
 }
 
 export interface RunningServer {
@@ -59,7 +59,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const handler = createRequestHandler({
     metrics,
     health: () => ({ rooms: registry.roomCount, peers: registry.peerCount }),
-    staticDir: options.staticDir ?? DEFAULT_STATIC_DIR,
+    staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS,
   });
   const httpServer: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
 
@@ -69,7 +69,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     pingInterval: 10_000,
     pingTimeout: 10_000,
     cors: { origin: true },
-    serveClient: false,
+    // The web client loads socket.io's browser build from /socket.io/socket.io.min.js.
+    serveClient: true,
   });
 
   const broadcastRoom = (room: string): void => {
@@ -87,7 +88,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   io.on('connection', (socket: VoxSocket) => {
     const events = new TokenBucket(LIMITS.eventsPerSecond, LIMITS.eventBurst, Date.now());
     const joins = new TokenBucket(LIMITS.joinsPerSecond, LIMITS.joinBurst, Date.now());
-    let refusedCount = 0;
+    // Abuse is a rate of refusals, not a lifetime total: a long session accumulates a few benign
+    // ones (a candidate for a peer that has just left), a flood empties this bucket quickly.
+    const refusals = new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now());
     logger.debug('socket connected', { socket: socket.id, address: socket.handshake.address });
 
     // Gatekeeper for every incoming packet: known event, size, rate. Handlers only see what passes.
@@ -97,7 +100,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const payload = ack ? args.slice(0, -1) : args;
       const fail = (code: ErrorCode, message: string): void => {
         refuse(socket, code, message, ack);
-        if (++refusedCount > LIMITS.maxRefusedBeforeDisconnect) {
+        if (!refusals.take(Date.now())) {
           logger.warn('disconnecting a flooding socket', { socket: socket.id });
           socket.disconnect(true);
         }

@@ -1,0 +1,370 @@
+// The web client served by `voxroom serve`: a person in a browser joins the same room as
+// headless peers. Same wire protocol (types from src/protocol.ts), same negotiation roles:
+// the newcomer offers, the lower id is polite; one RTCPeerConnection per pair; each remote
+// peer's audio goes through its own Web Audio gain (0–200 %) and meter.
+// Compiled by tsconfig.web.json to dist/web/app.js; socket.io's browser client comes from the
+// server at /socket.io/socket.io.min.js (a global `io`).
+import type { Socket } from 'socket.io-client';
+import type { ClientToServerEvents, IceServer, JoinAck, PeerInfo, RelayedSignal, RoomLayout, RoomUsersUpdated, ServerToClientEvents, SignalData } from '../protocol.js';
+
+// Values, not types, cannot be imported (the browser does not load zod); these annotations make
+// the compiler check them against src/protocol.ts.
+const PROTOCOL_VERSION: typeof import('../protocol.js').PROTOCOL_VERSION = 1;
+const isPolite: typeof import('../protocol.js').isPolite = (selfId, remoteId) => selfId < remoteId;
+
+type VoxSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+declare const io: (options?: { transports?: string[] }) => VoxSocket;
+
+const $ = <T extends HTMLElement>(selector: string): T => document.querySelector(selector) as T;
+
+interface RemotePeer {
+  info: PeerInfo;
+  pc: RTCPeerConnection;
+  gain: GainNode;
+  analyser: AnalyserNode;
+  muted: boolean;
+  volume: number;
+  row: HTMLElement;
+  audioElement: HTMLAudioElement;
+  ignoreOffer: boolean;
+  makingOffer: boolean;
+  negotiated: boolean;
+}
+
+class RoomClient {
+  private socket: VoxSocket | null = null;
+  private self: PeerInfo | null = null;
+  private iceServers: IceServer[] = [];
+  private readonly peers = new Map<string, RemotePeer>();
+  private localStream: MediaStream | null = null;
+  private context: AudioContext | null = null;
+  private selfAnalyser: AnalyserNode | null = null;
+  private meterTimer = 0;
+
+  constructor(
+    private readonly room: string,
+    private readonly name: string,
+  ) {}
+
+  async join(): Promise<void> {
+    if (!window.isSecureContext) {
+      throw new Error('This page is not a secure context, so the browser will not give it a microphone. Open it over https (start the server with --tls-cert/--tls-key) or at http://localhost.');
+    }
+    this.context = new AudioContext();
+    await this.context.resume();
+    try {
+      this.localStream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true }, video: false });
+    } catch (error) {
+      const name = (error as DOMException).name;
+      if (name === 'NotAllowedError') throw new Error('Microphone access was denied. Allow it in the address bar (the camera/microphone icon) and join again.');
+      if (name === 'NotFoundError') throw new Error('No microphone was found. Connect one and join again.');
+      throw new Error(`The microphone could not be opened (${name}).`);
+    }
+    this.selfAnalyser = this.context.createAnalyser();
+    this.selfAnalyser.fftSize = 2048;
+    this.context.createMediaStreamSource(this.localStream).connect(this.selfAnalyser);
+
+    const socket = io({ transports: ['websocket'] });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', () => reject(new Error(`The voxroom server at ${location.host} cannot be reached. Is it running? Reload to try again.`)));
+    });
+    socket.on('room-users-updated', (update) => this.onRoomUsers(update));
+    socket.on('signal', (signal) => void this.onSignal(signal));
+    socket.on('error-message', (error) => showProblem(`Server: ${error.message}`));
+    socket.on('server-shutdown', ({ message }) => setStatus(`Server: ${message}. Reconnecting when it is back…`));
+    socket.on('disconnect', () => setStatus('Lost the server; reconnecting…'));
+    socket.io.on('reconnect', () => void this.rejoin());
+    await this.sendJoin();
+    this.meterTimer = window.setInterval(() => this.updateMeters(), 100);
+  }
+
+  setMicMuted(muted: boolean): void {
+    for (const track of this.localStream?.getAudioTracks() ?? []) track.enabled = !muted;
+  }
+
+  leave(): void {
+    window.clearInterval(this.meterTimer);
+    this.socket?.emit('leave');
+    this.socket?.disconnect();
+    for (const peer of this.peers.values()) this.closePeer(peer);
+    this.peers.clear();
+    for (const track of this.localStream?.getTracks() ?? []) track.stop();
+    void this.context?.close();
+  }
+
+  /** For tests and the curious: levels as the page hears them. */
+  debug() {
+    return {
+      self: this.self,
+      peers: () => [...this.peers.values()].map((p) => ({ name: p.info.name, connection: p.pc.connectionState, volume: p.volume, muted: p.muted })),
+      toneLevel: (name: string, hz: number) => {
+        const peer = [...this.peers.values()].find((p) => p.info.name === name);
+        return peer ? toneLevelDb(peer.analyser, hz) : null;
+      },
+    };
+  }
+
+  private async sendJoin(resume?: string): Promise<void> {
+    const ack: JoinAck = await this.socket!.emitWithAck('join', { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) });
+    if (!ack.ok) throw new Error(ack.error.code === 'room-full' ? `Room "${this.room}" is full. Try another room.` : ack.error.message);
+    for (const peer of this.peers.values()) this.closePeer(peer);
+    this.peers.clear();
+    this.self = ack.self;
+    this.iceServers = ack.iceServers;
+    this.resumeToken = ack.resume;
+    setStatus(`In room “${this.room}” as ${ack.self.name}${ack.renamed ? ' (your name was taken)' : ''}.`);
+    drawMap(ack.map);
+    for (const peer of ack.peers) this.addPeer(peer, true);
+  }
+
+  private resumeToken = '';
+
+  private async rejoin(): Promise<void> {
+    try {
+      await this.sendJoin(this.resumeToken);
+    } catch (error) {
+      showProblem((error as Error).message);
+    }
+  }
+
+  private onRoomUsers(update: RoomUsersUpdated): void {
+    if (!this.self) return;
+    const present = new Map(update.peers.filter((p) => p.id !== this.self!.id).map((p) => [p.id, p]));
+    for (const [id, peer] of this.peers) {
+      if (!present.has(id)) {
+        this.closePeer(peer);
+        this.peers.delete(id);
+      }
+    }
+    for (const info of present.values()) if (!this.peers.has(info.id)) this.addPeer(info, false);
+  }
+
+  private addPeer(info: PeerInfo, initiator: boolean): RemotePeer {
+    const context = this.context!;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers as RTCIceServer[], bundlePolicy: 'max-bundle' });
+    const gain = context.createGain();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 8192;
+    gain.connect(analyser);
+    analyser.connect(context.destination);
+    const peer: RemotePeer = { info, pc, gain, analyser, muted: false, volume: 100, row: peerRow(info), audioElement: new Audio(), ignoreOffer: false, makingOffer: false, negotiated: false };
+    this.peers.set(info.id, peer);
+    this.wireRow(peer);
+    const send = (data: SignalData): void => {
+      this.socket?.emit('signal', { to: info.id, data });
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate) send({ candidate: { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex } });
+    };
+    pc.ontrack = ({ streams, track }) => {
+      const stream = streams[0] ?? new MediaStream([track]);
+      // Chromium only feeds a remote WebRTC stream into Web Audio while a media element plays it.
+      peer.audioElement.srcObject = stream;
+      peer.audioElement.muted = true;
+      void peer.audioElement.play().catch(() => undefined);
+      context.createMediaStreamSource(stream).connect(gain);
+    };
+    pc.onconnectionstatechange = () => {
+      peer.row.querySelector('.state')!.textContent = pc.connectionState;
+      if (pc.connectionState === 'failed') pc.restartIce();
+    };
+    pc.onnegotiationneeded = async () => {
+      if (!initiator && !peer.negotiated) return; // roles: the newcomer offers first
+      try {
+        peer.makingOffer = true;
+        await pc.setLocalDescription();
+        send({ description: { type: pc.localDescription!.type, sdp: pc.localDescription!.sdp } });
+      } catch (error) {
+        showProblem(`Negotiation with ${info.name} failed: ${(error as Error).message}`);
+      } finally {
+        peer.makingOffer = false;
+      }
+    };
+    if (initiator) for (const track of this.localStream!.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.localStream!] });
+    return peer;
+  }
+
+  private async onSignal({ from, data }: RelayedSignal): Promise<void> {
+    const peer = this.peers.get(from);
+    if (!peer) return;
+    const { pc } = peer;
+    try {
+      if ('description' in data) {
+        const description = data.description;
+        const collision = description.type === 'offer' && (peer.makingOffer || pc.signalingState !== 'stable');
+        peer.ignoreOffer = !isPolite(this.self!.id, from) && collision;
+        if (peer.ignoreOffer) return;
+        await pc.setRemoteDescription(description as RTCSessionDescriptionInit);
+        if (description.type === 'offer') {
+          const transceiver = pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio');
+          const track = this.localStream!.getAudioTracks()[0];
+          if (transceiver && track && transceiver.sender.track !== track) {
+            await transceiver.sender.replaceTrack(track);
+            transceiver.direction = 'sendrecv';
+          }
+          await pc.setLocalDescription();
+          this.socket?.emit('signal', { to: from, data: { description: { type: pc.localDescription!.type, sdp: pc.localDescription!.sdp } } });
+        }
+        peer.negotiated = true;
+      } else {
+        try {
+          await pc.addIceCandidate(data.candidate as RTCIceCandidateInit);
+        } catch (error) {
+          if (!peer.ignoreOffer) throw error;
+        }
+      }
+    } catch (error) {
+      showProblem(`Connection to ${peer.info.name}: ${(error as Error).message}`);
+    }
+  }
+
+  private setVolume(peer: RemotePeer, percent: number): void {
+    peer.volume = percent;
+    const target = peer.muted ? 0 : percent / 100;
+    // A short ramp, as in the headless mixer: no clicks.
+    peer.gain.gain.setTargetAtTime(target, this.context!.currentTime, 0.01);
+    (peer.row.querySelector('input[type=range]') as HTMLInputElement).value = String(percent);
+    peer.row.querySelector('.volume')!.textContent = `${percent} %`;
+  }
+
+  private wireRow(peer: RemotePeer): void {
+    const slider = peer.row.querySelector('input[type=range]') as HTMLInputElement;
+    slider.addEventListener('input', () => this.setVolume(peer, Number(slider.value)));
+    const mute = peer.row.querySelector('button.mute') as HTMLButtonElement;
+    mute.addEventListener('click', () => {
+      peer.muted = !peer.muted;
+      mute.textContent = peer.muted ? 'Unmute' : 'Mute';
+      mute.setAttribute('aria-pressed', String(peer.muted));
+      this.setVolume(peer, peer.volume);
+    });
+    $('#peers').append(peer.row);
+  }
+
+  private closePeer(peer: RemotePeer): void {
+    peer.pc.close();
+    peer.gain.disconnect();
+    peer.analyser.disconnect();
+    peer.audioElement.srcObject = null;
+    peer.row.remove();
+  }
+
+  private updateMeters(): void {
+    if (this.selfAnalyser) setMeter($('#self-meter'), levelDb(this.selfAnalyser));
+    for (const peer of this.peers.values()) setMeter(peer.row.querySelector('.meter') as HTMLElement, levelDb(peer.analyser));
+  }
+}
+
+function peerRow(info: PeerInfo): HTMLElement {
+  const row = document.createElement('li');
+  row.className = 'peer';
+  row.dataset.name = info.name;
+  row.innerHTML = `<span class="name"></span><span class="state">new</span><span class="meter" role="meter" aria-label="level"><span></span></span>
+    <input type="range" min="0" max="200" value="100" aria-label="volume"><span class="volume">100 %</span><button class="mute" aria-pressed="false">Mute</button>`;
+  row.querySelector('.name')!.textContent = info.name;
+  (row.querySelector('input') as HTMLInputElement).setAttribute('aria-label', `volume of ${info.name}`);
+  return row;
+}
+
+function levelDb(analyser: AnalyserNode): number {
+  const samples = new Float32Array(analyser.fftSize);
+  analyser.getFloatTimeDomainData(samples);
+  let sum = 0;
+  for (const s of samples) sum += s * s;
+  return 10 * Math.log10(sum / samples.length + 1e-12);
+}
+
+/** Level of one frequency in dBFS (sine peak), from the analyser's spectrum. */
+function toneLevelDb(analyser: AnalyserNode, hz: number): number {
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  const bin = Math.round((hz / analyser.context.sampleRate) * analyser.fftSize);
+  return Math.max(bins[bin - 1] ?? -Infinity, bins[bin] ?? -Infinity, bins[bin + 1] ?? -Infinity);
+}
+
+function setMeter(meter: HTMLElement, db: number): void {
+  const fill = Math.max(0, Math.min(1, (db + 60) / 60));
+  (meter.firstElementChild as HTMLElement).style.width = `${Math.round(fill * 100)}%`;
+  meter.dataset.speaking = String(db > -45);
+  meter.setAttribute('aria-valuenow', String(Math.round(db)));
+}
+
+function drawMap(map: RoomLayout | null): void {
+  const holder = $('#map');
+  holder.hidden = map === null;
+  if (!map) return;
+  const spots = map.spots
+    .map((s) => `<circle cx="${s.x}" cy="${s.y}" r="${s.radius ?? Math.max(map.width, map.height) / 60}"></circle><text x="${s.x}" y="${s.y}" dy="-0.8">${escapeHtml(s.name)}</text>`)
+    .join('');
+  holder.innerHTML = `<svg viewBox="0 0 ${map.width} ${map.height}" role="img" aria-label="room map"><rect width="${map.width}" height="${map.height}"></rect>${spots}</svg>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function setStatus(text: string): void {
+  $('#status').textContent = text;
+}
+
+function showProblem(text: string): void {
+  const box = $('#problem');
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function start(): void {
+  const match = /^\/r\/([A-Za-z0-9_-]{1,64})\/?$/.exec(location.pathname);
+  const nameInput = $<HTMLInputElement>('#name');
+  nameInput.value = new URLSearchParams(location.search).get('name') ?? localStorage.getItem('voxroom-name') ?? '';
+  if (!match) {
+    $('#pick').hidden = false;
+    $('#pick').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const room = $<HTMLInputElement>('#room').value.trim();
+      localStorage.setItem('voxroom-name', nameInput.value.trim());
+      location.href = `/r/${encodeURIComponent(room)}?name=${encodeURIComponent(nameInput.value.trim())}`;
+    });
+    return;
+  }
+  const room = match[1]!;
+  document.title = `${room} · voxroom`;
+  $('#room-title').textContent = room;
+  $('#lobby').hidden = false;
+  $('#join').addEventListener('click', async () => {
+    const name = nameInput.value.trim() || 'guest';
+    localStorage.setItem('voxroom-name', name);
+    const client = new RoomClient(room, name);
+    (window as unknown as { voxroom: unknown }).voxroom = client.debug();
+    $('#join').setAttribute('disabled', '');
+    try {
+      await client.join();
+      (window as unknown as { voxroom: unknown }).voxroom = client.debug();
+      $('#lobby').hidden = true;
+      $('#in-room').hidden = false;
+      $('#problem').hidden = true;
+    } catch (error) {
+      client.leave();
+      showProblem((error as Error).message);
+      $('#join').removeAttribute('disabled');
+      return;
+    }
+    const micButton = $<HTMLButtonElement>('#mute-self');
+    micButton.addEventListener('click', () => {
+      const muted = micButton.getAttribute('aria-pressed') !== 'true';
+      client.setMicMuted(muted);
+      micButton.setAttribute('aria-pressed', String(muted));
+      micButton.textContent = muted ? 'Unmute microphone' : 'Mute microphone';
+    });
+    $('#leave').addEventListener('click', () => {
+      client.leave();
+      $('#in-room').hidden = true;
+      $('#lobby').hidden = false;
+      $('#join').removeAttribute('disabled');
+      setStatus('You left the room.');
+    });
+  });
+}
+
+start();

@@ -1,0 +1,170 @@
+// The web client in Debian's Chromium (playwright-core; never a downloaded browser), in rooms
+// with headless peers. Chromium's fake microphone plays a tone file; what the page hears is
+// measured in the page (AnalyserNode after each peer's gain), what the headless peer hears in
+// its recording.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWav } from '../../src/audio/wav-file-source.js';
+import { RoomMap } from '../../src/server/room-map.js';
+import type { RunningServer } from '../../src/server/signalling-server.js';
+import { startTestServer } from '../helpers/signalling.js';
+import { expectAbsent, expectHears, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { sine, writeWav48k } from '../helpers/pulse.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const scratch = mkdtempSync(join(tmpdir(), 'voxroom-browser-'));
+let server: RunningServer;
+const browsers: Browser[] = [];
+const peers: TestPeer[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/test-env.sh (npm test does) to install Debian's chromium`);
+  const map = RoomMap.parse(JSON.stringify({ default: { width: 12, height: 8, spots: [{ name: 'stage', x: 6, y: 1.5, radius: 1.2 }, { name: 'door', x: 0.5, y: 7 }] } }), 'test');
+  server = await startTestServer({ map });
+});
+afterEach(async () => {
+  for (const browser of browsers.splice(0)) await browser.close();
+  await Promise.all(peers.splice(0).map((p) => p.peer.stop()));
+});
+afterAll(async () => {
+  await server.close();
+});
+
+/** A Chromium whose fake microphone plays a sine at `hz` (−20 dBFS). */
+async function launchBrowser(hz: number): Promise<Browser> {
+  const file = join(scratch, `mic-${hz}.wav`);
+  writeWav48k(file, sine(hz, 60, 3277));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${file}`,
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-networking',
+      '--disable-component-update',
+      // Chromium honours only the last --disable-features: one switch for all. mDNS hiding is
+      // off so that host candidates carry addresses a headless peer can use (see README).
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ],
+  });
+  browsers.push(browser);
+  return browser;
+}
+
+async function joinInBrowser(browser: Browser, room: string, name: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/r/${room}?name=${encodeURIComponent(name)}`);
+  await page.click('#join');
+  await page.waitForSelector('#in-room:not([hidden])', { timeout: 15_000 }).catch(async (error: Error) => {
+    throw new Error(`join failed in the page: ${await page.textContent('#problem')} (${error.message})`);
+  });
+  return page;
+}
+
+type PageApi = { voxroom: { peers(): Array<{ name: string; connection: string }>; toneLevel(name: string, hz: number): number | null } };
+
+async function waitForPageConnections(page: Page, count: number): Promise<void> {
+  await page.waitForFunction((n) => {
+    const peers = (window as unknown as PageApi).voxroom.peers();
+    return peers.length === n && peers.every((p) => p.connection === 'connected');
+  }, count, { timeout: 20_000 });
+}
+
+const toneInPage = (page: Page, name: string, hz: number): Promise<number | null> => page.evaluate(([n, f]) => (window as unknown as PageApi).voxroom.toneLevel(n as string, f as number), [name, hz] as const);
+
+function recordingTail(dir: string, name: string, seconds: number): Int16Array {
+  const { mono } = decodeWav(readFileSync(join(dir, `${name}.wav`)), name);
+  return Int16Array.from(mono.subarray(mono.length - seconds * 48_000), (x) => Math.round(x * 32768));
+}
+
+describe('web client', () => {
+  it('a browser and a headless peer hear each other; the slider at 0 silences the peer in the page', async () => {
+    const recordDir = join(scratch, 'one');
+    const bot = makePeer(server.url, 'mixed', 'bot', 620, { recordDir });
+    peers.push(bot);
+    await bot.peer.start();
+    const page = await joinInBrowser(await launchBrowser(440), 'mixed', 'ann');
+    await waitForPageConnections(page, 1);
+    await waitUntil(() => bot.peer.peers()[0]?.connection === 'connected', 'bot connected to the browser');
+    await sleep(2500);
+
+    // The page hears the bot's 620 Hz (a −20 dBFS sine shows at about −26 dB in the analyser's spectrum).
+    const heard = (await toneInPage(page, 'bot', 620))!;
+    expect(heard).toBeGreaterThan(-40);
+    expect(heard - (await toneInPage(page, 'bot', 440))!).toBeGreaterThan(30);
+
+    // The volume slider at 0 silences the bot in the page; back at 100 % it returns.
+    await page.locator('.peer[data-name="bot"] input[type=range]').fill('0');
+    await sleep(500);
+    expect((await toneInPage(page, 'bot', 620))!).toBeLessThan(heard - 40);
+    await page.locator('.peer[data-name="bot"] input[type=range]').fill('100');
+    await sleep(500);
+    expect((await toneInPage(page, 'bot', 620))!).toBeGreaterThan(heard - 3);
+
+    // The bot's recording of the browser holds the browser's 440 Hz.
+    await bot.peer.stop();
+    const fromBrowser = recordingTail(recordDir, 'ann', 1);
+    expectHears(fromBrowser, 440, 0, 6); // Chromium's audio processing (AGC) may move the level
+    expectAbsent(fromBrowser, 620);
+  });
+
+  it('two browsers and a headless peer: everyone hears the other two', async () => {
+    const recordDir = join(scratch, 'three');
+    const bot = makePeer(server.url, 'trio', 'bot', 620, { recordDir });
+    peers.push(bot);
+    await bot.peer.start();
+    const [ann, ben] = await Promise.all([launchBrowser(440), launchBrowser(970)]);
+    const [annPage, benPage] = await Promise.all([joinInBrowser(ann, 'trio', 'ann'), joinInBrowser(ben, 'trio', 'ben')]);
+    await Promise.all([waitForPageConnections(annPage, 2), waitForPageConnections(benPage, 2)]);
+    await waitUntil(() => bot.peer.peers().length === 2 && bot.peer.peers().every((p) => p.connection === 'connected'), 'bot connected to both browsers');
+    await sleep(2500);
+    expect((await toneInPage(annPage, 'bot', 620))!).toBeGreaterThan(-40);
+    expect((await toneInPage(annPage, 'ben', 970))!).toBeGreaterThan(-40);
+    expect((await toneInPage(benPage, 'bot', 620))!).toBeGreaterThan(-40);
+    expect((await toneInPage(benPage, 'ann', 440))!).toBeGreaterThan(-40);
+    await bot.peer.stop();
+    expectHears(recordingTail(recordDir, 'ann', 1), 440, 0, 6);
+    expectHears(recordingTail(recordDir, 'ben', 1), 970, 0, 6);
+  });
+
+  it('shows the room: names, levels, states and the map; and says when the room is full', async () => {
+    const bot = makePeer(server.url, 'show', 'bot', 620);
+    peers.push(bot);
+    await bot.peer.start();
+    const browser = await launchBrowser(440);
+    const page = await joinInBrowser(browser, 'show', 'ann');
+    await waitForPageConnections(page, 1);
+    await sleep(1000);
+    expect(await page.textContent('#status')).toMatch(/In room “show” as ann/);
+    expect(await page.textContent('.peer .name')).toBe('bot');
+    expect(await page.textContent('.peer .state')).toBe('connected');
+    expect(await page.getAttribute('.peer .meter', 'data-speaking')).toBe('true');
+    expect(await page.locator('#map svg circle').count()).toBe(2);
+    await page.screenshot({ path: join(scratch, 'room.png') });
+
+    // The form at / leads to the room page.
+    const form = await browser.newPage();
+    await form.goto(server.url);
+    await form.fill('#room', 'elsewhere');
+    await form.fill('#name', 'zed');
+    await form.click('#pick button');
+    await form.waitForURL(/\/r\/elsewhere\?name=zed$/);
+  });
+
+  it('explains a refused microphone', async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--deny-permission-prompts'] });
+    browsers.push(browser);
+    const context = await browser.newContext({ permissions: [] });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/r/denied?name=x`);
+    await page.click('#join');
+    await page.waitForSelector('#problem:not([hidden])');
+    expect(await page.textContent('#problem')).toMatch(/Microphone access was denied|microphone could not be opened/);
+  });
+});
