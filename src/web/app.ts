@@ -147,6 +147,7 @@ class RoomClient {
     const gain = context.createGain();
     const analyser = context.createAnalyser();
     analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0; // each reading reflects now, not earlier readings
     gain.connect(analyser);
     analyser.connect(context.destination);
     const peer: RemotePeer = { info, pc, gain, analyser, muted: false, volume: 100, row: peerRow(info), audioElement: new Audio(), ignoreOffer: false, makingOffer: false, negotiated: false };
