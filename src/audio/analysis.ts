@@ -19,6 +19,23 @@ export function toneAmplitude(samples: ArrayLike<number>, frequency: number, sam
   return (2 * Math.sqrt(Math.max(0, power))) / (0.5 * n);
 }
 
+/**
+ * Level of a tone that tolerates phase jumps: Goertzel over 100 ms blocks, power-averaged.
+ * A single coherent window over a second loses dB when the stream skips a frame (a jitter
+ * buffer drop shifts the phase); a listener does not hear that as quieter, so neither do we.
+ */
+export function toneLevel(samples: ArrayLike<number>, frequency: number, sampleRate = 48_000): number {
+  const block = Math.round(sampleRate / 10);
+  const blocks = Math.floor(samples.length / block);
+  if (blocks === 0) return toneAmplitude(samples, frequency, sampleRate);
+  let power = 0;
+  for (let b = 0; b < blocks; b++) {
+    const view = Array.prototype.slice.call(samples, b * block, (b + 1) * block) as number[];
+    power += toneAmplitude(view, frequency, sampleRate) ** 2;
+  }
+  return Math.sqrt(power / blocks);
+}
+
 export function rms(samples: ArrayLike<number>, from = 0, to = samples.length): number {
   let sum = 0;
   for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;

@@ -57,6 +57,12 @@ export class JitterBuffer {
     if (this.priming) {
       if (this.queue.length < this.target) return null;
       this.priming = false;
+      // Nothing has played yet: a backlog from a burst can go now, unheard, instead of being
+      // worked off by audible drift drops later.
+      while (this.queue.length > this.target) {
+        this.queue.shift();
+        this.stats.driftDrops++;
+      }
     }
     if (this.queue.length === 0) {
       this.stats.underruns++;

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { toneAmplitude } from '../audio/analysis.js';
+import { toneLevel } from '../audio/analysis.js';
 import { MemorySink } from '../audio/backend.js';
 import { FRAME_SAMPLES } from '../audio/format.js';
 import { ToneSource } from '../audio/tone-source.js';
@@ -59,7 +59,12 @@ export function demoCommand(): Command {
       });
       try {
         for (const bot of bots) await bot.peer.start();
-        out.event('talking', { seconds: flags.duration }, `three bots talking for ${flags.duration} s…`);
+        // The report is about the call, not its set-up: talk once every pair is connected.
+        const deadline = Date.now() + 15_000;
+        const allConnected = (): boolean => bots.every((b) => b.peer.peers().length === BOTS.length - 1 && b.peer.peers().every((p) => p.connection === 'connected' && (p.audio?.receivedFrames ?? 0) > 10));
+        while (!allConnected() && Date.now() < deadline) await new Promise((done) => setTimeout(done, 50));
+        if (!allConnected()) out.problem('not every pair of bots connected within 15 s; the report shows what was heard anyway');
+        out.event('talking', { seconds: flags.duration }, `three bots connected; talking for ${flags.duration} s…`);
         await new Promise((done) => setTimeout(done, flags.duration * 1000));
         const report = bots.map((listener) => ({
           listener: listener.name,
@@ -81,5 +86,5 @@ export function demoCommand(): Command {
 
 function levelDbfs(samples: Int16Array, hz: number): number {
   if (samples.length < FRAME_SAMPLES) return -Infinity;
-  return 20 * Math.log10(Math.max(1e-9, toneAmplitude(samples, hz)) / 32768);
+  return 20 * Math.log10(Math.max(1e-9, toneLevel(samples, hz)) / 32768);
 }

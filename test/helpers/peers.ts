@@ -1,6 +1,6 @@
 // Helpers for tests that run real headless peers (wrtc) against a real server on loopback.
 import { expect } from 'vitest';
-import { toneAmplitude } from '../../src/audio/analysis.js';
+import { toneLevel } from '../../src/audio/analysis.js';
 import { MemorySink, SilenceSource, type AudioSource } from '../../src/audio/backend.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { ToneSource } from '../../src/audio/tone-source.js';
@@ -48,7 +48,7 @@ export function lastSeconds(sink: MemorySink, seconds: number): Int16Array {
 
 /** Level of a tone relative to a −20 dBFS sine, in dB (0 = full level, −∞ = absent). */
 export function toneLevelDb(samples: Int16Array, frequency: number): number {
-  return 20 * Math.log10(toneAmplitude(samples, frequency) / TONE_AMPLITUDE);
+  return 20 * Math.log10(toneLevel(samples, frequency) / TONE_AMPLITUDE);
 }
 
 export function expectHears(samples: Int16Array, frequency: number, expectedDb = 0, toleranceDb = 3): void {

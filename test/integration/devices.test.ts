@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toneAmplitude } from '../../src/audio/analysis.js';
+import { toneLevel } from '../../src/audio/analysis.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { playInto, recordSink, sine, virtualDevices, writeWav48k, type VirtualPeerDevices } from '../helpers/pulse.js';
 
@@ -33,7 +33,7 @@ afterAll(async () => {
 
 const TONE_HZ = 1000;
 const TONE_AMPLITUDE = 0.3 * 32768;
-const levelDb = (samples: Int16Array): number => 20 * Math.log10(toneAmplitude(samples, TONE_HZ) / TONE_AMPLITUDE);
+const levelDb = (samples: Int16Array): number => 20 * Math.log10(toneLevel(samples, TONE_HZ) / TONE_AMPLITUDE);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Records bob's speaker for `ms` and returns the tone level in dB relative to what alice got. */
