@@ -150,7 +150,8 @@ describe('web client', () => {
     expect(await page.textContent('#status')).toMatch(/In room “show” as ann/);
     expect(await page.textContent('.peer .name')).toBe('bot');
     expect(await page.textContent('.peer .state')).toBe('connected');
-    expect(await page.getAttribute('.peer .meter', 'data-speaking')).toBe('true');
+    // The bot's tone lights its meter once audio flows.
+    await page.waitForSelector('.peer[data-name="bot"] .meter[data-speaking="true"]', { timeout: 10_000 });
     expect(await page.locator('#map svg circle').count()).toBe(2);
     await page.screenshot({ path: join(scratch, 'room.png') });
 

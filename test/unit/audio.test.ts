@@ -91,27 +91,59 @@ describe('JitterBuffer', () => {
 
   it('drops the oldest frame when full', () => {
     const buffer = new JitterBuffer({ targetFrames: 1, maxFrames: 3 });
-    for (let i = 1; i <= 5; i++) buffer.push(frameOf(i));
+    buffer.push(frameOf(1));
+    expect(buffer.pull()?.[0]).toBe(1); // primed and playing
+    for (let i = 2; i <= 6; i++) buffer.push(frameOf(i));
     expect(buffer.stats.overflows).toBe(2);
-    expect(buffer.pull()?.[0]).toBe(3);
+    expect(buffer.pull()?.[0]).toBe(4);
   });
 
-  it('absorbs drift: a buffer that stays above target loses one frame at a quiet moment', () => {
+  it('drops a backlog that arrived while priming, before anything plays', () => {
+    const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 10 });
+    for (let i = 1; i <= 5; i++) buffer.push(frameOf(i));
+    expect(buffer.pull()?.[0]).toBe(4);
+    expect(buffer.stats.driftDrops).toBe(3);
+    expect(buffer.depth).toBe(1);
+  });
+
+  it('absorbs drift: a buffer above target for a whole window loses one frame', () => {
     const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 10, driftWindowFrames: 10, quietWaitFrames: 5 });
-    let value = 0;
-    const push = (loud: boolean): void => buffer.push(frameOf(loud ? 10_000 : ++value % 2));
-    for (let i = 0; i < 4; i++) push(true); // 4 queued: 2 more than the target
-    for (let i = 0; i < 12; i++) {
-      push(true);
-      buffer.pull();
-    }
-    // The drop is pending: with loud frames it waits up to quietWaitFrames, then drops anyway.
-    for (let i = 0; i < 6; i++) {
-      push(true);
-      buffer.pull();
-    }
+    buffer.push(frameOf(10_000));
+    buffer.push(frameOf(10_000));
+    buffer.pull(); // primed; the first window sees a depth of 2
+    for (let i = 0; i < 3; i++) buffer.push(frameOf(10_000)); // the sender's clock ran ahead
+    const cycle = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        buffer.push(frameOf(10_000));
+        buffer.pull();
+      }
+    };
+    cycle(24); // window 1 ends at depth 2 (no drop); window 2 ends above target: drop pending
+    expect(buffer.stats.driftDrops).toBe(0);
+    cycle(1); // no quiet frame came within quietWaitFrames: it drops anyway
+    expect(buffer.stats.driftDrops).toBe(1);
+    cycle(15);
     expect(buffer.stats.driftDrops).toBe(1);
     expect(buffer.depth).toBe(3);
+  });
+
+  it('makes the drift drop on a quiet frame when one comes', () => {
+    const buffer = new JitterBuffer({ targetFrames: 1, maxFrames: 10, driftWindowFrames: 5, quietWaitFrames: 50 });
+    const played: number[] = [];
+    const cycle = (value: number): void => {
+      buffer.push(frameOf(value));
+      const frame = buffer.pull();
+      if (frame) played.push(frame[0]!);
+    };
+    cycle(10_000); // primed
+    buffer.push(frameOf(10_000));
+    buffer.push(frameOf(10_000));
+    for (let i = 0; i < 10; i++) cycle(10_000); // a drop is now pending, waiting for quiet
+    expect(buffer.stats.driftDrops).toBe(0);
+    cycle(0); // a quiet frame joins the queue
+    for (let i = 0; i < 4; i++) cycle(10_000);
+    expect(buffer.stats.driftDrops).toBe(1);
+    expect(played).not.toContain(0); // the quiet frame is the one that went
   });
 });
 
