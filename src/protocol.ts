@@ -7,8 +7,6 @@ export const PROTOCOL_VERSION = 1;
 
 /** Limits the server enforces; documented in PROTOCOL.md. */
 export const LIMITS = {
-  /** Largest serialized event payload accepted (bytes of JSON). Larger gets `payload-too-large`. */
-  maxEventBytes: 64 * 1024,
   /** Transport hard limit: a single socket.io packet above this closes the connection. */
   maxTransportBytes: 1024 * 1024,
   maxSdpChars: 48 * 1024,

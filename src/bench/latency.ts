@@ -129,7 +129,7 @@ export async function measureDevicePathLatency(bin: string, latency: string, sec
   const moduleId = execFileSync('pactl', ['load-module', 'module-null-sink', `sink_name=${sinkName}`, 'rate=48000', 'channels=1'], { encoding: 'utf8' }).trim();
   const server = await startSignallingServer({ port: 0 });
   const env = { ...process.env, PULSE_SOURCE: `${sinkName}.monitor`, PULSE_SINK: sinkName };
-  const common = ['--server', server.url, '--latency', latency];
+  const common = ['--server', server.url, '--latency', latency, '--ptime', '10'];
   const mouth = spawn(process.execPath, [bin, 'join', 'devlat', '--name', 'A', '--input', 'default', '--output', 'null', ...common], { env, stdio: ['pipe', 'ignore', 'ignore'] });
   const ear = spawn(process.execPath, [bin, 'join', 'devlat', '--name', 'B', '--input', 'silence', '--output', 'default', '--volume', 'A=30', ...common], { env, stdio: ['pipe', 'ignore', 'ignore'] });
   const clicksFile = join(dir, 'clicks.wav');

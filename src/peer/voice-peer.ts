@@ -24,7 +24,11 @@ export interface VoicePeerOptions {
   recordDir?: string;
   /** Initial volumes by peer name, percent 0–200. */
   volumes?: Record<string, number>;
-  /** Opus packet duration our sender uses; 10 ms halves packetization delay versus 20. */
+  /**
+   * Opus packet duration our sender uses, 20 ms by default. 10 ms cuts mouth-to-ear latency by
+   * ~9 ms but doubles the packet rate: an 8-peer mesh at 10 ms saturated this 2-core machine
+   * (7.6 % gaps), at 20 ms it ran at 166 % with none. Use 10 for small rooms.
+   */
   ptimeMs?: number;
   logger?: Logger;
   /** Accept a self-signed TLS certificate on the server (development). */
@@ -207,7 +211,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       initiator,
       iceServers: this.iceServers,
       track: this.track,
-      ptimeMs: this.options.ptimeMs ?? 10,
+      ptimeMs: this.options.ptimeMs ?? 20,
       sendSignal: (data) => this.signalling.sendSignal(peer.id, data),
       onAudio: (data) => this.engine.push(peer.name, data),
       logger: this.logger.child({ peer: peer.name }),

@@ -4,6 +4,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
+import type { ZodError } from 'zod';
 import {
   CLIENT_EVENTS,
   JoinRequestSchema,
@@ -93,11 +94,12 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     const refusals = new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now());
     logger.debug('socket connected', { socket: socket.id, address: socket.handshake.address });
 
-    // Gatekeeper for every incoming packet: known event, size, rate. Handlers only see what passes.
+    // Gatekeeper for every incoming packet: known event and rate. Size is bounded twice without
+    // re-serializing anything: the transport refuses packets over maxTransportBytes, and every
+    // schema is strict with a maximum length on each field (an over-long one is payload-too-large).
     socket.use((packet, next) => {
       const [event, ...args] = packet as unknown[];
       const ack = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as Ack<{ ok: false; error: ProtocolError }>) : undefined;
-      const payload = ack ? args.slice(0, -1) : args;
       const fail = (code: ErrorCode, message: string): void => {
         refuse(socket, code, message, ack);
         if (!refusals.take(Date.now())) {
@@ -110,19 +112,13 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       if (!events.take(Date.now())) return fail('rate-limited', `too many messages; at most ${LIMITS.eventsPerSecond} per second are accepted`);
       if (event === 'join' && !joins.take(Date.now())) return fail('rate-limited', `too many joins; at most ${LIMITS.joinsPerSecond} per second after a burst of ${LIMITS.joinBurst}`);
-      let size = 0;
-      try {
-        size = Buffer.byteLength(JSON.stringify(payload) ?? '');
-      } catch {
-        return fail('bad-request', 'payload could not be read as JSON');
-      }
-      if (size > LIMITS.maxEventBytes) return fail('payload-too-large', `payload of ${size} bytes exceeds the limit of ${LIMITS.maxEventBytes}`);
       next();
     });
 
     socket.on('join', (...args: unknown[]) => {
       const ack = extractAck<JoinAck>(args);
       const parsed = JoinRequestSchema.safeParse(args[0]);
+      if (!parsed.success && tooBig(parsed.error)) return refuse(socket, 'payload-too-large', `join payload too large: ${describeIssues(parsed.error)}`, ack);
       if (!parsed.success) {
         const version = (args[0] as { v?: unknown } | null)?.v;
         if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
@@ -171,7 +167,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     socket.on('signal', (...args: unknown[]) => {
       const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
       const parsed = SignalRequestSchema.safeParse(args[0]);
-      if (!parsed.success) return refuse(socket, 'bad-request', `invalid signal: ${describeIssues(parsed.error)}`, ack);
+      if (!parsed.success) {
+        const code = tooBig(parsed.error) ? 'payload-too-large' : 'bad-request';
+        return refuse(socket, code, `${code === 'payload-too-large' ? 'signal too large' : 'invalid signal'}: ${describeIssues(parsed.error)}`, ack);
+      }
       const sender = registry.memberOf(socket.id);
       if (!sender) return refuse(socket, 'not-in-room', 'join a room before sending signals', ack);
       const target = registry.roommate(socket.id, parsed.data.to);
@@ -235,6 +234,16 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       return closing;
     },
   };
+}
+
+/** A field over its maximum length (an SDP over 48 KiB, say), as opposed to a wrong shape. */
+function tooBig(error: ZodError): boolean {
+  const walk = (issues: readonly unknown[]): boolean =>
+    issues.some((issue) => {
+      const i = issue as { code?: string; errors?: unknown[][] };
+      return i.code === 'too_big' || (i.code === 'invalid_union' && (i.errors ?? []).some((branch) => walk(branch)));
+    });
+  return walk(error.issues);
 }
 
 function extractAck<T>(args: unknown[]): Ack<T> | undefined {

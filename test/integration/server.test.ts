@@ -170,7 +170,7 @@ describe('signal relay', () => {
 });
 
 describe('bad input', () => {
-  const huge = 'x'.repeat(LIMITS.maxEventBytes + 10);
+  const huge = 'x'.repeat(LIMITS.maxSdpChars + 10);
   const cases: Array<{ what: string; event: string; payload: unknown; code: string }> = [
     { what: 'join without payload', event: 'join', payload: undefined, code: 'bad-request' },
     { what: 'join with a number', event: 'join', payload: 42, code: 'bad-request' },
