@@ -3,7 +3,6 @@
 // ramps or limiter, so the ratio shows what smoothing and limiting cost.
 import { FRAME_SAMPLES } from '../audio/format.js';
 import { Mixer, SmoothedGain } from '../audio/mixer.js';
-import { round } from './stats.js';
 
 export function measureMixer(peers = 16, seconds = 2): { peers: number; realtimeMultiple: number; baselineMultiple: number } {
   const frames = Array.from({ length: peers }, () => Int16Array.from({ length: FRAME_SAMPLES }, () => Math.round((Math.random() - 0.5) * 4000)));
@@ -33,4 +32,3 @@ export function measureMixer(peers = 16, seconds = 2): { peers: number; realtime
   return { peers, realtimeMultiple: Math.round(mixed), baselineMultiple: Math.round(baseline) };
 }
 
-export { round };

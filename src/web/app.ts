@@ -35,6 +35,7 @@ class RoomClient {
   private socket: VoxSocket | null = null;
   private self: PeerInfo | null = null;
   private iceServers: IceServer[] = [];
+  private resumeToken = '';
   private readonly peers = new Map<string, RemotePeer>();
   private localStream: MediaStream | null = null;
   private context: AudioContext | null = null;
@@ -118,8 +119,6 @@ class RoomClient {
     drawMap(ack.map);
     for (const peer of ack.peers) this.addPeer(peer, true);
   }
-
-  private resumeToken = '';
 
   private async rejoin(): Promise<void> {
     try {

@@ -2,7 +2,7 @@
 // A peer is pointed at its own "microphone" (a sink's monitor) and "speaker" with PULSE_SOURCE
 // and PULSE_SINK; what it plays is recorded from the speaker sink's monitor.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { wavHeader } from '../../src/audio/wav-writer.js';
 import { decodeWav } from '../../src/audio/wav-file-source.js';
 
@@ -57,6 +57,10 @@ export function recordSink(sink: string, path: string): { stop: () => Promise<In
   const recorder = spawn('parecord', ['-d', `${sink}.monitor`, '--rate=48000', '--channels=1', '--format=s16le', '--file-format=wav', '--latency-msec=10', path], { stdio: 'ignore' });
   return {
     stop: async () => {
+      // A PulseAudio stream can take a second or more to start: wait until at least half a
+      // second of audio has reached the file before stopping, or the recording may be empty.
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (!existsSync(path) || statSync(path).size < 44 + 48_000)) await new Promise((resolve) => setTimeout(resolve, 50));
       const exited = new Promise((resolve) => recorder.once('exit', resolve));
       recorder.kill('SIGINT');
       await exited;

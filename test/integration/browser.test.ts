@@ -164,6 +164,32 @@ describe('web client', () => {
     await form.waitForURL(/\/r\/elsewhere\?name=zed$/);
   });
 
+  it('explains a full room and an insecure page', async () => {
+    const small = await startTestServer({ maxPeersPerRoom: 1 });
+    const sitter = makePeer(small.url, 'tiny', 'sitter', null);
+    peers.push(sitter);
+    try {
+      await sitter.peer.start();
+      const browser = await launchBrowser(440);
+      const page = await browser.newPage();
+      await page.goto(`${small.url}/r/tiny?name=late`);
+      await page.click('#join');
+      await page.waitForSelector('#problem:not([hidden])');
+      expect(await page.textContent('#problem')).toMatch(/Room "tiny" is full/);
+    } finally {
+      await sitter.peer.stop();
+      await small.close();
+    }
+    // A plain-http page from a non-local name is not a secure context: no microphone.
+    const insecure = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--host-resolver-rules=MAP voxroom.test 127.0.0.1'] });
+    browsers.push(insecure);
+    const page = await insecure.newPage();
+    await page.goto(`${server.url.replace('127.0.0.1', 'voxroom.test')}/r/lobby?name=x`);
+    await page.click('#join');
+    await page.waitForSelector('#problem:not([hidden])');
+    expect(await page.textContent('#problem')).toMatch(/not a secure context.*https.*localhost/);
+  });
+
   it('explains a refused microphone', async () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--deny-permission-prompts'] });
     browsers.push(browser);
