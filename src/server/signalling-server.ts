@@ -228,8 +228,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         io.emit('server-shutdown', { message: 'the server is shutting down' });
         // Let the notice reach clients before their sockets close.
         await new Promise((resolve) => setTimeout(resolve, 50));
-        await new Promise<void>((resolve) => io.close(() => resolve()));
-        httpServer.closeAllConnections?.();
+        const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+        // io.close() ends with httpServer.close(), which waits for every open HTTP connection:
+        // a browser tab's keep-alive connection would hold shutdown up. End them now.
+        httpServer.closeAllConnections();
+        await closed;
       })();
       return closing;
     },
