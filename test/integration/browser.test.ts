@@ -50,9 +50,8 @@ async function launchBrowser(hz: number): Promise<Browser> {
       '--autoplay-policy=no-user-gesture-required',
       '--disable-background-networking',
       '--disable-component-update',
-      // Chromium honours only the last --disable-features: one switch for all. mDNS hiding is
-      // off so that host candidates carry addresses a headless peer can use (see README).
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      // Chromium's default mDNS hiding stays on: a page holding the microphone sends real
+      // addresses anyway, which is what lets headless peers connect (see README).
     ],
   });
   browsers.push(browser);
