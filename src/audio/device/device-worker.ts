@@ -122,8 +122,9 @@ class OutputPump {
 
   push(frame: Int16Array): void {
     // Frames beyond the target depth (mixed while the device was not asking) are dropped
-    // oldest-first, so latency never builds up.
-    if (this.queue.length >= this.queueFrames + 1) {
+    // oldest-first, so latency never builds up: one demand per frame played keeps the queue
+    // at exactly its target afterwards.
+    if (this.queue.length >= this.queueFrames) {
       this.queue.shift();
       this.stats.overflows++;
     }
