@@ -17,7 +17,10 @@ export interface JitterBufferOptions {
 
 export interface JitterBufferStats {
   depth: number;
+  /** Times the buffer ran dry while playing. */
   underruns: number;
+  /** Frames played as silence after playback began (the length of the gaps, in frames). */
+  missedFrames: number;
   overflows: number;
   driftDrops: number;
 }
@@ -30,7 +33,8 @@ export class JitterBuffer {
   private windowMin = Infinity;
   private windowCount = 0;
   private dropPendingFor = -1;
-  readonly stats: JitterBufferStats = { depth: 0, underruns: 0, overflows: 0, driftDrops: 0 };
+  readonly stats: JitterBufferStats = { depth: 0, underruns: 0, missedFrames: 0, overflows: 0, driftDrops: 0 };
+  private started = false;
   private readonly target: number;
   private readonly max: number;
   private readonly window: number;
@@ -55,7 +59,11 @@ export class JitterBuffer {
   /** The next frame to play, or null for silence (priming, or the peer went quiet). */
   pull(): Frame | null {
     if (this.priming) {
-      if (this.queue.length < this.target) return null;
+      if (this.queue.length < this.target) {
+        if (this.started) this.stats.missedFrames++;
+        return null;
+      }
+      this.started = true;
       this.priming = false;
       // Nothing has played yet: a backlog from a burst can go now, unheard, instead of being
       // worked off by audible drift drops later.
@@ -66,6 +74,7 @@ export class JitterBuffer {
     }
     if (this.queue.length === 0) {
       this.stats.underruns++;
+      this.stats.missedFrames++;
       this.priming = true;
       this.resetWindow();
       return null;

@@ -12,7 +12,7 @@ export interface MeshFigures {
   cpuPercentPerPeer: number;
   cpuPercentTotal: number;
   rssMbPerPeer: number;
-  /** Share of remote frames that were underruns (silence instead of audio), in percent. */
+  /** Share of remote frames played as silence after their stream began (gaps), in percent. */
   gapPercent: number;
   /** Share of mix ticks that ran late (caught up), in percent. */
   lateTickPercent: number;
@@ -25,7 +25,7 @@ interface PeerSnapshot {
   ticks: number;
   lateTicks: number;
   remoteFrames: number;
-  underruns: number;
+  missedFrames: number;
   quietestDbfs: number;
   remotes: number;
 }
@@ -60,12 +60,12 @@ class MeshPeer {
 
   async snapshot(): Promise<PeerSnapshot> {
     const status = (await this.ask('status')) as { audio: { ticks: number; clock: { lateTicks?: number } } };
-    const { peers } = (await this.ask('peers')) as { peers: Array<{ audio: { receivedFrames: number; underruns: number; levelDbfs: number | null } | null }> };
+    const { peers } = (await this.ask('peers')) as { peers: Array<{ audio: { receivedFrames: number; missedFrames: number; levelDbfs: number | null } | null }> };
     return {
       ticks: status.audio.ticks,
       lateTicks: status.audio.clock.lateTicks ?? 0,
       remoteFrames: peers.reduce((sum, p) => sum + (p.audio?.receivedFrames ?? 0), 0),
-      underruns: peers.reduce((sum, p) => sum + (p.audio?.underruns ?? 0), 0),
+      missedFrames: peers.reduce((sum, p) => sum + (p.audio?.missedFrames ?? 0), 0),
       quietestDbfs: Math.min(...peers.map((p) => p.audio?.levelDbfs ?? -Infinity)),
       remotes: peers.length,
     };
@@ -98,10 +98,10 @@ export async function measureMesh(bin: string, size: number, extraArgs: string[]
     const rss = peers.map((p) => rssMb(p.child.pid!));
     const cpuPercents = cpuAfter.map((cpu, i) => ((cpu - cpuBefore[i]!) / elapsed) * 100);
     const frames = after.reduce((sum, a, i) => sum + (a.ticks - before[i]!.ticks) * a.remotes, 0);
-    const underruns = after.reduce((sum, a, i) => sum + a.underruns - before[i]!.underruns, 0);
+    const missed = after.reduce((sum, a, i) => sum + a.missedFrames - before[i]!.missedFrames, 0);
     const ticks = after.reduce((sum, a, i) => sum + a.ticks - before[i]!.ticks, 0);
     const late = after.reduce((sum, a, i) => sum + a.lateTicks - before[i]!.lateTicks, 0);
-    const gapPercent = frames > 0 ? (underruns / frames) * 100 : 100;
+    const gapPercent = frames > 0 ? (missed / frames) * 100 : 100;
     const lateTickPercent = ticks > 0 ? (late / ticks) * 100 : 100;
     const allTonesHeard = after.every((a) => a.remotes === size - 1 && a.quietestDbfs > -35);
     return {

@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       '',
       '## 2. CPU per peer and the largest mesh',
       '',
-      `Rooms of N \`voxroom join\` processes with default settings (20 ms packets), each sending a tone (\`--output null\`), measured over 8 s after settling. CPU is % of one core. Gaps are underruns (silence played for a remote peer) per remote frame; late ticks are mix ticks that ran late. Sustained = every pair connected, every tone heard above −35 dBFS, gaps below 0.1 % and late ticks below 1 % (a late tick is caught up at once: the output stays continuous). **Largest sustained mesh here: ${largest} peers.**`,
+      `Rooms of N \`voxroom join\` processes with default settings (20 ms packets), each sending a tone (\`--output null\`), measured over 8 s after settling. CPU is % of one core. Gaps are frames played as silence for a remote peer after its stream began, per remote frame; late ticks are mix ticks that ran late. Sustained = every pair connected, every tone heard above −35 dBFS, gaps below 0.1 % and late ticks below 1 % (a late tick is caught up at once: the output stays continuous). **Largest sustained mesh here: ${largest} peers.**`,
       '',
       table(
         ['peers', 'CPU % per peer', 'CPU % total', 'RSS MB per peer', 'gaps %', 'late ticks %', 'all tones heard', 'sustained'],

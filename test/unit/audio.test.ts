@@ -79,14 +79,16 @@ describe('JitterBuffer', () => {
     const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 4 });
     buffer.push(frameOf(1));
     expect(buffer.pull()).toBeNull();
+    expect(buffer.stats.missedFrames).toBe(0); // priming before the first frame is not a gap
     buffer.push(frameOf(2));
     expect(buffer.pull()?.[0]).toBe(1);
     expect(buffer.pull()?.[0]).toBe(2);
     expect(buffer.pull()).toBeNull();
     expect(buffer.stats.underruns).toBe(1);
-    // Re-primes after the underrun.
+    // Re-primes after the underrun; every silent frame after playback began is a missed one.
     buffer.push(frameOf(3));
     expect(buffer.pull()).toBeNull();
+    expect(buffer.stats.missedFrames).toBe(2);
   });
 
   it('drops the oldest frame when full', () => {
