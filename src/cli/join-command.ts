@@ -52,7 +52,7 @@ export function joinCommand(): Command {
     .option('-d, --duration <seconds>', 'leave after this many seconds', parsePositiveSeconds)
     .option('--loop', 'loop a file input instead of leaving when it ends')
     .option('--latency <preset>', 'device buffering: low, normal, high, or milliseconds', asOption(parseLatency), LATENCY_PRESETS.normal)
-    .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is ~9 ms faster, 20 half the packets (for rooms over 4)').choices(['10', '20']).default('20'))
+    .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is a few ms faster, 20 sends half the packets (for rooms over 4)').choices(['10', '20']).default('20'))
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')

@@ -26,7 +26,7 @@ export interface VoicePeerOptions {
   volumes?: Record<string, number>;
   /**
    * Opus packet duration our sender uses, 20 ms by default. 10 ms cuts mouth-to-ear latency by
-   * ~9 ms but doubles the packet rate: an 8-peer mesh at 10 ms saturated this 2-core machine
+   * 1–9 ms (benchmark runs here) but doubles the packet rate: an 8-peer mesh at 10 ms saturated this 2-core machine
    * (7.6 % gaps), at 20 ms it ran at 166 % with none. Use 10 for small rooms.
    */
   ptimeMs?: number;
