@@ -15,6 +15,9 @@ import { dtlsFingerprint } from './sdp-guard.js';
 import { SignallingClient, type JoinedRoom } from './signalling-client.js';
 import { nonstandard, type WrtcAudioSource, type WrtcTrack } from './wrtc.js';
 
+/** Reasons this class closes links for itself; any other close is worth reporting. */
+const EXPECTED_CLOSE_REASONS = new Set(['stopping', 'peer left', 'rejoined', 'replaced']);
+
 export interface VoicePeerOptions {
   serverUrl: string;
   room: string;
@@ -222,7 +225,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     });
     link.on('closed', (reason) => {
       if (this.links.get(peer.id) === link) this.links.delete(peer.id);
-      if (reason !== 'stopping' && reason !== 'peer left' && reason !== 'rejoined' && reason !== 'replaced') {
+      if (!EXPECTED_CLOSE_REASONS.has(reason)) {
         this.emit('problem', { peer: peer.name, message: `connection to ${peer.name} closed: ${reason}` });
       }
     });

@@ -54,7 +54,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const logger = options.logger ?? silentLogger;
   const map = options.map ?? RoomMap.empty();
   const ice: IceConfig = options.ice ?? { urls: [], turnAuth: { kind: 'none' } };
-  const registry = new RoomRegistry(options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom);
+  const maxPeersPerRoom = options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom;
+  const registry = new RoomRegistry(maxPeersPerRoom);
   const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
 
   const handler = createRequestHandler({
@@ -133,7 +134,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const previous = registry.memberOf(socket.id);
       const outcome = registry.join(socket.id, request.room, request.name, request.resume);
       if (!outcome.ok) {
-        return refuse(socket, 'room-full', `room "${request.room}" is full (${options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom} peers); try another room or ask the operator to raise --max-peers`, ack);
+        return refuse(socket, 'room-full', `room "${request.room}" is full (${maxPeersPerRoom} peers); try another room or ask the operator to raise --max-peers`, ack);
       }
       const { member, others, renamed, replaced } = outcome;
       if (previous) {

@@ -2,9 +2,9 @@
 // A peer is pointed at its own "microphone" (a sink's monitor) and "speaker" with PULSE_SOURCE
 // and PULSE_SINK; what it plays is recorded from the speaker sink's monitor.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { wavHeader } from '../../src/audio/wav-writer.js';
-import { decodeWav } from '../../src/audio/wav-file-source.js';
+import { readWav16 } from './wav.js';
 
 export function pactl(...args: string[]): string {
   return execFileSync('pactl', args, { encoding: 'utf8' }).trim();
@@ -64,8 +64,7 @@ export function recordSink(sink: string, path: string): { stop: () => Promise<In
       const exited = new Promise((resolve) => recorder.once('exit', resolve));
       recorder.kill('SIGINT');
       await exited;
-      const { mono } = decodeWav(readFileSync(path), path);
-      return Int16Array.from(mono, (x) => Math.round(x * 32768));
+      return readWav16(path).samples;
     },
   };
 }

@@ -2,17 +2,17 @@
 // with headless peers. Chromium's fake microphone plays a tone file; what the page hears is
 // measured in the page (AnalyserNode after each peer's gain), what the headless peer hears in
 // its recording.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decodeWav } from '../../src/audio/wav-file-source.js';
 import { RoomMap } from '../../src/server/room-map.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { startTestServer } from '../helpers/signalling.js';
 import { expectAbsent, expectHears, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { sine, writeWav48k } from '../helpers/pulse.js';
+import { wavTail } from '../helpers/wav.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** A peer's tone counts as heard in the page above this spectrum level (dB). */
@@ -79,10 +79,7 @@ async function waitForPageConnections(page: Page, count: number): Promise<void> 
 
 const toneInPage = (page: Page, name: string, hz: number): Promise<number | null> => page.evaluate(([n, f]) => (window as unknown as PageApi).voxroom.toneLevel(n as string, f as number), [name, hz] as const);
 
-function recordingTail(dir: string, name: string, seconds: number): Int16Array {
-  const { mono } = decodeWav(readFileSync(join(dir, `${name}.wav`)), name);
-  return Int16Array.from(mono.subarray(mono.length - seconds * 48_000), (x) => Math.round(x * 32768));
-}
+const recordingTail = (dir: string, name: string, seconds: number): Int16Array => wavTail(join(dir, `${name}.wav`), seconds);
 
 describe('web client', () => {
   it('a browser and a headless peer hear each other; the slider at 0 silences the peer in the page', async () => {

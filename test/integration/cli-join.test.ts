@@ -1,14 +1,14 @@
 // `voxroom join` run as a user would: child processes, real server, audio checked in the files.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeWav } from '../../src/audio/wav-file-source.js';
 import { wavHeader } from '../../src/audio/wav-writer.js';
 import { ToneSource } from '../../src/audio/tone-source.js';
 import { VOXROOM_BIN, exitOf, runCli, startCli } from '../helpers/cli.js';
 import { expectAbsent, expectHears } from '../helpers/peers.js';
+import { expectCompleteWav, wavTail } from '../helpers/wav.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-join-'));
 let serverUrl = '';
@@ -25,19 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopServer();
 });
-
-function tail(path: string, seconds: number): Int16Array {
-  const { mono } = decodeWav(readFileSync(path), path);
-  return Int16Array.from(mono.subarray(mono.length - seconds * 48_000), (x) => Math.round(x * 32768));
-}
-
-/** A valid WAV: the header's sizes match the file. */
-function expectCompleteWav(path: string): void {
-  const bytes = readFileSync(path);
-  expect(bytes.subarray(0, 4).toString('ascii')).toBe('RIFF');
-  expect(bytes.readUInt32LE(4)).toBe(bytes.length - 8);
-  expect(bytes.readUInt32LE(40)).toBe(bytes.length - 44);
-}
 
 describe('voxroom demo (the README quick start)', () => {
   it('runs a server and three bots and reports that each heard the other two', async () => {
@@ -67,14 +54,14 @@ describe('voxroom join', () => {
     for (const [name, hz] of Object.entries(tones)) {
       const path = join(scratch, `${name}.wav`);
       expectCompleteWav(path);
-      const heard = tail(path, 2);
+      const heard = wavTail(path, 2);
       for (const [other, otherHz] of Object.entries(tones)) {
         if (other === name) expectAbsent(heard, hz);
         else expectHears(heard, otherHz);
       }
     }
     // Each recording holds one speaker.
-    const bobAtAlice = tail(join(scratch, 'rec-alice', 'bob.wav'), 2);
+    const bobAtAlice = wavTail(join(scratch, 'rec-alice', 'bob.wav'), 2);
     expectHears(bobAtAlice, tones.bob);
     expectAbsent(bobAtAlice, tones.carol);
   });
@@ -116,7 +103,7 @@ describe('voxroom join', () => {
     expectCompleteWav(mix);
     expectCompleteWav(join(recordDir, 'speaker.wav'));
     expect(statSync(mix).size).toBe(statSync(join(recordDir, 'speaker.wav')).size);
-    expectHears(tail(join(recordDir, 'speaker.wav'), 1), 440);
+    expectHears(wavTail(join(recordDir, 'speaker.wav'), 1), 440);
     speaker.kill('SIGINT');
     expect((await exitOf(speaker)).code).toBe(0);
   });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { silentLogger, type Logger } from '../../log.js';
 import type { AudioSink, AudioSource, BackendFailureHandler } from '../backend.js';
-import { FRAME_MS, silentFrame, type Frame } from '../format.js';
+import { FRAME_MS, SAMPLE_RATE, silentFrame, type Frame } from '../format.js';
 import { JitterBuffer } from '../jitter-buffer.js';
 import { selectDevice } from './device-select.js';
 import { LATENCY_PRESETS, type LatencySettings } from './latency.js';
@@ -137,21 +137,41 @@ function watchFailures(worker: DeviceWorker, direction: Direction, isClosing: ()
   };
 }
 
-export class DeviceSource implements AudioSource {
+/** What a capture and a playback stream share: one worker, its failures, an orderly close. */
+abstract class DeviceStream {
   readonly label: string;
-  private readonly buffer: JitterBuffer;
-  private workerStats: WorkerStats = { underruns: 0, overflows: 0, queued: 0 };
-  private closing = false;
   readonly onFailure: (handler: BackendFailureHandler) => void;
+  private closing = false;
 
-  constructor(private readonly worker: DeviceWorker, readonly stream: OpenedStream, readonly latency: LatencySettings) {
+  constructor(
+    protected readonly worker: DeviceWorker,
+    readonly stream: OpenedStream,
+    readonly latency: LatencySettings,
+  ) {
     this.label = `device:${stream.deviceName}`;
+    this.onFailure = watchFailures(worker, stream.direction, () => this.closing);
+  }
+
+  /** One PortAudio callback, in milliseconds. */
+  protected get callbackMs(): number {
+    return this.stream.framesPerBuffer / (SAMPLE_RATE / 1000);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker.close();
+  }
+}
+
+export class DeviceSource extends DeviceStream implements AudioSource {
+  private readonly buffer: JitterBuffer;
+
+  constructor(worker: DeviceWorker, stream: OpenedStream, latency: LatencySettings) {
+    super(worker, stream, latency);
     this.buffer = new JitterBuffer({ targetFrames: latency.inputTargetFrames, maxFrames: latency.inputTargetFrames + 4 });
     worker.on('message', (message) => {
       if (message.type === 'frame') this.buffer.push(message.samples);
-      else if (message.type === 'stats') this.workerStats = message.stats;
     });
-    this.onFailure = watchFailures(worker, 'input', () => this.closing);
   }
 
   read(): Frame {
@@ -163,34 +183,25 @@ export class DeviceSource implements AudioSource {
     return {
       device: this.stream.deviceName,
       rate: this.stream.sampleRate,
-      configuredLatencyMs: (this.stream.framesPerBuffer / 48) + this.latency.inputTargetFrames * FRAME_MS,
+      configuredLatencyMs: this.callbackMs + this.latency.inputTargetFrames * FRAME_MS,
       queuedMs: depth * FRAME_MS,
       underruns,
-      overflows: overflows + this.workerStats.overflows,
+      overflows,
       driftDrops,
     };
   }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    await this.worker.close();
-  }
 }
 
-export class DeviceSink implements AudioSink {
-  readonly label: string;
+export class DeviceSink extends DeviceStream implements AudioSink {
   private pacer: (() => void) | null = null;
   private workerStats: WorkerStats = { underruns: 0, overflows: 0, queued: 0 };
-  private closing = false;
-  readonly onFailure: (handler: BackendFailureHandler) => void;
 
-  constructor(private readonly worker: DeviceWorker, readonly stream: OpenedStream, readonly latency: LatencySettings) {
-    this.label = `device:${stream.deviceName}`;
+  constructor(worker: DeviceWorker, stream: OpenedStream, latency: LatencySettings) {
+    super(worker, stream, latency);
     worker.on('message', (message) => {
       if (message.type === 'demand') for (let i = 0; i < message.frames && this.pacer; i++) this.pacer();
       else if (message.type === 'stats') this.workerStats = message.stats;
     });
-    this.onFailure = watchFailures(worker, 'output', () => this.closing);
   }
 
   /** The device's clock drives the mix: `tick` runs once for every frame the device wants. */
@@ -207,17 +218,16 @@ export class DeviceSink implements AudioSink {
     return {
       device: this.stream.deviceName,
       rate: this.stream.sampleRate,
-      configuredLatencyMs: (this.stream.framesPerBuffer / 48) * 2 + this.latency.outputQueueFrames * FRAME_MS,
+      configuredLatencyMs: this.callbackMs * 2 + this.latency.outputQueueFrames * FRAME_MS,
       queuedMs: this.workerStats.queued * FRAME_MS,
       underruns: this.workerStats.underruns,
       overflows: this.workerStats.overflows,
     };
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
+  override async close(): Promise<void> {
     this.pacer = null;
-    await this.worker.close();
+    await super.close();
   }
 }
 

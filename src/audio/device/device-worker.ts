@@ -8,7 +8,7 @@
 // C (printf); the parent discards or logs it, which is one more reason this is a process.
 import { createRequire } from 'node:module';
 import { Writable, Readable } from 'node:stream';
-import { FRAME_SAMPLES, SAMPLE_RATE } from '../format.js';
+import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16 } from '../format.js';
 import { FrameAssembler } from '../frame-assembler.js';
 import { createResampler, type StreamResampler } from '../resampler.js';
 import type { DeviceInfo, Direction, ParentMessage, StreamSettings, WorkerMessage, WorkerStats } from './worker-protocol.js';
@@ -164,11 +164,8 @@ class OutputPump {
   private toDevice(frame: Int16Array): Buffer {
     let mono: Int16Array = frame;
     if (this.resampler) {
-      const floats = new Float32Array(frame.length);
-      for (let i = 0; i < frame.length; i++) floats[i] = frame[i]! / 32768;
-      const converted = this.resampler.process(floats);
-      mono = new Int16Array(converted.length);
-      for (let i = 0; i < converted.length; i++) mono[i] = Math.max(-32768, Math.min(32767, Math.round(converted[i]! * 32768)));
+      const converted = this.resampler.process(Float32Array.from(frame, (sample) => sample / 32768));
+      mono = Int16Array.from(converted, (sample) => clampToInt16(sample * 32768));
     }
     if (this.channels === 1) return Buffer.from(mono.buffer, mono.byteOffset, mono.byteLength);
     const interleaved = new Int16Array(mono.length * this.channels);
@@ -215,14 +212,12 @@ async function open(direction: Direction, settings: StreamSettings): Promise<voi
       await stream.quit();
     };
   } else {
-    const stats: WorkerStats = { underruns: 0, overflows: 0, queued: 0 };
     const assembler = new FrameAssembler((frame) => send({ type: 'frame', samples: frame }));
     stream.on('data', (chunk: Buffer) => {
       const samples = new Int16Array(chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength));
       assembler.push({ samples, sampleRate, channelCount: channels });
     });
     stream.start();
-    statsTimer = setInterval(() => send({ type: 'stats', stats }), 500);
     closeStream = async () => {
       assembler.close();
       stream.removeAllListeners('data');

@@ -40,12 +40,13 @@ export interface OpenedStream {
   framesPerBuffer: number;
 }
 
+/** Output streams only: capture is measured by the peer's own buffer. */
 export interface WorkerStats {
-  /** Output: frames PortAudio wanted before the mix had one (played as silence). */
+  /** Frames PortAudio wanted before the mix had one (played as silence). */
   underruns: number;
-  /** Frames dropped because a queue was full. */
+  /** Frames dropped because the queue was full. */
   overflows: number;
-  /** Output: frames queued in the worker right now. */
+  /** Frames queued in the worker right now. */
   queued: number;
 }
 

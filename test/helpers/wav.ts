@@ -1,0 +1,23 @@
+// Reading test recordings: WAV files as 16-bit samples, through the product's own decoder.
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { decodeWav } from '../../src/audio/wav-file-source.js';
+
+export function readWav16(path: string): { samples: Int16Array; sampleRate: number } {
+  const { mono, sampleRate } = decodeWav(readFileSync(path), path);
+  return { samples: Int16Array.from(mono, (x) => Math.round(x * 32768)), sampleRate };
+}
+
+/** The last `seconds` of a 48 kHz recording. */
+export function wavTail(path: string, seconds: number): Int16Array {
+  const { samples } = readWav16(path);
+  return samples.subarray(samples.length - seconds * 48_000);
+}
+
+/** A valid, finalized WAV: the header's sizes match the file. */
+export function expectCompleteWav(path: string): void {
+  const bytes = readFileSync(path);
+  expect(bytes.subarray(0, 4).toString('ascii')).toBe('RIFF');
+  expect(bytes.readUInt32LE(4)).toBe(bytes.length - 8);
+  expect(bytes.readUInt32LE(40)).toBe(bytes.length - 44);
+}
