@@ -47,18 +47,24 @@ describe('voxroom join', () => {
   it('three CLI peers with three tones each hear the other two in their mix files', async () => {
     const tones = { alice: 440, bob: 620, carol: 970 };
     const runs = Object.entries(tones).map(([name, hz]) =>
-      runCli(['join', 'trio', '--server', serverUrl, '--name', name, '--input', `tone:${hz}`, '--output', `file:${join(scratch, `${name}.wav`)}`, '--record-dir', join(scratch, `rec-${name}`), '--duration', '5'], { timeoutMs: 30_000 }),
+      runCli(['join', 'trio', '--server', serverUrl, '--name', name, '--input', `tone:${hz}`, '--output', `file:${join(scratch, `${name}.wav`)}`, '--record-dir', join(scratch, `rec-${name}`), '--duration', '5', '--json'], { timeoutMs: 30_000 }),
     );
     const results = await Promise.all(runs);
     for (const result of results) expect(result.code, result.stderr).toBe(0);
-    for (const [name, hz] of Object.entries(tones)) {
-      const path = join(scratch, `${name}.wav`);
-      expectCompleteWav(path);
-      const heard = wavTail(path, 2);
-      for (const [other, otherHz] of Object.entries(tones)) {
-        if (other === name) expectAbsent(heard, hz);
-        else expectHears(heard, otherHz);
+    // Seen once in CI: one peer missing from a mix. If it happens again, the events say why.
+    const events = Object.keys(tones).map((name, i) => `--- ${name}\n${results[i]!.stdout}${results[i]!.stderr}`).join('\n');
+    try {
+      for (const [name, hz] of Object.entries(tones)) {
+        const path = join(scratch, `${name}.wav`);
+        expectCompleteWav(path);
+        const heard = wavTail(path, 2);
+        for (const [other, otherHz] of Object.entries(tones)) {
+          if (other === name) expectAbsent(heard, hz);
+          else expectHears(heard, otherHz);
+        }
       }
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${events}`);
     }
     // Each recording holds one speaker.
     const bobAtAlice = wavTail(join(scratch, 'rec-alice', 'bob.wav'), 2);
