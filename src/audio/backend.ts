@@ -1,5 +1,6 @@
 // The one small interface every audio backend shares: sources and sinks of 10 ms frames.
-// The engine pulls one frame from the source and pushes one mixed frame to the sink per tick.
+// The engine pulls one frame from the source (or is handed each one, from a live source) and
+// pushes one mixed frame to the sink per tick.
 import type { Frame } from './format.js';
 
 export type BackendFailureHandler = (error: Error) => void;
@@ -17,6 +18,11 @@ interface Backend {
 export interface AudioSource extends Backend {
   /** The next 10 ms frame; null when the source has ended (a non-looping file). */
   read(): Frame | null;
+  /**
+   * Live sources (a microphone) push each frame the moment it is captured, and the engine sends
+   * it on at once instead of reading one per tick: no wait for the mix clock, no second clock.
+   */
+  startPushing?(deliver: (frame: Frame) => void): void;
 }
 
 export interface AudioSink extends Backend {

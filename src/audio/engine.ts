@@ -1,5 +1,6 @@
-// The audio engine: one 10 ms tick reads the capture source (sent to every peer), pulls a frame
-// from each remote peer's jitter buffer, records it, mixes with per-peer gain and plays the mix.
+// The audio engine: one 10 ms tick reads the capture source (sent to every peer; a live source
+// pushes instead, sent as it comes), pulls a frame from each remote peer's jitter buffer,
+// records it, mixes with per-peer gain and plays the mix.
 // Knows nothing of WebRTC: remote audio comes in through push(), outgoing audio leaves through
 // the onCapturedFrame callback, so it can be driven and tested without a network.
 import { mkdirSync } from 'node:fs';
@@ -12,6 +13,12 @@ import { JitterBuffer, type JitterBufferStats } from './jitter-buffer.js';
 import { LevelMeter } from './level-meter.js';
 import { Mixer, SmoothedGain, type MixInput } from './mixer.js';
 import { WavFileSink } from './wav-writer.js';
+
+/**
+ * Remote audio starts one frame deep (the two 10 ms clocks' phase is the only jitter left
+ * after NetEq) and adapts up to four frames if underruns say the scheduling needs it.
+ */
+const REMOTE_BUFFER = { targetFrames: 1, maxTargetFrames: 4, maxFrames: 8 };
 
 /** A paced sink that has not asked for a frame this long is stood in for by the timer. */
 const STAND_IN_AFTER_MS = 30;
@@ -44,7 +51,7 @@ export interface RemoteAudioStatus extends JitterBufferStats {
 class RemoteAudio {
   readonly gain: SmoothedGain;
   readonly meter = new LevelMeter();
-  buffer = new JitterBuffer();
+  buffer = new JitterBuffer(REMOTE_BUFFER);
   /** Present while the peer is connected; released on leave (it may hold a resampler). */
   assembler: FrameAssembler | null = null;
   receivedFrames = 0;
@@ -62,7 +69,7 @@ class RemoteAudio {
 
   connect(): void {
     if (this.assembler) return;
-    this.buffer = new JitterBuffer();
+    this.buffer = new JitterBuffer(REMOTE_BUFFER);
     this.assembler = new FrameAssembler((frame) => {
       this.receivedFrames++;
       this.probe?.(frame);
@@ -91,6 +98,8 @@ export class AudioEngine {
   private paced = false;
   private lastPacedTick = 0;
   private standInTicks = 0;
+  /** The source pushes its frames (a microphone): ticks do not read it. */
+  private liveCapture = false;
   muted = false;
 
   constructor(private readonly options: AudioEngineOptions) {
@@ -116,6 +125,11 @@ export class AudioEngine {
   }
 
   start(): void {
+    const { source } = this.options;
+    if (source.startPushing) {
+      this.liveCapture = true;
+      source.startPushing((frame) => this.sendCaptured(frame));
+    }
     if (this.options.sink.setPacer) {
       this.paced = true;
       this.lastPacedTick = performance.now();
@@ -204,6 +218,12 @@ export class AudioEngine {
     };
   }
 
+  private sendCaptured(frame: Frame): void {
+    const sent = this.muted ? silentFrame() : frame;
+    this.captureMeter.update(sent);
+    this.options.onCapturedFrame(sent);
+  }
+
   /** Names that differ only in unsafe characters still get files of their own. */
   private uniqueFileName(name: string): string {
     const base = safeFileName(name);
@@ -215,14 +235,14 @@ export class AudioEngine {
 
   private tick(): void {
     this.ticks++;
-    let captured: Frame | null = this.sourceEnded ? null : this.options.source.read();
-    if (captured === null && !this.sourceEnded) {
-      this.sourceEnded = true;
-      queueMicrotask(() => this.options.onSourceEnded?.());
+    if (!this.liveCapture) {
+      const captured = this.sourceEnded ? null : this.options.source.read();
+      if (captured === null && !this.sourceEnded) {
+        this.sourceEnded = true;
+        queueMicrotask(() => this.options.onSourceEnded?.());
+      }
+      this.sendCaptured(captured ?? silentFrame());
     }
-    if (captured === null || this.muted) captured = silentFrame();
-    this.captureMeter.update(captured);
-    this.options.onCapturedFrame(captured);
 
     const inputs: MixInput[] = [];
     for (const remote of this.remotes.values()) {

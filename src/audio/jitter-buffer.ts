@@ -1,13 +1,21 @@
 // Per-remote-peer playout buffer between wrtc's delivery thread and the mix clock.
 // wrtc decodes through WebRTC's own NetEq, so network jitter is already absorbed upstream; this
-// buffer only has to cover scheduling jitter between two 10 ms clocks. Hence a small target
-// (2 frames = 20 ms) and a hard cap. Clock drift is absorbed by dropping one frame, at a quiet
-// moment, whenever the buffer has held more than the target for a whole window; never by a
-// queue that grows. A peer that stops sending yields silence (null), never a stall.
+// buffer only has to cover scheduling jitter between two 10 ms clocks. Hence a small, adaptive
+// target: it starts low (one frame), an underrun raises it by a frame, and a calm spell lowers
+// it again, each raise doubling the calm needed (so a bad phase between the clocks settles on
+// the higher target instead of a gap every few seconds). Clock drift, and a lowered target, are
+// absorbed by dropping one frame at a quiet moment whenever the buffer has held more than the
+// target for a whole window; never by a queue that grows. A peer that stops sending yields
+// silence (null), never a stall.
 import { FRAME_SAMPLES, type Frame } from './format.js';
 
 export interface JitterBufferOptions {
+  /** Frames gathered before playing starts; the lowest target. */
   targetFrames?: number;
+  /** Highest target underruns can raise it to (= targetFrames: a fixed target). */
+  maxTargetFrames?: number;
+  /** Frames played without an underrun before a raised target steps down (doubles per raise). */
+  calmFramesToLower?: number;
   maxFrames?: number;
   /** Frames over which the minimum depth is watched before dropping one for drift. */
   driftWindowFrames?: number;
@@ -17,6 +25,8 @@ export interface JitterBufferOptions {
 
 export interface JitterBufferStats {
   depth: number;
+  /** The depth the buffer aims at now (adaptive). */
+  targetFrames: number;
   /** Times the buffer ran dry while playing. */
   underruns: number;
   /** Frames played as silence after playback began (the length of the gaps, in frames). */
@@ -26,6 +36,8 @@ export interface JitterBufferStats {
 }
 
 const QUIET_RMS = 328; // about −40 dBFS
+/** The calm needed before a step down never grows beyond a minute. */
+const MAX_CALM_FRAMES = 6000;
 
 export class JitterBuffer {
   private readonly queue: Frame[] = [];
@@ -33,18 +45,27 @@ export class JitterBuffer {
   private windowMin = Infinity;
   private windowCount = 0;
   private dropPendingFor = -1;
-  readonly stats: JitterBufferStats = { depth: 0, underruns: 0, missedFrames: 0, overflows: 0, driftDrops: 0 };
+  readonly stats: JitterBufferStats;
   private started = false;
-  private readonly target: number;
+  private target: number;
+  private readonly minTarget: number;
+  private readonly maxTarget: number;
+  /** Frames to gather before playing: the target at the start, one after an underrun. */
+  private primeTo: number;
+  private calmNeeded: number;
+  private calmFrames = 0;
   private readonly max: number;
   private readonly window: number;
   private readonly quietWait: number;
 
   constructor(options: JitterBufferOptions = {}) {
-    this.target = options.targetFrames ?? 2;
+    this.minTarget = this.target = this.primeTo = options.targetFrames ?? 2;
     this.max = options.maxFrames ?? 8;
+    this.maxTarget = Math.min(Math.max(options.maxTargetFrames ?? this.minTarget, this.minTarget), this.max - 1);
+    this.calmNeeded = options.calmFramesToLower ?? 500;
     this.window = options.driftWindowFrames ?? 100;
     this.quietWait = options.quietWaitFrames ?? 50;
+    this.stats = { depth: 0, targetFrames: this.target, underruns: 0, missedFrames: 0, overflows: 0, driftDrops: 0 };
   }
 
   push(frame: Frame): void {
@@ -59,26 +80,30 @@ export class JitterBuffer {
   /** The next frame to play, or null for silence (priming, or the peer went quiet). */
   pull(): Frame | null {
     if (this.priming) {
-      if (this.queue.length < this.target) {
+      if (this.queue.length < this.primeTo) {
         if (this.started) this.stats.missedFrames++;
         return null;
       }
-      this.started = true;
-      this.priming = false;
       // Nothing has played yet: a backlog from a burst can go now, unheard, instead of being
       // worked off by audible drift drops later.
-      while (this.queue.length > this.target) {
+      while (!this.started && this.queue.length > this.target) {
         this.queue.shift();
         this.stats.driftDrops++;
       }
+      this.started = true;
+      this.priming = false;
     }
     if (this.queue.length === 0) {
       this.stats.underruns++;
       this.stats.missedFrames++;
       this.priming = true;
+      // The late frame is on its way: playing it when it comes is what adds the slack.
+      this.primeTo = 1;
+      this.raiseTarget();
       this.resetWindow();
       return null;
     }
+    this.adaptTarget();
     this.watchDrift();
     const frame = this.queue.shift()!;
     this.stats.depth = this.queue.length;
@@ -87,6 +112,22 @@ export class JitterBuffer {
 
   get depth(): number {
     return this.queue.length;
+  }
+
+  private raiseTarget(): void {
+    this.calmFrames = 0;
+    if (this.target >= this.maxTarget) return;
+    this.target++;
+    this.calmNeeded = Math.min(this.calmNeeded * 2, MAX_CALM_FRAMES);
+    this.stats.targetFrames = this.target;
+  }
+
+  /** A long calm spell lowers a raised target; the drift drop then takes the frame out. */
+  private adaptTarget(): void {
+    if (this.target <= this.minTarget || ++this.calmFrames < this.calmNeeded) return;
+    this.target--;
+    this.calmFrames = 0;
+    this.stats.targetFrames = this.target;
   }
 
   private watchDrift(): void {

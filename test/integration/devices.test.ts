@@ -13,8 +13,8 @@ import { playInto, recordSink, sine, virtualDevices, writeWav48k, type VirtualPe
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-dev-'));
 let serverUrl = '';
 let stopServer: () => Promise<void>;
-let alice: VirtualPeerDevices;
-let bob: VirtualPeerDevices;
+let alice: VirtualPeerDevices | undefined;
+let bob: VirtualPeerDevices | undefined;
 
 beforeAll(async () => {
   const { child, match } = await startCli(['serve', '--port', '0'], /listening on (http:\/\/\S+)/);
@@ -28,8 +28,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stopServer();
-  alice.remove();
-  bob.remove();
+  alice?.remove();
+  bob?.remove();
 });
 
 const TONE_HZ = 1000;

@@ -85,10 +85,38 @@ describe('JitterBuffer', () => {
     expect(buffer.pull()?.[0]).toBe(2);
     expect(buffer.pull()).toBeNull();
     expect(buffer.stats.underruns).toBe(1);
-    // Re-primes after the underrun; every silent frame after playback began is a missed one.
-    buffer.push(frameOf(3));
+    // Every silent frame after playback began is a missed one; the late frame plays when it comes.
     expect(buffer.pull()).toBeNull();
     expect(buffer.stats.missedFrames).toBe(2);
+    buffer.push(frameOf(3));
+    expect(buffer.pull()?.[0]).toBe(3);
+  });
+
+  it('adapts its target: an underrun raises it, a calm spell lowers it, each raise needs a longer calm', () => {
+    const buffer = new JitterBuffer({ targetFrames: 1, maxTargetFrames: 3, maxFrames: 8, calmFramesToLower: 10 });
+    const play = (frames: number): void => {
+      for (let i = 0; i < frames; i++) {
+        buffer.push(frameOf(100));
+        expect(buffer.pull()).not.toBeNull();
+      }
+    };
+    play(5);
+    expect(buffer.stats.targetFrames).toBe(1);
+    expect(buffer.pull()).toBeNull(); // a frame came late
+    expect(buffer.stats.targetFrames).toBe(2);
+    buffer.push(frameOf(100)); // the late one
+    play(19);
+    expect(buffer.stats.targetFrames).toBe(2); // needs 20 calm frames now (10, doubled)
+    play(1);
+    expect(buffer.stats.targetFrames).toBe(1);
+    // A gap is one underrun however long it lasts; three more gaps: 3 is the ceiling.
+    for (let gap = 0; gap < 3; gap++) {
+      while (buffer.pull() !== null); // drained: the gap begins
+      expect(buffer.pull()).toBeNull();
+      play(1);
+    }
+    expect(buffer.stats.targetFrames).toBe(3);
+    expect(buffer.stats.underruns).toBe(4);
   });
 
   it('drops the oldest frame when full', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseControlLine, splitWords } from '../../src/peer/control-commands.js';
 import { SdpRejected, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from '../../src/peer/sdp-guard.js';
 import { selectDevice } from '../../src/audio/device/device-select.js';
-import { parseLatency } from '../../src/audio/device/latency.js';
+import { outputBufferMs, parseLatency } from '../../src/audio/device/latency.js';
 import type { DeviceInfo } from '../../src/audio/device/worker-protocol.js';
 
 describe('control commands', () => {
@@ -78,8 +78,11 @@ describe('device selection', () => {
   });
 
   it('maps --latency to buffer sizes', () => {
-    expect(parseLatency('low')).toMatchObject({ framesPerBuffer: 240, outputQueueFrames: 1 });
-    expect(parseLatency('60')).toMatchObject({ framesPerBuffer: 960, outputQueueFrames: 3 });
+    expect(parseLatency('low')).toMatchObject({ framesPerBuffer: 160, outputReserveMs: 0 });
+    const sixty = parseLatency('60');
+    expect(sixty).toMatchObject({ framesPerBuffer: 480, outputReserveMs: 30 });
+    expect(outputBufferMs(sixty)).toBe(60);
+    expect(outputBufferMs(parseLatency('200'))).toBe(200);
     expect(() => parseLatency('1')).toThrow(/not a latency/);
   });
 });

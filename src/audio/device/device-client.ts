@@ -6,10 +6,9 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { silentLogger, type Logger } from '../../log.js';
 import type { AudioSink, AudioSource, BackendFailureHandler } from '../backend.js';
-import { FRAME_MS, SAMPLE_RATE, silentFrame, type Frame } from '../format.js';
-import { JitterBuffer } from '../jitter-buffer.js';
+import { SAMPLE_RATE, silentFrame, type Frame } from '../format.js';
 import { selectDevice } from './device-select.js';
-import { LATENCY_PRESETS, type LatencySettings } from './latency.js';
+import { LATENCY_PRESETS, outputBufferMs, type LatencySettings } from './latency.js';
 import type { DeviceInfo, Direction, OpenedStream, ParentMessage, WorkerMessage, WorkerStats } from './worker-protocol.js';
 
 // Resolves to dist/ from both src/ (tests) and dist/ (the CLI): the worker always runs compiled.
@@ -32,6 +31,8 @@ class DeviceWorker extends EventEmitter<WorkerEvents> {
   private readonly child: ChildProcess;
   private readonly recentOutput: string[] = [];
   private exited = false;
+  /** PortAudio's input-overflow reports (naudiodon prints them; there is no other channel). */
+  inputOverflows = 0;
 
   constructor(private readonly logger: Logger) {
     super();
@@ -40,6 +41,7 @@ class DeviceWorker extends EventEmitter<WorkerEvents> {
       stream?.setEncoding('utf8');
       stream?.on('data', (text: string) => {
         for (const line of text.split('\n').filter((l) => l.trim())) {
+          if (line.includes('input overflow')) this.inputOverflows++;
           this.recentOutput.push(line);
           if (this.recentOutput.length > 5) this.recentOutput.shift();
           this.logger.debug('device worker', { line });
@@ -109,7 +111,7 @@ async function openWorkerStream(direction: Direction, wanted: string | null, opt
   const worker = new DeviceWorker(logger);
   try {
     const opened = worker.expect('opened', `open ${direction} device "${device.name}"`);
-    worker.send({ type: 'open', direction, settings: { deviceIndex: device.index, framesPerBuffer: latency.framesPerBuffer, queueFrames: latency.outputQueueFrames } });
+    worker.send({ type: 'open', direction, settings: { deviceIndex: device.index, framesPerBuffer: latency.framesPerBuffer, reserveMs: latency.outputReserveMs } });
     const { stream } = await opened;
     logger.info(`${direction} device open`, { device: stream.deviceName, rate: stream.sampleRate, channels: stream.channels, framesPerBuffer: stream.framesPerBuffer, latency: latency.name });
     return { worker, stream, latency };
@@ -163,32 +165,45 @@ abstract class DeviceStream {
   }
 }
 
+/**
+ * A live source: each frame goes on as soon as the device captured it (no buffer, no waiting
+ * for the mix clock); the network's jitter buffers absorb the input device's clock.
+ */
 export class DeviceSource extends DeviceStream implements AudioSource {
-  private readonly buffer: JitterBuffer;
+  private deliver: ((frame: Frame) => void) | null = null;
+  private capturedFrames = 0;
 
   constructor(worker: DeviceWorker, stream: OpenedStream, latency: LatencySettings) {
     super(worker, stream, latency);
-    this.buffer = new JitterBuffer({ targetFrames: latency.inputTargetFrames, maxFrames: latency.inputTargetFrames + 4 });
     worker.on('message', (message) => {
-      if (message.type === 'frame') this.buffer.push(message.samples);
+      if (message.type !== 'frame' || !this.deliver) return;
+      this.capturedFrames++;
+      this.deliver(message.samples);
     });
   }
 
+  /** Only reached if nobody subscribed: a live source has no frame to hand out on a tick. */
   read(): Frame {
-    return this.buffer.pull() ?? silentFrame();
+    return silentFrame();
+  }
+
+  startPushing(deliver: (frame: Frame) => void): void {
+    this.deliver = deliver;
   }
 
   stats() {
-    const { depth, underruns, overflows, driftDrops } = this.buffer.stats;
     return {
       device: this.stream.deviceName,
       rate: this.stream.sampleRate,
-      configuredLatencyMs: this.callbackMs + this.latency.inputTargetFrames * FRAME_MS,
-      queuedMs: depth * FRAME_MS,
-      underruns,
-      overflows,
-      driftDrops,
+      configuredLatencyMs: this.callbackMs,
+      capturedFrames: this.capturedFrames,
+      overflows: this.worker.inputOverflows,
     };
+  }
+
+  override async close(): Promise<void> {
+    this.deliver = null;
+    await super.close();
   }
 }
 
@@ -218,8 +233,8 @@ export class DeviceSink extends DeviceStream implements AudioSink {
     return {
       device: this.stream.deviceName,
       rate: this.stream.sampleRate,
-      configuredLatencyMs: this.callbackMs * 2 + this.latency.outputQueueFrames * FRAME_MS,
-      queuedMs: this.workerStats.queued * FRAME_MS,
+      configuredLatencyMs: outputBufferMs(this.latency),
+      queuedMs: Math.round(this.workerStats.queued / (SAMPLE_RATE / 1000)),
       underruns: this.workerStats.underruns,
       overflows: this.workerStats.overflows,
     };

@@ -2,9 +2,9 @@
 // 48 kHz mono 10 ms frames with the peer over IPC. Runs as `node device-worker.js`.
 //
 // Output is paced by the device: naudiodon's write completes only when its one-slot queue has
-// room, i.e. when PortAudio's callback took the previous chunk. Each completed write asks the
-// peer for one more frame, so the device clock drives the mix and the queue never grows.
-// Input is read in chunks of one callback and cut into frames. naudiodon prints to stdout from
+// room, i.e. when PortAudio's callback took the previous chunk, and the pump asks the peer for
+// frames just in time, so the device clock drives the mix and no queue grows. Input is read in
+// chunks of one callback, cut into frames and sent at once. naudiodon prints to stdout from
 // C (printf); the parent discards or logs it, which is one more reason this is a process.
 import { createRequire } from 'node:module';
 import { Writable, Readable } from 'node:stream';
@@ -98,42 +98,58 @@ function openStream(portAudio: Naudiodon, direction: Direction, settings: Stream
   throw new Error(`the ${direction} device refused every format tried (48 kHz and its own rate, mono and stereo): ${lastError?.message ?? 'unknown error'}`);
 }
 
+/**
+ * Feeds the output device one chunk (one callback's worth) at a time. naudiodon's write
+ * completes when its one-slot queue takes the chunk, i.e. when PortAudio's callback took the
+ * one before: so exactly one chunk plays, one waits in the queue and one write is pending,
+ * and each completion is the device's clock asking for more. Mixed frames are asked for just
+ * in time (only when the samples on hand would not cover the next chunk plus the reserve), so
+ * a frame waits ~one chunk here instead of a queue's worth. A late frame means one chunk of
+ * silence, never a stall: naudiodon's callback blocks on an empty queue.
+ */
 class OutputPump {
-  private readonly queue: Int16Array[] = [];
+  private readonly fifo = new SampleFifo();
   private readonly stats: WorkerStats = { underruns: 0, overflows: 0, queued: 0 };
+  private awaitingFrames = 0;
   private stopped = false;
   private started = false;
   private resampler: StreamResampler | null = null;
+  private readonly chunkSamples: number;
+  private readonly wantSamples: number;
 
   constructor(
     private readonly stream: Writable,
     private readonly sampleRate: number,
     private readonly channels: number,
-    private readonly queueFrames: number,
-  ) {}
+    settings: StreamSettings,
+  ) {
+    this.chunkSamples = settings.framesPerBuffer;
+    this.wantSamples = settings.framesPerBuffer + Math.round((settings.reserveMs * SAMPLE_RATE) / 1000);
+  }
 
   async prepare(): Promise<void> {
     if (this.sampleRate !== SAMPLE_RATE) this.resampler = await createResampler(SAMPLE_RATE, this.sampleRate);
   }
 
   requestInitialFrames(): void {
-    send({ type: 'demand', frames: this.queueFrames });
+    this.demand();
   }
 
   push(frame: Int16Array): void {
-    // Frames beyond the target depth (mixed while the device was not asking) are dropped
-    // oldest-first, so latency never builds up: one demand per frame played keeps the queue
-    // at exactly its target afterwards.
-    if (this.queue.length >= this.queueFrames) {
-      this.queue.shift();
+    this.awaitingFrames = Math.max(0, this.awaitingFrames - 1);
+    this.fifo.push(frame);
+    // Frames mixed while the device was not asking (the peer's stand-in timer) would build
+    // latency: beyond one frame over what is wanted, the oldest go.
+    const excess = this.fifo.length - (this.wantSamples + FRAME_SAMPLES);
+    if (excess > 0) {
+      this.fifo.discard(excess);
       this.stats.overflows++;
     }
-    this.queue.push(frame);
-    // Start playing once the first frames are queued, so the device does not begin on an underrun.
-    if (!this.started && this.queue.length >= this.queueFrames) {
+    // Start playing once the first chunk is ready, so the device does not begin on an underrun.
+    if (!this.started && this.fifo.length >= this.wantSamples) {
       this.started = true;
       (this.stream as unknown as { start(): void }).start();
-      this.pump();
+      this.writeNext();
     }
   }
 
@@ -143,34 +159,79 @@ class OutputPump {
   }
 
   report(): WorkerStats {
-    return { ...this.stats, queued: this.queue.length };
+    return { ...this.stats, queued: this.fifo.length };
   }
 
-  private pump(): void {
+  /** Asks the mix for frames until what is on hand or on its way covers the next chunk and the reserve. */
+  private demand(): void {
+    let frames = 0;
+    while (this.fifo.length + (this.awaitingFrames + frames) * FRAME_SAMPLES < this.wantSamples) frames++;
+    if (frames === 0) return;
+    this.awaitingFrames += frames;
+    send({ type: 'demand', frames });
+  }
+
+  private writeNext(): void {
     if (this.stopped) return;
-    let frame = this.queue.shift();
-    if (!frame) {
+    let chunk = this.fifo.take(this.chunkSamples);
+    if (!chunk) {
       this.stats.underruns++;
-      frame = new Int16Array(FRAME_SAMPLES);
+      chunk = new Int16Array(this.chunkSamples);
     }
-    this.stream.write(this.toDevice(frame), (error) => {
+    this.demand();
+    this.stream.write(this.toDevice(chunk), (error) => {
       if (error) return fail(`the output device failed: ${error.message}`);
-      // The device took a chunk: ask for the frame that replaces it, then write the next.
-      send({ type: 'demand', frames: 1 });
-      this.pump();
+      // The queue took this chunk: the device has room again; the next one waits for it.
+      this.writeNext();
     });
   }
 
-  private toDevice(frame: Int16Array): Buffer {
-    let mono: Int16Array = frame;
+  private toDevice(chunk: Int16Array): Buffer {
+    let mono: Int16Array = chunk;
     if (this.resampler) {
-      const converted = this.resampler.process(Float32Array.from(frame, (sample) => sample / 32768));
+      const converted = this.resampler.process(Float32Array.from(chunk, (sample) => sample / 32768));
       mono = Int16Array.from(converted, (sample) => clampToInt16(sample * 32768));
     }
     if (this.channels === 1) return Buffer.from(mono.buffer, mono.byteOffset, mono.byteLength);
     const interleaved = new Int16Array(mono.length * this.channels);
     for (let i = 0; i < mono.length; i++) for (let c = 0; c < this.channels; c++) interleaved[i * this.channels + c] = mono[i]!;
     return Buffer.from(interleaved.buffer);
+  }
+}
+
+/** Mixed samples waiting for the device, taken in chunks of any size. */
+class SampleFifo {
+  private readonly frames: Int16Array[] = [];
+  private offset = 0;
+  length = 0;
+
+  push(frame: Int16Array): void {
+    this.frames.push(frame);
+    this.length += frame.length;
+  }
+
+  /** The next `count` samples, or null if fewer are on hand. */
+  take(count: number): Int16Array | null {
+    if (this.length < count) return null;
+    const out = new Int16Array(count);
+    let filled = 0;
+    while (filled < count) {
+      const head = this.frames[0]!;
+      const n = Math.min(count - filled, head.length - this.offset);
+      out.set(head.subarray(this.offset, this.offset + n), filled);
+      filled += n;
+      this.offset += n;
+      if (this.offset === head.length) {
+        this.frames.shift();
+        this.offset = 0;
+      }
+    }
+    this.length -= count;
+    return out;
+  }
+
+  discard(count: number): void {
+    this.take(Math.min(count, this.length));
   }
 }
 
@@ -200,7 +261,7 @@ async function open(direction: Direction, settings: StreamSettings): Promise<voi
   const { stream, sampleRate, channels, deviceName } = openStream(portAudio, direction, settings);
   stream.on('error', (error: Error) => fail(`the ${direction} device failed: ${error.message}`));
   if (direction === 'output') {
-    const pump = new OutputPump(stream as Writable, sampleRate, channels, settings.queueFrames);
+    const pump = new OutputPump(stream as Writable, sampleRate, channels, settings);
     await pump.prepare();
     process.on('message', (message: ParentMessage) => {
       if (message.type === 'frame') pump.push(message.samples);

@@ -4,27 +4,32 @@ import { InvalidArgumentError } from 'commander';
 
 export interface LatencySettings {
   name: string;
-  /** PortAudio callback size at 48 kHz. */
+  /**
+   * PortAudio callback size at 48 kHz, also the size of each chunk written to the output: the
+   * output holds one chunk playing, one queued in naudiodon and one waiting to enter the queue.
+   */
   framesPerBuffer: number;
-  /** 10 ms frames queued ahead of the output device. */
-  outputQueueFrames: number;
-  /** 10 ms frames the capture buffer aims to hold before the mix takes them. */
-  inputTargetFrames: number;
+  /** Milliseconds of mixed audio kept ready beyond the next chunk: slack for a late mix. */
+  outputReserveMs: number;
 }
 
 export const LATENCY_PRESETS: Record<'low' | 'normal' | 'high', LatencySettings> = {
-  low: { name: 'low', framesPerBuffer: 240, outputQueueFrames: 1, inputTargetFrames: 1 },
-  normal: { name: 'normal', framesPerBuffer: 480, outputQueueFrames: 2, inputTargetFrames: 1 },
-  high: { name: 'high', framesPerBuffer: 960, outputQueueFrames: 6, inputTargetFrames: 3 },
+  low: { name: 'low', framesPerBuffer: 160, outputReserveMs: 0 },
+  normal: { name: 'normal', framesPerBuffer: 160, outputReserveMs: 5 },
+  high: { name: 'high', framesPerBuffer: 960, outputReserveMs: 40 },
 };
 
-/** "low" | "normal" | "high" | a number of milliseconds of extra buffering (5–500). */
+/** Milliseconds of output buffering these settings add (chunks in flight plus the reserve). */
+export function outputBufferMs(settings: LatencySettings): number {
+  return (3 * settings.framesPerBuffer) / 48 + settings.outputReserveMs;
+}
+
+/** "low" | "normal" | "high" | a number of milliseconds of output buffering (15–500). */
 export function parseLatency(value: string): LatencySettings {
   if (value in LATENCY_PRESETS) return LATENCY_PRESETS[value as keyof typeof LATENCY_PRESETS];
   const ms = Number(value.replace(/ms$/, ''));
-  if (!Number.isFinite(ms) || ms < 5 || ms > 500) throw new InvalidArgumentError(`"${value}" is not a latency; use low, normal, high, or a number of milliseconds from 5 to 500`);
-  // Split the budget: callbacks of up to 20 ms, the rest as queued frames on each side.
-  const framesPerBuffer = ms <= 10 ? 240 : ms <= 40 ? 480 : 960;
-  const queue = Math.max(1, Math.round(ms / 10 / 2));
-  return { name: `${ms}ms`, framesPerBuffer, outputQueueFrames: queue, inputTargetFrames: queue };
+  if (!Number.isFinite(ms) || ms < 15 || ms > 500) throw new InvalidArgumentError(`"${value}" is not a latency; use low, normal, high, or a number of milliseconds from 15 to 500`);
+  // Callbacks of 3⅓, 10 or 20 ms (three in flight), the rest as reserve.
+  const framesPerBuffer = ms < 45 ? 160 : ms < 90 ? 480 : 960;
+  return { name: `${ms}ms`, framesPerBuffer, outputReserveMs: Math.max(0, ms - (3 * framesPerBuffer) / 48) };
 }

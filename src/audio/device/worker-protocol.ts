@@ -18,10 +18,10 @@ export type Direction = 'input' | 'output';
 export interface StreamSettings {
   /** PortAudio device index; -1 for the default device. */
   deviceIndex: number;
-  /** PortAudio callback size at the device rate. */
+  /** PortAudio callback size (and output chunk) at 48 kHz. */
   framesPerBuffer: number;
-  /** Output: 10 ms frames the worker keeps queued ahead of PortAudio. */
-  queueFrames: number;
+  /** Output: milliseconds of mixed audio kept ready beyond the next chunk. */
+  reserveMs: number;
 }
 
 export type ParentMessage =
@@ -42,11 +42,11 @@ export interface OpenedStream {
 
 /** Output streams only: capture is measured by the peer's own buffer. */
 export interface WorkerStats {
-  /** Frames PortAudio wanted before the mix had one (played as silence). */
+  /** Chunks PortAudio wanted before the mix had them (played as silence). */
   underruns: number;
-  /** Frames dropped because the queue was full. */
+  /** Times mixed samples were dropped because more were on hand than wanted. */
   overflows: number;
-  /** Frames queued in the worker right now. */
+  /** Mixed samples (48 kHz) waiting in the worker right now. */
   queued: number;
 }
 
