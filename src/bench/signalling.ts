@@ -1,4 +1,6 @@
-// Signalling scale: 1000 socket.io clients joining 100 rooms at once. Join latency is the time
+// Signalling scale: 1000 socket.io clients joining 100 rooms, twice: all at once (a storm: the
+// figure is mostly queueing on a 2-core machine that also runs the 1000 clients), and arriving
+// at a steady rate until all 1000 are in (what a busy server sees). Join latency is the time
 // from a client's `join` to each member's room-users-updated that lists it; relay throughput
 // is signals per second delivered; memory is the server's RSS per connection. The same run
 // measures a bare socket.io server doing the same job, so the ratio shows voxroom's overhead.
@@ -17,6 +19,8 @@ export interface SignallingFigures {
   joinP99Ms: number;
   signalsPerSecond: number;
   serverKbPerConnection: number;
+  /** Joins spread evenly at this rate (0: all at once). */
+  joinsPerSecond: number;
 }
 
 async function startServerProcess(args: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
@@ -33,7 +37,7 @@ async function startServerProcess(args: string[]): Promise<{ url: string; pid: n
   };
 }
 
-async function run(url: string, pid: number, clients: number, rooms: number): Promise<SignallingFigures> {
+async function run(url: string, pid: number, clients: number, rooms: number, joinsPerSecond = 0): Promise<SignallingFigures> {
   const rssBefore = rssMb(pid);
   const sockets: Socket[] = [];
   for (let i = 0; i < clients; i += 100) {
@@ -41,34 +45,41 @@ async function run(url: string, pid: number, clients: number, rooms: number): Pr
     await Promise.all(batch.map((s) => new Promise((resolve) => s.once('connect', () => resolve(null)))));
     sockets.push(...batch);
   }
-  const joinedAt = new Map<string, number>();
-  const latencies: number[] = [];
+  // Sightings are matched to join starts once every ack is in (an update can beat its ack).
+  // An observer's first update is its own join: of the members it lists, only the observer
+  // itself was brought by that join; every later first sighting was brought by the newcomer's.
+  const sightings: Array<{ id: string; at: number; observer: number; ownJoin: boolean }> = [];
   const ids: string[] = new Array(clients);
-  sockets.forEach((socket) => {
+  sockets.forEach((socket, observer) => {
     const seen = new Set<string>();
+    let ownJoin = true;
     socket.on('room-users-updated', (update: { peers: Array<{ id: string }> }) => {
-      const now = performance.now();
+      const at = performance.now();
       for (const peer of update.peers) {
         if (seen.has(peer.id)) continue;
         seen.add(peer.id);
-        const at = joinedAt.get(peer.id);
-        if (at !== undefined) latencies.push(now - at);
+        sightings.push({ id: peer.id, at, observer, ownJoin });
       }
+      ownJoin = false;
     });
   });
-  // Everyone joins at once; a join's start is keyed by the id its ack returns.
-  const starts = sockets.map(() => 0);
+  // Everyone joins at once, or join i at i / joinsPerSecond.
+  const startedAt = new Map<string, number>();
+  const firstAt = performance.now();
   await Promise.all(
     sockets.map(async (socket, i) => {
-      starts[i] = performance.now();
+      if (joinsPerSecond > 0) await sleep(Math.max(0, firstAt + (i * 1000) / joinsPerSecond - performance.now()));
+      const start = performance.now();
       const ack = (await socket.emitWithAck('join', { room: `room-${i % rooms}`, name: `c${i}`, v: PROTOCOL_VERSION })) as { ok: boolean; self: { id: string } };
       ids[i] = ack.self.id;
-      joinedAt.set(ack.self.id, starts[i]!);
+      startedAt.set(ack.self.id, start);
     }),
   );
   await sleep(1000);
-  // Updates that arrived before the ack (possible for other members) are matched now.
-  const expected = clients * (clients / rooms);
+  const latencies = sightings.filter((s) => !s.ownJoin || s.id === ids[s.observer]).map((s) => s.at - startedAt.get(s.id)!);
+  // Each member is seen by itself and by everyone who was in its room before it came.
+  const perRoom = clients / rooms;
+  const expected = rooms * ((perRoom * (perRoom + 1)) / 2);
   const rssAfter = rssMb(pid);
 
   // Relay: each client sends 40 signals to the next client in its room.
@@ -93,16 +104,29 @@ async function run(url: string, pid: number, clients: number, rooms: number): Pr
     joinP99Ms: round(percentile(latencies, 99)),
     signalsPerSecond: Math.round(received / relaySeconds),
     serverKbPerConnection: round(((rssAfter - rssBefore) * 1024) / clients),
+    joinsPerSecond,
     ...(latencies.length < expected * 0.99 ? { incomplete: `${latencies.length} of ${expected} deliveries seen` } : {}),
   };
 }
 
-export async function measureSignalling(bin: string, clients = 1000, rooms = 100): Promise<{ voxroom: SignallingFigures; bare: SignallingFigures }> {
-  const voxroomServer = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64']);
-  const voxroom = await run(voxroomServer.url, voxroomServer.pid, clients, rooms);
-  await voxroomServer.stop();
-  const bareServer = await startServerProcess([fileURLToPath(new URL('./bare-server.js', import.meta.url))]);
-  const bare = await run(bareServer.url, bareServer.pid, clients, rooms);
-  await bareServer.stop();
-  return { voxroom, bare };
+export interface SignallingComparison {
+  voxroom: SignallingFigures;
+  bare: SignallingFigures;
+}
+
+/** The storm, then steady arrivals at each rate, each on fresh voxroom and bare servers. */
+export async function measureSignalling(bin: string, clients = 1000, rooms = 100, steadyRates = [250, 1000]): Promise<{ storm: SignallingComparison; steady: SignallingComparison[] }> {
+  const measure = async (joinsPerSecond: number): Promise<SignallingComparison> => {
+    const voxroomServer = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64']);
+    const voxroom = await run(voxroomServer.url, voxroomServer.pid, clients, rooms, joinsPerSecond);
+    await voxroomServer.stop();
+    const bareServer = await startServerProcess([fileURLToPath(new URL('./bare-server.js', import.meta.url))]);
+    const bare = await run(bareServer.url, bareServer.pid, clients, rooms, joinsPerSecond);
+    await bareServer.stop();
+    return { voxroom, bare };
+  };
+  const storm = await measure(0);
+  const steady: SignallingComparison[] = [];
+  for (const rate of steadyRates) steady.push(await measure(rate));
+  return { storm, steady };
 }
