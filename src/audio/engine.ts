@@ -15,10 +15,11 @@ import { Mixer, SmoothedGain, type MixInput } from './mixer.js';
 import { WavFileSink } from './wav-writer.js';
 
 /**
- * Remote audio starts one frame deep (the two 10 ms clocks' phase is the only jitter left
- * after NetEq) and adapts up to four frames if underruns say the scheduling needs it.
+ * Remote audio starts two frames deep, goes down to one when 2 s pass without a late frame
+ * (the phase of two 10 ms clocks is all the jitter left after NetEq) and up to four when
+ * underruns say the machine's scheduling needs it.
  */
-const REMOTE_BUFFER = { targetFrames: 1, maxTargetFrames: 4, maxFrames: 8 };
+const REMOTE_BUFFER = { targetFrames: 2, minTargetFrames: 1, maxTargetFrames: 4, maxFrames: 8 };
 
 /** A paced sink that has not asked for a frame this long is stood in for by the timer. */
 const STAND_IN_AFTER_MS = 30;

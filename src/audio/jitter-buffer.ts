@@ -1,20 +1,22 @@
 // Per-remote-peer playout buffer between wrtc's delivery thread and the mix clock.
 // wrtc decodes through WebRTC's own NetEq, so network jitter is already absorbed upstream; this
 // buffer only has to cover scheduling jitter between two 10 ms clocks. Hence a small, adaptive
-// target: it starts low (one frame), an underrun raises it by a frame, and a calm spell lowers
-// it again, each raise doubling the calm needed (so a bad phase between the clocks settles on
-// the higher target instead of a gap every few seconds). Clock drift, and a lowered target, are
+// target: a calm spell in which no frame came late lowers it a frame (one frame is enough when
+// the two clocks keep a steady phase), an underrun raises it again (a loaded machine, a bad
+// phase), and a step down that proved wrong doubles the calm needed before the next. Clock drift, and a lowered target, are
 // absorbed by dropping one frame at a quiet moment whenever the buffer has held more than the
 // target for a whole window; never by a queue that grows. A peer that stops sending yields
 // silence (null), never a stall.
 import { FRAME_SAMPLES, type Frame } from './format.js';
 
 export interface JitterBufferOptions {
-  /** Frames gathered before playing starts; the lowest target. */
+  /** Frames gathered before playing starts: the first target. */
   targetFrames?: number;
-  /** Highest target underruns can raise it to (= targetFrames: a fixed target). */
+  /** Lowest target a calm spell can bring it to (= targetFrames: never lower). */
+  minTargetFrames?: number;
+  /** Highest target underruns can raise it to (= targetFrames: never higher). */
   maxTargetFrames?: number;
-  /** Frames played without an underrun before a raised target steps down (doubles per raise). */
+  /** Frames played without a late frame before the target steps down. */
   calmFramesToLower?: number;
   maxFrames?: number;
   /** Frames over which the minimum depth is watched before dropping one for drift. */
@@ -54,15 +56,18 @@ export class JitterBuffer {
   private primeTo: number;
   private calmNeeded: number;
   private calmFrames = 0;
+  private calmMinDepth = Infinity;
+  private framesSinceStepDown = Infinity;
   private readonly max: number;
   private readonly window: number;
   private readonly quietWait: number;
 
   constructor(options: JitterBufferOptions = {}) {
-    this.minTarget = this.target = this.primeTo = options.targetFrames ?? 2;
+    this.target = this.primeTo = options.targetFrames ?? 2;
     this.max = options.maxFrames ?? 8;
-    this.maxTarget = Math.min(Math.max(options.maxTargetFrames ?? this.minTarget, this.minTarget), this.max - 1);
-    this.calmNeeded = options.calmFramesToLower ?? 500;
+    this.minTarget = Math.min(options.minTargetFrames ?? this.target, this.target);
+    this.maxTarget = Math.min(Math.max(options.maxTargetFrames ?? this.target, this.target), this.max - 1);
+    this.calmNeeded = options.calmFramesToLower ?? 200;
     this.window = options.driftWindowFrames ?? 100;
     this.quietWait = options.quietWaitFrames ?? 50;
     this.stats = { depth: 0, targetFrames: this.target, underruns: 0, missedFrames: 0, overflows: 0, driftDrops: 0 };
@@ -116,18 +121,31 @@ export class JitterBuffer {
 
   private raiseTarget(): void {
     this.calmFrames = 0;
+    this.calmMinDepth = Infinity;
     if (this.target >= this.maxTarget) return;
     this.target++;
-    this.calmNeeded = Math.min(this.calmNeeded * 2, MAX_CALM_FRAMES);
+    // Stepped down too soon: wait longer before the next try.
+    if (this.framesSinceStepDown < this.calmNeeded) this.calmNeeded = Math.min(this.calmNeeded * 2, MAX_CALM_FRAMES);
     this.stats.targetFrames = this.target;
   }
 
-  /** A long calm spell lowers a raised target; the drift drop then takes the frame out. */
+  /**
+   * A long calm spell lowers a raised target, if the buffer never dipped below the target in
+   * it (a dip is a frame that came late; one frame less would have been an underrun). The
+   * drift drop then takes the spare frame out.
+   */
   private adaptTarget(): void {
-    if (this.target <= this.minTarget || ++this.calmFrames < this.calmNeeded) return;
-    this.target--;
+    this.framesSinceStepDown++;
+    if (this.target <= this.minTarget) return;
+    this.calmMinDepth = Math.min(this.calmMinDepth, this.queue.length);
+    if (++this.calmFrames < this.calmNeeded) return;
+    if (this.calmMinDepth >= this.target) {
+      this.target--;
+      this.framesSinceStepDown = 0;
+      this.stats.targetFrames = this.target;
+    }
     this.calmFrames = 0;
-    this.stats.targetFrames = this.target;
+    this.calmMinDepth = Infinity;
   }
 
   private watchDrift(): void {

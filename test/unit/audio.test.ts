@@ -92,31 +92,43 @@ describe('JitterBuffer', () => {
     expect(buffer.pull()?.[0]).toBe(3);
   });
 
-  it('adapts its target: an underrun raises it, a calm spell lowers it, each raise needs a longer calm', () => {
-    const buffer = new JitterBuffer({ targetFrames: 1, maxTargetFrames: 3, maxFrames: 8, calmFramesToLower: 10 });
+  it('adapts its target: down after a calm spell without late frames, up on an underrun', () => {
+    const buffer = new JitterBuffer({ targetFrames: 2, minTargetFrames: 1, maxTargetFrames: 3, maxFrames: 8, calmFramesToLower: 10 });
     const play = (frames: number): void => {
       for (let i = 0; i < frames; i++) {
         buffer.push(frameOf(100));
         expect(buffer.pull()).not.toBeNull();
       }
     };
-    play(5);
-    expect(buffer.stats.targetFrames).toBe(1);
-    expect(buffer.pull()).toBeNull(); // a frame came late
+    buffer.push(frameOf(100));
+    play(9);
     expect(buffer.stats.targetFrames).toBe(2);
+    play(1); // ten frames, never fewer than two on hand: one is enough
+    expect(buffer.stats.targetFrames).toBe(1);
+    while (buffer.pull() !== null); // a frame came late: an underrun
+    expect(buffer.stats.targetFrames).toBe(2);
+    // That step down was wrong: the next one needs twice the calm.
     buffer.push(frameOf(100)); // the late one
     play(19);
-    expect(buffer.stats.targetFrames).toBe(2); // needs 20 calm frames now (10, doubled)
+    expect(buffer.stats.targetFrames).toBe(2);
     play(1);
     expect(buffer.stats.targetFrames).toBe(1);
-    // A gap is one underrun however long it lasts; three more gaps: 3 is the ceiling.
+    while (buffer.pull() !== null);
+    // A frame late again within the calm spell (one on hand, below the target) keeps the target.
+    buffer.push(frameOf(100));
+    play(38);
+    expect(buffer.pull()).not.toBeNull();
+    buffer.push(frameOf(100));
+    buffer.push(frameOf(100));
+    play(1); // the 40th calm frame ends the spell
+    expect(buffer.stats.targetFrames).toBe(2);
+    // A gap is one underrun however long it lasts; 3 is the ceiling.
     for (let gap = 0; gap < 3; gap++) {
-      while (buffer.pull() !== null); // drained: the gap begins
-      expect(buffer.pull()).toBeNull();
+      while (buffer.pull() !== null);
       play(1);
     }
     expect(buffer.stats.targetFrames).toBe(3);
-    expect(buffer.stats.underruns).toBe(4);
+    expect(buffer.stats.underruns).toBe(5);
   });
 
   it('drops the oldest frame when full', () => {
