@@ -111,6 +111,8 @@ class OutputPump {
   private readonly fifo = new SampleFifo();
   private readonly stats: WorkerStats = { underruns: 0, overflows: 0, queued: 0 };
   private awaitingFrames = 0;
+  /** Samples of silence played for late audio (at most a frame), skipped when it comes. */
+  private owedSamples = 0;
   private stopped = false;
   private started = false;
   private resampler: StreamResampler | null = null;
@@ -138,6 +140,13 @@ class OutputPump {
   push(frame: Int16Array): void {
     this.awaitingFrames = Math.max(0, this.awaitingFrames - 1);
     this.fifo.push(frame);
+    // Silence played in place of a late frame: skip as much of it, or every later frame would
+    // be played that much later (the mix clock would slip a chunk per underrun).
+    const skip = Math.min(this.owedSamples, this.fifo.length);
+    if (skip > 0) {
+      this.fifo.discard(skip);
+      this.owedSamples -= skip;
+    }
     // Frames mixed while the device was not asking (the peer's stand-in timer) would build
     // latency: beyond one frame over what is wanted, the oldest go.
     const excess = this.fifo.length - (this.wantSamples + FRAME_SAMPLES);
@@ -177,6 +186,7 @@ class OutputPump {
     if (!chunk) {
       this.stats.underruns++;
       chunk = new Int16Array(this.chunkSamples);
+      if (this.started) this.owedSamples = Math.min(this.owedSamples + this.chunkSamples, FRAME_SAMPLES);
     }
     this.demand();
     this.stream.write(this.toDevice(chunk), (error) => {
