@@ -1,5 +1,6 @@
 // CPU and memory per peer, and the largest mesh this machine sustains: N `voxroom join`
-// processes in one room, each sending a tone; figures from /proc and from each peer's own
+// processes in one room, each sending a tone (or only some of them, the rest silent: a
+// conversation, where DTX spares the silent); figures from /proc and from each peer's own
 // `status`/`peers` answers (underruns, late ticks, levels) over a measurement window.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -16,7 +17,9 @@ export interface MeshFigures {
   gapPercent: number;
   /** Share of mix ticks that ran late (caught up), in percent. */
   lateTickPercent: number;
-  /** Every peer hears every other peer's tone above −35 dBFS. */
+  /** Peers sending a tone; the others send silence. */
+  talkers: number;
+  /** Every peer hears every other talker's tone above −35 dBFS. */
   allTonesHeard: boolean;
   sustained: boolean;
 }
@@ -35,8 +38,8 @@ class MeshPeer {
   private readonly waiters: Array<{ event: string; resolve: (value: Record<string, unknown>) => void }> = [];
   connections = 0;
 
-  constructor(bin: string, serverUrl: string, room: string, name: string, hz: number, extraArgs: string[]) {
-    this.child = spawn(process.execPath, [bin, 'join', room, '--server', serverUrl, '--name', name, '--input', `tone:${hz}`, '--output', 'null', '--json', ...extraArgs]);
+  constructor(bin: string, serverUrl: string, room: string, name: string, input: string, extraArgs: string[]) {
+    this.child = spawn(process.execPath, [bin, 'join', room, '--server', serverUrl, '--name', name, '--input', input, '--output', 'null', '--json', ...extraArgs]);
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       let event: Record<string, unknown>;
       try {
@@ -58,15 +61,16 @@ class MeshPeer {
     });
   }
 
-  async snapshot(): Promise<PeerSnapshot> {
+  /** `isTalker` picks the remotes whose tone must be heard. */
+  async snapshot(isTalker: (name: string) => boolean): Promise<PeerSnapshot> {
     const status = (await this.ask('status')) as { audio: { ticks: number; clock: { lateTicks?: number } } };
-    const { peers } = (await this.ask('peers')) as { peers: Array<{ audio: { receivedFrames: number; missedFrames: number; levelDbfs: number | null } | null }> };
+    const { peers } = (await this.ask('peers')) as { peers: Array<{ name: string; audio: { receivedFrames: number; missedFrames: number; levelDbfs: number | null } | null }> };
     return {
       ticks: status.audio.ticks,
       lateTicks: status.audio.clock.lateTicks ?? 0,
       remoteFrames: peers.reduce((sum, p) => sum + (p.audio?.receivedFrames ?? 0), 0),
       missedFrames: peers.reduce((sum, p) => sum + (p.audio?.missedFrames ?? 0), 0),
-      quietestDbfs: Math.min(...peers.map((p) => p.audio?.levelDbfs ?? -Infinity)),
+      quietestDbfs: Math.min(...peers.filter((p) => isTalker(p.name)).map((p) => p.audio?.levelDbfs ?? -Infinity)),
       remotes: peers.length,
     };
   }
@@ -80,21 +84,23 @@ class MeshPeer {
   }
 }
 
-export async function measureMesh(bin: string, size: number, extraArgs: string[] = [], windowSeconds = 8): Promise<MeshFigures> {
+export async function measureMesh(bin: string, size: number, options: { extraArgs?: string[]; windowSeconds?: number; talkers?: number } = {}): Promise<MeshFigures> {
+  const { extraArgs = [], windowSeconds = 8, talkers = size } = options;
   const server = await startSignallingServer({ port: 0, maxPeersPerRoom: 64 });
-  const peers = Array.from({ length: size }, (_, i) => new MeshPeer(bin, server.url, `mesh${size}`, `p${i}`, 300 + 97 * i, extraArgs));
+  const isTalker = (name: string): boolean => Number(name.slice(1)) < talkers;
+  const peers = Array.from({ length: size }, (_, i) => new MeshPeer(bin, server.url, `mesh${size}`, `p${i}`, i < talkers ? `tone:${300 + 97 * i}` : 'silence', extraArgs));
   try {
     const deadline = Date.now() + 60_000;
     while (peers.some((p) => p.connections < size - 1) && Date.now() < deadline) await sleep(200);
     const connected = peers.every((p) => p.connections >= size - 1);
     await sleep(3000);
-    const before = await Promise.all(peers.map((p) => p.snapshot()));
+    const before = await Promise.all(peers.map((p) => p.snapshot(isTalker)));
     const cpuBefore = peers.map((p) => cpuSeconds(p.child.pid!));
     const started = performance.now();
     await sleep(windowSeconds * 1000);
     const elapsed = (performance.now() - started) / 1000;
     const cpuAfter = peers.map((p) => cpuSeconds(p.child.pid!));
-    const after = await Promise.all(peers.map((p) => p.snapshot()));
+    const after = await Promise.all(peers.map((p) => p.snapshot(isTalker)));
     const rss = peers.map((p) => rssMb(p.child.pid!));
     const cpuPercents = cpuAfter.map((cpu, i) => ((cpu - cpuBefore[i]!) / elapsed) * 100);
     const frames = after.reduce((sum, a, i) => sum + (a.ticks - before[i]!.ticks) * a.remotes, 0);
@@ -103,6 +109,7 @@ export async function measureMesh(bin: string, size: number, extraArgs: string[]
     const late = after.reduce((sum, a, i) => sum + a.lateTicks - before[i]!.lateTicks, 0);
     const gapPercent = frames > 0 ? (missed / frames) * 100 : 100;
     const lateTickPercent = ticks > 0 ? (late / ticks) * 100 : 100;
+    // A lone talker has no other talker to hear (the minimum of nothing is Infinity).
     const allTonesHeard = after.every((a) => a.remotes === size - 1 && a.quietestDbfs > -35);
     return {
       peers: size,
@@ -112,6 +119,7 @@ export async function measureMesh(bin: string, size: number, extraArgs: string[]
       rssMbPerPeer: round(rss.reduce((a, b) => a + b, 0) / size),
       gapPercent: round(gapPercent, 3),
       lateTickPercent: round(lateTickPercent, 3),
+      talkers,
       allTonesHeard,
       // Late ticks are caught up (the output stays continuous), so they count only when frequent.
       sustained: connected && allTonesHeard && gapPercent < 0.1 && lateTickPercent < 1,

@@ -26,6 +26,7 @@ interface JoinFlags {
   loop?: boolean;
   latency: LatencySettings;
   ptime: string;
+  dtx: boolean;
   insecure?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -53,6 +54,7 @@ export function joinCommand(): Command {
     .option('--loop', 'loop a file input instead of leaving when it ends')
     .option('--latency <preset>', 'device buffering: low, normal, high, or milliseconds', asOption(parseLatency), LATENCY_PRESETS.normal)
     .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is a few ms faster, 20 sends half the packets (for rooms over 4)').choices(['10', '20']).default('20'))
+    .option('--no-dtx', 'send every packet while silent too (DTX, on by default, sends one per 400 ms)')
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')
@@ -83,7 +85,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), logger, insecureTls: flags.insecure });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, logger, insecureTls: flags.insecure });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
     throw error;
@@ -147,7 +149,7 @@ function readControlLines(peer: VoicePeer, out: Output, quit: () => void): void 
         out.event(command.kind === 'mute' ? 'muted' : 'unmuted', {}, command.kind === 'mute' ? 'microphone muted' : 'microphone on');
         break;
       case 'peers':
-        out.peers(peer.peers());
+        void peer.peersWithPackets().then((list) => out.peers(list));
         break;
       case 'status':
         out.event('status', peer.status(), JSON.stringify(peer.status(), null, 2));

@@ -17,8 +17,8 @@ export class Output {
   peers(peers: PeerStatus[]): void {
     if (this.json) return this.line(JSON.stringify({ event: 'peers', peers }));
     if (peers.length === 0) return this.line('nobody else is here');
-    const rows = peers.map((p) => [p.name, p.connection, formatLevel(p.audio?.levelDbfs), `${p.audio?.volumePercent ?? 100} %`]);
-    this.table(['NAME', 'CONNECTION', 'LEVEL', 'VOLUME'], rows);
+    const rows = peers.map((p) => [p.name, p.connection, formatLevel(p.audio?.levelDbfs), `${p.audio?.volumePercent ?? 100} %`, `${p.packets?.sent ?? '-'}`, `${p.packets?.received ?? '-'}`]);
+    this.table(['NAME', 'CONNECTION', 'LEVEL', 'VOLUME', 'PACKETS SENT', 'RECEIVED'], rows);
   }
 
   text(text: string): void {

@@ -19,6 +19,8 @@ export interface PeerLinkOptions {
   /** Our outgoing audio; the link adds it to its own transceiver. */
   track: WrtcTrack;
   ptimeMs: number;
+  /** Opus DTX for our sender: almost no packets while we are silent. */
+  dtx: boolean;
   sendSignal: (data: SignalData) => void;
   onAudio: (data: SinkData) => void;
   logger: Logger;
@@ -89,6 +91,18 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     }, CONNECT_TIMEOUT_MS);
   }
 
+  /** RTP packets this connection has sent and received (DTX shows as few sent in silence). */
+  async packetCounts(): Promise<{ sent: number; received: number }> {
+    const counts = { sent: 0, received: 0 };
+    if (this.closed) return counts;
+    const report = await this.pc.getStats();
+    report.forEach((entry: { type: string; packetsSent?: number; packetsReceived?: number }) => {
+      if (entry.type === 'outbound-rtp') counts.sent += entry.packetsSent ?? 0;
+      else if (entry.type === 'inbound-rtp') counts.received += entry.packetsReceived ?? 0;
+    });
+    return counts;
+  }
+
   get connectionState(): RTCPeerConnectionState {
     return this.pc.connectionState;
   }
@@ -141,7 +155,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       this.options.logger.debug('ignoring remote description type', { peer: this.remote.name, type: remote.type });
       return;
     }
-    const description = sanitizeRemoteDescription(remote, { ptimeMs: this.options.ptimeMs });
+    const description = sanitizeRemoteDescription(remote, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx });
     const collision = description.type === 'offer' && this.pc.signalingState !== 'stable';
     this.ignoreOffer = !this.options.polite && collision;
     if (this.ignoreOffer) {

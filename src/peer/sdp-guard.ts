@@ -13,6 +13,11 @@ const MAX_MEDIA_SECTIONS = 8;
 export interface SdpPolicy {
   /** Packet duration our sender should use (ms); written as a=ptime into the audio section. */
   ptimeMs: number;
+  /**
+   * Opus discontinuous transmission for our sender: written as usedtx=1 (or removed) in the
+   * remote's Opus parameters, which is where WebRTC's encoder reads it from.
+   */
+  dtx: boolean;
 }
 
 /** Returns a safe copy of the remote description, or throws SdpRejected saying why. */
@@ -27,6 +32,7 @@ export function sanitizeRemoteDescription(description: SessionDescription, polic
   if (media.length > MAX_MEDIA_SECTIONS) throw new SdpRejected(`the description has ${media.length} media sections (at most ${MAX_MEDIA_SECTIONS})`);
   if (!media.some((line) => line.startsWith('m=audio '))) throw new SdpRejected('the description carries no audio');
 
+  const opusTypes = new Set(lines.flatMap((line) => /^a=rtpmap:(\d+) opus\/48000/i.exec(line)?.[1] ?? []));
   const out: string[] = [];
   let inAudio = false;
   for (const line of lines) {
@@ -36,10 +42,25 @@ export function sanitizeRemoteDescription(description: SessionDescription, polic
     }
     // maxptime crashes wrtc's sender; ptime is ours to choose (it sets our packetization).
     if (line.startsWith('a=maxptime:') || line.startsWith('a=ptime:')) continue;
+    const fmtp = /^a=fmtp:(\d+) (.*)$/.exec(line);
+    if (fmtp && opusTypes.has(fmtp[1]!)) {
+      out.push(`a=fmtp:${fmtp[1]} ${withDtx(fmtp[2]!, policy.dtx)}`);
+      continue;
+    }
     out.push(line);
+    // An Opus payload without parameters still needs its usedtx.
+    const rtpmap = /^a=rtpmap:(\d+) /.exec(line)?.[1];
+    if (policy.dtx && rtpmap && opusTypes.has(rtpmap) && !lines.some((l) => l.startsWith(`a=fmtp:${rtpmap} `))) out.push(`a=fmtp:${rtpmap} usedtx=1`);
   }
   if (inAudio) out.push(`a=ptime:${policy.ptimeMs}`);
   return { type: description.type, sdp: out.join('\r\n') + '\r\n' };
+}
+
+/** Opus format parameters with usedtx set as wanted (and kept otherwise). */
+function withDtx(parameters: string, dtx: boolean): string {
+  const kept = parameters.split(';').filter((p) => p.trim() !== '' && !/^\s*usedtx=/i.test(p));
+  if (dtx) kept.push('usedtx=1');
+  return kept.join(';');
 }
 
 /** The DTLS fingerprint identifies one remote PeerConnection: a new one means a fresh connection. */

@@ -149,3 +149,29 @@ function concat(frames: Int16Array[]): Int16Array {
   frames.forEach((f, i) => out.set(f, i * 480));
   return out;
 }
+
+describe('DTX', () => {
+  it('a silent peer sends almost nothing with DTX (the default), every packet without it; speech is never gated', async () => {
+    const quiet = makePeer(server.url, 'dtx', 'quiet', null);
+    const chatty = makePeer(server.url, 'dtx', 'chatty', null, { dtx: false });
+    const speaker = makePeer(server.url, 'dtx', 'speaker', 440);
+    peers.push(quiet, chatty, speaker);
+    for (const p of peers) await p.peer.start();
+    for (const p of peers) await waitUntil(() => allConnected(p.peer, 2), `${p.name} connected to both others`);
+    const sentTo = async (from: TestPeer, to: string): Promise<number> => (await from.peer.peersWithPackets()).find((p) => p.name === to)?.packets?.sent ?? NaN;
+    const pairs = [
+      [quiet, 'speaker'],
+      [chatty, 'speaker'],
+      [speaker, 'quiet'],
+    ] as const;
+    const before = await Promise.all(pairs.map(([from, to]) => sentTo(from, to)));
+    await sleep(3000);
+    const after = await Promise.all(pairs.map(([from, to]) => sentTo(from, to)));
+    const perSecond = after.map((count, i) => (count - before[i]!) / 3);
+    expect(perSecond[0], 'silent with DTX: a packet every 400 ms').toBeLessThan(10);
+    expect(perSecond[1], 'silent without DTX: 50 packets/s').toBeGreaterThan(40);
+    expect(perSecond[2], 'a tone with DTX: 50 packets/s').toBeGreaterThan(40);
+    expectHears(lastSeconds(quiet.sink, 1), TONES.alice);
+    expectHears(lastSeconds(chatty.sink, 1), TONES.alice);
+  });
+});

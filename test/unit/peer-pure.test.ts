@@ -30,11 +30,19 @@ const OFFER = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint
 
 describe('remote SDP guard', () => {
   it('strips maxptime, sets our ptime and keeps the rest', () => {
-    const safe = sanitizeRemoteDescription({ type: 'offer', sdp: OFFER }, { ptimeMs: 10 });
+    const safe = sanitizeRemoteDescription({ type: 'offer', sdp: OFFER }, { ptimeMs: 10, dtx: false });
     expect(safe.sdp).not.toMatch(/maxptime/);
     expect(safe.sdp.match(/a=ptime:\d+/g)).toEqual(['a=ptime:10']);
     expect(safe.sdp).toMatch(/a=rtpmap:111 opus\/48000\/2\r\n/);
     expect(dtlsFingerprint(safe.sdp)).toBe('sha-256 AA:BB');
+  });
+
+  it('sets usedtx on Opus as asked, keeping its other parameters', () => {
+    const withFmtp = OFFER.replace('a=rtpmap:111 opus/48000/2\r\n', 'a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;usedtx=0;useinbandfec=1\r\n');
+    expect(sanitizeRemoteDescription({ type: 'offer', sdp: withFmtp }, { ptimeMs: 20, dtx: true }).sdp).toMatch(/a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n/);
+    expect(sanitizeRemoteDescription({ type: 'offer', sdp: withFmtp }, { ptimeMs: 20, dtx: false }).sdp).toMatch(/a=fmtp:111 minptime=10;useinbandfec=1\r\n/);
+    // No parameters at all: one line is added after the rtpmap.
+    expect(sanitizeRemoteDescription({ type: 'offer', sdp: OFFER }, { ptimeMs: 20, dtx: true }).sdp).toMatch(/a=rtpmap:111 opus\/48000\/2\r\na=fmtp:111 usedtx=1\r\n/);
   });
 
   it.each([
@@ -44,8 +52,8 @@ describe('remote SDP guard', () => {
     ['v=0\r\nm=audio 9 RTP/AVP 0\r\na=\u0000x\r\n', /malformed SDP line/],
     ['v=0\r\n' + 'm=audio 9 RTP/AVP 0\r\n'.repeat(9), /9 media sections/],
   ])('rejects %j', (sdp, reason) => {
-    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10 })).toThrow(SdpRejected);
-    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10 })).toThrow(reason);
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10, dtx: false })).toThrow(SdpRejected);
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10, dtx: false })).toThrow(reason);
   });
 
   it('accepts real candidates and refuses garbage', () => {
