@@ -5,6 +5,7 @@ import { TickSchedule } from '../../src/audio/clock.js';
 import { FrameAssembler } from '../../src/audio/frame-assembler.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { JitterBuffer } from '../../src/audio/jitter-buffer.js';
+import { SampleFifo } from '../../src/audio/sample-fifo.js';
 import { PeakLimiter } from '../../src/audio/limiter.js';
 import { Mixer, SmoothedGain } from '../../src/audio/mixer.js';
 import { safeFileName } from '../../src/audio/engine.js';
@@ -71,6 +72,21 @@ describe('PeakLimiter', () => {
     expect(limiter.reductionDb).toBeGreaterThan(10);
     limiter.process(new Float32Array(48_000));
     expect(limiter.reductionDb).toBeLessThan(0.01);
+  });
+});
+
+describe('SampleFifo', () => {
+  it('takes chunks of any size across frame boundaries, in order', () => {
+    const fifo = new SampleFifo();
+    fifo.push(Int16Array.from({ length: 480 }, (_, i) => i));
+    fifo.push(Int16Array.from({ length: 480 }, (_, i) => 480 + i));
+    expect(fifo.take(160)?.[0]).toBe(0);
+    const across = fifo.take(400)!;
+    expect([across[0], across[399]]).toEqual([160, 559]);
+    expect(fifo.length).toBe(400);
+    expect(fifo.take(401)).toBeNull(); // not enough: nothing is taken
+    fifo.discard(1000);
+    expect(fifo.length).toBe(0);
   });
 });
 

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { Writable, Readable } from 'node:stream';
 import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16 } from '../format.js';
 import { FrameAssembler } from '../frame-assembler.js';
+import { SampleFifo } from '../sample-fifo.js';
 import { createResampler, type StreamResampler } from '../resampler.js';
 import type { DeviceInfo, Direction, ParentMessage, StreamSettings, WorkerMessage, WorkerStats } from './worker-protocol.js';
 
@@ -206,42 +207,6 @@ class OutputPump {
     const interleaved = new Int16Array(mono.length * this.channels);
     for (let i = 0; i < mono.length; i++) for (let c = 0; c < this.channels; c++) interleaved[i * this.channels + c] = mono[i]!;
     return Buffer.from(interleaved.buffer);
-  }
-}
-
-/** Mixed samples waiting for the device, taken in chunks of any size. */
-class SampleFifo {
-  private readonly frames: Int16Array[] = [];
-  private offset = 0;
-  length = 0;
-
-  push(frame: Int16Array): void {
-    this.frames.push(frame);
-    this.length += frame.length;
-  }
-
-  /** The next `count` samples, or null if fewer are on hand. */
-  take(count: number): Int16Array | null {
-    if (this.length < count) return null;
-    const out = new Int16Array(count);
-    let filled = 0;
-    while (filled < count) {
-      const head = this.frames[0]!;
-      const n = Math.min(count - filled, head.length - this.offset);
-      out.set(head.subarray(this.offset, this.offset + n), filled);
-      filled += n;
-      this.offset += n;
-      if (this.offset === head.length) {
-        this.frames.shift();
-        this.offset = 0;
-      }
-    }
-    this.length -= count;
-    return out;
-  }
-
-  discard(count: number): void {
-    this.take(Math.min(count, this.length));
   }
 }
 
