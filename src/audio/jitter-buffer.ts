@@ -3,10 +3,10 @@
 // buffer only has to cover scheduling jitter between two 10 ms clocks. Hence a small, adaptive
 // target: a calm spell in which no frame came late lowers it a frame (one frame is enough when
 // the two clocks keep a steady phase), an underrun raises it again (a loaded machine, a bad
-// phase), and a step down that proved wrong doubles the calm needed before the next. Clock drift, and a lowered target, are
-// absorbed by dropping one frame at a quiet moment whenever the buffer has held more than the
-// target for a whole window; never by a queue that grows. A peer that stops sending yields
-// silence (null), never a stall.
+// phase), and a step down that proved wrong doubles the calm needed before the next. Clock
+// drift, and a lowered target, are absorbed by dropping one frame at a quiet moment whenever
+// the buffer has held more than the target for a whole window; never by a queue that grows.
+// A peer that stops sending yields silence (null), never a stall.
 import { FRAME_SAMPLES, type Frame } from './format.js';
 
 export interface JitterBufferOptions {
@@ -130,7 +130,7 @@ export class JitterBuffer {
   }
 
   /**
-   * A long calm spell lowers a raised target, if the buffer never dipped below the target in
+   * A long calm spell lowers the target, if the buffer never dipped below the target in
    * it (a dip is a frame that came late; one frame less would have been an underrun). The
    * drift drop then takes the spare frame out.
    */

@@ -95,11 +95,15 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   async packetCounts(): Promise<{ sent: number; received: number }> {
     const counts = { sent: 0, received: 0 };
     if (this.closed) return counts;
-    const report = await this.pc.getStats();
-    report.forEach((entry: { type: string; packetsSent?: number; packetsReceived?: number }) => {
-      if (entry.type === 'outbound-rtp') counts.sent += entry.packetsSent ?? 0;
-      else if (entry.type === 'inbound-rtp') counts.received += entry.packetsReceived ?? 0;
-    });
+    try {
+      const report = await this.pc.getStats();
+      report.forEach((entry: { type: string; packetsSent?: number; packetsReceived?: number }) => {
+        if (entry.type === 'outbound-rtp') counts.sent += entry.packetsSent ?? 0;
+        else if (entry.type === 'inbound-rtp') counts.received += entry.packetsReceived ?? 0;
+      });
+    } catch {
+      // Closed while asking: no figures, not an error.
+    }
     return counts;
   }
 
