@@ -13,8 +13,8 @@ import { playInto, recordSink, sine, virtualDevices, writeWav48k, type VirtualPe
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-dev-'));
 let serverUrl = '';
 let stopServer: () => Promise<void>;
-let alice: VirtualPeerDevices | undefined;
-let bob: VirtualPeerDevices | undefined;
+let alice: VirtualPeerDevices;
+let bob: VirtualPeerDevices;
 
 beforeAll(async () => {
   const { child, match } = await startCli(['serve', '--port', '0'], /listening on (http:\/\/\S+)/);

@@ -1,0 +1,69 @@
+// Network namespaces as separate hosts: each peer gets a namespace with a control link to
+// the root namespace (where the signalling server listens) and the two peers share a direct
+// media link. The root does not forward between namespaces, so media can only take the media
+// link, and cutting it breaks the audio while signalling stays up. Needs root and `ip`.
+import { execFileSync } from 'node:child_process';
+
+export interface TwoHosts {
+  /** Namespace names, for `ip netns exec`. */
+  a: string;
+  b: string;
+  /** The server's address as each namespace reaches it. */
+  serverAddressFromA: string;
+  serverAddressFromB: string;
+  /** Takes the media link down (true) or up again (false). */
+  cutMedia(cut: boolean): void;
+  remove(): void;
+}
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export function twoHosts(tag: string): TwoHosts {
+  const a = `vx${tag}a`;
+  const b = `vx${tag}b`;
+  const remove = (): void => {
+    for (const ns of [a, b]) {
+      try {
+        ip('netns', 'del', ns); // also removes the veth ends inside, and so their peers
+      } catch {
+        // not there
+      }
+    }
+  };
+  remove();
+  try {
+    ip('netns', 'add', a);
+    ip('netns', 'add', b);
+    // Control links: root 10.231.1.1 <-> A 10.231.1.2, root 10.231.2.1 <-> B 10.231.2.2.
+    for (const [ns, net] of [
+      [a, '10.231.1'],
+      [b, '10.231.2'],
+    ] as const) {
+      ip('link', 'add', `${ns}c0`, 'type', 'veth', 'peer', 'name', `${ns}c1`);
+      ip('link', 'set', `${ns}c1`, 'netns', ns);
+      ip('addr', 'add', `${net}.1/30`, 'dev', `${ns}c0`);
+      ip('link', 'set', `${ns}c0`, 'up');
+      ip('-n', ns, 'addr', 'add', `${net}.2/30`, 'dev', `${ns}c1`);
+      ip('-n', ns, 'link', 'set', `${ns}c1`, 'up');
+    }
+    // Media link: A 10.231.3.1 <-> B 10.231.3.2, directly between the namespaces.
+    ip('link', 'add', `${a}m`, 'netns', a, 'type', 'veth', 'peer', 'name', `${b}m`, 'netns', b);
+    ip('-n', a, 'addr', 'add', '10.231.3.1/30', 'dev', `${a}m`);
+    ip('-n', b, 'addr', 'add', '10.231.3.2/30', 'dev', `${b}m`);
+    ip('-n', a, 'link', 'set', `${a}m`, 'up');
+    ip('-n', b, 'link', 'set', `${b}m`, 'up');
+  } catch (error) {
+    remove();
+    throw new Error(`cannot build the test network (needs root and iproute2): ${(error as { stderr?: Buffer }).stderr?.toString().trim() ?? (error as Error).message}`);
+  }
+  return {
+    a,
+    b,
+    serverAddressFromA: '10.231.1.1',
+    serverAddressFromB: '10.231.2.1',
+    cutMedia: (cut) => ip('-n', a, 'link', 'set', `${a}m`, cut ? 'down' : 'up'),
+    remove,
+  };
+}
