@@ -7,7 +7,7 @@
 #   chromium                      browser tests of the web client (driven by playwright-core)
 set -euo pipefail
 
-packages=(openssl iproute2 pulseaudio pulseaudio-utils libasound2-plugins chromium)
+packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -1,7 +1,9 @@
 // Network namespaces as separate hosts: each peer gets a namespace with a control link to
-// the root namespace (where the signalling server listens) and the two peers share a direct
-// media link. The root does not forward between namespaces, so media can only take the media
-// link, and cutting it breaks the audio while signalling stays up. Needs root and `ip`.
+// the root namespace (where the signalling and TURN servers listen) and, optionally, the two
+// share a direct media link. The namespaces have no default route, so nothing reaches the
+// other host except over the media link (whatever the root's forwarding setting): cutting it
+// breaks the audio while signalling stays up; without it only a relay in the root can carry
+// media. Needs root and `ip`.
 import { execFileSync } from 'node:child_process';
 
 export interface TwoHosts {
@@ -20,7 +22,8 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function twoHosts(tag: string): TwoHosts {
+/** With `mediaLink: false` the namespaces cannot reach each other at all (a relay must). */
+export function twoHosts(tag: string, { mediaLink = true } = {}): TwoHosts {
   const a = `vx${tag}a`;
   const b = `vx${tag}b`;
   const remove = (): void => {
@@ -49,11 +52,13 @@ export function twoHosts(tag: string): TwoHosts {
       ip('-n', ns, 'link', 'set', `${ns}c1`, 'up');
     }
     // Media link: A 10.231.3.1 <-> B 10.231.3.2, directly between the namespaces.
-    ip('link', 'add', `${a}m`, 'netns', a, 'type', 'veth', 'peer', 'name', `${b}m`, 'netns', b);
-    ip('-n', a, 'addr', 'add', '10.231.3.1/30', 'dev', `${a}m`);
-    ip('-n', b, 'addr', 'add', '10.231.3.2/30', 'dev', `${b}m`);
-    ip('-n', a, 'link', 'set', `${a}m`, 'up');
-    ip('-n', b, 'link', 'set', `${b}m`, 'up');
+    if (mediaLink) ip('link', 'add', `${a}m`, 'netns', a, 'type', 'veth', 'peer', 'name', `${b}m`, 'netns', b);
+    if (mediaLink) {
+      ip('-n', a, 'addr', 'add', '10.231.3.1/30', 'dev', `${a}m`);
+      ip('-n', b, 'addr', 'add', '10.231.3.2/30', 'dev', `${b}m`);
+      ip('-n', a, 'link', 'set', `${a}m`, 'up');
+      ip('-n', b, 'link', 'set', `${b}m`, 'up');
+    }
   } catch (error) {
     remove();
     throw new Error(`cannot build the test network (needs root and iproute2): ${(error as { stderr?: Buffer }).stderr?.toString().trim() ?? (error as Error).message}`);

@@ -1,32 +1,34 @@
-// Peers on two "hosts" (network namespaces) whose media link fails mid-call while signalling
+// Peers on two "hosts" (network namespaces). One media link fails mid-call while signalling
 // stays up: the connection must notice, restart ICE (or rebuild), and the audio must come back.
+// Two hosts with no path between them at all must talk through a real TURN relay (coturn),
+// with the time-limited credentials the server mints from coturn's shared secret.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { VOXROOM_BIN, exitOf, startCli } from '../helpers/cli.js';
-import { twoHosts, type TwoHosts } from '../helpers/netns.js';
+import { twoHosts } from '../helpers/netns.js';
 import { sleep, toneLevelDb } from '../helpers/peers.js';
 import { readWav16 } from '../helpers/wav.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-net-'));
-let hosts: TwoHosts;
+const tag = String(process.pid % 10_000);
 let port = 0;
-let stopServer: () => Promise<void>;
+let cleanups: Array<() => Promise<void> | void> = [];
 
-beforeAll(async () => {
-  hosts = twoHosts(String(process.pid % 10_000));
-  const { child, match } = await startCli(['serve', '--port', '0', '--host', '0.0.0.0'], /listening on http:\/\/\S+:(\d+)/);
+async function startServer(extraArgs: string[] = []): Promise<void> {
+  const { child, match } = await startCli(['serve', '--port', '0', '--host', '0.0.0.0', ...extraArgs], /listening on http:\/\/\S+:(\d+)/);
   port = Number(match[1]);
-  stopServer = async () => {
+  cleanups.push(async () => {
     child.kill('SIGINT');
     await exitOf(child);
-  };
-});
-afterAll(async () => {
-  await stopServer?.();
-  hosts?.remove();
+  });
+}
+
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
 });
 
 interface NetPeer {
@@ -35,8 +37,8 @@ interface NetPeer {
   stderr: () => string;
 }
 
-function joinIn(namespace: string, server: string, name: string, hz: number, output: string): NetPeer {
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, VOXROOM_BIN, 'join', 'net', '--server', `http://${server}:${port}`, '--name', name, '--input', `tone:${hz}`, '--output', `file:${output}`, '--json', '--verbose']);
+function joinIn(namespace: string, server: string, name: string, hz: number, output: string, room: string): NetPeer {
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, VOXROOM_BIN, 'join', room, '--server', `http://${server}:${port}`, '--name', name, '--input', `tone:${hz}`, '--output', `file:${output}`, '--json', '--verbose']);
   const peer: NetPeer = { child, states: [], stderr: () => errors };
   let errors = '';
   let buffered = '';
@@ -63,8 +65,11 @@ async function until(predicate: () => boolean, what: string, ms: number, explain
 
 describe('a media path that fails mid-call', () => {
   it('is noticed and recovered: the connection comes back and so does the audio', async () => {
-    const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'alice.wav'));
-    const bob = joinIn(hosts.b, hosts.serverAddressFromB, 'bob', 620, join(scratch, 'bob.wav'));
+    const hosts = twoHosts(tag);
+    cleanups.push(() => hosts.remove());
+    await startServer();
+    const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'alice.wav'), 'net');
+    const bob = joinIn(hosts.b, hosts.serverAddressFromB, 'bob', 620, join(scratch, 'bob.wav'), 'net');
     const explain = (): string => `alice states ${JSON.stringify(alice.states.map((s) => s.state))}, bob states ${JSON.stringify(bob.states.map((s) => s.state))}; bob's log: ${bob.stderr().slice(-1500)}`;
     try {
       const connected = (peer: NetPeer): boolean => peer.states.at(-1)?.state === 'connected';
@@ -90,5 +95,44 @@ describe('a media path that fails mid-call', () => {
     const log = bob.stderr() + alice.stderr();
     expect(log).toMatch(/restarting ICE|replacing/);
     console.log('recovery:', log.split('\n').filter((line) => /restarting ICE|replacing|"state"/.test(line)).map((line) => line.replace(/^.*"msg":/, '')).join(' | '));
+  });
+});
+
+describe('two hosts that cannot reach each other', () => {
+  it('talk through coturn with credentials the server mints from its shared secret', async () => {
+    const hosts = twoHosts(tag, { mediaLink: false });
+    cleanups.push(() => hosts.remove());
+    const secret = 'test-secret-' + tag;
+    const turnPort = 34_780;
+    const coturn = spawn('turnserver', ['-n', `--listening-ip=${hosts.serverAddressFromA}`, `--listening-ip=${hosts.serverAddressFromB}`, `--listening-port=${turnPort}`, '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=voxroom.test', '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log', '--min-port=49200', '--max-port=49400', '--verbose']);
+    let turnLog = '';
+    coturn.stdout.on('data', (chunk: Buffer) => (turnLog += chunk.toString()));
+    coturn.stderr.on('data', (chunk: Buffer) => (turnLog += chunk.toString()));
+    cleanups.push(async () => {
+      coturn.kill('SIGTERM');
+      if (coturn.exitCode === null) await new Promise((resolve) => coturn.once('exit', resolve));
+    });
+    // Each host reaches the relay only at its own link's address; both URLs go to everyone.
+    await startServer(['--ice-server', `turn:${hosts.serverAddressFromA}:${turnPort}`, '--ice-server', `turn:${hosts.serverAddressFromB}:${turnPort}`, '--turn-secret', secret]);
+    const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'turn-alice.wav'), 'turn');
+    const bob = joinIn(hosts.b, hosts.serverAddressFromB, 'bob', 620, join(scratch, 'turn-bob.wav'), 'turn');
+    const explain = (): string => `alice states ${JSON.stringify(alice.states.map((s) => s.state))}, bob states ${JSON.stringify(bob.states.map((s) => s.state))}; coturn: ${turnLog.slice(-1500)}`;
+    try {
+      const connected = (peer: NetPeer): boolean => peer.states.at(-1)?.state === 'connected';
+      await until(() => connected(alice) && connected(bob), 'a connection through the relay', 30_000, explain);
+      await sleep(3000);
+    } finally {
+      for (const peer of [alice, bob]) peer.child.stdin.end('quit\n');
+      await Promise.all([alice, bob].map((peer) => exitOf(peer.child)));
+    }
+    for (const [listener, hz] of [
+      ['turn-bob.wav', 440],
+      ['turn-alice.wav', 620],
+    ] as const) {
+      const { samples } = readWav16(join(scratch, listener));
+      expect(Math.abs(toneLevelDb(samples.subarray(samples.length - 96_000), hz)), `${listener} holds ${hz} Hz; ${explain()}`).toBeLessThan(3);
+    }
+    // Both allocated relays with the minted (time-limited) credentials.
+    expect(turnLog.match(/ALLOCATE processed, success/g)?.length ?? 0, explain()).toBeGreaterThanOrEqual(2);
   });
 });
