@@ -4,9 +4,9 @@
 // target: a calm spell in which no frame came late lowers it a frame (one frame is enough when
 // the two clocks keep a steady phase), an underrun raises it again (a loaded machine, a bad
 // phase), and a step down that proved wrong doubles the calm needed before the next. Clock
-// drift, and a lowered target, are absorbed by dropping one frame at a quiet moment whenever
-// the buffer has held more than the target for a whole window; never by a queue that grows.
-// A peer that stops sending yields silence (null), never a stall.
+// drift, and a lowered target, are absorbed by dropping one frame (crossfaded into the next)
+// at a quiet moment whenever the buffer has held more than the target for a whole window;
+// never by a queue that grows. A peer that stops sending yields silence (null), never a stall.
 import { FRAME_SAMPLES, type Frame } from './format.js';
 
 export interface JitterBufferOptions {
@@ -109,8 +109,9 @@ export class JitterBuffer {
       return null;
     }
     this.adaptTarget();
-    this.watchDrift();
-    const frame = this.queue.shift()!;
+    // A drift drop plays the next two frames as one, morphing from the first into the second:
+    // continuous at both ends, where cutting a frame out would click on a steady sound.
+    const frame = this.dropDue() ? crossfade(this.queue.shift()!, this.queue.shift()!) : this.queue.shift()!;
     this.stats.depth = this.queue.length;
     return frame;
   }
@@ -148,31 +149,41 @@ export class JitterBuffer {
     this.calmMinDepth = Infinity;
   }
 
-  private watchDrift(): void {
+  /** Whether this pull is where a frame goes (drift, or a lowered target); counts it. */
+  private dropDue(): boolean {
     if (this.dropPendingFor >= 0) {
       const head = this.queue[0]!;
       if (this.queue.length > this.target && (rms(head) < QUIET_RMS || this.dropPendingFor >= this.quietWait)) {
-        this.queue.shift();
         this.stats.driftDrops++;
         this.dropPendingFor = -1;
-      } else if (this.queue.length <= this.target) {
-        this.dropPendingFor = -1;
-      } else {
-        this.dropPendingFor++;
+        return true;
       }
-      return;
+      if (this.queue.length <= this.target) this.dropPendingFor = -1;
+      else this.dropPendingFor++;
+      return false;
     }
     this.windowMin = Math.min(this.windowMin, this.queue.length);
     if (++this.windowCount >= this.window) {
       if (this.windowMin > this.target) this.dropPendingFor = 0;
       this.resetWindow();
     }
+    return false;
   }
 
   private resetWindow(): void {
     this.windowMin = Infinity;
     this.windowCount = 0;
   }
+}
+
+/** One frame that starts as `from` and ends as `to` (a linear crossfade across the frame). */
+export function crossfade(from: Frame, to: Frame): Frame {
+  const out = new Int16Array(FRAME_SAMPLES);
+  for (let i = 0; i < FRAME_SAMPLES; i++) {
+    const w = (i + 0.5) / FRAME_SAMPLES;
+    out[i] = Math.round(from[i]! * (1 - w) + to[i]! * w);
+  }
+  return out;
 }
 
 function rms(frame: Frame): number {

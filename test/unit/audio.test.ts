@@ -185,6 +185,26 @@ describe('JitterBuffer', () => {
     expect(buffer.depth).toBe(3);
   });
 
+  it('drops a frame from a steady tone without a click (the two frames are crossfaded)', () => {
+    const buffer = new JitterBuffer({ targetFrames: 1, maxFrames: 10, driftWindowFrames: 5, quietWaitFrames: 0 });
+    const tone = new ToneSource(440);
+    const played: number[] = [];
+    const cycle = (extra = 0): void => {
+      for (let i = 0; i <= extra; i++) buffer.push(tone.read());
+      const frame = buffer.pull();
+      if (frame) played.push(...frame);
+    };
+    cycle(); // primed and playing
+    cycle(1); // now one frame over the target
+    for (let i = 0; i < 20; i++) cycle();
+    expect(buffer.stats.driftDrops).toBe(1);
+    // A −20 dBFS 440 Hz sine moves at most 2π·440/48000·3277 ≈ 189 per sample; a cut frame
+    // would jump by up to twice the amplitude.
+    let largestStep = 0;
+    for (let i = 1; i < played.length; i++) largestStep = Math.max(largestStep, Math.abs(played[i]! - played[i - 1]!));
+    expect(largestStep).toBeLessThan(200);
+  });
+
   it('makes the drift drop on a quiet frame when one comes', () => {
     const buffer = new JitterBuffer({ targetFrames: 1, maxFrames: 10, driftWindowFrames: 5, quietWaitFrames: 50 });
     const played: number[] = [];
