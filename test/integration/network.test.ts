@@ -103,7 +103,7 @@ describe('two hosts that cannot reach each other', () => {
     const hosts = twoHosts(tag, { mediaLink: false });
     cleanups.push(() => hosts.remove());
     const secret = 'test-secret-' + tag;
-    const turnPort = 34_780;
+    const turnPort = 30_000 + (process.pid % 5000); // a fixed port may still be held by an earlier run
     const coturn = spawn('turnserver', ['-n', `--listening-ip=${hosts.serverAddressFromA}`, `--listening-ip=${hosts.serverAddressFromB}`, `--listening-port=${turnPort}`, '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=voxroom.test', '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log', '--min-port=49200', '--max-port=49400', '--verbose']);
     let turnLog = '';
     coturn.stdout.on('data', (chunk: Buffer) => (turnLog += chunk.toString()));
