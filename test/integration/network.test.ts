@@ -108,10 +108,13 @@ describe('two hosts that cannot reach each other', () => {
     let turnLog = '';
     coturn.stdout.on('data', (chunk: Buffer) => (turnLog += chunk.toString()));
     coturn.stderr.on('data', (chunk: Buffer) => (turnLog += chunk.toString()));
-    cleanups.push(async () => {
+    const stopCoturn = async (): Promise<void> => {
+      if (coturn.exitCode !== null || coturn.signalCode !== null) return;
+      const exited = new Promise((resolve) => coturn.once('exit', resolve));
       coturn.kill('SIGTERM');
-      if (coturn.exitCode === null) await new Promise((resolve) => coturn.once('exit', resolve));
-    });
+      await exited;
+    };
+    cleanups.push(stopCoturn);
     // Each host reaches the relay only at its own link's address; both URLs go to everyone.
     await startServer(['--ice-server', `turn:${hosts.serverAddressFromA}:${turnPort}`, '--ice-server', `turn:${hosts.serverAddressFromB}:${turnPort}`, '--turn-secret', secret]);
     const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'turn-alice.wav'), 'turn');
@@ -132,7 +135,10 @@ describe('two hosts that cannot reach each other', () => {
       const { samples } = readWav16(join(scratch, listener));
       expect(Math.abs(toneLevelDb(samples.subarray(samples.length - 96_000), hz)), `${listener} holds ${hz} Hz; ${explain()}`).toBeLessThan(3);
     }
-    // Both allocated relays with the minted (time-limited) credentials.
-    expect(turnLog.match(/ALLOCATE processed, success/g)?.length ?? 0, explain()).toBeGreaterThanOrEqual(2);
+    // The relay was allocated with the minted (time-limited) credentials. One allocation can
+    // carry the call (coturn may place it on the address the other host reaches directly).
+    // coturn's log is block-buffered into a pipe: it is complete once coturn has exited.
+    await stopCoturn();
+    expect(turnLog, explain()).toMatch(/user <\d+:(alice|bob)>: incoming packet ALLOCATE processed, success/);
   });
 });

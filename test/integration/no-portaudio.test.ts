@@ -2,34 +2,17 @@
 // libraries): the server and tone/file peers must work, and device commands must say what is
 // missing. The install is a copy of the built program whose node_modules holds every package
 // but naudiodon, so module resolution really fails.
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliResult } from '../helpers/cli.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const install = mkdtempSync(join(tmpdir(), 'voxroom-no-portaudio-'));
 
-function run(args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(install, 'bin', 'voxroom.js'), ...args], { cwd: install, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`voxroom ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]): Promise<CliResult> => runCli(args, { bin: join(install, 'bin', 'voxroom.js'), cwd: install, timeoutMs: 30_000 });
 
 beforeAll(() => {
   for (const part of ['bin', 'dist', 'public', 'package.json']) cpSync(join(ROOT, part), join(install, part), { recursive: true });
