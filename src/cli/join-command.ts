@@ -26,7 +26,7 @@ interface JoinFlags {
   loop?: boolean;
   latency: LatencySettings;
   ptime: string;
-  dtx: boolean;
+  dtx?: boolean;
   insecure?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -54,7 +54,7 @@ export function joinCommand(): Command {
     .option('--loop', 'loop a file input instead of leaving when it ends')
     .option('--latency <preset>', 'device buffering: low, normal, high, or milliseconds', asOption(parseLatency), LATENCY_PRESETS.normal)
     .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is a few ms faster, 20 sends half the packets (for rooms over 4)').choices(['10', '20']).default('20'))
-    .option('--no-dtx', 'send every packet while silent too (DTX, on by default, sends one per 400 ms)')
+    .option('--dtx', 'Opus DTX: while silent, send a packet every 400 ms instead of 50 a second (saves bandwidth, costs CPU)')
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')

@@ -153,10 +153,10 @@ function concat(frames: Int16Array[]): Int16Array {
 }
 
 describe('DTX', () => {
-  it('a silent peer sends almost nothing with DTX (the default), every packet without it; speech is never gated', async () => {
-    const quiet = makePeer(server.url, 'dtx', 'quiet', null);
-    const chatty = makePeer(server.url, 'dtx', 'chatty', null, { dtx: false });
-    const speaker = makePeer(server.url, 'dtx', 'speaker', 440);
+  it('a silent peer sends almost nothing with DTX, every packet without it (the default); speech is never gated', async () => {
+    const quiet = makePeer(server.url, 'dtx', 'quiet', null, { dtx: true });
+    const chatty = makePeer(server.url, 'dtx', 'chatty', null);
+    const speaker = makePeer(server.url, 'dtx', 'speaker', 440, { dtx: true });
     peers.push(quiet, chatty, speaker);
     for (const p of peers) await p.peer.start();
     for (const p of peers) await waitUntil(() => allConnected(p.peer, 2), `${p.name} connected to both others`);
