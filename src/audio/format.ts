@@ -7,6 +7,15 @@ export const FRAMES_PER_SECOND = 1000 / FRAME_MS;
 /** One 10 ms frame of 48 kHz mono signed 16-bit PCM. */
 export type Frame = Int16Array;
 
+/** Milliseconds that this many samples last at the engine's rate. */
+export function samplesToMs(samples: number): number {
+  return samples / (SAMPLE_RATE / 1000);
+}
+
+export function msToSamples(ms: number): number {
+  return Math.round(ms * (SAMPLE_RATE / 1000));
+}
+
 export function silentFrame(): Frame {
   return new Int16Array(FRAME_SAMPLES);
 }

@@ -11,6 +11,7 @@ import { measureSignalling, type SignallingComparison } from './signalling.js';
 import { measureStability } from './stability.js';
 import { round } from './stats.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
+import { samplesToMs } from '../audio/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     }
     const codecFloor = 10 + 6.5 + 10;
     // Device floor: the codec's, plus one capture callback and the output buffering as configured.
-    const deviceFloor = (preset: 'normal' | 'low'): number => round(codecFloor + LATENCY_PRESETS[preset].framesPerBuffer / 48 + outputBufferMs(LATENCY_PRESETS[preset]), 1);
+    const deviceFloor = (preset: 'normal' | 'low'): number => round(codecFloor + samplesToMs(LATENCY_PRESETS[preset].framesPerBuffer) + outputBufferMs(LATENCY_PRESETS[preset]), 1);
     parts.push(
       '',
       '## 1. Mouth-to-ear latency',

@@ -33,6 +33,7 @@ export function sanitizeRemoteDescription(description: SessionDescription, polic
   if (!media.some((line) => line.startsWith('m=audio '))) throw new SdpRejected('the description carries no audio');
 
   const opusTypes = new Set(lines.flatMap((line) => /^a=rtpmap:(\d+) opus\/48000/i.exec(line)?.[1] ?? []));
+  const typesWithFmtp = new Set(lines.flatMap((line) => /^a=fmtp:(\d+) /.exec(line)?.[1] ?? []));
   const out: string[] = [];
   let inAudio = false;
   for (const line of lines) {
@@ -50,7 +51,7 @@ export function sanitizeRemoteDescription(description: SessionDescription, polic
     out.push(line);
     // An Opus payload without parameters still needs its usedtx.
     const rtpmap = /^a=rtpmap:(\d+) /.exec(line)?.[1];
-    if (policy.dtx && rtpmap && opusTypes.has(rtpmap) && !lines.some((l) => l.startsWith(`a=fmtp:${rtpmap} `))) out.push(`a=fmtp:${rtpmap} usedtx=1`);
+    if (policy.dtx && rtpmap && opusTypes.has(rtpmap) && !typesWithFmtp.has(rtpmap)) out.push(`a=fmtp:${rtpmap} usedtx=1`);
   }
   if (inAudio) out.push(`a=ptime:${policy.ptimeMs}`);
   return { type: description.type, sdp: out.join('\r\n') + '\r\n' };

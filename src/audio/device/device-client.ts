@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { silentLogger, type Logger } from '../../log.js';
 import type { AudioSink, AudioSource, BackendFailureHandler } from '../backend.js';
-import { SAMPLE_RATE, silentFrame, type Frame } from '../format.js';
+import { samplesToMs, silentFrame, type Frame } from '../format.js';
 import { selectDevice } from './device-select.js';
 import { LATENCY_PRESETS, outputBufferMs, type LatencySettings } from './latency.js';
 import type { DeviceInfo, Direction, OpenedStream, ParentMessage, WorkerMessage, WorkerStats } from './worker-protocol.js';
@@ -156,7 +156,7 @@ abstract class DeviceStream {
 
   /** One PortAudio callback, in milliseconds. */
   protected get callbackMs(): number {
-    return this.stream.framesPerBuffer / (SAMPLE_RATE / 1000);
+    return samplesToMs(this.stream.framesPerBuffer);
   }
 
   async close(): Promise<void> {
@@ -234,7 +234,7 @@ export class DeviceSink extends DeviceStream implements AudioSink {
       device: this.stream.deviceName,
       rate: this.stream.sampleRate,
       configuredLatencyMs: outputBufferMs(this.latency),
-      queuedMs: Math.round(this.workerStats.queued / (SAMPLE_RATE / 1000)),
+      queuedMs: Math.round(samplesToMs(this.workerStats.queued)),
       underruns: this.workerStats.underruns,
       overflows: this.workerStats.overflows,
     };

@@ -8,7 +8,7 @@
 // C (printf); the parent discards or logs it, which is one more reason this is a process.
 import { createRequire } from 'node:module';
 import { Writable, Readable } from 'node:stream';
-import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16 } from '../format.js';
+import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16, msToSamples } from '../format.js';
 import { FrameAssembler } from '../frame-assembler.js';
 import { SampleFifo } from '../sample-fifo.js';
 import { createResampler, type StreamResampler } from '../resampler.js';
@@ -127,7 +127,7 @@ class OutputPump {
     settings: StreamSettings,
   ) {
     this.chunkSamples = settings.framesPerBuffer;
-    this.wantSamples = settings.framesPerBuffer + Math.round((settings.reserveMs * SAMPLE_RATE) / 1000);
+    this.wantSamples = settings.framesPerBuffer + msToSamples(settings.reserveMs);
   }
 
   async prepare(): Promise<void> {

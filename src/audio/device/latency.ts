@@ -1,6 +1,7 @@
 // --latency presets → buffer sizes. PortAudio's defaults buffer about 170 ms; these keep the
 // device path short while leaving slack for slower machines. Pure.
 import { InvalidArgumentError } from 'commander';
+import { samplesToMs } from '../format.js';
 
 export interface LatencySettings {
   name: string;
@@ -21,7 +22,7 @@ export const LATENCY_PRESETS: Record<'low' | 'normal' | 'high', LatencySettings>
 
 /** Milliseconds of output buffering these settings add (chunks in flight plus the reserve). */
 export function outputBufferMs(settings: LatencySettings): number {
-  return (3 * settings.framesPerBuffer) / 48 + settings.outputReserveMs;
+  return 3 * samplesToMs(settings.framesPerBuffer) + settings.outputReserveMs;
 }
 
 /** "low" | "normal" | "high" | a number of milliseconds of output buffering (15–500). */
@@ -31,5 +32,5 @@ export function parseLatency(value: string): LatencySettings {
   if (!Number.isFinite(ms) || ms < 15 || ms > 500) throw new InvalidArgumentError(`"${value}" is not a latency; use low, normal, high, or a number of milliseconds from 15 to 500`);
   // Callbacks of 3⅓, 10 or 20 ms (three in flight), the rest as reserve.
   const framesPerBuffer = ms < 45 ? 160 : ms < 90 ? 480 : 960;
-  return { name: `${ms}ms`, framesPerBuffer, outputReserveMs: Math.max(0, ms - (3 * framesPerBuffer) / 48) };
+  return { name: `${ms}ms`, framesPerBuffer, outputReserveMs: Math.max(0, ms - 3 * samplesToMs(framesPerBuffer)) };
 }
