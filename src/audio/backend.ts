@@ -47,18 +47,3 @@ export class NullSink implements AudioSink {
   write(): void {}
   async close(): Promise<void> {}
 }
-
-/** Keeps every frame in memory: for tests and library users that analyse what was heard. */
-export class MemorySink implements AudioSink {
-  readonly label = 'memory';
-  readonly frames: Frame[] = [];
-  write(frame: Frame): void {
-    this.frames.push(frame.slice());
-  }
-  samples(): Int16Array {
-    const all = new Int16Array(this.frames.length * 480);
-    this.frames.forEach((frame, index) => all.set(frame, index * 480));
-    return all;
-  }
-  async close(): Promise<void> {}
-}

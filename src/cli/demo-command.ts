@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { toneLevel } from '../audio/analysis.js';
-import { MemorySink } from '../audio/backend.js';
 import { FRAME_SAMPLES } from '../audio/format.js';
+import { MemorySink } from '../audio/memory-sink.js';
 import { ToneSource } from '../audio/tone-source.js';
 import { WavFileSink } from '../audio/wav-writer.js';
 import type { AudioSink } from '../audio/backend.js';
@@ -25,14 +25,13 @@ const BOTS = [
 /** Writes the mix to a file and keeps the last second in memory for the report. */
 class TeeSink implements AudioSink {
   readonly label: string;
-  readonly recent = new MemorySink();
+  readonly recent = new MemorySink({ maxSeconds: 1 });
   constructor(private readonly file: WavFileSink) {
     this.label = file.label;
   }
   write(frame: Frame): void {
     this.file.write(frame);
     this.recent.write(frame);
-    if (this.recent.frames.length > 100) this.recent.frames.shift();
   }
   close(): Promise<void> {
     return this.file.close();

@@ -1,8 +1,8 @@
 // Helpers for tests that run real headless peers (wrtc) against a real server on loopback.
 import { expect } from 'vitest';
 import { toneLevel } from '../../src/audio/analysis.js';
-import { MemorySink, SilenceSource, type AudioSource } from '../../src/audio/backend.js';
-import { FRAME_SAMPLES } from '../../src/audio/format.js';
+import { SilenceSource, type AudioSource } from '../../src/audio/backend.js';
+import { MemorySink } from '../../src/audio/memory-sink.js';
 import { ToneSource } from '../../src/audio/tone-source.js';
 import { VoicePeer, type VoicePeerOptions } from '../../src/peer/voice-peer.js';
 
@@ -40,10 +40,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** The last `seconds` of what the sink received. */
 export function lastSeconds(sink: MemorySink, seconds: number): Int16Array {
-  const frames = sink.frames.slice(-Math.round(seconds * 100));
-  const out = new Int16Array(frames.length * FRAME_SAMPLES);
-  frames.forEach((frame, i) => out.set(frame, i * FRAME_SAMPLES));
-  return out;
+  return sink.samples(seconds);
 }
 
 /** Level of a tone relative to a −20 dBFS sine, in dB (0 = full level, −∞ = absent). */
