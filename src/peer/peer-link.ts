@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../protocol.js';
 import type { Logger } from '../log.js';
 import { SdpRejected, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from './sdp-guard.js';
-import { RTCPeerConnection, nonstandard, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
+import { RTCPeerConnection, nonstandard, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
 
 export interface PeerLinkOptions {
   remote: PeerInfo;

@@ -13,7 +13,7 @@ import { MAX_GAIN } from '../audio/mixer.js';
 import { PeerLink } from './peer-link.js';
 import { dtlsFingerprint } from './sdp-guard.js';
 import { SignallingClient, type JoinedRoom } from './signalling-client.js';
-import { nonstandard, type WrtcAudioSource, type WrtcTrack } from './wrtc.js';
+import { nonstandard, type RTCPeerConnectionState, type WrtcAudioSource, type WrtcTrack } from './wrtc.js';
 
 /** Reasons this class closes links for itself; any other close is worth reporting. */
 const EXPECTED_CLOSE_REASONS = new Set(['stopping', 'peer left', 'rejoined', 'replaced']);

@@ -1,11 +1,85 @@
 // The one place that loads @roamhq/wrtc (a CommonJS native module) and names its types.
+//
+// wrtc's own typings re-export the browser's DOM declarations (RTCPeerConnection, MediaStreamTrack,
+// EventTarget…). The Node code is compiled without the DOM library — it must not pretend that
+// `window` or `document` exist, and a library's .d.ts must not need DOM in its users' projects —
+// so through those typings every wrtc object would silently be `any`. Instead this file declares
+// the part of the WebRTC API that voxroom uses, with the standard names and shapes, and casts the
+// module to it once. The string unions are the WebRTC spec's, so values stay compatible with DOM
+// code in a program that does include it.
 import wrtc from '@roamhq/wrtc';
 
-export const { RTCPeerConnection, nonstandard } = wrtc;
-export type WrtcPeerConnection = InstanceType<typeof wrtc.RTCPeerConnection>;
-export type WrtcAudioSource = InstanceType<typeof wrtc.nonstandard.RTCAudioSource>;
-export type WrtcAudioSink = InstanceType<typeof wrtc.nonstandard.RTCAudioSink>;
-export type WrtcTrack = ReturnType<WrtcAudioSource['createTrack']>;
+export type RTCPeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+export type RTCIceConnectionState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
+export type RTCSignalingState = 'stable' | 'have-local-offer' | 'have-remote-offer' | 'have-local-pranswer' | 'have-remote-pranswer' | 'closed';
+export type RTCSdpType = 'offer' | 'answer' | 'pranswer' | 'rollback';
+export type RTCRtpTransceiverDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' | 'stopped';
+
+export interface RTCSessionDescriptionInit {
+  type: RTCSdpType;
+  sdp?: string;
+}
+
+export interface RTCIceCandidateInit {
+  candidate?: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+export interface RTCConfiguration {
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  bundlePolicy?: 'balanced' | 'max-bundle' | 'max-compat';
+  rtcpMuxPolicy?: 'require';
+}
+
+export interface WrtcTrack {
+  readonly id: string;
+  readonly kind: string;
+  enabled: boolean;
+  stop(): void;
+}
+
+export interface WrtcIceCandidate {
+  readonly candidate: string;
+  readonly sdpMid: string | null;
+  readonly sdpMLineIndex: number | null;
+}
+
+export interface WrtcTransceiver {
+  readonly sender: { readonly track: WrtcTrack | null; replaceTrack(track: WrtcTrack | null): Promise<void> };
+  readonly receiver: { readonly track: WrtcTrack };
+  direction: RTCRtpTransceiverDirection;
+  readonly currentDirection: RTCRtpTransceiverDirection | null;
+}
+
+/** One entry of getStats(); the fields beyond `type` depend on it (RTCStats dictionaries). */
+export interface WrtcStats {
+  readonly type: string;
+  readonly packetsSent?: number;
+  readonly packetsReceived?: number;
+  readonly [field: string]: unknown;
+}
+
+export interface WrtcPeerConnection {
+  readonly connectionState: RTCPeerConnectionState;
+  readonly iceConnectionState: RTCIceConnectionState;
+  readonly signalingState: RTCSignalingState;
+  onicecandidate: ((event: { readonly candidate: WrtcIceCandidate | null }) => void) | null;
+  ontrack: ((event: { readonly track: WrtcTrack }) => void) | null;
+  onnegotiationneeded: (() => void) | null;
+  onconnectionstatechange: (() => void) | null;
+  oniceconnectionstatechange: (() => void) | null;
+  addTransceiver(track: WrtcTrack, init?: { direction?: RTCRtpTransceiverDirection }): WrtcTransceiver;
+  getTransceivers(): WrtcTransceiver[];
+  createOffer(): Promise<RTCSessionDescriptionInit>;
+  createAnswer(): Promise<RTCSessionDescriptionInit>;
+  setLocalDescription(description: RTCSessionDescriptionInit): Promise<void>;
+  setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>;
+  addIceCandidate(candidate: RTCIceCandidateInit): Promise<void>;
+  restartIce(): void;
+  getStats(): Promise<{ forEach(visit: (entry: WrtcStats) => void): void }>;
+  close(): void;
+}
 
 /** What RTCAudioSink delivers per callback (10 ms of Int16 PCM). */
 export interface SinkData {
@@ -15,3 +89,29 @@ export interface SinkData {
   bitsPerSample?: number;
   numberOfFrames?: number;
 }
+
+/** wrtc's non-standard audio source: PCM in, a track out. */
+export interface WrtcAudioSource {
+  createTrack(): WrtcTrack;
+  onData(data: SinkData): void;
+}
+
+/** wrtc's non-standard audio sink: a remote track's decoded PCM, 10 ms per callback. */
+export interface WrtcAudioSink {
+  readonly stopped: boolean;
+  ondata: ((data: SinkData) => void) | null;
+  stop(): void;
+}
+
+interface WrtcModule {
+  RTCPeerConnection: new (configuration?: RTCConfiguration) => WrtcPeerConnection;
+  nonstandard: {
+    RTCAudioSource: new () => WrtcAudioSource;
+    RTCAudioSink: new (track: WrtcTrack) => WrtcAudioSink;
+  };
+}
+
+// Through wrtc's typings (DOM names that do not resolve here) the module is untyped; this is the
+// one cast that gives it the shape above.
+const binding = wrtc as unknown as WrtcModule;
+export const { RTCPeerConnection, nonstandard } = binding;

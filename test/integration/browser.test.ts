@@ -72,12 +72,12 @@ type PageApi = { voxroom: { peers(): Array<{ name: string; connection: string }>
 
 async function waitForPageConnections(page: Page, count: number): Promise<void> {
   await page.waitForFunction((n) => {
-    const peers = (window as unknown as PageApi).voxroom.peers();
+    const peers = (globalThis as unknown as PageApi).voxroom.peers();
     return peers.length === n && peers.every((p) => p.connection === 'connected');
   }, count, { timeout: 20_000 });
 }
 
-const toneInPage = (page: Page, name: string, hz: number): Promise<number | null> => page.evaluate(([n, f]) => (window as unknown as PageApi).voxroom.toneLevel(n as string, f as number), [name, hz] as const);
+const toneInPage = (page: Page, name: string, hz: number): Promise<number | null> => page.evaluate(([n, f]) => (globalThis as unknown as PageApi).voxroom.toneLevel(n as string, f as number), [name, hz] as const);
 
 const recordingTail = (dir: string, name: string, seconds: number): Int16Array => wavTail(join(dir, `${name}.wav`), seconds);
 

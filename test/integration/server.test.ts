@@ -227,7 +227,7 @@ describe('bad input', () => {
     const limited = acks.filter((a) => !a.ok && a.error.code === 'rate-limited');
     expect(acks.filter((a) => a.ok).length).toBe(LIMITS.joinBurst);
     expect(limited.length).toBe(30 - LIMITS.joinBurst);
-    expect((await (await fetch(`${server.url}/healthz`)).json()).peers).toBe(1);
+    expect(((await (await fetch(`${server.url}/healthz`)).json()) as { peers: number }).peers).toBe(1);
 
     const disconnected = new Promise<string>((resolve) => spammer.once('disconnect', resolve));
     for (let i = 0; i < LIMITS.maxRefusedBeforeDisconnect + LIMITS.eventBurst + 10; i++) {
