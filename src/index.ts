@@ -1,0 +1,30 @@
+// The library entry point: `import { VoicePeer, startSignallingServer, … } from 'voxroom'`.
+// Everything a program needs to run a server and headless peers and to feed and read their
+// audio, and nothing else: the CLI, device workers and benchmarks stay internal, so their
+// modules can change without breaking users.
+
+// Peers
+export { VoicePeer, type VoicePeerOptions, type VoicePeerEvents, type PeerStatus } from './peer/voice-peer.js';
+export { JoinError, type JoinedRoom } from './peer/signalling-client.js';
+export type { RTCPeerConnectionState } from './peer/wrtc.js';
+
+// Audio: one format (48 kHz mono Int16, 10 ms frames), sources and sinks of it
+export { SAMPLE_RATE, FRAME_MS, FRAME_SAMPLES, FRAMES_PER_SECOND, type Frame } from './audio/format.js';
+export { SilenceSource, NullSink, type AudioSource, type AudioSink, type BackendFailureHandler } from './audio/backend.js';
+export { ToneSource } from './audio/tone-source.js';
+export { WavFileSource } from './audio/wav-file-source.js';
+export { WavFileSink } from './audio/wav-writer.js';
+export { MemorySink, type MemorySinkOptions } from './audio/memory-sink.js';
+// Measuring what a sink heard (Goertzel tone level, RMS, dBFS).
+export { toneLevel, toneAmplitude, rms, dbfs } from './audio/analysis.js';
+
+// Server
+export { startSignallingServer, type SignallingServerOptions, type RunningServer } from './server/signalling-server.js';
+export { RoomMap } from './server/room-map.js';
+export type { IceConfig, TurnAuth } from './server/ice-config.js';
+
+// Wire protocol (PROTOCOL.md), for programs that talk to a server themselves
+export { PROTOCOL_VERSION, type PeerInfo, type RoomLayout, type IceServer, type ErrorCode, type ProtocolError, type JoinAck, type SignalData, type ClientToServerEvents, type ServerToClientEvents } from './protocol.js';
+
+// Logging: VoicePeer and the server are silent unless given a logger.
+export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log.js';
