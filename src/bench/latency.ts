@@ -1,9 +1,11 @@
 // Mouth-to-ear latency.
 //
-// File path: two peers in this process; A sends a click train, B's mix is timed. Each click's
-// send time is when A's engine read its frame (it goes to wrtc in the same tick); its arrival is
-// found in B's decoded stream (entering the jitter buffer) and in B's output, by
-// cross-correlation, giving the stages encode+network+decode and jitter buffer+mix.
+// File path: two peers in this process; A sends a click train, B's mix is timed. Both ends are
+// timed by one convention (click-timing.ts): the moment the frame holding a click is handed
+// over (read from A's source, which the engine sends on in the same tick; written to B's
+// sink), plus the click's offset within that frame. The decoded stream entering B's jitter
+// buffer is timed the same way, which splits the path into encode+network+decode and jitter
+// buffer+mix.
 //
 // Device path: two `voxroom join` processes on PulseAudio. A captures from sink "loop" (its
 // monitor), B plays A at 30 % into the same sink. A click played into "loop" is recorded there,
@@ -13,91 +15,38 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AudioSink, AudioSource } from '../audio/backend.js';
-import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
+import { NullSink, SilenceSource } from '../audio/backend.js';
+import { SAMPLE_RATE } from '../audio/format.js';
 import { decodeWav } from '../audio/wav-file-source.js';
 import { wavHeader } from '../audio/wav-writer.js';
 import { startSignallingServer } from '../server/signalling-server.js';
 import { VoicePeer } from '../peer/voice-peer.js';
+import { ClickSource, FrameLog, LoggingSink, clickDelaysMs } from './click-timing.js';
 import { clickTemplate, findClicks } from './clicks.js';
-import { median, percentile, round, sleep } from './stats.js';
+import { median, round, sleep, summarizeDelays, type DelaySummary } from './stats.js';
 
 const CLICK_PERIOD_FRAMES = 30; // one click every 300 ms
+/** Clicks left out at the start of a file-path run, while the connection settles. */
+const SETTLING_CLICKS = 5;
 
-export interface LatencyFigures {
-  clicks: number;
-  medianMs: number;
-  p95Ms: number;
+export interface LatencyFigures extends DelaySummary {
   stages?: Record<string, number>;
-}
-
-/** Sends a click at the start of every CLICK_PERIOD_FRAMES-th frame and notes when. */
-class ClickSource implements AudioSource {
-  readonly label = 'clicks';
-  readonly sentAt: number[] = [];
-  private frame = 0;
-  private readonly click = clickTemplate();
-  read(): Frame {
-    const out = new Int16Array(FRAME_SAMPLES);
-    if (this.frame++ % CLICK_PERIOD_FRAMES === 0) {
-      out.set(Int16Array.from(this.click, Math.round));
-      this.sentAt.push(performance.now());
-    }
-    return out;
-  }
-  async close(): Promise<void> {}
-}
-
-/** Keeps frames with the time each was written (the "ear" for a file/null output). */
-class TimedSink implements AudioSink {
-  readonly label = 'timed';
-  readonly frames: Frame[] = [];
-  readonly times: number[] = [];
-  write(frame: Frame): void {
-    this.frames.push(frame.slice());
-    this.times.push(performance.now());
-  }
-  async close(): Promise<void> {}
-}
-
-/** Arrival times (ms) of clicks in a stream of frames stamped with the time each arrived. */
-function clickTimes(frames: Frame[], times: number[]): number[] {
-  const signal = new Float32Array(frames.length * FRAME_SAMPLES);
-  frames.forEach((frame, i) => signal.set(frame, i * FRAME_SAMPLES));
-  return findClicks(signal, clickTemplate(), 0.6).map((position) => {
-    const frame = Math.floor(position / FRAME_SAMPLES);
-    // A frame's time is when it was complete; its first sample was heard 10 ms earlier.
-    return times[frame]! - 10 + ((position % FRAME_SAMPLES) / SAMPLE_RATE) * 1000;
-  });
-}
-
-/** For each sent click, the first arrival after it (within 500 ms). */
-function delays(sent: number[], arrived: number[]): number[] {
-  const out: number[] = [];
-  for (const t of sent) {
-    const hit = arrived.find((a) => a > t && a - t < 500);
-    if (hit !== undefined) out.push(hit - t);
-  }
-  return out;
 }
 
 export async function measureFilePathLatency(seconds = 12, ptimeMs = 10): Promise<LatencyFigures> {
   const server = await startSignallingServer({ port: 0 });
-  const source = new ClickSource();
-  const sink = new TimedSink();
-  const decoded: { frames: Frame[]; times: number[] } = { frames: [], times: [] };
-  const sender = new VoicePeer({ serverUrl: server.url, room: 'latency', name: 'mouth', source, sink: new TimedSink(), ptimeMs });
+  const mouth = new ClickSource(CLICK_PERIOD_FRAMES);
+  const ear = new LoggingSink();
+  const decoded = new FrameLog();
+  const sender = new VoicePeer({ serverUrl: server.url, room: 'latency', name: 'mouth', source: mouth, sink: new NullSink(), ptimeMs });
   const receiver = new VoicePeer({
     serverUrl: server.url,
     room: 'latency',
     name: 'ear',
-    source: new ClickSource(),
-    sink,
+    source: new SilenceSource(),
+    sink: ear,
     ptimeMs,
-    onRemoteFrame: (_name, frame) => {
-      decoded.frames.push(frame);
-      decoded.times.push(performance.now());
-    },
+    onRemoteFrame: (_name, frame) => decoded.record(frame, performance.now()),
   });
   try {
     await receiver.start();
@@ -108,22 +57,22 @@ export async function measureFilePathLatency(seconds = 12, ptimeMs = 10): Promis
     await receiver.stop();
     await server.close();
   }
-  const warm = source.sentAt.slice(5); // skip the first clicks while the connection settles
-  const total = delays(warm, clickTimes(sink.frames, sink.times));
-  // Decoded frames are stamped when they arrive complete, like output frames.
-  const network = delays(warm, clickTimes(decoded.frames, decoded.times));
+  const total = clickDelaysMs(mouth.log, ear.log, SETTLING_CLICKS);
+  const toJitterBuffer = clickDelaysMs(mouth.log, decoded, SETTLING_CLICKS);
   return {
-    clicks: total.length,
-    medianMs: round(median(total)),
-    p95Ms: round(percentile(total, 95)),
+    ...summarizeDelays(total),
     stages: {
-      'encode + network + decode (to jitter buffer)': round(median(network)),
-      'jitter buffer + mix': round(median(total) - median(network)),
+      'encode + network + decode (to the jitter buffer)': round(median(toJitterBuffer)),
+      'jitter buffer + mix (difference of the medians)': round(median(total) - median(toJitterBuffer)),
     },
   };
 }
 
-export async function measureDevicePathLatency(bin: string, latency: string, seconds = 10): Promise<LatencyFigures> {
+/**
+ * `seconds` of clicks, two a second, the first two left out: 25 s gives 47 clicks, enough for a
+ * p95 that is not simply the largest delay.
+ */
+export async function measureDevicePathLatency(bin: string, latency: string, seconds = 25): Promise<LatencyFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'voxroom-bench-'));
   const sinkName = `bench_loop_${process.pid}`;
   const moduleId = execFileSync('pactl', ['load-module', 'module-null-sink', `sink_name=${sinkName}`, 'rate=48000', 'channels=1'], { encoding: 'utf8' }).trim();
@@ -176,5 +125,5 @@ export async function measureDevicePathLatency(bin: string, latency: string, sec
     const echo = inWindow.find((e) => peak(e) >= strongest * 0.7)!;
     measured.push(((echo - at) / SAMPLE_RATE) * 1000);
   }
-  return { clicks: measured.length, medianMs: round(median(measured)), p95Ms: round(percentile(measured, 95)) };
+  return summarizeDelays(measured);
 }

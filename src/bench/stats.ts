@@ -10,6 +10,30 @@ export function percentile(values: readonly number[], p: number): number {
 
 export const median = (values: readonly number[]): number => percentile(values, 50);
 
+/**
+ * Below this many values the nearest-rank 95th percentile is the largest value, so no p95 is
+ * given (the maximum is shown anyway).
+ */
+export const MIN_VALUES_FOR_P95 = 20;
+
+export interface DelaySummary {
+  clicks: number;
+  medianMs: number;
+  /** Null when there were fewer than MIN_VALUES_FOR_P95 delays. */
+  p95Ms: number | null;
+  maxMs: number;
+}
+
+/** Median, p95 and maximum of per-click delays (ms), rounded to 0.1 ms. */
+export function summarizeDelays(delaysMs: readonly number[]): DelaySummary {
+  return {
+    clicks: delaysMs.length,
+    medianMs: round(median(delaysMs)),
+    p95Ms: delaysMs.length >= MIN_VALUES_FOR_P95 ? round(percentile(delaysMs, 95)) : null,
+    maxMs: delaysMs.length > 0 ? round(Math.max(...delaysMs)) : Number.NaN,
+  };
+}
+
 export function round(value: number, digits = 1): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
