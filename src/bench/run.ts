@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { measureDevicePathLatency, measureFilePathLatency, type LatencyFigures } from './latency.js';
 import { measureMesh, type MeshFigures } from './mesh.js';
 import { measureMixer } from './mixer.js';
-import { measureSignalling, type SignallingComparison } from './signalling.js';
+import { JOIN_UPDATES_NEEDED, RELAY_TIMEOUT_MS, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
 import { measureStability } from './stability.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
@@ -144,18 +144,47 @@ async function main(): Promise<void> {
   if (sections.has('signalling')) {
     log('signalling: 1000 clients, 100 rooms, voxroom and a bare socket.io baseline, all at once and at a steady rate…');
     const { storm, steady } = await measureSignalling(BIN);
-    const rows = (label: string, { voxroom, bare }: SignallingComparison): Array<Array<string | number>> => [
-      [label, 'voxroom', voxroom.joinP50Ms, voxroom.joinP99Ms, voxroom.signalsPerSecond, voxroom.serverKbPerConnection],
-      [label, 'bare socket.io', bare.joinP50Ms, bare.joinP99Ms, bare.signalsPerSecond, bare.serverKbPerConnection],
-      [label, 'ratio voxroom / bare', round(voxroom.joinP50Ms / bare.joinP50Ms, 2), round(voxroom.joinP99Ms / bare.joinP99Ms, 2), round(voxroom.signalsPerSecond / bare.signalsPerSecond, 2), round(voxroom.serverKbPerConnection / bare.serverKbPerConnection, 2)],
+    const figuresRow = (label: string, server: string, f: SignallingFigures): Array<string | number> => [
+      label,
+      f.incomplete === null ? server : `**${server} (incomplete)**`,
+      f.joinP50Ms,
+      f.joinP99Ms,
+      `${f.joinUpdatesSeen} / ${f.joinUpdatesExpected}`,
+      f.signalsPerSecond,
+      `${f.signalsDelivered} / ${f.signalsSent}`,
+      f.relayTimedOut ? 'yes' : 'no',
+      f.serverKbPerConnection,
+      f.incomplete ?? 'yes',
     ];
+    const rows = (label: string, { voxroom, bare }: SignallingComparison): Array<Array<string | number>> => {
+      const fromIncomplete = voxroom.incomplete !== null || bare.incomplete !== null;
+      return [
+        figuresRow(label, 'voxroom', voxroom),
+        figuresRow(label, 'bare socket.io', bare),
+        [
+          label,
+          fromIncomplete ? '**ratio voxroom / bare (from an incomplete run)**' : 'ratio voxroom / bare',
+          round(voxroom.joinP50Ms / bare.joinP50Ms, 2),
+          round(voxroom.joinP99Ms / bare.joinP99Ms, 2),
+          '',
+          round(voxroom.signalsPerSecond / bare.signalsPerSecond, 2),
+          '',
+          '',
+          round(voxroom.serverKbPerConnection / bare.serverKbPerConnection, 2),
+          fromIncomplete ? 'no' : 'yes',
+        ],
+      ];
+    };
     parts.push(
       '',
       '## 3. Signalling scale',
       '',
-      `1000 socket.io clients (this process) join 100 rooms on a server in its own process: all at once (a storm), and arriving at a steady ${steady.map((c) => c.voxroom.joinsPerSecond).join(' or ')} joins/s until all 1000 are in. Join latency: from a client's \`join\` to each member's \`room-users-updated\` listing it. Relay: each client sends 40 \`signal\`s to a roommate. Baseline: a bare socket.io server doing the same job without validation, limits or registry (\`src/bench/bare-server.ts\`). In the storm the figure is mostly queueing on 2 cores shared by the server and the 1000 clients, which is why the bare server is slow too.`,
+      `1000 socket.io clients (this process) join 100 rooms on a server in its own process: all at once (a storm), and arriving at a steady ${steady.map((c) => c.voxroom.joinsPerSecond).join(' or ')} joins/s until all 1000 are in. Join latency: from a client's \`join\` to each member's \`room-users-updated\` listing it; "join updates" counts those updates against the number the joins should cause. Relay: each client sends 40 \`signal\`s to a roommate; the relay gives up after ${RELAY_TIMEOUT_MS / 1000} s ("relay timed out"). A row is complete when at least ${JOIN_UPDATES_NEEDED * 100} % of the join updates arrived and every signal was delivered; the figures of an incomplete row cover only what arrived. Baseline: a bare socket.io server doing the same job without validation, limits or registry (\`src/bench/bare-server.ts\`). In the storm, the server and the 1000 clients share this machine's cores, so the join figures include queueing on both sides, for both servers.`,
       '',
-      table(['arrival', 'server', 'join p50 ms', 'join p99 ms', 'signals/s relayed', 'server KB per connection'], [...rows('all at once', storm), ...steady.flatMap((c) => rows(`${c.voxroom.joinsPerSecond}/s`, c))]),
+      table(
+        ['arrival', 'server', 'join p50 ms', 'join p99 ms', 'join updates seen / expected', 'signals/s relayed', 'signals delivered / sent', 'relay timed out', 'server KB per connection', 'complete'],
+        [...rows('all at once', storm), ...steady.flatMap((c) => rows(`${c.voxroom.joinsPerSecond}/s`, c))],
+      ),
     );
   }
 

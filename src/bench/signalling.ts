@@ -21,7 +21,21 @@ export interface SignallingFigures {
   serverKbPerConnection: number;
   /** Joins spread evenly at this rate (0: all at once). */
   joinsPerSecond: number;
+  /** Room updates that listed a newcomer, against the number the joins should have caused. */
+  joinUpdatesSeen: number;
+  joinUpdatesExpected: number;
+  signalsSent: number;
+  signalsDelivered: number;
+  /** The relay stopped waiting (RELAY_TIMEOUT_MS) before every signal was delivered. */
+  relayTimedOut: boolean;
+  /** Why these figures are not from a complete run, or null when it completed. */
+  incomplete: string | null;
 }
+
+/** How long the relay phase waits for every signal before giving up. */
+export const RELAY_TIMEOUT_MS = 30_000;
+/** Share of the expected join updates that must arrive for the join figures to count. */
+export const JOIN_UPDATES_NEEDED = 0.99;
 
 async function startServerProcess(args: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -93,10 +107,15 @@ async function run(url: string, pid: number, clients: number, rooms: number, joi
     for (let k = 0; k < perClient; k++) socket.emit('signal', { to: partner, data });
   });
   const total = clients * perClient;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + RELAY_TIMEOUT_MS;
   while (received < total && Date.now() < deadline) await sleep(5);
   const relaySeconds = (performance.now() - relayStart) / 1000;
+  const relayTimedOut = received < total;
   for (const socket of sockets) socket.disconnect();
+  const problems = [
+    ...(latencies.length < expected * JOIN_UPDATES_NEEDED ? [`${latencies.length} of ${expected} join updates seen`] : []),
+    ...(relayTimedOut ? [`${received} of ${total} signals delivered in ${RELAY_TIMEOUT_MS / 1000} s`] : []),
+  ];
   return {
     clients,
     rooms,
@@ -105,7 +124,12 @@ async function run(url: string, pid: number, clients: number, rooms: number, joi
     signalsPerSecond: Math.round(received / relaySeconds),
     serverKbPerConnection: round(((rssAfter - rssBefore) * 1024) / clients),
     joinsPerSecond,
-    ...(latencies.length < expected * 0.99 ? { incomplete: `${latencies.length} of ${expected} deliveries seen` } : {}),
+    joinUpdatesSeen: latencies.length,
+    joinUpdatesExpected: expected,
+    signalsSent: total,
+    signalsDelivered: received,
+    relayTimedOut,
+    incomplete: problems.length > 0 ? problems.join('; ') : null,
   };
 }
 
