@@ -29,19 +29,6 @@ function selected(): Set<Section> {
   return new Set(wanted as Section[]);
 }
 
-/** Before → after, as measured by this benchmark when each change landed (newest first). */
-const HISTORY = [
-  'Device path (ptime 10): microphone frames go to the network as captured instead of waiting for the output-paced tick; the output asks for each mixed frame just in time and writes callback-sized chunks (before: a 1–2 frame queue on top of 10 ms chunks), skipping late audio it replaced with silence; 160-frame callbacks make the PulseAudio ALSA plugin buffer 6.7 ms instead of 15. `--latency normal` 127–132 → 72–93 ms median across eight runs (most 78–84), `low` 107–110 → 74–87 ms.',
-  'Adaptive remote jitter buffer (starts at 2 frames, 1 after 2 s without a late frame, up to 4 on underruns; was a fixed 2), drops crossfaded: file path (ptime 10) 51–54 → 33–46 ms median; 8-peer mesh gaps 0.016 % → 0.007–0.1 % across runs.',
-  'Opus DTX (`--dtx`) tried as the default: a silent sender sends 2.5 packets/s per connection instead of 50, but an 8-peer mesh of talkers took 184 % CPU with it against 166 % without (same run), and a conversation still saturated at 10 peers: left off by default.',
-  'Signalling join latency: an observer\'s own join no longer counts the members it found (seconds old at a steady rate); steady arrivals added next to the storm: p99 2.6–6.6 ms at 250 joins/s.',
-  'Device output queue held at its target instead of one frame over: device path 147 → 127–132 ms (normal), 122 → 107–110 ms (low).',
-  'Mesh: 20 ms Opus packets by default (10 ms doubled the packet rate): 8 peers 190 % CPU with 7.6 % gaps → 150–164 % with ≤ 0.016 %.',
-  'Relay: no per-event JSON re-serialisation for the size check: 0.63 → 0.68–0.83 of bare socket.io.',
-  'Mixer: constant gains skip the per-sample ramp and an idle limiter checks the peak once per frame: 285× → 612–636× real time.',
-  'Stability: the libsamplerate-js resampler (~2 MB RSS per departed peer) replaced by SpeexDSP in WASM; a wrtc segfault (reading pc.localDescription, ~1 in 80 connections) avoided.',
-];
-
 const log = (message: string): void => {
   process.stderr.write(`bench: ${message}\n`);
 };
@@ -58,7 +45,8 @@ async function main(): Promise<void> {
     '# Benchmarks',
     '',
     `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. ` +
-      'Figures are from one run on a shared, noisy machine; ratios to a baseline measured in the same run are the figures to compare across runs.',
+      'Every figure below was measured by this run; on a shared machine they vary from run to run, and ratios to a baseline measured in the same run are the figures to compare across runs. ' +
+      'What changed the figures over time, and the runs that showed it: [CHANGELOG.md](CHANGELOG.md).',
   );
 
   if (sections.has('latency')) {
@@ -127,17 +115,18 @@ async function main(): Promise<void> {
       conversation.push(figures);
       log(`mesh: ${size} peers, one talking: ${figures.cpuPercentPerPeer} % CPU per peer, gaps ${figures.gapPercent} %`);
     }
-    const largest = (results: MeshFigures[]): number => results.filter((r) => r.sustained).map((r) => r.peers).pop() ?? 0;
+    const largest = (results: MeshFigures[]): string => {
+      const size = results.filter((r) => r.sustained).map((r) => r.peers).pop();
+      return size === undefined ? 'none of the sizes tried' : `${size} peers`;
+    };
     const row = (r: MeshFigures): Array<string | number | boolean> => [r.peers, r.talkers, r.cpuPercentPerPeer, r.cpuPercentTotal, r.rssMbPerPeer, r.gapPercent, r.lateTickPercent, r.allTonesHeard, r.sustained];
     parts.push(
       '',
       '## 2. CPU per peer and the largest mesh',
       '',
-      `Rooms of N \`voxroom join\` processes (20 ms packets), measured over 8 s after settling: first every peer sending a tone with default settings (the worst case), then one talker and the rest silent with \`--dtx\` (a conversation in which the silent send almost nothing). CPU is % of one core. Gaps are frames played as silence for a remote peer after its stream began, per remote frame; late ticks are mix ticks that ran late. Sustained = every pair connected, every talker heard above −35 dBFS by everyone, gaps below 0.1 % and late ticks below 1 % (a late tick is caught up at once: the output stays continuous). **Largest sustained mesh here: ${largest(everyone)} peers all talking, ${largest(conversation)} peers in a conversation** (of the sizes tried).`,
+      `Rooms of N \`voxroom join\` processes (20 ms packets), measured over 8 s after settling: first every peer sending a tone with default settings (the worst case), then one talker and the rest silent with \`--dtx\` (a conversation; with DTX a silent sender sends a packet every 400 ms instead of every 20 ms). CPU is % of one core. Gaps are frames played as silence for a remote peer after its stream began, per remote frame; late ticks are mix ticks that ran late. Sustained = every pair connected, every talker heard above −35 dBFS by everyone, gaps below 0.1 % and late ticks below 1 % (a late tick is caught up at once: the output stays continuous). **Largest sustained mesh in this run: ${largest(everyone)} all talking, ${largest(conversation)} in a conversation** (of the sizes tried).`,
       '',
       table(['peers', 'talking', 'CPU % per peer', 'CPU % total', 'RSS MB per peer', 'gaps %', 'late ticks %', 'all talkers heard', 'sustained'], [...everyone, ...conversation].map(row)),
-      '',
-      'Where the CPU goes (perf, one peer of an 8-peer mesh, all talking): its JavaScript thread is 73 % idle; the rest is WebRTC\'s own threads — 43 % of samples in the kernel (thread wake-ups as packets are handed between WebRTC\'s threads), the encoder thread running one Opus encoder per connection, the fake audio device\'s 10 ms pull. Per-packet and per-connection work dominates: 20 ms packets halved it (see below); DTX cuts the packets of silent senders (50/s → 2.5/s per connection, tested) but not this CPU, because every connection still runs its own encoder, its decoder\'s comfort noise and a 10 ms sink callback — and with talkers it costs more (166 → 184 % for 8 peers).',
     );
   }
 
@@ -225,7 +214,6 @@ async function main(): Promise<void> {
     );
   }
 
-  parts.push('', '## What changed these figures', '', ...HISTORY.map((line) => `- ${line}`));
   const markdown = parts.join('\n') + '\n';
   writeFileSync(OUTPUT, markdown);
   process.stdout.write(markdown);
