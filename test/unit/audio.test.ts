@@ -8,7 +8,7 @@ import { JitterBuffer } from '../../src/audio/jitter-buffer.js';
 import { SampleFifo } from '../../src/audio/sample-fifo.js';
 import { PeakLimiter } from '../../src/audio/limiter.js';
 import { Mixer, SmoothedGain } from '../../src/audio/mixer.js';
-import { safeFileName } from '../../src/audio/engine.js';
+import { safeFileName } from '../../src/audio/recorder.js';
 import { ToneSource } from '../../src/audio/tone-source.js';
 
 const constant = (value: number): Int16Array => new Int16Array(FRAME_SAMPLES).fill(value);

@@ -1,0 +1,149 @@
+// The registry of remote peers' audio: for each peer by name, its reassembly into 10 ms frames,
+// its jitter buffer, its gain and level. The topology pushes decoded PCM in; the engine pulls
+// one frame per peer per tick. Volumes outlive a peer's presence (a volume set before someone
+// joins applies when they do). Knows nothing of WebRTC or of files.
+import type { Frame } from './format.js';
+import { FrameAssembler, type PcmChunk } from './frame-assembler.js';
+import { JitterBuffer, type JitterBufferStats } from './jitter-buffer.js';
+import { LevelMeter } from './level-meter.js';
+import { SmoothedGain, type MixInput } from './mixer.js';
+
+/**
+ * Remote audio starts two frames deep, goes down to one when 2 s pass without a late frame
+ * (the phase of two 10 ms clocks is all the jitter left after NetEq) and up to four when
+ * underruns say the machine's scheduling needs it.
+ */
+const REMOTE_BUFFER = { targetFrames: 2, minTargetFrames: 1, maxTargetFrames: 4, maxFrames: 8 };
+
+export interface RemoteAudioStatus extends JitterBufferStats {
+  name: string;
+  volumePercent: number;
+  levelDbfs: number;
+  rateChanges: number;
+  receivedFrames: number;
+}
+
+/** One tick's frame from one remote peer: null when its buffer had nothing to play. */
+export interface PulledFrame {
+  name: string;
+  frame: Frame | null;
+}
+
+class RemoteAudio {
+  readonly gain: SmoothedGain;
+  readonly meter = new LevelMeter();
+  buffer = new JitterBuffer(REMOTE_BUFFER);
+  /** Present while the peer is connected; released on leave (it may hold a resampler). */
+  assembler: FrameAssembler | null = null;
+  receivedFrames = 0;
+  rateChanges = 0;
+
+  constructor(
+    readonly name: string,
+    volumePercent: number,
+    private readonly probe?: (frame: Frame) => void,
+  ) {
+    this.gain = new SmoothedGain(volumePercent / 100);
+    this.connect();
+  }
+
+  connect(): void {
+    if (this.assembler) return;
+    this.buffer = new JitterBuffer(REMOTE_BUFFER);
+    this.assembler = new FrameAssembler((frame) => {
+      this.receivedFrames++;
+      this.probe?.(frame);
+      this.buffer.push(frame);
+    });
+  }
+
+  disconnect(): void {
+    if (!this.assembler) return;
+    this.rateChanges += this.assembler.rateChanges;
+    this.assembler.close();
+    this.assembler = null;
+  }
+}
+
+export class RemoteAudioRegistry {
+  private readonly remotes = new Map<string, RemoteAudio>();
+  private readonly volumes = new Map<string, number>();
+
+  constructor(
+    initialVolumes: Record<string, number> = {},
+    /** Sees every decoded 48 kHz frame as it enters a peer's jitter buffer (benchmarks). */
+    private readonly onRemoteFrame?: (name: string, frame: Frame) => void,
+  ) {
+    for (const [name, percent] of Object.entries(initialVolumes)) this.volumes.set(name, percent);
+  }
+
+  /** A remote peer with this name is (again) connected. Returns true when it is new. */
+  attach(name: string): boolean {
+    const existing = this.remotes.get(name);
+    if (existing) {
+      existing.connect();
+      return false;
+    }
+    const probe = this.onRemoteFrame;
+    this.remotes.set(name, new RemoteAudio(name, this.volumeOf(name), probe && ((frame) => probe(name, frame))));
+    return true;
+  }
+
+  /**
+   * The peer left: what is buffered plays out, then silence. `keep` keeps it in the tick's
+   * list (a recorded peer stays on the timeline); otherwise it is forgotten but for its volume.
+   */
+  detach(name: string, keep: boolean): void {
+    const remote = this.remotes.get(name);
+    if (!remote) return;
+    remote.disconnect();
+    if (!keep) this.remotes.delete(name);
+  }
+
+  detachAll(): void {
+    for (const remote of this.remotes.values()) remote.disconnect();
+  }
+
+  push(name: string, chunk: PcmChunk): void {
+    this.remotes.get(name)?.assembler?.push(chunk);
+  }
+
+  setVolume(name: string, percent: number): void {
+    this.volumes.set(name, percent);
+    this.remotes.get(name)?.gain.set(percent / 100);
+  }
+
+  volumeOf(name: string): number {
+    return this.volumes.get(name) ?? 100;
+  }
+
+  /**
+   * One tick: a frame (or null) from every peer, and the mix inputs with their gains. A peer
+   * with nothing to play still advances its gain, so a volume change while silent lands.
+   */
+  pull(): { frames: PulledFrame[]; inputs: MixInput[] } {
+    const frames: PulledFrame[] = [];
+    const inputs: MixInput[] = [];
+    for (const remote of this.remotes.values()) {
+      const frame = remote.buffer.pull();
+      remote.meter.update(frame);
+      frames.push({ name: remote.name, frame });
+      if (frame) inputs.push({ frame, gain: remote.gain });
+      else remote.gain.advance();
+    }
+    return { frames, inputs };
+  }
+
+  status(name: string): RemoteAudioStatus | null {
+    const remote = this.remotes.get(name);
+    if (!remote) return null;
+    return {
+      name,
+      volumePercent: Math.round(remote.gain.value * 100),
+      levelDbfs: remote.meter.dbfs,
+      rateChanges: remote.rateChanges + (remote.assembler?.rateChanges ?? 0),
+      receivedFrames: remote.receivedFrames,
+      ...remote.buffer.stats,
+    };
+  }
+}
