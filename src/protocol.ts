@@ -3,7 +3,9 @@
 // PROTOCOL.md documents the same thing for people; keep the two in step.
 import { z } from 'zod';
 
-export const PROTOCOL_VERSION = 1;
+/** The version this code speaks. Servers also accept v1 clients (see PROTOCOL.md, "Version 1 clients"). */
+export const PROTOCOL_VERSION = 2;
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = [1, 2];
 
 /** Limits the server enforces; documented in PROTOCOL.md. */
 export const LIMITS = {
@@ -73,6 +75,30 @@ export interface PeerInfo {
   name: string;
 }
 
+// ---- Member state (v2): what each member of a room has, one documented field at a time. ----
+
+/**
+ * Everything a room knows about one member besides its identity. New capabilities add fields
+ * here (and to PROTOCOL.md); clients ignore fields they do not know.
+ */
+export const MemberStateSchema = z.strictObject({
+  /** The member sends silence (its own choice, `mute`). */
+  muted: z.boolean(),
+  /** The member's captured level currently counts as speech (measured by the member itself). */
+  speaking: z.boolean(),
+});
+export type MemberState = z.infer<typeof MemberStateSchema>;
+export const INITIAL_MEMBER_STATE: MemberState = Object.freeze({ muted: false, speaking: false });
+
+/** What a member may change about itself with `update-state`: some fields, at least one. */
+export const MemberStatePatchSchema = MemberStateSchema.partial().refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change');
+export type MemberStatePatch = z.infer<typeof MemberStatePatchSchema>;
+
+/** A member of a room as v2 clients see it. */
+export interface Member extends PeerInfo {
+  state: MemberState;
+}
+
 // ---- Room map: the layout of a room, sent in the join ack (spatial audio will place peers in it). ----
 
 const MapSpotSchema = z.strictObject({
@@ -138,9 +164,9 @@ export interface ProtocolError {
 export type JoinAck =
   | {
       ok: true;
-      self: PeerInfo;
+      self: Member;
       /** The others already in the room: the newcomer sends the first offer to each. */
-      peers: PeerInfo[];
+      peers: Member[];
       map: RoomLayout | null;
       iceServers: IceServer[];
       /** Present this in a later join to take over this session after a lost connection. */
@@ -150,12 +176,39 @@ export type JoinAck =
     }
   | { ok: false; error: ProtocolError };
 
+/** What a v1 client gets: members without state. */
+export type JoinAckV1 = Extract<JoinAck, { ok: false }> | (Omit<Extract<JoinAck, { ok: true }>, 'self' | 'peers'> & { self: PeerInfo; peers: PeerInfo[] });
+
 export type LeaveAck = { ok: true } | { ok: false; error: ProtocolError };
+export type UpdateStateAck = { ok: true } | { ok: false; error: ProtocolError };
 export type SignalAck = { ok: true } | { ok: false; error: ProtocolError };
 
+/** v1 only: the whole member list, on every join and leave. */
 export interface RoomUsersUpdated {
   room: string;
   peers: PeerInfo[];
+}
+
+/** v2: someone joined the room (never sent about the receiver itself). */
+export interface MemberJoined {
+  room: string;
+  member: Member;
+}
+
+export type MemberLeftReason = 'left' | 'disconnected' | 'replaced';
+
+/** v2: someone left the room. */
+export interface MemberLeft {
+  room: string;
+  id: string;
+  reason: MemberLeftReason;
+}
+
+/** v2: one member's state changed; `state` is that member's whole state (a few fields). */
+export interface MemberUpdated {
+  room: string;
+  id: string;
+  state: MemberState;
 }
 
 export interface RelayedSignal {
@@ -164,7 +217,11 @@ export interface RelayedSignal {
 }
 
 export interface ServerToClientEvents {
+  /** v1 clients only. */
   'room-users-updated': (update: RoomUsersUpdated) => void;
+  'member-joined': (event: MemberJoined) => void;
+  'member-left': (event: MemberLeft) => void;
+  'member-updated': (event: MemberUpdated) => void;
   signal: (signal: RelayedSignal) => void;
   'error-message': (error: ProtocolError) => void;
   'server-shutdown': (notice: { message: string }) => void;
@@ -174,9 +231,11 @@ export interface ClientToServerEvents {
   join: (request: JoinRequest, ack?: (result: JoinAck) => void) => void;
   leave: (ack?: (result: LeaveAck) => void) => void;
   signal: (request: SignalRequest, ack?: (result: SignalAck) => void) => void;
+  /** v2: change fields of one's own member state. */
+  'update-state': (patch: MemberStatePatch, ack?: (result: UpdateStateAck) => void) => void;
 }
 
-export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal']);
+export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state']);
 
 /** Turns a zod failure into one readable sentence for an error message. */
 export function describeIssues(error: z.ZodError): string {

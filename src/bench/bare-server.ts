@@ -1,5 +1,6 @@
 // Baseline for the signalling benchmark: a bare socket.io server that does the same job as
-// voxroom's (rooms, lists on join, relay) with no validation, limits, registry or metrics.
+// voxroom's (rooms, the member list in the join ack, a member-joined event to the others, relay)
+// with no validation, limits, registry or metrics.
 // Run as `node dist/bench/bare-server.js`; prints its port.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,9 +15,10 @@ io.on('connection', (socket) => {
     names.set(socket.id, request.name);
     void socket.join(request.room);
     const ids = [...(io.sockets.adapter.rooms.get(request.room) ?? [])];
-    const peers = ids.map((id) => ({ id, name: names.get(id) ?? '' }));
-    ack({ ok: true, self: { id: socket.id, name: request.name }, peers: peers.filter((p) => p.id !== socket.id) });
-    io.to(request.room).emit('room-users-updated', { room: request.room, peers });
+    const peers = ids.map((id) => ({ id, name: names.get(id) ?? '', state: { muted: false, speaking: false } }));
+    const self = { id: socket.id, name: request.name, state: { muted: false, speaking: false } };
+    ack({ ok: true, self, peers: peers.filter((p) => p.id !== socket.id) });
+    socket.to(request.room).emit('member-joined', { room: request.room, member: self });
   });
   socket.on('signal', (request: { to: string; data: unknown }) => {
     io.to(request.to).emit('signal', { from: socket.id, data: request.data });

@@ -1,7 +1,7 @@
 // Signalling scale: 1000 socket.io clients joining 100 rooms, twice: all at once (a storm: the
 // figure is mostly queueing on a 2-core machine that also runs the 1000 clients), and arriving
 // at a steady rate until all 1000 are in (what a busy server sees). Join latency is the time
-// from a client's `join` to each member's room-users-updated that lists it; relay throughput
+// from a client's `join` to its own ack and to each roommate's `member-joined` for it; relay throughput
 // is signals per second delivered; memory is the server's RSS per connection. The same run
 // measures a bare socket.io server doing the same job, so the ratio shows voxroom's overhead.
 import { spawn } from 'node:child_process';
@@ -59,23 +59,12 @@ async function run(url: string, pid: number, clients: number, rooms: number, joi
     await Promise.all(batch.map((s) => new Promise((resolve) => s.once('connect', () => resolve(null)))));
     sockets.push(...batch);
   }
-  // Sightings are matched to join starts once every ack is in (an update can beat its ack).
-  // An observer's first update is its own join: of the members it lists, only the observer
-  // itself was brought by that join; every later first sighting was brought by the newcomer's.
-  const sightings: Array<{ id: string; at: number; observer: number; ownJoin: boolean }> = [];
+  // Sightings are matched to join starts once every ack is in (an event can beat its ack):
+  // a newcomer sees itself in its join ack, everyone already in its room in a member-joined.
+  const sightings: Array<{ id: string; at: number }> = [];
   const ids: string[] = new Array(clients);
-  sockets.forEach((socket, observer) => {
-    const seen = new Set<string>();
-    let ownJoin = true;
-    socket.on('room-users-updated', (update: { peers: Array<{ id: string }> }) => {
-      const at = performance.now();
-      for (const peer of update.peers) {
-        if (seen.has(peer.id)) continue;
-        seen.add(peer.id);
-        sightings.push({ id: peer.id, at, observer, ownJoin });
-      }
-      ownJoin = false;
-    });
+  sockets.forEach((socket) => {
+    socket.on('member-joined', (event: { member: { id: string } }) => sightings.push({ id: event.member.id, at: performance.now() }));
   });
   // Everyone joins at once, or join i at i / joinsPerSecond.
   const startedAt = new Map<string, number>();
@@ -85,12 +74,13 @@ async function run(url: string, pid: number, clients: number, rooms: number, joi
       if (joinsPerSecond > 0) await sleep(Math.max(0, firstAt + (i * 1000) / joinsPerSecond - performance.now()));
       const start = performance.now();
       const ack = (await socket.emitWithAck('join', { room: `room-${i % rooms}`, name: `c${i}`, v: PROTOCOL_VERSION })) as { ok: boolean; self: { id: string } };
+      sightings.push({ id: ack.self.id, at: performance.now() });
       ids[i] = ack.self.id;
       startedAt.set(ack.self.id, start);
     }),
   );
   await sleep(1000);
-  const latencies = sightings.filter((s) => !s.ownJoin || s.id === ids[s.observer]).map((s) => s.at - startedAt.get(s.id)!);
+  const latencies = sightings.map((s) => s.at - startedAt.get(s.id)!);
   // Each member is seen by itself and by everyone who was in its room before it came.
   const perRoom = clients / rooms;
   const expected = rooms * ((perRoom * (perRoom + 1)) / 2);

@@ -122,9 +122,20 @@ function wireEvents(peer: VoicePeer, out: Output): void {
   peer.on('joined', ({ self, peers, renamed, resumed }) =>
     out.event(resumed ? 'rejoined' : 'joined', { self, peers, renamed }, `${resumed ? 'rejoined' : 'joined'} as ${self.name}${renamed ? ' (name was taken)' : ''}; ${peers.length} other${peers.length === 1 ? '' : 's'} here${peers.length ? ': ' + peers.map((p) => p.name).join(', ') : ''}`),
   );
-  peer.on('peer-joined', (p) => out.event('peer-joined', { name: p.name, id: p.id }, `${p.name} joined`));
+  peer.on('peer-joined', (p) => out.event('peer-joined', { name: p.name, id: p.id, state: p.state }, `${p.name} joined${p.state.muted ? ' (muted)' : ''}`));
   peer.on('peer-left', (p) => out.event('peer-left', { name: p.name, id: p.id }, `${p.name} left`));
+  const mutedBefore = new Map<string, boolean>();
+  peer.on('peer-updated', (p) => {
+    // Speaking changes several times a minute: in --json they are events, for people the
+    // `peers` table shows them. A change of mute is worth a line.
+    const muteChanged = (mutedBefore.get(p.id) ?? false) !== p.state.muted;
+    mutedBefore.set(p.id, p.state.muted);
+    if (out.json || muteChanged) out.event('peer-updated', { name: p.name, id: p.id, state: p.state }, `${p.name} ${p.state.muted ? 'muted' : 'unmuted'}`);
+  });
   peer.on('connection-state', ({ peer: name, state }) => out.event('connection-state', { peer: name, state }, `connection to ${name}: ${state}`));
+  peer.on('retry', (info) => {
+    if (out.json) out.event('retry', info, '');
+  });
   peer.on('problem', ({ message, peer: name }) => out.problem(message, name));
   peer.on('disconnected', ({ reason }) => out.event('disconnected', { reason }, `lost the server (${reason}); reconnecting…`));
   peer.on('server-shutdown', ({ message }) => out.event('server-shutdown', { message }, `server: ${message}; will reconnect when it is back`));

@@ -1,8 +1,9 @@
 // What `voxroom join` prints on stdout: human sentences, or with --json one object per line.
+import type { MemberState } from '../protocol.js';
 import type { PeerStatus } from '../peer/voice-peer.js';
 
 export class Output {
-  constructor(private readonly json: boolean) {}
+  constructor(readonly json: boolean) {}
 
   event(name: string, fields: object, human: string): void {
     if (this.json) this.line(JSON.stringify({ event: name, time: new Date().toISOString(), ...fields }));
@@ -17,8 +18,8 @@ export class Output {
   peers(peers: PeerStatus[]): void {
     if (this.json) return this.line(JSON.stringify({ event: 'peers', peers }));
     if (peers.length === 0) return this.line('nobody else is here');
-    const rows = peers.map((p) => [p.name, p.connection, formatLevel(p.audio?.levelDbfs), `${p.audio?.volumePercent ?? 100} %`, `${p.packets?.sent ?? '-'}`, `${p.packets?.received ?? '-'}`]);
-    this.table(['NAME', 'CONNECTION', 'LEVEL', 'VOLUME', 'PACKETS SENT', 'RECEIVED'], rows);
+    const rows = peers.map((p) => [p.name, p.connection, formatState(p.state), formatLevel(p.audio?.levelDbfs), `${p.audio?.volumePercent ?? 100} %`, `${p.packets?.sent ?? '-'}`, `${p.packets?.received ?? '-'}`]);
+    this.table(['NAME', 'CONNECTION', 'STATE', 'LEVEL', 'VOLUME', 'PACKETS SENT', 'RECEIVED'], rows);
   }
 
   text(text: string): void {
@@ -34,6 +35,11 @@ export class Output {
   private line(text: string): void {
     process.stdout.write(text + '\n');
   }
+}
+
+function formatState(state: MemberState): string {
+  const words = [state.muted ? 'muted' : '', state.speaking ? 'speaking' : ''].filter(Boolean);
+  return words.length > 0 ? words.join(', ') : '-';
 }
 
 function formatLevel(dbfs: number | undefined): string {

@@ -37,8 +37,7 @@ interface PeerLinkEvents {
 const DISCONNECTED_GRACE_MS = 3000;
 const RESTART_TIMEOUT_MS = 10_000;
 const MAX_ICE_RESTARTS = 2;
-/** A connection that never connects (a signal lost to a rate limit, say) is replaced after this. */
-const CONNECT_TIMEOUT_MS = 20_000;
+// A connection that never connects is the owner's to retry (MeshTopology's safety net).
 
 export class PeerLink extends EventEmitter<PeerLinkEvents> {
   readonly remote: PeerInfo;
@@ -50,7 +49,6 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private closed = false;
   private iceRestarts = 0;
   private recoveryTimer: NodeJS.Timeout | null = null;
-  private connectTimer: NodeJS.Timeout;
   /** The remote PeerConnection's DTLS fingerprint, once known. */
   remoteFingerprint: string | null = null;
 
@@ -84,11 +82,6 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     };
     this.pc.oniceconnectionstatechange = () => this.watchIce();
     if (options.initiator) this.pc.addTransceiver(options.track, { direction: 'sendrecv' });
-    this.connectTimer = setTimeout(() => {
-      if (this.closed || this.pc.connectionState === 'connected') return;
-      this.options.logger.info('the connection did not come up in time; replacing it', { peer: this.remote.name, state: this.pc.connectionState });
-      this.emit('unrecoverable');
-    }, CONNECT_TIMEOUT_MS);
   }
 
   /** RTP packets this connection has sent and received (DTX shows as few sent in silence). */
@@ -123,7 +116,6 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clearRecoveryTimer();
-    clearTimeout(this.connectTimer);
     this.sink?.stop();
     this.sink = null;
     this.pc.onicecandidate = null;

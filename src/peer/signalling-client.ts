@@ -7,10 +7,14 @@ import {
   PROTOCOL_VERSION,
   type ClientToServerEvents,
   type JoinAck,
+  type MemberJoined,
+  type MemberLeft,
+  type MemberStatePatch,
+  type MemberUpdated,
   type ProtocolError,
   type RelayedSignal,
-  type RoomUsersUpdated,
   type ServerToClientEvents,
+  type SignalAck,
   type SignalData,
 } from '../protocol.js';
 import type { Logger } from '../log.js';
@@ -29,8 +33,12 @@ export class JoinError extends Error {
 
 interface SignallingEvents {
   joined: [room: JoinedRoom, resumed: boolean];
-  'room-users-updated': [update: RoomUsersUpdated];
+  'member-joined': [event: MemberJoined];
+  'member-left': [event: MemberLeft];
+  'member-updated': [event: MemberUpdated];
   signal: [signal: RelayedSignal];
+  /** The server could not deliver a signal we sent (the target left, or no answer). */
+  'signal-undelivered': [info: { to: string; reason: string }];
   disconnected: [reason: string];
   'server-error': [error: ProtocolError];
   'server-shutdown': [message: string];
@@ -59,8 +67,12 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
       timeout: 5000,
       rejectUnauthorized: options.rejectUnauthorized ?? true,
     });
-    this.socket.on('room-users-updated', (update) => this.emit('room-users-updated', update));
-    this.socket.on('signal', (signal) => this.emit('signal', signal));
+    // Room events are handed on in arrival order, and only once the join ack that they follow
+    // has been handled (see sendJoin).
+    this.socket.on('member-joined', (event) => this.joined && this.emit('member-joined', event));
+    this.socket.on('member-left', (event) => this.joined && this.emit('member-left', event));
+    this.socket.on('member-updated', (event) => this.joined && this.emit('member-updated', event));
+    this.socket.on('signal', (signal) => this.joined && this.emit('signal', signal));
     this.socket.on('error-message', (error) => {
       // A trickled candidate can reach the server just after its peer left: nothing to report.
       if (error.code === 'unknown-peer') this.logger.debug('signal to a peer that has left', { message: error.message });
@@ -77,10 +89,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     // Every connection after the first rejoins with the resume token.
     this.socket.on('connect', () => {
       if (this.closed || !this.joined) return;
-      this.sendJoin(this.joined.resume).then(
-        (room) => this.emit('joined', room, true),
-        (error: Error) => this.logger.warn('rejoin after reconnect failed', { error: error.message }),
-      );
+      this.sendJoin(true, this.joined.resume).catch((error: Error) => this.logger.warn('rejoin after reconnect failed', { error: error.message }));
     });
   }
 
@@ -104,13 +113,23 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
       this.socket.once('connect_error', onError);
       this.socket.connect();
     });
-    const room = await this.sendJoin();
-    this.emit('joined', room, false);
-    return room;
+    return this.sendJoin(false);
   }
 
+  /** Sends a signal; one the server cannot deliver is reported as 'signal-undelivered'. */
   sendSignal(to: string, data: SignalData): void {
-    this.socket.emit('signal', { to, data });
+    const confirmed = ackWithin<SignalAck>(ACK_TIMEOUT_MS, (result) => {
+      if (this.closed) return;
+      if (result === null) this.emit('signal-undelivered', { to, reason: `the server did not confirm it within ${ACK_TIMEOUT_MS / 1000} s` });
+      else if (!result.ok) this.emit('signal-undelivered', { to, reason: `${result.error.message} (${result.error.code})` });
+    });
+    this.socket.emit('signal', { to, data }, confirmed);
+  }
+
+  /** Tells the room about a change of our own member state (muted, speaking). */
+  updateState(patch: MemberStatePatch): void {
+    if (!this.joined || !this.socket.connected) return;
+    this.socket.emit('update-state', patch);
   }
 
   async close(): Promise<void> {
@@ -127,15 +146,39 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.disconnect();
   }
 
-  private async sendJoin(resume?: string): Promise<JoinedRoom> {
-    let ack: JoinAck;
-    try {
-      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('join', { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) });
-    } catch {
-      throw new JoinError('timeout', `the server at ${this.serverUrl} did not answer the join within ${ACK_TIMEOUT_MS / 1000} s`);
-    }
-    if (!ack.ok) throw new JoinError(ack.error.code, ack.error.message);
-    this.joined = ack;
-    return ack;
+  /**
+   * Joins and emits 'joined' from inside the ack callback, never after an await: socket.io
+   * dispatches every packet of one network read synchronously, so a room event that arrives
+   * in the same read as the ack would otherwise be handled before the join it follows, and be
+   * dropped (a member never learnt of, its offer ignored: the silent pair of issue 17).
+   */
+  private sendJoin(resumed: boolean, resume?: string): Promise<JoinedRoom> {
+    return new Promise((resolve, reject) => {
+      const request = { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) };
+      const answered = ackWithin<JoinAck>(ACK_TIMEOUT_MS, (ack) => {
+        if (ack === null) return reject(new JoinError('timeout', `the server at ${this.serverUrl} did not answer the join within ${ACK_TIMEOUT_MS / 1000} s`));
+        if (!ack.ok) return reject(new JoinError(ack.error.code, ack.error.message));
+        this.joined = ack;
+        if (!this.closed) this.emit('joined', ack, resumed);
+        resolve(ack);
+      });
+      this.socket.emit('join', request, answered);
+    });
   }
+}
+
+/** An ack callback that reports null if no answer came within `ms` (and ignores a late one). */
+function ackWithin<T>(ms: number, onResult: (result: T | null) => void): (result: T) => void {
+  let settled = false;
+  const timer = setTimeout(() => {
+    settled = true;
+    onResult(null);
+  }, ms);
+  timer.unref();
+  return (result) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    onResult(result);
+  };
 }

@@ -1,22 +1,20 @@
-// A headless voice peer: joins a room, keeps one PeerLink per other member (a full mesh), feeds
-// the audio engine with what arrives and sends what the engine captures. Usable as a library:
+// A headless voice peer: joins a room, keeps the room's member list (with each member's state),
+// feeds the audio engine with what its media topology delivers and sends what the engine
+// captures. Usable as a library:
 //
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, type IceServer, type PeerInfo, type RelayedSignal, type RoomLayout, type RoomUsersUpdated } from '../protocol.js';
+import type { Member, MemberState, RoomLayout } from '../protocol.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
-import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
+import type { Frame } from '../audio/format.js';
 import { MAX_GAIN } from '../audio/mixer.js';
-import { PeerLink } from './peer-link.js';
-import { dtlsFingerprint } from './sdp-guard.js';
+import type { MediaState, MediaTopology } from './media-topology.js';
+import { MeshTopology } from './mesh-topology.js';
 import { SignallingClient, type JoinedRoom } from './signalling-client.js';
-import { nonstandard, type RTCPeerConnectionState, type WrtcAudioSource, type WrtcTrack } from './wrtc.js';
-
-/** Reasons this class closes links for itself; any other close is worth reporting. */
-const EXPECTED_CLOSE_REASONS = new Set(['stopping', 'peer left', 'rejoined', 'replaced']);
+import type { RTCPeerConnectionState } from './wrtc.js';
 
 export interface VoicePeerOptions {
   serverUrl: string;
@@ -28,15 +26,15 @@ export interface VoicePeerOptions {
   /** Initial volumes by peer name, percent 0–200. */
   volumes?: Record<string, number>;
   /**
-   * Opus packet duration our sender uses, 20 ms by default. 10 ms cuts mouth-to-ear latency by
-   * 1–9 ms (benchmark runs here) but doubles the packet rate: an 8-peer mesh at 10 ms saturated this 2-core machine
-   * (7.6 % gaps), at 20 ms it ran at 166 % with none. Use 10 for small rooms.
+   * Opus packet duration our sender uses, 20 ms by default. 10 ms cuts mouth-to-ear latency a
+   * little but doubles the packet rate, which costs CPU in a mesh (BENCHMARKS.md): use it in
+   * small rooms.
    */
   ptimeMs?: number;
   /**
    * Opus DTX: while we are silent our sender sends a packet every 400 ms instead of 50 a
    * second, to every peer; receivers play comfort noise. Off by default: it saves bandwidth,
-   * but on this machine an 8-peer mesh of talkers took 166 % CPU without it and 184 % with it.
+   * but cost CPU in the mesh when it was measured (CHANGELOG.md).
    */
   dtx?: boolean;
   logger?: Logger;
@@ -49,17 +47,24 @@ export interface VoicePeerOptions {
 export interface PeerStatus {
   id: string;
   name: string;
-  connection: RTCPeerConnectionState | 'new';
+  /** The member's state as the room knows it (muted, speaking, …). */
+  state: MemberState;
+  /** The media path to this member: a connection state, or `never-started`. */
+  connection: MediaState;
   audio: RemoteAudioStatus | null;
   /** RTP packets on the connection (peersWithPackets only). */
   packets?: { sent: number; received: number };
 }
 
 export interface VoicePeerEvents {
-  joined: [info: { self: PeerInfo; peers: PeerInfo[]; map: RoomLayout | null; renamed: boolean; resumed: boolean }];
-  'peer-joined': [peer: PeerInfo];
-  'peer-left': [peer: PeerInfo];
+  joined: [info: { self: Member; peers: Member[]; map: RoomLayout | null; renamed: boolean; resumed: boolean }];
+  'peer-joined': [peer: Member];
+  'peer-left': [peer: Member];
+  /** A roommate's state changed (muted, speaking, …). */
+  'peer-updated': [peer: Member];
   'connection-state': [info: { peer: string; state: RTCPeerConnectionState }];
+  /** The safety net re-offered a pair that was not connected in time. */
+  retry: [info: { peer: string; attempt: number; by: 'newcomer' | 'impolite'; state: MediaState }];
   /** Something went wrong that the peer survives (a rejected connection, a server error). */
   problem: [info: { message: string; peer?: string }];
   disconnected: [info: { reason: string }];
@@ -74,12 +79,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   private readonly logger: Logger;
   private readonly signalling: SignallingClient;
   private readonly engine: AudioEngine;
-  private readonly links = new Map<string, PeerLink>();
-  private readonly members = new Map<string, PeerInfo>();
-  private readonly audioSource: WrtcAudioSource;
-  private readonly track: WrtcTrack;
-  private iceServers: IceServer[] = [];
-  private self: PeerInfo | null = null;
+  private readonly topology: MediaTopology;
+  private readonly members = new Map<string, Member>();
+  private self: Member | null = null;
   private stopping: Promise<void> | null = null;
   private started = false;
 
@@ -94,16 +96,34 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       recordDir: options.recordDir,
       volumes: options.volumes,
       onRemoteFrame: options.onRemoteFrame,
-      onCapturedFrame: (frame) => this.send(frame),
+      onCapturedFrame: (frame) => this.topology.send(frame),
+      onSpeakingChange: (speaking) => this.publishState({ speaking }),
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
     });
-    this.audioSource = new nonstandard.RTCAudioSource();
-    this.track = this.audioSource.createTrack();
     this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls });
+    this.topology = new MeshTopology({
+      ptimeMs: options.ptimeMs ?? 20,
+      dtx: options.dtx ?? false,
+      logger: this.logger,
+      sendSignal: (to, data) => this.signalling.sendSignal(to, data),
+      onAudio: (peer, chunk) => this.engine.push(peer.name, chunk),
+    });
+    this.topology.on('connection-state', ({ peer, state }) => this.emit('connection-state', { peer: peer.name, state }));
+    this.topology.on('retry', ({ peer, ...info }) => this.emit('retry', { peer: peer.name, ...info }));
+    this.topology.on('problem', (info) => this.emit('problem', info));
     this.signalling.on('joined', (room, resumed) => this.onJoined(room, resumed));
-    this.signalling.on('room-users-updated', (update) => this.onRoomUsers(update));
-    this.signalling.on('signal', (signal) => this.onSignal(signal));
+    this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
+    this.signalling.on('member-left', ({ id }) => this.removeMember(id));
+    this.signalling.on('member-updated', ({ id, state }) => this.updateMember(id, state));
+    this.signalling.on('signal', (signal) => this.topology.handleSignal(signal));
+    this.signalling.on('signal-undelivered', ({ to, reason }) => {
+      const member = this.members.get(to);
+      // A candidate trickling to a member that has just left is expected; anything else is not.
+      if (!member) return this.logger.debug('signal to a peer that has left', { to, reason });
+      this.logger.warn('a signal could not be delivered', { peer: member.name, reason });
+      this.emit('problem', { peer: member.name, message: `a signal to ${member.name} could not be delivered: ${reason}` });
+    });
     this.signalling.on('server-error', (error) => this.emit('problem', { message: `server: ${error.message} (${error.code})` }));
     this.signalling.on('server-shutdown', (message) => this.emit('server-shutdown', { message }));
     this.signalling.on('disconnected', (reason) => {
@@ -126,14 +146,12 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     }
   }
 
-  /** Leaves the room and releases everything, in order: clock, links, signalling, track, files. */
+  /** Leaves the room and releases everything, in order: media, signalling, clock and files. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const link of this.links.values()) link.close('stopping');
-      this.links.clear();
+      this.topology.close();
       await this.signalling.close();
       await this.engine.stop();
-      this.track.stop();
     })();
     return this.stopping;
   }
@@ -145,21 +163,28 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
 
   set muted(value: boolean) {
     this.engine.muted = value;
+    this.publishState({ muted: value });
   }
 
   get muted(): boolean {
     return this.engine.muted;
   }
 
-  get identity(): PeerInfo | null {
+  get identity(): Member | null {
     return this.self;
+  }
+
+  /** How many times the safety net re-offered a pair that was not connected in time. */
+  get retries(): number {
+    return this.topology.retries;
   }
 
   peers(): PeerStatus[] {
     return [...this.members.values()].map((member) => ({
       id: member.id,
       name: member.name,
-      connection: this.links.get(member.id)?.connectionState ?? 'new',
+      state: { ...member.state },
+      connection: this.topology.stateOf(member.id),
       audio: this.engine.remoteStatus(member.name),
     }));
   }
@@ -168,113 +193,73 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   async peersWithPackets(): Promise<PeerStatus[]> {
     return Promise.all(
       this.peers().map(async (status) => {
-        const link = this.links.get(status.id);
-        return link ? { ...status, packets: await link.packetCounts() } : status;
+        const packets = await this.topology.packetCounts(status.id);
+        return packets ? { ...status, packets } : status;
       }),
     );
   }
 
   status() {
-    return { self: this.self, room: this.options.room, server: this.options.serverUrl, peers: this.members.size, links: this.links.size, audio: this.engine.stats };
-  }
-
-  private send(frame: Frame): void {
-    // wrtc checks the whole underlying buffer's size: a view into a larger one (a frame that
-    // came over IPC, say) must be copied.
-    if (frame.byteOffset !== 0 || frame.buffer.byteLength !== frame.byteLength) frame = frame.slice();
-    this.audioSource.onData({ samples: frame, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SAMPLES });
+    return {
+      self: this.self,
+      room: this.options.room,
+      server: this.options.serverUrl,
+      media: this.topology.kind,
+      peers: this.members.size,
+      links: this.topology.connectionCount,
+      retries: this.topology.retries,
+      audio: this.engine.stats,
+    };
   }
 
   private onJoined(room: JoinedRoom, resumed: boolean): void {
     // After a resume we have a new id: every old connection is gone on the other side too.
-    for (const link of this.links.values()) link.close('rejoined');
-    this.links.clear();
     for (const member of this.members.values()) this.engine.detachRemote(member.name);
     this.members.clear();
     this.self = room.self;
-    this.iceServers = room.iceServers;
+    this.topology.reset(room.self, room.iceServers);
     this.logger.info(resumed ? 'rejoined the room' : 'joined the room', { room: this.options.room, name: room.self.name, peers: room.peers.length });
     this.emit('joined', { self: room.self, peers: room.peers, map: room.map, renamed: room.renamed, resumed });
+    // The room's idea of our state may be older than ours (a change made while disconnected).
+    const ours = { muted: this.engine.muted, speaking: this.engine.isSpeaking };
+    if (ours.muted !== room.self.state.muted || ours.speaking !== room.self.state.speaking) this.publishState(ours);
     // The newcomer offers to everyone already there.
     for (const peer of room.peers) this.addMember(peer, true);
   }
 
-  private onRoomUsers(update: RoomUsersUpdated): void {
-    if (!this.self || update.room !== this.options.room) return;
-    const present = new Map(update.peers.filter((p) => p.id !== this.self!.id).map((p) => [p.id, p]));
-    for (const [id, member] of this.members) if (!present.has(id)) this.removeMember(member);
-    // Members we have not seen yet are newcomers: they will offer to us.
-    for (const peer of present.values()) if (!this.members.has(peer.id)) this.addMember(peer, false);
+  private addMember(member: Member, weAreNewcomer: boolean): void {
+    if (!this.self || member.id === this.self.id || this.members.has(member.id)) return;
+    this.members.set(member.id, member);
+    this.engine.attachRemote(member.name);
+    this.logger.info('peer joined', { peer: member.name });
+    this.emit('peer-joined', member);
+    this.topology.addMember(member, weAreNewcomer);
   }
 
-  private addMember(peer: PeerInfo, initiator: boolean): void {
-    this.members.set(peer.id, peer);
-    this.engine.attachRemote(peer.name);
-    this.logger.info('peer joined', { peer: peer.name });
-    this.emit('peer-joined', peer);
-    this.createLink(peer, initiator);
+  private removeMember(id: string): void {
+    const member = this.members.get(id);
+    if (!member) return;
+    this.members.delete(id);
+    this.topology.removeMember(id);
+    this.engine.detachRemote(member.name);
+    this.logger.info('peer left', { peer: member.name });
+    this.emit('peer-left', member);
   }
 
-  private removeMember(peer: PeerInfo): void {
-    this.members.delete(peer.id);
-    this.links.get(peer.id)?.close('peer left');
-    this.links.delete(peer.id);
-    this.engine.detachRemote(peer.name);
-    this.logger.info('peer left', { peer: peer.name });
-    this.emit('peer-left', peer);
-  }
-
-  private createLink(peer: PeerInfo, initiator: boolean): PeerLink {
-    const self = this.self!;
-    const link = new PeerLink({
-      remote: peer,
-      polite: isPolite(self.id, peer.id),
-      initiator,
-      iceServers: this.iceServers,
-      track: this.track,
-      ptimeMs: this.options.ptimeMs ?? 20,
-      dtx: this.options.dtx ?? false,
-      sendSignal: (data) => this.signalling.sendSignal(peer.id, data),
-      onAudio: (data) => this.engine.push(peer.name, data),
-      logger: this.logger.child({ peer: peer.name }),
-    });
-    link.on('state', (state) => {
-      this.logger.debug('connection state', { peer: peer.name, state });
-      this.emit('connection-state', { peer: peer.name, state });
-    });
-    link.on('closed', (reason) => {
-      if (this.links.get(peer.id) === link) this.links.delete(peer.id);
-      if (!EXPECTED_CLOSE_REASONS.has(reason)) {
-        this.emit('problem', { peer: peer.name, message: `connection to ${peer.name} closed: ${reason}` });
-      }
-    });
-    link.on('unrecoverable', () => {
-      // The impolite side (higher id) builds the fresh connection; the polite side waits for its offer.
-      if (isPolite(self.id, peer.id)) return;
-      link.close('replaced');
-      if (this.members.has(peer.id)) this.createLink(peer, true);
-    });
-    this.links.set(peer.id, link);
-    return link;
-  }
-
-  private onSignal({ from, data }: RelayedSignal): void {
-    const member = this.members.get(from);
-    if (!member) {
-      this.logger.debug('signal from a peer not (yet) in our list', { from });
+  private updateMember(id: string, state: MemberState): void {
+    if (this.self && id === this.self.id) {
+      this.self = { ...this.self, state };
       return;
     }
-    let link = this.links.get(from);
-    const isOffer = 'description' in data && data.description.type === 'offer';
-    // An offer with a new DTLS fingerprint comes from a fresh remote connection: start anew.
-    if (link && isOffer && link.remoteFingerprint !== null && dtlsFingerprint(data.description.sdp) !== link.remoteFingerprint) {
-      link.close('replaced');
-      link = undefined;
-    }
-    if (!link) {
-      if (!isOffer) return;
-      link = this.createLink(member, false);
-    }
-    link.handleSignal(data);
+    const member = this.members.get(id);
+    if (!member) return;
+    const updated = { ...member, state };
+    this.members.set(id, updated);
+    this.emit('peer-updated', updated);
+  }
+
+  private publishState(patch: Partial<MemberState>): void {
+    this.signalling.updateState(patch);
   }
 }
+

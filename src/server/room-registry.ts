@@ -1,17 +1,21 @@
 // Room state: who is in which room, under which name, and the resume tokens that let a peer
 // take its place back after a lost connection. Pure logic, no I/O: the server drives it.
 import { randomBytes } from 'node:crypto';
-import type { PeerInfo } from '../protocol.js';
+import { INITIAL_MEMBER_STATE, type Member as MemberView, type MemberState, type MemberStatePatch, type PeerInfo } from '../protocol.js';
 
 export interface Member extends PeerInfo {
   room: string;
+  /** What the room sees of this member besides its identity (PROTOCOL.md, "Member state"). */
+  state: MemberState;
+  /** The protocol version its client speaks: decides which room events it is sent. */
+  protocolVersion: number;
   /** The socket carrying this member; differs from `id` so that ids never leak transport details. */
   socketId: string;
   resumeToken: string;
 }
 
 export type JoinOutcome =
-  | { ok: true; member: Member; others: PeerInfo[]; renamed: boolean; replaced: Member | null }
+  | { ok: true; member: Member; others: MemberView[]; renamed: boolean; replaced: Member | null }
   | { ok: false; reason: 'room-full' };
 
 export class RoomRegistry {
@@ -29,7 +33,7 @@ export class RoomRegistry {
    * Adds the socket to `room`. A socket is in at most one room, so any earlier membership ends.
    * With a valid resume token the stale member it names is removed first and its name reused.
    */
-  join(socketId: string, room: string, requestedName: string, resumeToken?: string): JoinOutcome {
+  join(socketId: string, room: string, requestedName: string, resumeToken?: string, protocolVersion = 2): JoinOutcome {
     const stale = resumeToken !== undefined ? this.byResumeToken.get(resumeToken) : undefined;
     const replaced = stale !== undefined && stale.socketId !== socketId ? stale : null;
     const previous = this.bySocket.get(socketId);
@@ -41,9 +45,11 @@ export class RoomRegistry {
     if (replaced) this.remove(replaced);
     const baseName = replaced && replaced.room === room ? replaced.name : requestedName;
     const name = this.uniqueName(room, baseName);
-    const member: Member = { id: this.newId(), name, room, socketId, resumeToken: this.newToken() };
+    // A resumed session keeps its state (a muted member stays muted across a reconnect).
+    const state = replaced && replaced.room === room ? { ...replaced.state } : { ...INITIAL_MEMBER_STATE };
+    const member: Member = { id: this.newId(), name, room, socketId, resumeToken: this.newToken(), state, protocolVersion };
     const roomMembers = this.rooms.get(room) ?? new Map<string, Member>();
-    const others = [...roomMembers.values()].map(toPeerInfo);
+    const others = [...roomMembers.values()].map(toMemberView);
     roomMembers.set(member.id, member);
     this.rooms.set(room, roomMembers);
     this.bySocket.set(socketId, member);
@@ -59,6 +65,21 @@ export class RoomRegistry {
     return member;
   }
 
+  /** Applies a member's change to its own state; `changed` is false when nothing differed. */
+  updateState(socketId: string, patch: MemberStatePatch): { member: Member; changed: boolean } | null {
+    const member = this.bySocket.get(socketId);
+    if (!member) return null;
+    let changed = false;
+    for (const key of Object.keys(patch) as Array<keyof MemberState>) {
+      const value = patch[key];
+      if (value !== undefined && member.state[key] !== value) {
+        member.state[key] = value;
+        changed = true;
+      }
+    }
+    return { member, changed };
+  }
+
   memberOf(socketId: string): Member | null {
     return this.bySocket.get(socketId) ?? null;
   }
@@ -71,8 +92,13 @@ export class RoomRegistry {
     return target && target.id !== sender.id ? target : null;
   }
 
+  /** Identities only: what v1 clients are sent. */
   peersIn(room: string): PeerInfo[] {
     return [...(this.rooms.get(room)?.values() ?? [])].map(toPeerInfo);
+  }
+
+  membersIn(room: string): Member[] {
+    return [...(this.rooms.get(room)?.values() ?? [])];
   }
 
   get roomCount(): number {
@@ -103,6 +129,10 @@ export class RoomRegistry {
   }
 }
 
-function toPeerInfo(member: Member): PeerInfo {
+export function toPeerInfo(member: PeerInfo): PeerInfo {
   return { id: member.id, name: member.name };
+}
+
+export function toMemberView(member: Member): MemberView {
+  return { id: member.id, name: member.name, state: { ...member.state } };
 }

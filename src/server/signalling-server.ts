@@ -9,12 +9,16 @@ import {
   CLIENT_EVENTS,
   JoinRequestSchema,
   LIMITS,
+  MemberStatePatchSchema,
   PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
   SignalRequestSchema,
   describeIssues,
   type ClientToServerEvents,
   type ErrorCode,
   type JoinAck,
+  type JoinAckV1,
+  type MemberLeftReason,
   type ProtocolError,
   type ServerToClientEvents,
 } from '../protocol.js';
@@ -23,7 +27,7 @@ import { DEFAULT_STATIC_DIRS, createRequestHandler } from './http-routes.js';
 import { iceServersFor, type IceConfig } from './ice-config.js';
 import { ServerMetrics } from './metrics.js';
 import { RoomMap } from './room-map.js';
-import { RoomRegistry } from './room-registry.js';
+import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
 
 export interface SignallingServerOptions {
@@ -48,7 +52,11 @@ export interface RunningServer {
 type VoxSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 type Ack<T> = (result: T) => void;
 
+/** Every member's socket is in its room's socket.io room, and in one per protocol version. */
 const socketRoom = (room: string): string => `room:${room}`;
+const versionRoom = (room: string, version: number): string => `room:${room}:v${version}`;
+const versionMismatch = (sent: unknown): string =>
+  `this server speaks protocol v${PROTOCOL_VERSION} (and v${SUPPORTED_PROTOCOL_VERSIONS.filter((v) => v !== PROTOCOL_VERSION).join(', v')}), the client sent v${String(sent)}; update voxroom`;
 
 export async function startSignallingServer(options: SignallingServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? silentLogger;
@@ -75,8 +83,22 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     serveClient: true,
   });
 
-  const broadcastRoom = (room: string): void => {
-    io.to(socketRoom(room)).emit('room-users-updated', { room, peers: registry.peersIn(room) });
+  // Room events: v2 clients get one small event per change, v1 clients the whole list on each
+  // join and leave (and nothing on state changes, which v1 does not know).
+  const sendListToV1 = (room: string): void => {
+    io.to(versionRoom(room, 1)).emit('room-users-updated', { room, peers: registry.peersIn(room) });
+  };
+  const announceJoin = (member: Member): void => {
+    io.to(versionRoom(member.room, 2)).except(member.socketId).emit('member-joined', { room: member.room, member: toMemberView(member) });
+    sendListToV1(member.room);
+  };
+  const announceLeave = (member: Member, reason: MemberLeftReason): void => {
+    io.to(versionRoom(member.room, 2)).emit('member-left', { room: member.room, id: member.id, reason });
+    sendListToV1(member.room);
+  };
+  const leaveSocketRooms = (socket: { leave(room: string): unknown }, member: Member): void => {
+    void socket.leave(socketRoom(member.room));
+    void socket.leave(versionRoom(member.room, member.protocolVersion));
   };
 
   const refuse = (socket: VoxSocket, code: ErrorCode, message: string, ack?: Ack<{ ok: false; error: ProtocolError }>): void => {
@@ -122,47 +144,55 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!parsed.success && tooBig(parsed.error)) return refuse(socket, 'payload-too-large', `join payload too large: ${describeIssues(parsed.error)}`, ack);
       if (!parsed.success) {
         const version = (args[0] as { v?: unknown } | null)?.v;
-        if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
-          return refuse(socket, 'version-mismatch', `this server speaks protocol v${PROTOCOL_VERSION}, the client sent v${version}; update voxroom`, ack);
-        }
+        if (typeof version === 'number' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return refuse(socket, 'version-mismatch', versionMismatch(version), ack);
         return refuse(socket, 'bad-request', `invalid join: ${describeIssues(parsed.error)}`, ack);
       }
       const request = parsed.data;
-      if (request.v !== PROTOCOL_VERSION) {
-        return refuse(socket, 'version-mismatch', `this server speaks protocol v${PROTOCOL_VERSION}, the client sent v${request.v}; update voxroom`, ack);
-      }
+      if (!SUPPORTED_PROTOCOL_VERSIONS.includes(request.v)) return refuse(socket, 'version-mismatch', versionMismatch(request.v), ack);
       const previous = registry.memberOf(socket.id);
-      const outcome = registry.join(socket.id, request.room, request.name, request.resume);
+      const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v);
       if (!outcome.ok) {
         return refuse(socket, 'room-full', `room "${request.room}" is full (${maxPeersPerRoom} peers); try another room or ask the operator to raise --max-peers`, ack);
       }
       const { member, others, renamed, replaced } = outcome;
       if (previous) {
-        void socket.leave(socketRoom(previous.room));
-        if (previous.room !== member.room) broadcastRoom(previous.room);
+        leaveSocketRooms(socket, previous);
+        announceLeave(previous, 'left');
       }
       if (replaced) {
         const staleSocket = io.sockets.sockets.get(replaced.socketId);
         if (staleSocket) {
-          void staleSocket.leave(socketRoom(replaced.room));
+          leaveSocketRooms(staleSocket, replaced);
           staleSocket.disconnect(true);
         }
-        if (replaced.room !== member.room) broadcastRoom(replaced.room);
+        announceLeave(replaced, 'replaced');
         logger.info('session resumed', { room: member.room, name: member.name, replaced: replaced.id });
       }
-      void socket.join(socketRoom(member.room));
+      void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
-      logger.info('peer joined', { room: member.room, name: member.name, id: member.id });
-      ack?.({
-        ok: true,
-        self: { id: member.id, name: member.name },
-        peers: others,
+      logger.info('peer joined', { room: member.room, name: member.name, id: member.id, v: member.protocolVersion });
+      const accepted = {
+        ok: true as const,
         map: map.layoutFor(member.room),
         iceServers: iceServersFor(ice, member.name, Date.now()),
         resume: member.resumeToken,
         renamed,
-      });
-      broadcastRoom(member.room);
+      };
+      // The ack goes out before any room event about the newcomer: clients rely on the order.
+      if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
+      else ack?.({ ...accepted, self: toMemberView(member), peers: others });
+      announceJoin(member);
+    });
+
+    socket.on('update-state', (...args: unknown[]) => {
+      const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
+      const parsed = MemberStatePatchSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, 'bad-request', `invalid update-state: ${describeIssues(parsed.error)}`, ack);
+      const updated = registry.updateState(socket.id, parsed.data);
+      if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
+      const { member, changed } = updated;
+      if (changed) io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
+      ack?.({ ok: true });
     });
 
     socket.on('signal', (...args: unknown[]) => {
@@ -185,10 +215,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
       const member = registry.leave(socket.id);
       if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
-      void socket.leave(socketRoom(member.room));
+      leaveSocketRooms(socket, member);
       logger.info('peer left', { room: member.room, name: member.name, id: member.id });
       ack?.({ ok: true });
-      broadcastRoom(member.room);
+      announceLeave(member, 'left');
     });
 
     socket.on('disconnect', (reason) => {
@@ -196,7 +226,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       logger.debug('socket disconnected', { socket: socket.id, reason });
       if (member) {
         logger.info('peer disconnected', { room: member.room, name: member.name, id: member.id, reason });
-        broadcastRoom(member.room);
+        announceLeave(member, 'disconnected');
       }
     });
   });

@@ -5,11 +5,11 @@
 // Compiled by tsconfig.web.json to dist/web/app.js; socket.io's browser client comes from the
 // server at /socket.io/socket.io.min.js (a global `io`).
 import type { Socket } from 'socket.io-client';
-import type { ClientToServerEvents, IceServer, JoinAck, PeerInfo, RelayedSignal, RoomLayout, RoomUsersUpdated, ServerToClientEvents, SignalData } from '../protocol.js';
+import type { ClientToServerEvents, IceServer, JoinAck, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, ServerToClientEvents, SignalData } from '../protocol.js';
 
 // Values, not types, cannot be imported (the browser does not load zod); these annotations make
 // the compiler check them against src/protocol.ts.
-const PROTOCOL_VERSION: typeof import('../protocol.js').PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION: typeof import('../protocol.js').PROTOCOL_VERSION = 2;
 const isPolite: typeof import('../protocol.js').isPolite = (selfId, remoteId) => selfId < remoteId;
 
 type VoxSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -18,7 +18,7 @@ declare const io: (options?: { transports?: string[] }) => VoxSocket;
 const $ = <T extends HTMLElement>(selector: string): T => document.querySelector(selector) as T;
 
 interface RemotePeer {
-  info: PeerInfo;
+  info: Member;
   pc: RTCPeerConnection;
   gain: GainNode;
   analyser: AnalyserNode;
@@ -41,6 +41,10 @@ class RoomClient {
   private context: AudioContext | null = null;
   private selfAnalyser: AnalyserNode | null = null;
   private meterTimer = 0;
+  /** Our own state as we last told the room. */
+  private readonly ownState: MemberState = { muted: false, speaking: false };
+  /** Meter readings (every 100 ms) since our level last crossed the speaking threshold. */
+  private speakingRun = 0;
 
   constructor(
     private readonly room: string,
@@ -71,7 +75,10 @@ class RoomClient {
       socket.once('connect', () => resolve());
       socket.once('connect_error', () => reject(new Error(`The voxroom server at ${location.host} cannot be reached. Is it running? Reload to try again.`)));
     });
-    socket.on('room-users-updated', (update) => this.onRoomUsers(update));
+    // Room events apply in order, each to the state the previous one left (PROTOCOL.md).
+    socket.on('member-joined', ({ member }) => this.self && this.addPeer(member, false));
+    socket.on('member-left', ({ id }) => this.removePeer(id));
+    socket.on('member-updated', ({ id, state }) => this.updatePeer(id, state));
     socket.on('signal', (signal) => void this.onSignal(signal));
     socket.on('error-message', (error) => showProblem(`Server: ${error.message}`));
     socket.on('server-shutdown', ({ message }) => setStatus(`Server: ${message}. Reconnecting when it is back…`));
@@ -83,6 +90,14 @@ class RoomClient {
 
   setMicMuted(muted: boolean): void {
     for (const track of this.localStream?.getAudioTracks() ?? []) track.enabled = !muted;
+    this.publishState({ muted });
+  }
+
+  private publishState(patch: Partial<MemberState>): void {
+    const changed = (Object.keys(patch) as Array<keyof MemberState>).filter((key) => patch[key] !== undefined && patch[key] !== this.ownState[key]);
+    if (changed.length === 0) return;
+    Object.assign(this.ownState, patch);
+    this.socket?.emit('update-state', patch);
   }
 
   leave(): void {
@@ -99,7 +114,7 @@ class RoomClient {
   debug() {
     return {
       self: this.self,
-      peers: () => [...this.peers.values()].map((p) => ({ name: p.info.name, connection: p.pc.connectionState, volume: p.volume, muted: p.muted })),
+      peers: () => [...this.peers.values()].map((p) => ({ name: p.info.name, connection: p.pc.connectionState, volume: p.volume, muted: p.muted, state: p.info.state })),
       toneLevel: (name: string, hz: number) => {
         const peer = [...this.peers.values()].find((p) => p.info.name === name);
         return peer ? toneLevelDb(peer.analyser, hz) : null;
@@ -108,8 +123,17 @@ class RoomClient {
   }
 
   private async sendJoin(resume?: string): Promise<void> {
-    const ack: JoinAck = await this.socket!.emitWithAck('join', { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) });
+    // The ack is handled inside its callback: room events that follow it must find the room set up.
+    const ack = await new Promise<JoinAck>((resolve) =>
+      this.socket!.emit('join', { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) }, (answer) => {
+        if (answer.ok) this.enterRoom(answer);
+        resolve(answer);
+      }),
+    );
     if (!ack.ok) throw new Error(ack.error.code === 'room-full' ? `Room "${this.room}" is full. Try another room.` : ack.error.message);
+  }
+
+  private enterRoom(ack: Extract<JoinAck, { ok: true }>): void {
     for (const peer of this.peers.values()) this.closePeer(peer);
     this.peers.clear();
     this.self = ack.self;
@@ -118,6 +142,12 @@ class RoomClient {
     setStatus(`In room “${this.room}” as ${ack.self.name}${ack.renamed ? ' (your name was taken)' : ''}.`);
     drawMap(ack.map);
     for (const peer of ack.peers) this.addPeer(peer, true);
+    // After a resume the room may hold an older state of ours than we have.
+    const { muted, speaking } = ack.self.state;
+    const ours = { ...this.ownState };
+    this.ownState.muted = muted;
+    this.ownState.speaking = speaking;
+    this.publishState(ours);
   }
 
   private async rejoin(): Promise<void> {
@@ -128,19 +158,22 @@ class RoomClient {
     }
   }
 
-  private onRoomUsers(update: RoomUsersUpdated): void {
-    if (!this.self) return;
-    const present = new Map(update.peers.filter((p) => p.id !== this.self!.id).map((p) => [p.id, p]));
-    for (const [id, peer] of this.peers) {
-      if (!present.has(id)) {
-        this.closePeer(peer);
-        this.peers.delete(id);
-      }
-    }
-    for (const info of present.values()) if (!this.peers.has(info.id)) this.addPeer(info, false);
+  private removePeer(id: string): void {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.closePeer(peer);
+    this.peers.delete(id);
   }
 
-  private addPeer(info: PeerInfo, initiator: boolean): RemotePeer {
+  private updatePeer(id: string, state: MemberState): void {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    peer.info = { ...peer.info, state };
+    showMemberState(peer.row, state);
+  }
+
+  private addPeer(info: Member, initiator: boolean): RemotePeer | null {
+    if (info.id === this.self?.id || this.peers.has(info.id)) return null;
     const context = this.context!;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers as RTCIceServer[], bundlePolicy: 'max-bundle' });
     const gain = context.createGain();
@@ -251,20 +284,38 @@ class RoomClient {
   }
 
   private updateMeters(): void {
-    if (this.selfAnalyser) setMeter($('#self-meter'), levelDb(this.selfAnalyser));
+    if (this.selfAnalyser) {
+      const db = levelDb(this.selfAnalyser);
+      setMeter($('#self-meter'), db);
+      // Speaking, as the headless peer decides it: above −45 dBFS; ends after 0.5 s below.
+      const loud = db > -45 && !this.ownState.muted;
+      this.speakingRun = loud === this.ownState.speaking ? 0 : this.speakingRun + 1;
+      if (this.speakingRun >= (loud ? 1 : 5)) {
+        this.speakingRun = 0;
+        this.publishState({ speaking: loud });
+      }
+    }
     for (const peer of this.peers.values()) setMeter(peer.row.querySelector('.meter') as HTMLElement, levelDb(peer.analyser));
   }
 }
 
-function peerRow(info: PeerInfo): HTMLElement {
+function peerRow(info: Member): HTMLElement {
   const row = document.createElement('li');
   row.className = 'peer';
   row.dataset.name = info.name;
-  row.innerHTML = `<span class="name"></span><span class="state">new</span><span class="meter" role="meter" aria-label="level"><span></span></span>
+  row.innerHTML = `<span class="name"></span><span class="member-state"></span><span class="state">new</span><span class="meter" role="meter" aria-label="level"><span></span></span>
     <input type="range" min="0" max="200" value="100" aria-label="volume"><span class="volume">100 %</span><button class="mute" aria-pressed="false">Mute</button>`;
   row.querySelector('.name')!.textContent = info.name;
   (row.querySelector('input') as HTMLInputElement).setAttribute('aria-label', `volume of ${info.name}`);
+  showMemberState(row, info.state);
   return row;
+}
+
+/** Shows a member's own mute and whether it speaks (from the room's member state). */
+function showMemberState(row: HTMLElement, state: MemberState): void {
+  row.dataset.muted = String(state.muted);
+  row.dataset.speaking = String(state.speaking);
+  row.querySelector('.member-state')!.textContent = state.muted ? '🔇 muted' : state.speaking ? '🔊 speaking' : '';
 }
 
 function levelDb(analyser: AnalyserNode): number {

@@ -1,6 +1,6 @@
 // Helpers for tests that talk to a real signalling server over loopback.
 import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION, type ClientToServerEvents, type JoinAck, type ProtocolError, type RoomUsersUpdated, type ServerToClientEvents } from '../../src/protocol.js';
+import { PROTOCOL_VERSION, type ClientToServerEvents, type JoinAck, type MemberState, type PeerInfo, type ProtocolError, type ServerToClientEvents } from '../../src/protocol.js';
 import { startSignallingServer, type RunningServer, type SignallingServerOptions } from '../../src/server/signalling-server.js';
 
 export type TestClient = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -18,8 +18,65 @@ export async function connectClient(url: string): Promise<TestClient> {
   return socket;
 }
 
+/**
+ * What a test client knows of its room, kept from the join ack and the events after it: v2
+ * deltas (member-joined/left/updated) or v1 full lists. Updated synchronously in the ack
+ * callback, as a real client must, so no event is applied before the join it follows.
+ */
+export interface RoomView {
+  room: string;
+  /** Everyone in the room, the client included (as v1's room-users-updated lists them). */
+  peers: Array<PeerInfo & { state?: MemberState }>;
+}
+
+interface ViewState {
+  view: RoomView | null;
+  version: number;
+  listeners: Set<() => void>;
+}
+
+const views = new WeakMap<TestClient, ViewState>();
+
+function viewOf(socket: TestClient): ViewState {
+  let state = views.get(socket);
+  if (state) return state;
+  const created: ViewState = { view: null, version: 0, listeners: new Set() };
+  state = created;
+  views.set(socket, created);
+  const changed = (next: RoomView): void => {
+    created.view = next;
+    created.version++;
+    for (const wake of [...created.listeners]) wake();
+  };
+  socket.on('room-users-updated', (update) => changed({ room: update.room, peers: update.peers }));
+  socket.on('member-joined', ({ room, member }) => {
+    if (created.view?.room === room) changed({ room, peers: [...created.view.peers.filter((p) => p.id !== member.id), member] });
+  });
+  socket.on('member-left', ({ room, id }) => {
+    if (created.view?.room === room) changed({ room, peers: created.view.peers.filter((p) => p.id !== id) });
+  });
+  socket.on('member-updated', ({ room, id, state: memberState }) => {
+    if (created.view?.room === room) changed({ room, peers: created.view.peers.map((p) => (p.id === id ? { ...p, state: memberState } : p)) });
+  });
+  return created;
+}
+
 export function join(socket: TestClient, room: string, name: string, extra: { resume?: string; v?: number } = {}): Promise<JoinAck> {
-  return socket.timeout(5000).emitWithAck('join', { room, name, v: extra.v ?? PROTOCOL_VERSION, ...(extra.resume ? { resume: extra.resume } : {}) });
+  const state = viewOf(socket);
+  const version = extra.v ?? PROTOCOL_VERSION;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no join ack within 5 s')), 5000);
+    socket.emit('join', { room, name, v: version, ...(extra.resume ? { resume: extra.resume } : {}) }, (ack) => {
+      clearTimeout(timer);
+      // v1 clients learn the list from the room-users-updated that follows their ack.
+      if (ack.ok && version >= 2) {
+        state.view = { room, peers: [ack.self, ...ack.peers] };
+        state.version++;
+        for (const wake of [...state.listeners]) wake();
+      }
+      resolve(ack);
+    });
+  });
 }
 
 export async function joinOk(socket: TestClient, room: string, name: string, extra: { resume?: string } = {}): Promise<Extract<JoinAck, { ok: true }>> {
@@ -28,32 +85,28 @@ export async function joinOk(socket: TestClient, room: string, name: string, ext
   return ack;
 }
 
-/** Records every room-users-updated the socket receives, so tests can wait for a state. */
-export function trackRoom(socket: TestClient): { latest: () => RoomUsersUpdated | null; waitFor: (predicate: (u: RoomUsersUpdated) => boolean, ms?: number) => Promise<RoomUsersUpdated> } {
-  let latest: RoomUsersUpdated | null = null;
-  const waiters = new Set<() => void>();
-  socket.on('room-users-updated', (update) => {
-    latest = update;
-    for (const wake of [...waiters]) wake();
-  });
+/** Follows the room the socket is in, so tests can wait for a state. */
+export function trackRoom(socket: TestClient): { latest: () => RoomView | null; changes: () => number; waitFor: (predicate: (u: RoomView) => boolean, ms?: number) => Promise<RoomView> } {
+  const state = viewOf(socket);
   return {
-    latest: () => latest,
+    latest: () => state.view,
+    changes: () => state.version,
     waitFor: (predicate, ms = 5000) =>
       new Promise((resolve, reject) => {
         const check = (): boolean => {
-          if (latest && predicate(latest)) {
-            waiters.delete(check);
+          if (state.view && predicate(state.view)) {
+            state.listeners.delete(check);
             clearTimeout(timer);
-            resolve(latest);
+            resolve(state.view);
             return true;
           }
           return false;
         };
         const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for room state; last: ${JSON.stringify(latest)}`));
+          state.listeners.delete(check);
+          reject(new Error(`timed out waiting for room state; last: ${JSON.stringify(state.view)}`));
         }, ms);
-        if (!check()) waiters.add(check);
+        if (!check()) state.listeners.add(check);
       }),
   };
 }
@@ -68,4 +121,4 @@ export function nextError(socket: TestClient, ms = 3000): Promise<ProtocolError>
   });
 }
 
-export const names = (update: RoomUsersUpdated | null): string[] => (update?.peers.map((p) => p.name) ?? []).sort();
+export const names = (update: RoomView | null): string[] => (update?.peers.map((p) => p.name) ?? []).sort();

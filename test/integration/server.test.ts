@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 describe('rooms', () => {
-  it('sends every member the full list on join, leave and disconnect', async () => {
+  it('keeps every member\'s list in step on join, leave and disconnect', async () => {
     const alice = await client();
     const bob = await client();
     const carol = await client();
@@ -38,7 +38,7 @@ describe('rooms', () => {
     await aliceRoom.waitFor((u) => names(u).join() === 'alice');
 
     const bobAck = await joinOk(bob, 'lobby', 'bob');
-    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice' }]);
+    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice', state: { muted: false, speaking: false } }]);
     await aliceRoom.waitFor((u) => names(u).join() === 'alice,bob');
     await bobRoom.waitFor((u) => names(u).join() === 'alice,bob');
 
@@ -51,6 +51,87 @@ describe('rooms', () => {
     carol.disconnect();
     await aliceRoom.waitFor((u) => names(u).join() === 'alice');
     expect(aliceRoom.latest()?.room).toBe('lobby');
+  });
+
+  it('v2: one small event per change, with the reason a member left and its state', async () => {
+    const alice = await client();
+    const bob = await client();
+    const events: Array<[string, unknown]> = [];
+    for (const name of ['member-joined', 'member-left', 'member-updated', 'room-users-updated'] as const) alice.on(name, (event: unknown) => events.push([name, event]));
+    const bobEvents: string[] = [];
+    bob.onAny((name: string) => bobEvents.push(name));
+    const aliceAck = await joinOk(alice, 'lobby', 'alice');
+    const bobAck = await joinOk(bob, 'lobby', 'bob');
+    expect(await bob.emitWithAck('update-state', { muted: true })).toEqual({ ok: true });
+    // The same value again changes nothing and is not sent.
+    expect(await bob.emitWithAck('update-state', { muted: true })).toEqual({ ok: true });
+    expect(await bob.emitWithAck('update-state', { speaking: true })).toEqual({ ok: true });
+    expect(await bob.emitWithAck('update-state', {})).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+    expect(await bob.emitWithAck('update-state', { muted: 'yes' } as never)).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+    expect(await bob.emitWithAck('update-state', { position: 1 } as never)).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+    await bob.emitWithAck('leave');
+    await joinOk(bob, 'lobby', 'bob');
+    bob.disconnect();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const bobId = bobAck.self.id;
+    expect(events.slice(0, 5)).toEqual([
+      ['member-joined', { room: 'lobby', member: { id: bobId, name: 'bob', state: { muted: false, speaking: false } } }],
+      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: false } }],
+      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: true } }],
+      ['member-left', { room: 'lobby', id: bobId, reason: 'left' }],
+      ['member-joined', { room: 'lobby', member: expect.objectContaining({ name: 'bob' }) }],
+    ]);
+    expect(events[5]).toEqual(['member-left', expect.objectContaining({ reason: 'disconnected' })]);
+    expect(events).toHaveLength(6);
+    // Nobody is told about itself joining (its ack says it), but it hears its own state changes.
+    expect(bobEvents.filter((name) => name === 'member-joined')).toEqual([]);
+    expect(bobEvents.filter((name) => name === 'member-updated')).toHaveLength(2);
+    expect(aliceAck.self.state).toEqual({ muted: false, speaking: false });
+  });
+
+  it('v2: a resumed session keeps its state and the room sees the old id leave as replaced', async () => {
+    const watcher = await client();
+    const first = await client();
+    const watcherEvents: Array<[string, unknown]> = [];
+    for (const name of ['member-joined', 'member-left'] as const) watcher.on(name, (event: unknown) => watcherEvents.push([name, event]));
+    await joinOk(watcher, 'lobby', 'watcher');
+    const before = await joinOk(first, 'lobby', 'bob');
+    await first.emitWithAck('update-state', { muted: true });
+    const second = await client();
+    const after = await joinOk(second, 'lobby', 'whatever', { resume: before.resume });
+    expect(after.self).toMatchObject({ name: 'bob', state: { muted: true } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(watcherEvents.slice(1)).toEqual([
+      ['member-left', { room: 'lobby', id: before.self.id, reason: 'replaced' }],
+      ['member-joined', { room: 'lobby', member: { id: after.self.id, name: 'bob', state: { muted: true, speaking: false } } }],
+    ]);
+  });
+
+  it('v1 clients keep working beside v2 ones: full lists, no state, no v2 events', async () => {
+    const old = await client();
+    const modern = await client();
+    const oldRoom = trackRoom(old);
+    const oldEvents: string[] = [];
+    old.onAny((name: string) => oldEvents.push(name));
+    const oldAck = await join(old, 'lobby', 'old', { v: 1 });
+    expect(oldAck).toMatchObject({ ok: true, self: { name: 'old' }, peers: [] });
+    expect(oldAck.ok && 'state' in oldAck.self).toBe(false);
+    const modernAck = await joinOk(modern, 'lobby', 'modern');
+    expect(modernAck.peers).toEqual([{ id: oldAck.ok ? oldAck.self.id : '', name: 'old', state: { muted: false, speaking: false } }]);
+    await oldRoom.waitFor((u) => names(u).join() === 'modern,old');
+    expect(oldRoom.latest()!.peers.every((p) => !('state' in p))).toBe(true);
+    // A v1 client may set its state too; v2 members see it, v1 members are not told.
+    const modernEvents: unknown[] = [];
+    modern.on('member-updated', (event) => modernEvents.push(event));
+    expect(await old.emitWithAck('update-state', { muted: true })).toEqual({ ok: true });
+    await modern.emitWithAck('update-state', { speaking: true });
+    modern.disconnect();
+    await oldRoom.waitFor((u) => names(u).join() === 'old');
+    expect(modernEvents).toEqual([
+      { room: 'lobby', id: oldAck.ok ? oldAck.self.id : '', state: { muted: true, speaking: false } },
+      { room: 'lobby', id: modernAck.self.id, state: { muted: false, speaking: true } },
+    ]);
+    expect(oldEvents.filter((name) => name.startsWith('member-'))).toEqual([]);
   });
 
   it('keeps rooms apart and moves a socket that joins another room', async () => {

@@ -13,8 +13,32 @@ describe('RoomRegistry', () => {
     const a = rooms.join('sa', 'lobby', 'alice');
     const b = rooms.join('sb', 'lobby', 'bob');
     expect(a.ok && a.others).toEqual([]);
-    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice' }]);
+    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice', state: { muted: false, speaking: false } }]);
     expect(rooms.peersIn('lobby')).toEqual([{ id: 'p1', name: 'alice' }, { id: 'p2', name: 'bob' }]);
+  });
+
+  it('keeps each member\'s state, changes only what a patch names, and says whether it changed', () => {
+    const rooms = registry();
+    rooms.join('sa', 'lobby', 'alice');
+    expect(rooms.updateState('sa', { muted: true })).toMatchObject({ changed: true, member: { state: { muted: true, speaking: false } } });
+    expect(rooms.updateState('sa', { muted: true })?.changed).toBe(false);
+    expect(rooms.updateState('sa', { speaking: true })?.member.state).toEqual({ muted: true, speaking: true });
+    expect(rooms.updateState('nobody', { muted: true })).toBeNull();
+    // A newcomer sees the state, not a shared object it could change.
+    const bob = rooms.join('sb', 'lobby', 'bob');
+    expect(bob.ok && bob.others[0]!.state).toEqual({ muted: true, speaking: true });
+    if (bob.ok) bob.others[0]!.state.muted = false;
+    expect(rooms.memberOf('sa')!.state.muted).toBe(true);
+  });
+
+  it('carries the state over a resume, and remembers each member\'s protocol version', () => {
+    const rooms = registry();
+    const first = rooms.join('s1', 'lobby', 'alice', undefined, 1);
+    rooms.updateState('s1', { muted: true });
+    const resumed = rooms.join('s2', 'lobby', 'alice', first.ok ? first.member.resumeToken : undefined, 2);
+    expect(resumed.ok && resumed.member.state.muted).toBe(true);
+    expect(resumed.ok && resumed.member.protocolVersion).toBe(2);
+    expect(first.ok && first.member.protocolVersion).toBe(1);
   });
 
   it('suffixes taken names and keeps them within 32 characters', () => {

@@ -1,0 +1,50 @@
+// The seam between a voice peer and the way its audio travels. A topology takes the room's
+// membership and signals, sends our captured 10 ms frames, and delivers decoded audio per
+// remote member. The mesh (one RTCPeerConnection per roommate) is the first implementation;
+// an SFU (one connection to a media server) is the second. The peer, the engine and the CLI
+// know only this interface.
+import type { EventEmitter } from 'node:events';
+import type { Frame } from '../audio/format.js';
+import type { PcmChunk } from '../audio/frame-assembler.js';
+import type { Logger } from '../log.js';
+import type { IceServer, PeerInfo, RelayedSignal, SignalData } from '../protocol.js';
+import type { RTCPeerConnectionState } from './wrtc.js';
+
+/** A roommate's media state: a WebRTC connection state, or `never-started` (no attempt yet). */
+export type MediaState = RTCPeerConnectionState | 'never-started';
+
+export interface MediaTopologyEvents {
+  'connection-state': [info: { peer: PeerInfo; state: RTCPeerConnectionState }];
+  /** Something went wrong that the peer survives (a rejected connection, an undeliverable signal). */
+  problem: [info: { message: string; peer?: string }];
+  /** The safety net tried a pair again: it was not connected in time. */
+  retry: [info: { peer: PeerInfo; attempt: number; by: 'newcomer' | 'impolite'; state: MediaState }];
+}
+
+export interface MediaTopologyOptions {
+  /** Hands a signal to the server for a roommate. */
+  sendSignal: (to: string, data: SignalData) => void;
+  /** Decoded audio from one roommate, as it arrives. */
+  onAudio: (peer: PeerInfo, chunk: PcmChunk) => void;
+  logger: Logger;
+}
+
+export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
+  readonly kind: 'mesh' | 'sfu';
+  /** We (re)joined the room as `self`: everything from an earlier membership is dropped. */
+  reset(self: PeerInfo, iceServers: IceServer[]): void;
+  /** A roommate to exchange audio with. `weAreNewcomer` is true when it was here before us. */
+  addMember(peer: PeerInfo, weAreNewcomer: boolean): void;
+  removeMember(id: string): void;
+  handleSignal(signal: RelayedSignal): void;
+  /** Our captured frame (10 ms, 48 kHz mono), sent to the room. */
+  send(frame: Frame): void;
+  stateOf(id: string): MediaState;
+  /** RTP packets sent to and received from a roommate, where the topology can tell. */
+  packetCounts(id: string): Promise<{ sent: number; received: number } | null>;
+  /** How many times the safety net has retried a pair. */
+  readonly retries: number;
+  /** RTCPeerConnections open now (a mesh: one per connected roommate). */
+  readonly connectionCount: number;
+  close(): void;
+}

@@ -1,0 +1,239 @@
+// The mesh: one PeerLink (RTCPeerConnection) per roommate, all sending the same track of our
+// audio. Negotiation follows the roles pinned in PROTOCOL.md; a safety net re-offers a pair
+// that is not connected in time, by the rules in retry-policy.ts.
+import { EventEmitter } from 'node:events';
+import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
+import type { Logger } from '../log.js';
+import { isPolite, type IceServer, type PeerInfo, type RelayedSignal } from '../protocol.js';
+import type { MediaState, MediaTopology, MediaTopologyEvents, MediaTopologyOptions } from './media-topology.js';
+import { PeerLink } from './peer-link.js';
+import { decideRetry, retryDelayMs } from './retry-policy.js';
+import { dtlsFingerprint } from './sdp-guard.js';
+import { nonstandard, type WrtcAudioSource, type WrtcTrack } from './wrtc.js';
+
+/** Reasons this class closes links for itself; any other close is worth reporting. */
+const EXPECTED_CLOSE_REASONS = new Set(['stopping', 'peer left', 'rejoined', 'replaced', 'retry']);
+
+/** Signals from an id we do not know yet are held this long (and at most this many) for it. */
+const PENDING_SIGNAL_MS = 5000;
+const MAX_PENDING_SIGNALS = 64;
+
+export interface MeshOptions extends MediaTopologyOptions {
+  /** Opus packet duration our sender uses (10 or 20 ms). */
+  ptimeMs: number;
+  /** Opus DTX for our sender. */
+  dtx: boolean;
+}
+
+/** What the mesh keeps per roommate. */
+interface Pair {
+  peer: PeerInfo;
+  weAreNewcomer: boolean;
+  link: PeerLink | null;
+  /** Safety-net checks made since the pair last needed one. */
+  attempts: number;
+  retryTimer: NodeJS.Timeout | null;
+}
+
+interface PendingSignals {
+  signals: RelayedSignal[];
+  timer: NodeJS.Timeout;
+}
+
+export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements MediaTopology {
+  readonly kind = 'mesh';
+  private readonly pairs = new Map<string, Pair>();
+  private readonly pending = new Map<string, PendingSignals>();
+  private readonly audioSource: WrtcAudioSource = new nonstandard.RTCAudioSource();
+  private readonly track: WrtcTrack = this.audioSource.createTrack();
+  private readonly logger: Logger;
+  private self: PeerInfo | null = null;
+  private iceServers: IceServer[] = [];
+  private closed = false;
+  retries = 0;
+
+  constructor(private readonly options: MeshOptions) {
+    super();
+    this.logger = options.logger;
+  }
+
+  reset(self: PeerInfo, iceServers: IceServer[]): void {
+    for (const id of [...this.pairs.keys()]) this.dropPair(id, 'rejoined');
+    for (const id of [...this.pending.keys()]) this.clearPending(id);
+    this.self = self;
+    this.iceServers = iceServers;
+  }
+
+  addMember(peer: PeerInfo, weAreNewcomer: boolean): void {
+    if (this.closed || this.pairs.has(peer.id)) return;
+    const pair: Pair = { peer, weAreNewcomer, link: null, attempts: 0, retryTimer: null };
+    this.pairs.set(peer.id, pair);
+    // The newcomer offers; the roommate already here waits for that offer.
+    if (weAreNewcomer) this.createLink(pair, true);
+    this.watch(pair);
+    const held = this.pending.get(peer.id);
+    if (held) {
+      this.clearPending(peer.id);
+      for (const signal of held.signals) this.handleSignal(signal);
+    }
+  }
+
+  removeMember(id: string): void {
+    this.dropPair(id, 'peer left');
+    this.clearPending(id);
+  }
+
+  handleSignal(signal: RelayedSignal): void {
+    if (this.closed) return;
+    const { from, data } = signal;
+    const pair = this.pairs.get(from);
+    if (!pair) return this.hold(signal);
+    const isOffer = 'description' in data && data.description.type === 'offer';
+    // An offer with a new DTLS fingerprint comes from a fresh remote connection: start anew.
+    if (pair.link && isOffer && pair.link.remoteFingerprint !== null && dtlsFingerprint(data.description.sdp) !== pair.link.remoteFingerprint) {
+      this.logger.debug('offer from a fresh connection; replacing ours', { peer: pair.peer.name });
+      pair.link.close('replaced');
+      pair.link = null;
+    }
+    if (!pair.link) {
+      if (!isOffer) {
+        this.logger.debug('signal for a connection we do not have', { peer: pair.peer.name, kind: 'candidate' in data ? 'candidate' : data.description.type });
+        return;
+      }
+      this.createLink(pair, false);
+    }
+    pair.link!.handleSignal(data);
+  }
+
+  send(frame: Frame): void {
+    // wrtc checks the whole underlying buffer's size: a view into a larger one (a frame that
+    // came over IPC, say) must be copied.
+    if (frame.byteOffset !== 0 || frame.buffer.byteLength !== frame.byteLength) frame = frame.slice();
+    this.audioSource.onData({ samples: frame, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SAMPLES });
+  }
+
+  stateOf(id: string): MediaState {
+    return this.pairs.get(id)?.link?.connectionState ?? 'never-started';
+  }
+
+  async packetCounts(id: string): Promise<{ sent: number; received: number } | null> {
+    const link = this.pairs.get(id)?.link;
+    return link ? link.packetCounts() : null;
+  }
+
+  get connectionCount(): number {
+    return [...this.pairs.values()].filter((pair) => pair.link !== null).length;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    for (const id of [...this.pairs.keys()]) this.dropPair(id, 'stopping');
+    for (const id of [...this.pending.keys()]) this.clearPending(id);
+    this.closed = true;
+    this.track.stop();
+  }
+
+  private createLink(pair: Pair, initiator: boolean): PeerLink {
+    const self = this.self!;
+    const { peer } = pair;
+    const link = new PeerLink({
+      remote: peer,
+      polite: isPolite(self.id, peer.id),
+      initiator,
+      iceServers: this.iceServers,
+      track: this.track,
+      ptimeMs: this.options.ptimeMs,
+      dtx: this.options.dtx,
+      sendSignal: (data) => this.options.sendSignal(peer.id, data),
+      onAudio: (data) => this.options.onAudio(peer, data),
+      logger: this.logger.child({ peer: peer.name }),
+    });
+    link.on('state', (state) => {
+      if (pair.link !== link) return;
+      this.logger.debug('connection state', { peer: peer.name, state });
+      this.emit('connection-state', { peer, state });
+      if (state === 'connected') this.unwatch(pair);
+    });
+    link.on('closed', (reason) => {
+      if (pair.link === link) pair.link = null;
+      if (!EXPECTED_CLOSE_REASONS.has(reason)) this.emit('problem', { peer: peer.name, message: `connection to ${peer.name} closed: ${reason}` });
+    });
+    link.on('unrecoverable', () => {
+      // ICE restarts did not bring a connection back: the impolite side (higher id) builds the
+      // fresh connection; the polite side waits for its offer. Either way the pair is watched again.
+      if (pair.link !== link) return;
+      if (!isPolite(self.id, peer.id)) {
+        link.close('replaced');
+        this.createLink(pair, true);
+      }
+      pair.attempts = Math.max(pair.attempts, 1);
+      this.watch(pair);
+    });
+    pair.link = link;
+    return link;
+  }
+
+  /** Checks the pair later; re-offers by the pinned roles if it is not connected by then. */
+  private watch(pair: Pair): void {
+    if (pair.retryTimer || this.closed) return;
+    pair.retryTimer = setTimeout(() => {
+      pair.retryTimer = null;
+      if (this.pairs.get(pair.peer.id) !== pair || this.closed) return;
+      const state = this.stateOf(pair.peer.id);
+      if (state === 'connected') return;
+      pair.attempts++;
+      const decision = decideRetry(pair.attempts, pair.weAreNewcomer, isPolite(this.self!.id, pair.peer.id));
+      if (decision.act) {
+        this.retries++;
+        this.logger.info('pair not connected in time; offering a fresh connection', { peer: pair.peer.name, attempt: pair.attempts, by: decision.by, state });
+        this.emit('retry', { peer: pair.peer, attempt: pair.attempts, by: decision.by, state });
+        pair.link?.close('retry');
+        this.createLink(pair, true);
+      }
+      this.watch(pair);
+    }, retryDelayMs(pair.attempts + 1));
+  }
+
+  private unwatch(pair: Pair): void {
+    if (pair.retryTimer) clearTimeout(pair.retryTimer);
+    pair.retryTimer = null;
+    pair.attempts = 0;
+  }
+
+  private dropPair(id: string, reason: string): void {
+    const pair = this.pairs.get(id);
+    if (!pair) return;
+    this.unwatch(pair);
+    pair.link?.close(reason);
+    this.pairs.delete(id);
+  }
+
+  /**
+   * A signal from an id we do not know yet: held for a moment (a signal can overtake the news
+   * of its sender in theory; the protocol's ordering makes it rare), then reported, never
+   * dropped in silence.
+   */
+  private hold(signal: RelayedSignal): void {
+    const held = this.pending.get(signal.from);
+    if (held) {
+      if (held.signals.length < MAX_PENDING_SIGNALS) held.signals.push(signal);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const expired = this.pending.get(signal.from);
+      this.pending.delete(signal.from);
+      if (!expired) return;
+      const message = `dropped ${expired.signals.length} signal(s) from ${signal.from}: no such member in this room`;
+      this.logger.warn(message, { from: signal.from });
+      this.emit('problem', { message });
+    }, PENDING_SIGNAL_MS);
+    timer.unref();
+    this.pending.set(signal.from, { signals: [signal], timer });
+  }
+
+  private clearPending(id: string): void {
+    const held = this.pending.get(id);
+    if (held) clearTimeout(held.timer);
+    this.pending.delete(id);
+  }
+}
