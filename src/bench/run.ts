@@ -9,13 +9,14 @@ import { measureMesh, type MeshFigures } from './mesh.js';
 import { measureMixer } from './mixer.js';
 import { JOIN_UPDATES_NEEDED, RELAY_TIMEOUT_MS, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
 import { measureStability } from './stability.js';
+import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
 import { FRAME_MS, samplesToMs } from '../audio/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-const SECTIONS = ['latency', 'mesh', 'signalling', 'mixer', 'stability'] as const;
+const SECTIONS = ['latency', 'mesh', 'signalling', 'mixer', 'stability', 'joins'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Opus's algorithmic delay at 48 kHz: the decoded signal comes out this much later. */
 const OPUS_LOOKAHEAD_MS = 6.5;
@@ -192,6 +193,47 @@ async function main(): Promise<void> {
         ['peers', 'mix (gain ramps + limiter), × real time', 'plain gain, sum and clamp, × real time', 'ratio mix / baseline'],
         [[mixer.peers, mixer.realtimeMultiple, mixer.baselineMultiple, round(mixer.realtimeMultiple / mixer.baselineMultiple, 2)]],
       ),
+    );
+  }
+
+  if (sections.has('joins')) {
+    // Rounds of real processes joining at once: with the test suite's 7, at least 50 per run of both.
+    const plan: Array<{ scenario: StressScenario; rounds: number; injectDelayMs?: number }> = [
+      { scenario: 'simultaneous', rounds: 30 },
+      { scenario: 'join-while-leave', rounds: 5 },
+      { scenario: 'two-rooms', rounds: 5 },
+      { scenario: 'simultaneous', rounds: 4, injectDelayMs: 200 },
+    ];
+    const rows: Array<Array<string | number>> = [];
+    let round = 0;
+    for (const step of plan) {
+      log(`joins: ${step.rounds} rounds, ${step.scenario}${step.injectDelayMs ? `, signalling delayed up to ${step.injectDelayMs} ms` : ''}…`);
+      const server = await startStressServer(BIN, step.injectDelayMs);
+      const results: StressRound[] = [];
+      try {
+        for (let i = 0; i < step.rounds; i++) results.push(await runStressRound({ bin: BIN, serverUrl: server.url }, round++, step.scenario));
+      } finally {
+        await server.stop();
+      }
+      const summary = summarize(results);
+      const silent = results.flatMap((r) => r.silentPairs);
+      rows.push([
+        `${step.scenario}${step.injectDelayMs ? ` (signalling delayed ≤ ${step.injectDelayMs} ms)` : ''}`,
+        summary.rounds,
+        summary.failedRounds === 0 ? '0' : `**${summary.failedRounds}** (${silent.slice(0, 4).join(', ')})`,
+        summary.roundsWithRetries,
+        summary.retries,
+        summary.settleMedianMs,
+        summary.settleMaxMs,
+      ]);
+    }
+    parts.push(
+      '',
+      '## 6. Joining at the same moment',
+      '',
+      'Separate `voxroom join` processes (tones, `--output null`, `--record-dir`) start at the same moment against one `voxroom serve`: six in one room; five arriving while a sixth leaves; four in each of two rooms; six through a server that holds each incoming message up to 200 ms (`--inject-delay`, in order per socket). A round fails when any peer\'s recording of any roommate lacks that roommate\'s tone (within 10 dB of the −20 dBFS sent) in its last 1.5 s, 2.5 s after every pair reported `connected` (or 20 s, when some never did). "Safety net" counts rounds in which some pair was re-offered because it was not connected 5 s after both knew each other. Settle: from the first process start until every pair was connected.',
+      '',
+      table(['scenario', 'rounds', 'failed rounds', 'rounds needing the safety net', 'retries', 'settle median ms', 'settle max ms'], rows),
     );
   }
 

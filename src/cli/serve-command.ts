@@ -19,6 +19,7 @@ interface ServeFlags {
   turnSecret?: string;
   turnTtl: number;
   maxPeers: number;
+  injectDelay?: number;
   tlsCert?: string;
   tlsKey?: string;
   verbose?: boolean;
@@ -39,6 +40,7 @@ export function serveCommand(): Command {
     .option('--max-peers <n>', 'peers per room', parseIntegerInRange(2, 64), LIMITS.defaultMaxPeersPerRoom)
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS (browsers need it for the microphone off localhost)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .addOption(new Option('--inject-delay <ms>', 'testing: hold each incoming message up to this long, in order per socket').argParser(parseIntegerInRange(1, 5000)).hideHelp())
     .option('-v, --verbose', 'log every join, leave and refused message')
     .addOption(new Option('--json', 'log as JSON lines, and print the listening line as JSON'))
     .action(async (flags: ServeFlags) => runServe(flags));
@@ -59,7 +61,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
   const map = flags.map ? await RoomMap.load(flags.map) : undefined;
 
-  const server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger });
+  const server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', url: server.url }) + '\n');
   else process.stdout.write(`voxroom server listening on ${server.url}\n`);
 

@@ -26,6 +26,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_STATIC_DIRS, createRequestHandler } from './http-routes.js';
 import { iceServersFor, type IceConfig } from './ice-config.js';
 import { ServerMetrics } from './metrics.js';
+import { DelayInjector } from './delay-injector.js';
 import { RoomMap } from './room-map.js';
 import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -39,6 +40,15 @@ export interface SignallingServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   logger?: Logger;
   staticDirs?: string[];
+  /** Fault injection for tests (`--inject-delay`): never set in production. */
+  faults?: InjectedFaults;
+}
+
+export interface InjectedFaults {
+  /** Hold each incoming message up to this long, in order per socket. */
+  maxDelayMs?: number;
+  /** Lose this many offers (acknowledged, never relayed), as a flaky network path would. */
+  dropOffers?: number;
 }
 
 export interface RunningServer {
@@ -64,6 +74,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const ice: IceConfig = options.ice ?? { urls: [], turnAuth: { kind: 'none' } };
   const maxPeersPerRoom = options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom;
   const registry = new RoomRegistry(maxPeersPerRoom);
+  const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
+  let offersToDrop = options.faults?.dropOffers ?? 0;
+  if (options.faults) logger.warn('injecting signalling faults (a test setting)', { ...options.faults });
   const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
 
   const handler = createRequestHandler({
@@ -135,7 +148,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       if (!events.take(Date.now())) return fail('rate-limited', `too many messages; at most ${LIMITS.eventsPerSecond} per second are accepted`);
       if (event === 'join' && !joins.take(Date.now())) return fail('rate-limited', `too many joins; at most ${LIMITS.joinsPerSecond} per second after a burst of ${LIMITS.joinBurst}`);
-      next();
+      if (delays) setTimeout(() => socket.connected && next(), delays.delayFor(socket.id));
+      else next();
     });
 
     socket.on('join', (...args: unknown[]) => {
@@ -206,6 +220,12 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!sender) return refuse(socket, 'not-in-room', 'join a room before sending signals', ack);
       const target = registry.roommate(socket.id, parsed.data.to);
       if (!target) return refuse(socket, 'unknown-peer', `no peer "${parsed.data.to}" in room "${sender.room}"`, ack);
+      const { data } = parsed.data;
+      if (offersToDrop > 0 && 'description' in data && data.description.type === 'offer') {
+        offersToDrop--;
+        logger.warn('dropping an offer (injected fault)', { from: sender.name, to: target.name });
+        return ack?.({ ok: true });
+      }
       io.to(target.socketId).emit('signal', { from: sender.id, data: parsed.data.data });
       metrics.signalsRelayed.inc();
       ack?.({ ok: true });
@@ -222,6 +242,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     });
 
     socket.on('disconnect', (reason) => {
+      delays?.forget(socket.id);
       const member = registry.leave(socket.id);
       logger.debug('socket disconnected', { socket: socket.id, reason });
       if (member) {

@@ -149,6 +149,15 @@ describe('web client', () => {
     // The bot's tone lights its meter once audio flows.
     await page.waitForSelector('.peer[data-name="bot"] .meter[data-speaking="true"]', { timeout: 10_000 });
     expect(await page.locator('#map svg circle').count()).toBe(2);
+    // Member state both ways: the bot's tone makes it "speaking" in the room's state, its mute
+    // shows in the page; the page's microphone makes it speak, its mute button mutes it for the bot.
+    await page.waitForSelector('.peer[data-name="bot"][data-speaking="true"]', { timeout: 5000 });
+    await waitUntil(() => bot.peer.peers()[0]?.state.speaking === true, 'the bot sees ann speaking', 5000, () => bot.peer.peers());
+    bot.peer.muted = true;
+    await page.waitForSelector('.peer[data-name="bot"][data-muted="true"]', { timeout: 5000 });
+    expect(await page.textContent('.peer[data-name="bot"] .member-state')).toMatch(/muted/);
+    await page.click('#mute-self');
+    await waitUntil(() => bot.peer.peers()[0]?.state.muted === true, 'the bot sees ann muted', 5000, () => bot.peer.peers());
     await page.screenshot({ path: join(scratch, 'room.png') });
 
     // The form at / leads to the room page.

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { DelayInjector } from '../../src/server/delay-injector.js';
 import { iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
 import { TokenBucket } from '../../src/server/rate-limiter.js';
 import { RoomMap } from '../../src/server/room-map.js';
@@ -51,5 +52,19 @@ describe('RoomMap', () => {
     ['{"default":{"width":1,"height":1},"colour":"red"}', /colour|Unrecognized/i],
   ])('rejects %s with a clear message', (text, pattern) => {
     expect(() => RoomMap.parse(text, 'm.json')).toThrow(pattern);
+  });
+});
+
+describe('DelayInjector', () => {
+  it('keeps one socket\'s messages in order while messages of different sockets overtake each other', () => {
+    let now = 0;
+    const draws = [0.9, 0.1, 0.05, 0.5];
+    const delays = new DelayInjector(200, () => draws.shift() ?? 0, () => now);
+    expect(delays.delayFor('a')).toBeCloseTo(180); // a1 released at 180
+    expect(delays.delayFor('a')).toBeCloseTo(180); // a2 drew 20 ms, but may not pass a1
+    now = 10;
+    expect(delays.delayFor('b')).toBeCloseTo(10); // b1 at 20: overtakes both of a's
+    delays.forget('a');
+    expect(delays.delayFor('a')).toBeCloseTo(100); // a fresh socket starts over
   });
 });

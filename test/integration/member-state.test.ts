@@ -1,0 +1,56 @@
+// The member state as headless peers see it: mute and speaking travel through the server to
+// every roommate, in the library API and in the CLI's --json events and `peers` table.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/server/signalling-server.js';
+import { startCli, exitOf } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/signalling.js';
+import { allConnected, makePeer, waitUntil, type TestPeer } from '../helpers/peers.js';
+
+let server: RunningServer | null = null;
+let peers: TestPeer[] = [];
+afterEach(async () => {
+  await Promise.all(peers.map((p) => p.peer.stop()));
+  peers = [];
+  await server?.close();
+  server = null;
+});
+
+describe('member state', () => {
+  it('a talker shows as speaking, a silent peer does not, and a mute reaches the room and ends speaking', async () => {
+    server = await startTestServer();
+    const talker = makePeer(server.url, 'state', 'talker', 440);
+    const quiet = makePeer(server.url, 'state', 'quiet', null);
+    peers.push(talker, quiet);
+    const updates: string[] = [];
+    quiet.peer.on('peer-updated', (member) => updates.push(`${member.name} muted=${member.state.muted} speaking=${member.state.speaking}`));
+    await talker.peer.start();
+    await quiet.peer.start();
+    await waitUntil(() => allConnected(quiet.peer, 1), 'connected');
+    await waitUntil(() => quiet.peer.peers()[0]?.state.speaking === true, 'the talker speaking', 5000);
+    expect(talker.peer.peers()[0]!.state).toEqual({ muted: false, speaking: false });
+    talker.peer.muted = true;
+    await waitUntil(() => quiet.peer.peers()[0]?.state.muted === true, 'the mute', 3000);
+    // Muted means silence is sent: speaking ends after its 400 ms hangover.
+    await waitUntil(() => quiet.peer.peers()[0]?.state.speaking === false, 'speaking to end', 3000);
+    expect(updates).toEqual(['talker muted=false speaking=true', 'talker muted=true speaking=true', 'talker muted=true speaking=false']);
+    expect(talker.peer.status().audio.speaking).toBe(false);
+  });
+
+  it('the CLI prints peer-updated events with --json and shows the state in its peers table', async () => {
+    server = await startTestServer();
+    const cli = await startCli(['join', 'cli-state', '--server', server.url, '--name', 'me', '--input', 'silence', '--output', 'null', '--json'], /"event":"joined"/);
+    const bot = makePeer(server.url, 'cli-state', 'bot', 440);
+    peers.push(bot);
+    await bot.peer.start();
+    await waitUntil(() => /"event":"peer-updated"[^\n]*"name":"bot"[^\n]*"speaking":true/.test(cli.output().stdout), 'bot speaking', 8000, () => cli.output());
+    bot.peer.muted = true;
+    await waitUntil(() => /"event":"peer-updated"[^\n]*"muted":true/.test(cli.output().stdout), 'the mute event', 5000);
+    cli.child.stdin.write('peers\n');
+    await waitUntil(() => /"event":"peers"/.test(cli.output().stdout), 'the peers answer', 5000);
+    const peersLine = cli.output().stdout.split('\n').find((line) => line.includes('"event":"peers"'))!;
+    const listed = JSON.parse(peersLine) as { peers: Array<{ name: string; connection: string; state: { muted: boolean } }> };
+    expect(listed.peers).toEqual([expect.objectContaining({ name: 'bot', connection: 'connected', state: expect.objectContaining({ muted: true }) })]);
+    cli.child.stdin.end('quit\n');
+    expect((await exitOf(cli.child)).code).toBe(0);
+  });
+});
