@@ -5,9 +5,10 @@
 #   pulseaudio, pulseaudio-utils  a sound server with null sinks: real-time virtual devices
 #   libasound2-plugins            routes ALSA's "default"/"pulse" devices (what PortAudio sees) to it
 #   chromium                      browser tests of the web client (driven by playwright-core)
+#   janus                         the SFU for SFU rooms (tests start their own, VideoRoom plugin)
 set -euo pipefail
 
-packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium)
+packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -68,6 +68,28 @@ export type SessionDescription = z.infer<typeof SessionDescriptionSchema>;
 export type IceCandidate = z.infer<typeof IceCandidateSchema>;
 
 export const SignalRequestSchema = z.strictObject({ to: PeerIdSchema, data: SignalDataSchema });
+
+// ---- SFU rooms (v2): the peer's media goes through the server's media server (Janus). ----
+
+/** How a room carries audio: a full mesh of peer connections, or through the SFU. */
+export type MediaMode = 'mesh' | 'sfu';
+
+/** A peer's publisher offer, or its answer to the server's subscriber offer. */
+export const SfuSdpSchema = z.strictObject({ sdp: z.string().min(1).max(LIMITS.maxSdpChars) });
+export const SfuCandidateSchema = z.strictObject({
+  /** Which of the peer's two SFU connections the candidate belongs to. */
+  target: z.enum(['publisher', 'subscriber']),
+  /** null: end of candidates. */
+  candidate: IceCandidateSchema.nullable(),
+});
+export type SfuCandidate = z.infer<typeof SfuCandidateSchema>;
+
+/** The server's offer for a peer's subscriber connection: which stream (mid) carries whom. */
+export interface SfuOffer {
+  sdp: string;
+  streams: Array<{ mid: string; member: string }>;
+}
+export type SfuPublishAck = { ok: true; sdp: string } | { ok: false; error: ProtocolError };
 export type SignalRequest = z.infer<typeof SignalRequestSchema>;
 
 export interface PeerInfo {
@@ -154,7 +176,9 @@ export type ErrorCode =
   | 'rate-limited'
   | 'payload-too-large'
   | 'unknown-event'
-  | 'shutting-down';
+  | 'shutting-down'
+  | 'not-sfu'
+  | 'media-unavailable';
 
 export interface ProtocolError {
   code: ErrorCode;
@@ -168,6 +192,8 @@ export type JoinAck =
       /** The others already in the room: the newcomer sends the first offer to each. */
       peers: Member[];
       map: RoomLayout | null;
+      /** v2: how this room carries audio (PROTOCOL.md, "SFU rooms"). */
+      media: MediaMode;
       iceServers: IceServer[];
       /** Present this in a later join to take over this session after a lost connection. */
       resume: string;
@@ -177,7 +203,7 @@ export type JoinAck =
   | { ok: false; error: ProtocolError };
 
 /** What a v1 client gets: members without state. */
-export type JoinAckV1 = Extract<JoinAck, { ok: false }> | (Omit<Extract<JoinAck, { ok: true }>, 'self' | 'peers'> & { self: PeerInfo; peers: PeerInfo[] });
+export type JoinAckV1 = Extract<JoinAck, { ok: false }> | (Omit<Extract<JoinAck, { ok: true }>, 'self' | 'peers' | 'media'> & { self: PeerInfo; peers: PeerInfo[] });
 
 export type LeaveAck = { ok: true } | { ok: false; error: ProtocolError };
 export type UpdateStateAck = { ok: true } | { ok: false; error: ProtocolError };
@@ -222,6 +248,8 @@ export interface ServerToClientEvents {
   'member-joined': (event: MemberJoined) => void;
   'member-left': (event: MemberLeft) => void;
   'member-updated': (event: MemberUpdated) => void;
+  /** SFU rooms: a (new) offer for the subscriber connection; answer with sfu-answer. */
+  'sfu-offer': (offer: SfuOffer) => void;
   signal: (signal: RelayedSignal) => void;
   'error-message': (error: ProtocolError) => void;
   'server-shutdown': (notice: { message: string }) => void;
@@ -233,9 +261,14 @@ export interface ClientToServerEvents {
   signal: (request: SignalRequest, ack?: (result: SignalAck) => void) => void;
   /** v2: change fields of one's own member state. */
   'update-state': (patch: MemberStatePatch, ack?: (result: UpdateStateAck) => void) => void;
+  /** SFU rooms: our publisher offer; the ack carries the media server's answer. */
+  'sfu-publish': (request: { sdp: string }, ack?: (result: SfuPublishAck) => void) => void;
+  /** SFU rooms: our answer to the latest sfu-offer. */
+  'sfu-answer': (request: { sdp: string }, ack?: (result: UpdateStateAck) => void) => void;
+  'sfu-candidate': (request: SfuCandidate, ack?: (result: UpdateStateAck) => void) => void;
 }
 
-export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state']);
+export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state', 'sfu-publish', 'sfu-answer', 'sfu-candidate']);
 
 /** Turns a zod failure into one readable sentence for an error message. */
 export function describeIssues(error: z.ZodError): string {

@@ -6,7 +6,7 @@ import { ROOM_ID_PATTERN } from '../protocol.js';
 import { createLogger } from '../log.js';
 import { parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
 import { openSink, openSource } from '../audio/open-backend.js';
-import type { AudioSink, AudioSource } from '../audio/backend.js';
+import { SilenceSource, type AudioSink, type AudioSource } from '../audio/backend.js';
 import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
 import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
 import { VoicePeer } from '../peer/voice-peer.js';
@@ -27,6 +27,7 @@ interface JoinFlags {
   latency: LatencySettings;
   ptime: string;
   dtx?: boolean;
+  listenOnly?: boolean;
   insecure?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -55,6 +56,7 @@ export function joinCommand(): Command {
     .option('--latency <preset>', 'device buffering: low, normal, high, or milliseconds', asOption(parseLatency), LATENCY_PRESETS.normal)
     .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is faster, 20 sends half the packets (larger rooms; see BENCHMARKS.md)').choices(['10', '20']).default('20'))
     .option('--dtx', 'Opus DTX: while silent, send a packet every 400 ms instead of 50 a second (saves bandwidth, not CPU)')
+    .option('--listen-only', 'send nothing, only listen (a broadcast\'s audience): no encoder runs')
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')
@@ -80,12 +82,13 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   const name = flags.name ?? `bot-${Math.random().toString(36).slice(2, 6)}`;
   const deviceOptions = { latency: flags.latency, logger };
 
-  const source: AudioSource = await openSource(flags.input, { loop: flags.loop, device: deviceOptions });
+  // A listener opens no microphone: it sends nothing.
+  const source: AudioSource = flags.listenOnly ? new SilenceSource() : await openSource(flags.input, { loop: flags.loop, device: deviceOptions });
   let sink: AudioSink | null = null;
   let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, logger, insecureTls: flags.insecure });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
     throw error;

@@ -1,11 +1,13 @@
 // `voxroom serve`: flags → SignallingServerOptions, then run until SIGINT/SIGTERM.
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { LIMITS } from '../protocol.js';
-import { createLogger } from '../log.js';
+import { LIMITS, type MediaMode } from '../protocol.js';
+import { createLogger, type Logger } from '../log.js';
 import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
 import { RoomMap } from '../server/room-map.js';
-import { startSignallingServer } from '../server/signalling-server.js';
+import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
+import { JanusDriver } from '../server/janus-driver.js';
+import { startJanusProcess } from '../server/janus-process.js';
 import { collect, parseIntegerInRange } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 
@@ -24,6 +26,8 @@ interface ServeFlags {
   tlsKey?: string;
   verbose?: boolean;
   json?: boolean;
+  janus?: string;
+  media?: MediaMode;
 }
 
 export function serveCommand(): Command {
@@ -40,6 +44,8 @@ export function serveCommand(): Command {
     .option('--max-peers <n>', 'peers per room', parseIntegerInRange(2, 64), LIMITS.defaultMaxPeersPerRoom)
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS (browsers need it for the microphone off localhost)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--janus <url>', 'SFU rooms through this Janus (ws://HOST:PORT), or "auto" to start one from the janus on the PATH')
+    .addOption(new Option('--media <mode>', 'how rooms carry audio: mesh (peer to peer) or sfu (through Janus; the default with --janus)').choices(['mesh', 'sfu']))
     .addOption(new Option('--inject-delay <ms>', 'testing: hold each incoming message up to this long, in order per socket').argParser(parseIntegerInRange(1, 5000)).hideHelp())
     .option('-v, --verbose', 'log every join, leave and refused message')
     .addOption(new Option('--json', 'log as JSON lines, and print the listening line as JSON'))
@@ -61,13 +67,44 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
   const map = flags.map ? await RoomMap.load(flags.map) : undefined;
 
-  const server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
-  if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', url: server.url }) + '\n');
-  else process.stdout.write(`voxroom server listening on ${server.url}\n`);
+  const media: MediaMode = flags.media ?? (flags.janus ? 'sfu' : 'mesh');
+  if (media === 'sfu' && !flags.janus) throw new UsageError('--media sfu needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one');
+  const sfu = flags.janus ? await connectJanus(flags.janus, logger) : null;
+
+  let server: RunningServer;
+  try {
+    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(sfu ? { janus: sfu.driver } : {}), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+  } catch (error) {
+    await sfu?.stop();
+    throw error;
+  }
+  const listening = { url: server.url, media, ...(sfu ? { janus: sfu.driver.url } : {}) };
+  if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
+  else process.stdout.write(`voxroom server listening on ${server.url}${sfu ? ` (rooms through Janus at ${sfu.driver.url})` : ''}\n`);
 
   await onShutdownSignal();
   logger.info('shutting down');
   await server.close();
+  await sfu?.stop();
+}
+
+/** Connects to the Janus at `where`, starting one first for "auto". */
+async function connectJanus(where: string, logger: Logger): Promise<{ driver: JanusDriver; stop: () => Promise<void> }> {
+  if (where !== 'auto' && !/^wss?:\/\/\S+$/.test(where)) throw new UsageError(`--janus "${where}": give ws://HOST:PORT of a running Janus, or auto`);
+  const janusProcess = where === 'auto' ? await startJanusProcess({ logger }) : null;
+  try {
+    const driver = await JanusDriver.connect(janusProcess?.url ?? where, logger);
+    return {
+      driver,
+      stop: async () => {
+        await driver.close();
+        await janusProcess?.stop();
+      },
+    };
+  } catch (error) {
+    await janusProcess?.stop();
+    throw error;
+  }
 }
 
 function portFromEnvironment(): number {

@@ -7,7 +7,7 @@ import type { EventEmitter } from 'node:events';
 import type { Frame } from '../audio/format.js';
 import type { PcmChunk } from '../audio/frame-assembler.js';
 import type { Logger } from '../log.js';
-import type { IceServer, PeerInfo, RelayedSignal, SignalData } from '../protocol.js';
+import type { IceServer, PeerInfo, RelayedSignal, SfuOffer, SignalData } from '../protocol.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
 
 /** A roommate's media state: a WebRTC connection state, or `never-started` (no attempt yet). */
@@ -36,7 +36,10 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
   /** A roommate to exchange audio with. `weAreNewcomer` is true when it was here before us. */
   addMember(peer: PeerInfo, weAreNewcomer: boolean): void;
   removeMember(id: string): void;
+  /** A roommate's signal (mesh negotiation). */
   handleSignal(signal: RelayedSignal): void;
+  /** The server's offer for our subscriber connection (SFU rooms). */
+  handleServerOffer(offer: SfuOffer): void;
   /** Our captured frame (10 ms, 48 kHz mono), sent to the room. */
   send(frame: Frame): void;
   stateOf(id: string): MediaState;

@@ -23,6 +23,8 @@ export interface MeshOptions extends MediaTopologyOptions {
   ptimeMs: number;
   /** Opus DTX for our sender. */
   dtx: boolean;
+  /** Receive only: links carry nobody's encoder of ours. */
+  listenOnly?: boolean;
 }
 
 /** What the mesh keeps per roommate. */
@@ -105,7 +107,12 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
     pair.link!.handleSignal(data);
   }
 
+  handleServerOffer(): void {
+    this.emit('problem', { message: 'the server sent an SFU offer, but this room uses the mesh; ignored' });
+  }
+
   send(frame: Frame): void {
+    if (this.options.listenOnly) return;
     // wrtc checks the whole underlying buffer's size: a view into a larger one (a frame that
     // came over IPC, say) must be copied.
     if (frame.byteOffset !== 0 || frame.buffer.byteLength !== frame.byteLength) frame = frame.slice();
@@ -141,7 +148,7 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
       polite: isPolite(self.id, peer.id),
       initiator,
       iceServers: this.iceServers,
-      track: this.track,
+      track: this.options.listenOnly ? null : this.track,
       ptimeMs: this.options.ptimeMs,
       dtx: this.options.dtx,
       sendSignal: (data) => this.options.sendSignal(peer.id, data),

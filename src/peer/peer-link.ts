@@ -16,8 +16,8 @@ export interface PeerLinkOptions {
   /** True for the newcomer: it sends the first offer. */
   initiator: boolean;
   iceServers: IceServer[];
-  /** Our outgoing audio; the link adds it to its own transceiver. */
-  track: WrtcTrack;
+  /** Our outgoing audio; the link adds it to its own transceiver. null: receive only (no encoder). */
+  track: WrtcTrack | null;
   ptimeMs: number;
   /** Opus DTX for our sender: almost no packets while we are silent. */
   dtx: boolean;
@@ -81,7 +81,10 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       this.emit('state', state);
     };
     this.pc.oniceconnectionstatechange = () => this.watchIce();
-    if (options.initiator) this.pc.addTransceiver(options.track, { direction: 'sendrecv' });
+    if (options.initiator) {
+      if (options.track) this.pc.addTransceiver(options.track, { direction: 'sendrecv' });
+      else this.pc.addTransceiver('audio', { direction: 'recvonly' });
+    }
   }
 
   /** RTP packets this connection has sent and received (DTX shows as few sent in silence). */
@@ -179,7 +182,9 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private attachTrackToOfferedTransceiver(): void {
     const transceiver = this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio' && t.currentDirection !== 'stopped');
     if (!transceiver) throw new SdpRejected('the offer has no audio transceiver to answer');
-    if (transceiver.sender.track !== this.options.track) {
+    if (!this.options.track) {
+      transceiver.direction = 'recvonly';
+    } else if (transceiver.sender.track !== this.options.track) {
       void transceiver.sender.replaceTrack(this.options.track);
       transceiver.direction = 'sendrecv';
     }

@@ -18,6 +18,13 @@ export interface SdpPolicy {
    * remote's Opus parameters, which is where WebRTC's encoder reads it from.
    */
   dtx: boolean;
+  /**
+   * Most media sections accepted (default 8, a mesh link needs one). An SFU subscriber
+   * connection legitimately carries one receive-only audio section per speaker.
+   */
+  maxMediaSections?: number;
+  /** Refuse any section that is not audio (an SFU subscriber offer carries audio only). */
+  audioOnly?: boolean;
 }
 
 /** Returns a safe copy of the remote description, or throws SdpRejected saying why. */
@@ -29,8 +36,11 @@ export function sanitizeRemoteDescription(description: SessionDescription, polic
   if (bad !== undefined) throw new SdpRejected(`malformed SDP line ${JSON.stringify(bad.slice(0, 60))}`);
   const media = lines.filter((line) => line.startsWith('m='));
   if (media.length === 0) throw new SdpRejected('the description has no media section');
-  if (media.length > MAX_MEDIA_SECTIONS) throw new SdpRejected(`the description has ${media.length} media sections (at most ${MAX_MEDIA_SECTIONS})`);
+  const maxSections = policy.maxMediaSections ?? MAX_MEDIA_SECTIONS;
+  if (media.length > maxSections) throw new SdpRejected(`the description has ${media.length} media sections (at most ${maxSections})`);
   if (!media.some((line) => line.startsWith('m=audio '))) throw new SdpRejected('the description carries no audio');
+  const notAudio = policy.audioOnly ? media.find((line) => !line.startsWith('m=audio ')) : undefined;
+  if (notAudio !== undefined) throw new SdpRejected(`the description carries ${JSON.stringify(notAudio.slice(0, 30))}; only audio is accepted here`);
 
   const opusTypes = new Set(lines.flatMap((line) => /^a=rtpmap:(\d+) opus\/48000/i.exec(line)?.[1] ?? []));
   const typesWithFmtp = new Set(lines.flatMap((line) => /^a=fmtp:(\d+) /.exec(line)?.[1] ?? []));

@@ -14,7 +14,11 @@ import {
   type ProtocolError,
   type RelayedSignal,
   type ServerToClientEvents,
+  type SfuCandidate,
+  type SfuOffer,
+  type SfuPublishAck,
   type SignalAck,
+  type UpdateStateAck,
   type SignalData,
 } from '../protocol.js';
 import type { Logger } from '../log.js';
@@ -37,6 +41,8 @@ interface SignallingEvents {
   'member-left': [event: MemberLeft];
   'member-updated': [event: MemberUpdated];
   signal: [signal: RelayedSignal];
+  /** SFU rooms: the server's offer for our subscriber connection. */
+  'sfu-offer': [offer: SfuOffer];
   /** The server could not deliver a signal we sent (the target left, or no answer). */
   'signal-undelivered': [info: { to: string; reason: string }];
   disconnected: [reason: string];
@@ -73,6 +79,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.on('member-left', (event) => this.joined && this.emit('member-left', event));
     this.socket.on('member-updated', (event) => this.joined && this.emit('member-updated', event));
     this.socket.on('signal', (signal) => this.joined && this.emit('signal', signal));
+    this.socket.on('sfu-offer', (offer) => this.joined && this.emit('sfu-offer', offer));
     this.socket.on('error-message', (error) => {
       // A trickled candidate can reach the server just after its peer left: nothing to report.
       if (error.code === 'unknown-peer') this.logger.debug('signal to a peer that has left', { message: error.message });
@@ -124,6 +131,34 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
       else if (!result.ok) this.emit('signal-undelivered', { to, reason: `${result.error.message} (${result.error.code})` });
     });
     this.socket.emit('signal', { to, data }, confirmed);
+  }
+
+  /** SFU rooms: sends our publisher offer; resolves with the media server's answer. */
+  sfuPublish(sdp: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const answered = ackWithin<SfuPublishAck>(ACK_TIMEOUT_MS, (result) => {
+        if (result === null) reject(new Error(`the server did not answer the publish within ${ACK_TIMEOUT_MS / 1000} s`));
+        else if (!result.ok) reject(new Error(`${result.error.message} (${result.error.code})`));
+        else resolve(result.sdp);
+      });
+      this.socket.emit('sfu-publish', { sdp }, answered);
+    });
+  }
+
+  /** SFU rooms: our answer to the server's latest subscriber offer. */
+  sfuAnswer(sdp: string): void {
+    this.socket.emit('sfu-answer', { sdp }, this.reportFailure('answer'));
+  }
+
+  sfuCandidate(target: SfuCandidate['target'], candidate: SfuCandidate['candidate']): void {
+    this.socket.emit('sfu-candidate', { target, candidate }, this.reportFailure('candidate'));
+  }
+
+  private reportFailure(what: string): (result: UpdateStateAck) => void {
+    return ackWithin<UpdateStateAck>(ACK_TIMEOUT_MS, (result) => {
+      if (this.closed || result === null || result.ok) return;
+      this.emit('server-error', { code: result.error.code, message: `SFU ${what}: ${result.error.message}` });
+    });
   }
 
   /** Tells the room about a change of our own member state (muted, speaking). */

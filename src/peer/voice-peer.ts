@@ -11,8 +11,10 @@ import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
 import type { Frame } from '../audio/format.js';
 import { MAX_GAIN } from '../audio/mixer.js';
+import type { MediaMode } from '../protocol.js';
 import type { MediaState, MediaTopology } from './media-topology.js';
 import { MeshTopology } from './mesh-topology.js';
+import { SfuTopology } from './sfu-topology.js';
 import { SignallingClient, type JoinedRoom } from './signalling-client.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
 
@@ -42,6 +44,8 @@ export interface VoicePeerOptions {
   insecureTls?: boolean;
   /** Sees each decoded frame as it enters a peer's jitter buffer (benchmarks, diagnostics). */
   onRemoteFrame?: (name: string, frame: Frame) => void;
+  /** Send nothing (a broadcast's listener): no encoder runs at all, in SFU and mesh rooms. */
+  listenOnly?: boolean;
 }
 
 export interface PeerStatus {
@@ -79,7 +83,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   private readonly logger: Logger;
   private readonly signalling: SignallingClient;
   private readonly engine: AudioEngine;
-  private readonly topology: MediaTopology;
+  private topology: MediaTopology;
   private readonly members = new Map<string, Member>();
   private self: Member | null = null;
   private stopping: Promise<void> | null = null;
@@ -102,21 +106,13 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
     });
     this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls });
-    this.topology = new MeshTopology({
-      ptimeMs: options.ptimeMs ?? 20,
-      dtx: options.dtx ?? false,
-      logger: this.logger,
-      sendSignal: (to, data) => this.signalling.sendSignal(to, data),
-      onAudio: (peer, chunk) => this.engine.push(peer.name, chunk),
-    });
-    this.topology.on('connection-state', ({ peer, state }) => this.emit('connection-state', { peer: peer.name, state }));
-    this.topology.on('retry', ({ peer, ...info }) => this.emit('retry', { peer: peer.name, ...info }));
-    this.topology.on('problem', (info) => this.emit('problem', info));
+    this.topology = this.createTopology('mesh');
     this.signalling.on('joined', (room, resumed) => this.onJoined(room, resumed));
     this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
     this.signalling.on('member-left', ({ id }) => this.removeMember(id));
     this.signalling.on('member-updated', ({ id, state }) => this.updateMember(id, state));
     this.signalling.on('signal', (signal) => this.topology.handleSignal(signal));
+    this.signalling.on('sfu-offer', (offer) => this.topology.handleServerOffer(offer));
     this.signalling.on('signal-undelivered', ({ to, reason }) => {
       const member = this.members.get(to);
       // A candidate trickling to a member that has just left is expected; anything else is not.
@@ -217,6 +213,12 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     for (const member of this.members.values()) this.engine.detachRemote(member.name);
     this.members.clear();
     this.self = room.self;
+    // The room says how it carries audio; a peer follows it on every (re)join.
+    const media: MediaMode = room.media ?? 'mesh';
+    if (this.topology.kind !== media) {
+      this.topology.close();
+      this.topology = this.createTopology(media);
+    }
     this.topology.reset(room.self, room.iceServers);
     this.logger.info(resumed ? 'rejoined the room' : 'joined the room', { room: this.options.room, name: room.self.name, peers: room.peers.length });
     this.emit('joined', { self: room.self, peers: room.peers, map: room.map, renamed: room.renamed, resumed });
@@ -225,6 +227,29 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (ours.muted !== room.self.state.muted || ours.speaking !== room.self.state.speaking) this.publishState(ours);
     // The newcomer offers to everyone already there.
     for (const peer of room.peers) this.addMember(peer, true);
+  }
+
+  private createTopology(kind: MediaMode): MediaTopology {
+    const onAudio = (peer: { name: string }, chunk: Parameters<AudioEngine['push']>[1]): void => this.engine.push(peer.name, chunk);
+    const ptimeMs = this.options.ptimeMs ?? 20;
+    const dtx = this.options.dtx ?? false;
+    const topology: MediaTopology =
+      kind === 'sfu'
+        ? new SfuTopology({
+            publish: (sdp) => this.signalling.sfuPublish(sdp),
+            answer: (sdp) => this.signalling.sfuAnswer(sdp),
+            candidate: (target, candidate) => this.signalling.sfuCandidate(target, candidate),
+            onAudio,
+            listenOnly: this.options.listenOnly ?? false,
+            ptimeMs,
+            dtx,
+            logger: this.logger,
+          })
+        : new MeshTopology({ ptimeMs, dtx, listenOnly: this.options.listenOnly ?? false, logger: this.logger, sendSignal: (to, data) => this.signalling.sendSignal(to, data), onAudio });
+    topology.on('connection-state', ({ peer, state }) => this.emit('connection-state', { peer: peer.name, state }));
+    topology.on('retry', ({ peer, ...info }) => this.emit('retry', { peer: peer.name, ...info }));
+    topology.on('problem', (info) => this.emit('problem', info));
+    return topology;
   }
 
   private addMember(member: Member, weAreNewcomer: boolean): void {

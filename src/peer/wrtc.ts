@@ -46,6 +46,7 @@ export interface WrtcIceCandidate {
 }
 
 export interface WrtcTransceiver {
+  readonly mid: string | null;
   readonly sender: { readonly track: WrtcTrack | null; replaceTrack(track: WrtcTrack | null): Promise<void> };
   readonly receiver: { readonly track: WrtcTrack };
   direction: RTCRtpTransceiverDirection;
@@ -65,11 +66,11 @@ export interface WrtcPeerConnection {
   readonly iceConnectionState: RTCIceConnectionState;
   readonly signalingState: RTCSignalingState;
   onicecandidate: ((event: { readonly candidate: WrtcIceCandidate | null }) => void) | null;
-  ontrack: ((event: { readonly track: WrtcTrack }) => void) | null;
+  ontrack: ((event: { readonly track: WrtcTrack; readonly transceiver: WrtcTransceiver }) => void) | null;
   onnegotiationneeded: (() => void) | null;
   onconnectionstatechange: (() => void) | null;
   oniceconnectionstatechange: (() => void) | null;
-  addTransceiver(track: WrtcTrack, init?: { direction?: RTCRtpTransceiverDirection }): WrtcTransceiver;
+  addTransceiver(trackOrKind: WrtcTrack | 'audio', init?: { direction?: RTCRtpTransceiverDirection }): WrtcTransceiver;
   getTransceivers(): WrtcTransceiver[];
   createOffer(): Promise<RTCSessionDescriptionInit>;
   createAnswer(): Promise<RTCSessionDescriptionInit>;

@@ -11,6 +11,8 @@ import {
   LIMITS,
   MemberStatePatchSchema,
   PROTOCOL_VERSION,
+  SfuCandidateSchema,
+  SfuSdpSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   SignalRequestSchema,
   describeIssues,
@@ -18,6 +20,7 @@ import {
   type ErrorCode,
   type JoinAck,
   type JoinAckV1,
+  type MediaMode,
   type MemberLeftReason,
   type ProtocolError,
   type ServerToClientEvents,
@@ -27,6 +30,7 @@ import { DEFAULT_STATIC_DIRS, createRequestHandler } from './http-routes.js';
 import { iceServersFor, type IceConfig } from './ice-config.js';
 import { ServerMetrics } from './metrics.js';
 import { DelayInjector } from './delay-injector.js';
+import type { JanusDriver } from './janus-driver.js';
 import { RoomMap } from './room-map.js';
 import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -40,6 +44,10 @@ export interface SignallingServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   logger?: Logger;
   staticDirs?: string[];
+  /** How rooms carry audio (default mesh); `sfu` needs `janus`. */
+  media?: MediaMode;
+  /** A connected Janus driver for SFU rooms. */
+  janus?: JanusDriver;
   /** Fault injection for tests (`--inject-delay`): never set in production. */
   faults?: InjectedFaults;
 }
@@ -77,6 +85,19 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
   if (options.faults) logger.warn('injecting signalling faults (a test setting)', { ...options.faults });
+  const janus = options.janus ?? null;
+  if ((options.media ?? 'mesh') === 'sfu' && !janus) throw new Error('SFU rooms need a Janus (--janus URL or --janus auto)');
+  /** Members of SFU rooms by id: where the driver's offers go. */
+  const sfuSockets = new Map<string, string>();
+  const mediaFor = (_room: string): MediaMode => (options.media === 'sfu' && janus?.available ? 'sfu' : 'mesh');
+  janus?.on('offer', ({ member, sdp, streams }) => {
+    const socketId = sfuSockets.get(member);
+    if (socketId) io.to(socketId).emit('sfu-offer', { sdp, streams });
+  });
+  const leaveSfu = (member: Member): void => {
+    if (!sfuSockets.delete(member.id)) return;
+    janus?.leave(member.id).catch((error: Error) => logger.warn('Janus: leaving failed', { member: member.id, error: error.message }));
+  };
   const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
 
   const handler = createRequestHandler({
@@ -163,6 +184,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       const request = parsed.data;
       if (!SUPPORTED_PROTOCOL_VERSIONS.includes(request.v)) return refuse(socket, 'version-mismatch', versionMismatch(request.v), ack);
+      const media = mediaFor(request.room);
+      if (media === 'sfu' && request.v < 2) {
+        return refuse(socket, 'version-mismatch', `room "${request.room}" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom`, ack);
+      }
       const previous = registry.memberOf(socket.id);
       const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v);
       if (!outcome.ok) {
@@ -171,6 +196,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const { member, others, renamed, replaced } = outcome;
       if (previous) {
         leaveSocketRooms(socket, previous);
+        leaveSfu(previous);
         announceLeave(previous, 'left');
       }
       if (replaced) {
@@ -179,6 +205,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
           leaveSocketRooms(staleSocket, replaced);
           staleSocket.disconnect(true);
         }
+        leaveSfu(replaced);
         announceLeave(replaced, 'replaced');
         logger.info('session resumed', { room: member.room, name: member.name, replaced: replaced.id });
       }
@@ -194,8 +221,15 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       };
       // The ack goes out before any room event about the newcomer: clients rely on the order.
       if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
-      else ack?.({ ...accepted, self: toMemberView(member), peers: others });
+      else ack?.({ ...accepted, self: toMemberView(member), peers: others, media });
       announceJoin(member);
+      if (media === 'sfu' && janus) {
+        sfuSockets.set(member.id, socket.id);
+        janus.join(member.room, member.id).catch((error: Error) => {
+          logger.warn('Janus: join failed', { member: member.id, error: error.message });
+          socket.emit('error-message', { code: 'media-unavailable', message: `the media server refused this room: ${error.message}` });
+        });
+      }
     });
 
     socket.on('update-state', (...args: unknown[]) => {
@@ -207,6 +241,50 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const { member, changed } = updated;
       if (changed) io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
       ack?.({ ok: true });
+    });
+
+    // SFU rooms: the peer's two connections (publisher, subscriber) are negotiated with Janus
+    // through these events; the server checks shape and size and never reads the SDP.
+    const sfuMember = (ack: Ack<{ ok: false; error: ProtocolError }> | undefined): Member | null => {
+      const member = registry.memberOf(socket.id);
+      if (!member) {
+        refuse(socket, 'not-in-room', 'join a room first', ack);
+        return null;
+      }
+      if (!sfuSockets.has(member.id) || !janus) {
+        refuse(socket, 'not-sfu', `room "${member.room}" is not an SFU room; negotiate with your roommates through signal`, ack);
+        return null;
+      }
+      return member;
+    };
+    const mediaError = (ack: Ack<{ ok: false; error: ProtocolError }> | undefined) => (error: Error): void => refuse(socket, 'media-unavailable', `the media server: ${error.message}`, ack);
+
+    socket.on('sfu-publish', (...args: unknown[]) => {
+      const ack = extractAck<{ ok: true; sdp: string } | { ok: false; error: ProtocolError }>(args);
+      const parsed = SfuSdpSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-publish: ${describeIssues(parsed.error)}`, ack);
+      const member = sfuMember(ack);
+      if (!member) return;
+      janus!.publish(member.id, parsed.data.sdp).then((sdp) => ack?.({ ok: true, sdp }), mediaError(ack));
+    });
+
+    socket.on('sfu-answer', (...args: unknown[]) => {
+      const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
+      const parsed = SfuSdpSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-answer: ${describeIssues(parsed.error)}`, ack);
+      const member = sfuMember(ack);
+      if (!member) return;
+      janus!.answer(member.id, parsed.data.sdp).then(() => ack?.({ ok: true }), mediaError(ack));
+    });
+
+    socket.on('sfu-candidate', (...args: unknown[]) => {
+      const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
+      const parsed = SfuCandidateSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-candidate: ${describeIssues(parsed.error)}`, ack);
+      const member = sfuMember(ack);
+      if (!member) return;
+      const { target, candidate } = parsed.data;
+      janus!.trickle(member.id, target, candidate && { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null }).then(() => ack?.({ ok: true }), mediaError(ack));
     });
 
     socket.on('signal', (...args: unknown[]) => {
@@ -236,6 +314,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const member = registry.leave(socket.id);
       if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
       leaveSocketRooms(socket, member);
+      leaveSfu(member);
       logger.info('peer left', { room: member.room, name: member.name, id: member.id });
       ack?.({ ok: true });
       announceLeave(member, 'left');
@@ -246,6 +325,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const member = registry.leave(socket.id);
       logger.debug('socket disconnected', { socket: socket.id, reason });
       if (member) {
+        leaveSfu(member);
         logger.info('peer disconnected', { room: member.room, name: member.name, id: member.id, reason });
         announceLeave(member, 'disconnected');
       }

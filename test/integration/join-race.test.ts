@@ -32,7 +32,7 @@ describe('join ordering', () => {
     const intruder: Member = { id: 'zz', name: 'late', state: { muted: false, speaking: false } };
     io.on('connection', (socket) => {
       socket.on('join', (_request, ack) => {
-        ack?.({ ok: true, self: { id: 'aa', name: 'me', state: { muted: false, speaking: false } }, peers: [], map: null, iceServers: [], resume: 'token', renamed: false });
+        ack?.({ ok: true, self: { id: 'aa', name: 'me', state: { muted: false, speaking: false } }, peers: [], map: null, media: 'mesh', iceServers: [], resume: 'token', renamed: false });
         socket.emit('member-joined', { room: 'r', member: intruder });
         socket.emit('signal', { from: 'zz', data: { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host' } } });
       });

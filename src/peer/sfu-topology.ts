@@ -1,0 +1,207 @@
+// SFU rooms: our audio goes once to the server's media server (Janus) on a publisher
+// connection, and everyone else's comes back on one subscriber connection with a receive-only
+// audio section per speaker. Janus makes every subscriber offer; the server tells us which mid
+// carries which member, so decoded audio is delivered per member as in the mesh.
+import { EventEmitter } from 'node:events';
+import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
+import type { Logger } from '../log.js';
+import type { IceServer, PeerInfo, RelayedSignal, SfuCandidate, SfuOffer } from '../protocol.js';
+import type { MediaState, MediaTopology, MediaTopologyEvents } from './media-topology.js';
+import { SdpRejected, sanitizeRemoteDescription } from './sdp-guard.js';
+import { RTCPeerConnection, nonstandard, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
+
+/** A subscriber connection carries at most this many speakers' sections. */
+const MAX_SUBSCRIBER_SECTIONS = 256;
+
+export interface SfuOptions {
+  /** Sends our publisher offer to the server; resolves with the media server's answer. */
+  publish: (sdp: string) => Promise<string>;
+  /** Our answer to the server's subscriber offer. */
+  answer: (sdp: string) => void;
+  candidate: (target: SfuCandidate['target'], candidate: SfuCandidate['candidate']) => void;
+  onAudio: (peer: PeerInfo, chunk: SinkData) => void;
+  /** Publish nothing (a listener of a broadcast): no encoder at all. */
+  listenOnly: boolean;
+  ptimeMs: number;
+  dtx: boolean;
+  logger: Logger;
+}
+
+export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements MediaTopology {
+  readonly kind = 'sfu';
+  readonly retries = 0;
+  private readonly audioSource: WrtcAudioSource = new nonstandard.RTCAudioSource();
+  private readonly track: WrtcTrack = this.audioSource.createTrack();
+  private readonly members = new Map<string, PeerInfo>();
+  /** mid → member id, from the latest subscriber offer. */
+  private streams = new Map<string, string>();
+  private readonly sinks = new Map<string, WrtcAudioSink>();
+  private publisher: WrtcPeerConnection | null = null;
+  private subscriber: WrtcPeerConnection | null = null;
+  private iceServers: IceServer[] = [];
+  private offers: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly reported = new Map<string, RTCPeerConnectionState>();
+
+  constructor(private readonly options: SfuOptions) {
+    super();
+  }
+
+  reset(_self: PeerInfo, iceServers: IceServer[]): void {
+    this.closeConnections();
+    this.members.clear();
+    this.streams.clear();
+    this.reported.clear();
+    this.iceServers = iceServers;
+    if (!this.options.listenOnly) void this.startPublishing();
+  }
+
+  addMember(peer: PeerInfo): void {
+    this.members.set(peer.id, peer);
+  }
+
+  removeMember(id: string): void {
+    this.members.delete(id);
+    this.reported.delete(id);
+  }
+
+  handleSignal(signal: RelayedSignal): void {
+    this.options.logger.debug('ignoring a peer signal in an SFU room', { from: signal.from });
+  }
+
+  handleServerOffer(offer: SfuOffer): void {
+    this.offers = this.offers.then(() => this.applyOffer(offer)).catch((error: Error) => {
+      const reason = error instanceof SdpRejected ? `rejected the media server's offer: ${error.message}` : `subscriber negotiation failed: ${error.message}`;
+      this.options.logger.warn(reason);
+      this.emit('problem', { message: reason });
+    });
+  }
+
+  send(frame: Frame): void {
+    if (this.options.listenOnly) return;
+    if (frame.byteOffset !== 0 || frame.buffer.byteLength !== frame.byteLength) frame = frame.slice();
+    this.audioSource.onData({ samples: frame, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SAMPLES });
+  }
+
+  stateOf(id: string): MediaState {
+    if (!this.subscriber || ![...this.streams.values()].includes(id)) return 'never-started';
+    return this.subscriber.connectionState;
+  }
+
+  async packetCounts(id: string): Promise<{ sent: number; received: number } | null> {
+    const mid = [...this.streams].find(([, member]) => member === id)?.[0];
+    if (!this.subscriber || mid === undefined) return null;
+    let received = 0;
+    try {
+      const report = await this.subscriber.getStats();
+      report.forEach((entry) => {
+        if (entry.type === 'inbound-rtp' && entry['mid'] === mid) received += entry.packetsReceived ?? 0;
+      });
+    } catch {
+      return null;
+    }
+    return { sent: 0, received };
+  }
+
+  get connectionCount(): number {
+    return [this.publisher, this.subscriber].filter((pc) => pc !== null).length;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeConnections();
+    this.track.stop();
+  }
+
+  private newConnection(target: SfuCandidate['target']): WrtcPeerConnection {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    pc.onicecandidate = ({ candidate }) => {
+      if (this.closed) return;
+      this.options.candidate(target, candidate ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex } : null);
+    };
+    pc.onconnectionstatechange = () => {
+      if (this.closed) return;
+      this.options.logger.debug('SFU connection state', { target, state: pc.connectionState });
+      if (target === 'subscriber') this.reportStates();
+      if (pc.connectionState === 'failed') this.emit('problem', { message: `the ${target} connection to the media server failed` });
+    };
+    return pc;
+  }
+
+  private async startPublishing(): Promise<void> {
+    const pc = this.newConnection('publisher');
+    this.publisher = pc;
+    try {
+      pc.addTransceiver(this.track, { direction: 'sendonly' });
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const answer = await this.options.publish(offer.sdp!);
+      if (this.publisher !== pc) return;
+      const safe = sanitizeRemoteDescription({ type: 'answer', sdp: answer }, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx, audioOnly: true, maxMediaSections: 1 });
+      await pc.setRemoteDescription(safe);
+    } catch (error) {
+      if (this.publisher !== pc) return;
+      const message = `publishing to the media server failed: ${(error as Error).message}`;
+      this.options.logger.warn(message);
+      this.emit('problem', { message });
+    }
+  }
+
+  private async applyOffer(offer: SfuOffer): Promise<void> {
+    if (this.closed) return;
+    const safe = sanitizeRemoteDescription({ type: 'offer', sdp: offer.sdp }, { ptimeMs: this.options.ptimeMs, dtx: false, audioOnly: true, maxMediaSections: MAX_SUBSCRIBER_SECTIONS });
+    this.streams = new Map(offer.streams.map(({ mid, member }) => [mid, member]));
+    let pc = this.subscriber;
+    if (!pc) {
+      pc = this.newConnection('subscriber');
+      pc.ontrack = ({ track, transceiver }) => this.listen(track, transceiver.mid);
+      this.subscriber = pc;
+    }
+    await pc.setRemoteDescription(safe);
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    if (answer.sdp) this.options.answer(answer.sdp);
+    this.reportStates();
+  }
+
+  /** One sink per stream (mid); the member it carries is looked up per chunk, as offers remap mids. */
+  private listen(track: WrtcTrack, mid: string | null): void {
+    if (track.kind !== 'audio' || mid === null || this.closed) return;
+    this.sinks.get(mid)?.stop();
+    const sink = new nonstandard.RTCAudioSink(track);
+    sink.ondata = (data: SinkData) => {
+      const memberId = this.streams.get(mid);
+      const member = memberId ? this.members.get(memberId) : undefined;
+      if (member && !this.closed) this.options.onAudio(member, data);
+    };
+    this.sinks.set(mid, sink);
+  }
+
+  /** Emits a connection state per member whose stream the subscriber connection carries. */
+  private reportStates(): void {
+    const state = this.subscriber?.connectionState;
+    if (!state) return;
+    for (const memberId of this.streams.values()) {
+      const member = this.members.get(memberId);
+      if (!member || this.reported.get(memberId) === state) continue;
+      this.reported.set(memberId, state);
+      this.emit('connection-state', { peer: member, state });
+    }
+  }
+
+  private closeConnections(): void {
+    for (const sink of this.sinks.values()) sink.stop();
+    this.sinks.clear();
+    for (const pc of [this.publisher, this.subscriber]) {
+      if (!pc) continue;
+      pc.onicecandidate = null;
+      pc.ontrack = null;
+      pc.onconnectionstatechange = null;
+      pc.close();
+    }
+    this.publisher = null;
+    this.subscriber = null;
+  }
+}
+

@@ -1,0 +1,335 @@
+// The server's driver for Janus (VideoRoom plugin, audio only), through janode: rooms, one
+// publisher handle per member that sends, one multistream subscriber handle per member that
+// listens. Peers never talk to Janus: the signalling server relays SDP between them and this
+// driver. Janus makes every subscriber offer (and renegotiates by itself when publishers come
+// and go); the driver hands each offer to its member with the mid → member map of its streams.
+import { EventEmitter } from 'node:events';
+import Janode, { type JanodeConnection, type JanodeSession, type JanusJsep } from 'janode';
+import VideoRoomPlugin, { type VideoRoomHandle, type VideoRoomStream } from 'janode/plugins/videoroom';
+import type { Logger } from '../log.js';
+
+/** One audio stream of a subscriber connection: its mid and the member it carries. */
+export interface SfuStream {
+  mid: string;
+  member: string;
+}
+
+export interface SubscriberOffer {
+  member: string;
+  sdp: string;
+  streams: SfuStream[];
+}
+
+export interface JanusDriverEvents {
+  /** Janus made a (new) offer for a member's subscriber connection: relay it, and its answer back. */
+  offer: [offer: SubscriberOffer];
+  /** A member's publisher started or stopped talking (Janus's talking events). */
+  talking: [info: { member: string; talking: boolean }];
+  /** The connection to Janus was lost: SFU rooms have no media until it is back. */
+  lost: [reason: string];
+}
+
+/** Talking detection tuned so that a turn is noticed within 300 ms (Janus's defaults take 2 s). */
+const TALKING = { packets: 15, level: 60 };
+/** Janus refuses to subscribe to a feed it has not announced yet (428): retry like this. */
+const NOT_YET_ANNOUNCED_RETRY_MS = 150;
+const NOT_YET_ANNOUNCED_RETRIES = 20;
+/** How long a subscriber offer may wait for its answer before the next change goes ahead. */
+const ANSWER_TIMEOUT_MS = 5000;
+
+interface SfuRoom {
+  name: string;
+  janusId: number;
+  members: Set<string>;
+  /** Janus feed id → member id, for members that publish. */
+  feeds: Map<number, string>;
+  ready: Promise<void>;
+}
+
+interface SfuMember {
+  id: string;
+  room: SfuRoom;
+  publisher: VideoRoomHandle | null;
+  feed: number | null;
+  subscriber: VideoRoomHandle | null;
+  /** Feeds the subscriber connection carries (or has asked for). */
+  subscribed: Set<number>;
+  /** Subscription changes run one at a time, each after the previous offer was answered. */
+  chain: Promise<void>;
+  answered: (() => void) | null;
+  /** Candidates that arrived before the handle they belong to. */
+  pendingCandidates: { publisher: CandidateInit[]; subscriber: CandidateInit[] };
+  left: boolean;
+}
+
+type CandidateInit = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null;
+
+export class JanusDriver extends EventEmitter<JanusDriverEvents> {
+  private readonly rooms = new Map<string, SfuRoom>();
+  private readonly members = new Map<string, SfuMember>();
+  private nextRoomId = 1;
+  private closed = false;
+
+  private constructor(
+    readonly url: string,
+    private readonly connection: JanodeConnection,
+    private readonly session: JanodeSession,
+    private readonly manager: VideoRoomHandle,
+    private readonly logger: Logger,
+  ) {
+    super();
+    const lost = (reason: string) => () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.logger.warn('lost the connection to Janus', { url, reason });
+      this.emit('lost', reason);
+    };
+    connection.once(Janode.EVENT.CONNECTION_ERROR, lost('connection error'));
+    connection.once(Janode.EVENT.CONNECTION_CLOSED, lost('connection closed'));
+  }
+
+  /** Connects to a running Janus; rejects with a sentence that says what to check. */
+  static async connect(url: string, logger: Logger): Promise<JanusDriver> {
+    Janode.Logger.setLevel('none');
+    let connection: JanodeConnection;
+    try {
+      connection = await Janode.connect({ address: { url }, retry_time_secs: 1, max_retries: 1 });
+    } catch (error) {
+      throw new Error(`cannot reach Janus at ${url} (${(error as Error).message}); is it running with its WebSocket transport there?`);
+    }
+    const session = await connection.create();
+    const manager = await session.attach(VideoRoomPlugin);
+    logger.info('connected to Janus', { url });
+    return new JanusDriver(url, connection, session, manager, logger);
+  }
+
+  get available(): boolean {
+    return !this.closed;
+  }
+
+  get memberCount(): number {
+    return this.members.size;
+  }
+
+  /** A member entered an SFU room: it will hear every member who publishes. */
+  async join(roomName: string, memberId: string): Promise<void> {
+    const room = this.roomFor(roomName);
+    await room.ready;
+    const member: SfuMember = {
+      id: memberId,
+      room,
+      publisher: null,
+      feed: null,
+      subscriber: null,
+      subscribed: new Set(),
+      chain: Promise.resolve(),
+      answered: null,
+      pendingCandidates: { publisher: [], subscriber: [] },
+      left: false,
+    };
+    this.members.set(memberId, member);
+    room.members.add(memberId);
+    this.syncSubscription(member);
+  }
+
+  /** The member's publisher offer; resolves with Janus's answer. */
+  async publish(memberId: string, offerSdp: string): Promise<string> {
+    const member = this.requireMember(memberId);
+    if (member.publisher) throw new Error('this member already publishes; leave and join again to publish anew');
+    const handle = await this.session.attach(VideoRoomPlugin);
+    member.publisher = handle;
+    handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
+      if (event.feed === member.feed && typeof event.talking === 'boolean') this.emit('talking', { member: member.id, talking: event.talking });
+    });
+    const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: memberId, audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
+    if (member.left) {
+      await handle.detach().catch(() => undefined);
+      throw new Error('the member left while publishing');
+    }
+    if (!joined.jsep) throw new Error('Janus accepted the publisher without an answer');
+    member.feed = joined.feed;
+    member.room.feeds.set(joined.feed, memberId);
+    await this.flushCandidates(member, 'publisher');
+    this.logger.debug('member publishes', { member: memberId, feed: joined.feed, room: member.room.name });
+    for (const otherId of member.room.members) {
+      const other = this.members.get(otherId);
+      if (other && other !== member) this.syncSubscription(other);
+    }
+    return joined.jsep.sdp;
+  }
+
+  /** The member's answer to the latest subscriber offer. */
+  async answer(memberId: string, answerSdp: string): Promise<void> {
+    const member = this.requireMember(memberId);
+    if (!member.subscriber) throw new Error('no subscriber offer is waiting for an answer');
+    await member.subscriber.start({ jsep: { type: 'answer', sdp: answerSdp } });
+    await this.flushCandidates(member, 'subscriber');
+    member.answered?.();
+  }
+
+  async trickle(memberId: string, target: 'publisher' | 'subscriber', candidate: CandidateInit): Promise<void> {
+    const member = this.requireMember(memberId);
+    const handle = target === 'publisher' ? member.publisher : member.subscriber;
+    if (!handle || (target === 'publisher' && member.feed === null)) {
+      member.pendingCandidates[target].push(candidate);
+      return;
+    }
+    await sendCandidate(handle, candidate);
+  }
+
+  /** The member left the room: its handles go, and Janus renegotiates the others by itself. */
+  async leave(memberId: string): Promise<void> {
+    const member = this.members.get(memberId);
+    if (!member) return;
+    member.left = true;
+    member.answered?.();
+    this.members.delete(memberId);
+    const room = member.room;
+    room.members.delete(memberId);
+    if (member.feed !== null) room.feeds.delete(member.feed);
+    await Promise.all([member.publisher, member.subscriber].map((handle) => handle?.detach().catch(() => undefined)));
+    // The others' subscriptions lose that feed (Janus sends them an updated offer).
+    if (member.feed !== null) {
+      for (const otherId of room.members) this.members.get(otherId)?.subscribed.delete(member.feed);
+    }
+    if (room.members.size === 0 && this.rooms.get(room.name) === room) {
+      this.rooms.delete(room.name);
+      await this.manager.destroy({ room: room.janusId }).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.members.keys()]) await this.leave(id).catch(() => undefined);
+    await this.session.destroy().catch(() => undefined);
+    await this.connection.close().catch(() => undefined);
+  }
+
+  /** The handles Janus holds for a member (tests and diagnostics: media goes through Janus). */
+  handlesOf(memberId: string): { publisher: number | null; subscriber: number | null; subscribedFeeds: number } | null {
+    const member = this.members.get(memberId);
+    return member ? { publisher: member.publisher?.id ?? null, subscriber: member.subscriber?.id ?? null, subscribedFeeds: member.subscribed.size } : null;
+  }
+
+  private roomFor(name: string): SfuRoom {
+    const existing = this.rooms.get(name);
+    if (existing) return existing;
+    const janusId = this.nextRoomId++;
+    const room: SfuRoom = {
+      name,
+      janusId,
+      members: new Set(),
+      feeds: new Map(),
+      ready: this.manager
+        .create({
+          room: janusId,
+          description: name.slice(0, 64),
+          max_publishers: 1000,
+          is_private: true,
+          permanent: false,
+          audiocodec: 'opus',
+          talking_events: true,
+          talking_packets_threshold: TALKING.packets,
+          talking_level_threshold: TALKING.level,
+          notify_joining: false,
+        })
+        .then(() => undefined),
+    };
+    this.rooms.set(name, room);
+    return room;
+  }
+
+  private requireMember(memberId: string): SfuMember {
+    const member = this.members.get(memberId);
+    if (!member) throw new Error('not in an SFU room');
+    return member;
+  }
+
+  /** Brings the member's subscriber connection to every feed of its room but its own. */
+  private syncSubscription(member: SfuMember): void {
+    member.chain = member.chain.then(async () => {
+      if (member.left || this.closed) return;
+      const wanted = [...member.room.feeds.keys()].filter((feed) => feed !== member.feed && !member.subscribed.has(feed));
+      if (wanted.length === 0) return;
+      for (const feed of wanted) member.subscribed.add(feed);
+      try {
+        const offer = await withRetryWhileUnannounced(() => this.subscribe(member, wanted));
+        if (offer) await this.offerAndWait(member, offer.jsep, offer.streams);
+      } catch (error) {
+        for (const feed of wanted) member.subscribed.delete(feed);
+        if (!member.left) this.logger.warn('could not subscribe a member to new speakers', { member: member.id, error: (error as Error).message });
+      }
+    });
+  }
+
+  private async subscribe(member: SfuMember, feeds: number[]): Promise<{ jsep: JanusJsep; streams: VideoRoomStream[] } | null> {
+    const streams = feeds.map((feed) => ({ feed }));
+    if (!member.subscriber) {
+      const handle = await this.session.attach(VideoRoomPlugin);
+      if (member.left) {
+        await handle.detach().catch(() => undefined);
+        return null;
+      }
+      // Janus renegotiates by itself when a publisher leaves: relay those offers too.
+      handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_UPDATED, (event: { jsep?: JanusJsep; streams?: VideoRoomStream[] }) => {
+        if (event.jsep && !member.left) this.queueOffer(member, event.jsep, event.streams ?? []);
+      });
+      try {
+        const joined = await handle.joinSubscriber({ room: member.room.janusId, streams, autoupdate: true });
+        member.subscriber = handle;
+        return joined.jsep ? { jsep: joined.jsep, streams: joined.streams ?? [] } : null;
+      } catch (error) {
+        await handle.detach().catch(() => undefined);
+        throw error;
+      }
+    }
+    const updated = await member.subscriber.update({ subscribe: streams });
+    return updated.jsep ? { jsep: updated.jsep, streams: updated.streams ?? [] } : null;
+  }
+
+  private queueOffer(member: SfuMember, jsep: JanusJsep, streams: VideoRoomStream[]): void {
+    member.chain = member.chain.then(() => this.offerAndWait(member, jsep, streams));
+  }
+
+  private async offerAndWait(member: SfuMember, jsep: JanusJsep, streams: VideoRoomStream[]): Promise<void> {
+    if (member.left) return;
+    const answered = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ANSWER_TIMEOUT_MS);
+      member.answered = () => {
+        clearTimeout(timer);
+        member.answered = null;
+        resolve();
+      };
+    });
+    const feeds = member.room.feeds;
+    const mapped = streams.flatMap((stream): SfuStream[] => {
+      const owner = stream.feed_id !== undefined ? feeds.get(stream.feed_id) : undefined;
+      return stream.type === 'audio' && stream.active !== false && owner ? [{ mid: stream.mid, member: owner }] : [];
+    });
+    this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: mapped });
+    await answered;
+  }
+
+  private async flushCandidates(member: SfuMember, target: 'publisher' | 'subscriber'): Promise<void> {
+    const handle = target === 'publisher' ? member.publisher : member.subscriber;
+    if (!handle) return;
+    const pending = member.pendingCandidates[target].splice(0);
+    for (const candidate of pending) await sendCandidate(handle, candidate).catch(() => undefined);
+  }
+}
+
+async function sendCandidate(handle: VideoRoomHandle, candidate: CandidateInit): Promise<void> {
+  if (candidate === null || candidate.candidate === '') await handle.trickleComplete();
+  else await handle.trickle(candidate);
+}
+
+async function withRetryWhileUnannounced<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!/^428\b/.test((error as Error).message) || tries >= NOT_YET_ANNOUNCED_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, NOT_YET_ANNOUNCED_RETRY_MS));
+    }
+  }
+}

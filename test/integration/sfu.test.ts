@@ -1,0 +1,131 @@
+// SFU rooms through a real Janus (started by the test from the janus on the PATH): media goes
+// once to Janus and back, listeners mix in Node with their own volumes, recordings per speaker.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { JanusDriver } from '../../src/server/janus-driver.js';
+import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
+import type { RunningServer } from '../../src/server/signalling-server.js';
+import { runCli } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/signalling.js';
+import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { readWav16 } from '../helpers/wav.js';
+
+const TALKERS = { alice: 440, bob: 620, carol: 970 } as const;
+let janus: JanusProcess;
+let driver: JanusDriver;
+let server: RunningServer;
+let peers: TestPeer[] = [];
+
+beforeAll(async () => {
+  janus = await startJanusProcess({ logger: silentLogger });
+  driver = await JanusDriver.connect(janus.url, silentLogger);
+  server = await startTestServer({ media: 'sfu', janus: driver });
+});
+afterEach(async () => {
+  await Promise.all(peers.map((p) => p.peer.stop()));
+  peers = [];
+});
+afterAll(async () => {
+  await server?.close();
+  await driver?.close();
+  await janus?.stop();
+});
+
+/** Every talker heard by `listener` (a stream from Janus, connected, audio flowing). */
+function hearsAll(listener: TestPeer, names: string[]): boolean {
+  const heard = listener.peer.peers().filter((p) => names.includes(p.name) && p.connection === 'connected' && (p.audio?.receivedFrames ?? 0) > 20);
+  return heard.length === names.length;
+}
+
+describe('SFU rooms (Janus)', () => {
+  it('three talkers and two listen-only peers: everyone hears every talker at the sent level and never itself, through two connections to Janus', async () => {
+    const recordDir = mkdtempSync(join(tmpdir(), 'voxroom-sfu-'));
+    const talkers = Object.entries(TALKERS).map(([name, tone]) => makePeer(server.url, 'stage', name, tone, name === 'alice' ? { recordDir } : {}));
+    const listeners = ['l1', 'l2'].map((name) => makePeer(server.url, 'stage', name, null, { listenOnly: true }));
+    peers.push(...talkers, ...listeners);
+    for (const p of [...talkers, ...listeners]) await p.peer.start();
+    const names = Object.keys(TALKERS);
+    for (const p of [...talkers, ...listeners]) {
+      await waitUntil(() => hearsAll(p, names.filter((n) => n !== p.name)), `${p.name} hears every talker`, 20_000, () => p.peer.peers());
+    }
+    await sleep(1500);
+    for (const p of [...talkers, ...listeners]) {
+      const heard = lastSeconds(p.sink, 1);
+      for (const [name, tone] of Object.entries(TALKERS)) {
+        if (name === p.name) expectAbsent(heard, tone);
+        else expectHears(heard, tone);
+      }
+      // No mesh: a talker holds a publisher and a subscriber connection, a listener only the latter.
+      expect(p.peer.status()).toMatchObject({ media: 'sfu', links: p.name.startsWith('l') ? 1 : 2 });
+    }
+    // Janus holds the handles: a publisher for each talker, none for a listener.
+    for (const p of [...talkers, ...listeners]) {
+      const handles = driver.handlesOf(p.peer.identity!.id);
+      expect(handles?.subscriber, `${p.name}'s subscriber handle`).not.toBeNull();
+      expect(handles?.publisher === null, `${p.name} publishes`).toBe(p.name.startsWith('l'));
+    }
+    // Per-speaker recordings on the shared timeline: one tone each.
+    await talkers[0]!.peer.stop();
+    for (const [name, tone] of Object.entries(TALKERS)) {
+      if (name === 'alice') continue;
+      const { samples } = readWav16(join(recordDir, `${name}.wav`));
+      const tail = samples.subarray(samples.length - 48_000);
+      expectHears(tail, tone);
+      for (const [other, otherTone] of Object.entries(TALKERS)) if (other !== name) expectAbsent(tail, otherTone);
+    }
+  });
+
+  it('a listener\'s volume 0 removes one talker from its mix only; a talker who leaves is dropped and the rest go on', async () => {
+    const talkers = Object.entries(TALKERS).map(([name, tone]) => makePeer(server.url, 'volumes', name, tone));
+    const listener = makePeer(server.url, 'volumes', 'ear', null, { listenOnly: true });
+    const other = makePeer(server.url, 'volumes', 'ear2', null, { listenOnly: true });
+    peers.push(...talkers, listener, other);
+    for (const p of [...talkers, listener, other]) await p.peer.start();
+    await waitUntil(() => hearsAll(listener, Object.keys(TALKERS)) && hearsAll(other, Object.keys(TALKERS)), 'the listeners hear every talker', 20_000);
+    listener.peer.setVolume('bob', 0);
+    await sleep(1200);
+    const heard = lastSeconds(listener.sink, 1);
+    expectHears(heard, TALKERS.alice);
+    expectHears(heard, TALKERS.carol);
+    expectAbsent(heard, TALKERS.bob, -50);
+    expectHears(lastSeconds(other.sink, 1), TALKERS.bob);
+    // carol leaves: Janus renegotiates the listeners by itself; alice and bob still arrive.
+    await talkers[2]!.peer.stop();
+    await waitUntil(() => !listener.peer.peers().some((p) => p.name === 'carol'), 'carol gone from the list');
+    await sleep(1500);
+    const after = lastSeconds(other.sink, 1);
+    expectHears(after, TALKERS.alice);
+    expectHears(after, TALKERS.bob);
+    expectAbsent(after, TALKERS.carol);
+  });
+
+  it('a newcomer hears those already talking, and they hear the newcomer', async () => {
+    const alice = makePeer(server.url, 'late', 'alice', TALKERS.alice);
+    const bob = makePeer(server.url, 'late', 'bob', TALKERS.bob);
+    peers.push(alice, bob);
+    await alice.peer.start();
+    await sleep(1000);
+    await bob.peer.start();
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other', 20_000);
+    await sleep(1000);
+    expectHears(lastSeconds(alice.sink, 0.8), TALKERS.bob);
+    expectHears(lastSeconds(bob.sink, 0.8), TALKERS.alice);
+  });
+});
+
+describe('voxroom serve --janus', () => {
+  it('says what to install when janus is missing, and refuses --media sfu without a Janus', async () => {
+    const missing = await runCli(['serve', '--port', '0', '--janus', 'auto'], { env: { PATH: '/nonexistent' } });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/"janus" was not found; install Janus \(Debian\/Ubuntu: sudo apt-get install janus\)/);
+    const unreachable = await runCli(['serve', '--port', '0', '--janus', 'ws://127.0.0.1:1']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/cannot reach Janus at ws:\/\/127\.0\.0\.1:1/);
+    const noJanus = await runCli(['serve', '--port', '0', '--media', 'sfu']);
+    expect(noJanus.code).toBe(2);
+    expect(noJanus.stderr).toMatch(/--media sfu needs a Janus/);
+  });
+});
