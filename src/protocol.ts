@@ -17,6 +17,9 @@ export const LIMITS = {
   maxResumeTokenChars: 128,
   /** A full mesh costs O(n²) connections; browsers and this machine both tire past about a dozen. */
   defaultMaxPeersPerRoom: 12,
+  /** Through an SFU each peer sends once: rooms can be far larger. */
+  defaultMaxPeersPerSfuRoom: 1000,
+  maxPeersPerRoom: 10_000,
   /** Sustained events per second per socket (token bucket refill) and the burst it tolerates:
    *  a newcomer in a full room sends 11 offers and ~90 candidates at once; churn tests reach ~60/s. */
   eventsPerSecond: 100,

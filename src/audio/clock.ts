@@ -39,9 +39,52 @@ export class TickSchedule {
   }
 }
 
+/**
+ * One timer for every clock of the process, on one 10 ms phase. Many peers in one process (a
+ * load test, a scenario of bots) would otherwise wake the event loop once per peer per frame,
+ * each at its own phase; on one phase, one wake runs every due tick.
+ */
+class SharedTicker {
+  private readonly clocks = new Set<FrameClock>();
+  private readonly epoch = performance.now();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly frameMs: number) {}
+
+  /** The start of the current period: a clock starting now counts its ticks from here. */
+  phase(now: number): number {
+    return this.epoch + Math.floor((now - this.epoch) / this.frameMs) * this.frameMs;
+  }
+
+  add(clock: FrameClock): void {
+    this.clocks.add(clock);
+    if (!this.timer) this.schedule();
+  }
+
+  remove(clock: FrameClock): void {
+    this.clocks.delete(clock);
+    if (this.clocks.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private schedule(): void {
+    const now = performance.now();
+    this.timer = setTimeout(() => this.run(), Math.max(0, this.phase(now) + this.frameMs - now));
+  }
+
+  private run(): void {
+    this.timer = null;
+    for (const clock of [...this.clocks]) clock.wake();
+    if (this.clocks.size > 0 && !this.timer) this.schedule();
+  }
+}
+
+const sharedTicker = new SharedTicker(10);
+
 export class FrameClock {
   readonly stats: ClockStats = { ticks: 0, lateTicks: 0, skippedFrames: 0 };
-  private timer: NodeJS.Timeout | null = null;
   private schedule: TickSchedule | null = null;
 
   constructor(
@@ -51,13 +94,13 @@ export class FrameClock {
 
   start(): void {
     if (this.schedule) return;
-    this.schedule = new TickSchedule(this.now());
+    this.schedule = new TickSchedule(sharedTicker.phase(this.now()));
+    sharedTicker.add(this);
     this.wake();
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    sharedTicker.remove(this);
     this.schedule = null;
   }
 
@@ -65,14 +108,13 @@ export class FrameClock {
     return this.schedule !== null;
   }
 
-  private wake(): void {
+  /** Runs the ticks that are due (the shared ticker calls this every 10 ms). */
+  wake(): void {
     const schedule = this.schedule;
     if (!schedule) return;
     const { ticks, skipped } = schedule.due(this.now());
     this.stats.skippedFrames += skipped;
     if (ticks > 1) this.stats.lateTicks += ticks - 1;
     for (let i = 0; i < ticks && this.schedule === schedule; i++) this.onTick(this.stats.ticks++);
-    if (this.schedule !== schedule) return;
-    this.timer = setTimeout(() => this.wake(), schedule.delayUntilNext(this.now()));
   }
 }

@@ -28,6 +28,8 @@ export interface AudioEngineOptions {
   recordDir?: string;
   /** Receives every captured frame (silence while muted). */
   onCapturedFrame: (frame: Frame) => void;
+  /** false: a listener that sends nothing; the source is never read (no capture work at all). */
+  capture?: boolean;
   /** Called once when a non-looping source runs out. */
   onSourceEnded?: () => void;
   /** Our own speaking state changed (from the captured level, silence while muted). */
@@ -64,7 +66,7 @@ export class AudioEngine {
 
   start(): void {
     const { source } = this.options;
-    if (source.startPushing) {
+    if (source.startPushing && this.options.capture !== false) {
       this.liveCapture = true;
       source.startPushing((frame) => this.sendCaptured(frame));
     }
@@ -139,7 +141,7 @@ export class AudioEngine {
 
   private tick(): void {
     this.ticks++;
-    if (!this.liveCapture) {
+    if (!this.liveCapture && this.options.capture !== false) {
       const captured = this.sourceEnded ? null : this.options.source.read();
       if (captured === null && !this.sourceEnded) {
         this.sourceEnded = true;

@@ -31,6 +31,13 @@ export class FrameAssembler {
 
   push(chunk: PcmChunk): void {
     if (this.closed) return;
+    // The common case, wrtc's decoded 10 ms at 48 kHz mono, is a frame already: a copy (wrtc
+    // reuses its buffer) instead of a float round trip, which profiles showed at ~10 % of a
+    // many-listener process.
+    if (chunk.sampleRate === SAMPLE_RATE && (chunk.channelCount ?? 1) === 1 && chunk.samples.length === FRAME_SAMPLES && this.carryLength === 0 && this.preparing === null && this.resampler === null) {
+      this.onFrame(chunk.samples.slice());
+      return;
+    }
     const mono = downmix(chunk.samples, chunk.channelCount ?? 1);
     if (chunk.sampleRate !== this.currentRate && chunk.sampleRate !== this.preparing) this.switchRate(chunk.sampleRate);
     if (this.preparing !== null) {

@@ -19,7 +19,7 @@ import { NullSink, SilenceSource } from '../audio/backend.js';
 import { SAMPLE_RATE } from '../audio/format.js';
 import { decodeWav } from '../audio/wav-file-source.js';
 import { wavHeader } from '../audio/wav-writer.js';
-import { startSignallingServer } from '../server/signalling-server.js';
+import { startSignallingServer, type SignallingServerOptions } from '../server/signalling-server.js';
 import { VoicePeer } from '../peer/voice-peer.js';
 import { ClickSource, FrameLog, LoggingSink, clickDelaysMs } from './click-timing.js';
 import { clickTemplate, findClicks } from './clicks.js';
@@ -33,8 +33,9 @@ export interface LatencyFigures extends DelaySummary {
   stages?: Record<string, number>;
 }
 
-export async function measureFilePathLatency(seconds = 12, ptimeMs = 10): Promise<LatencyFigures> {
-  const server = await startSignallingServer({ port: 0 });
+/** `server`: options for the room's server, e.g. SFU rooms through a Janus (same method, same clicks). */
+export async function measureFilePathLatency(seconds = 12, ptimeMs = 10, serverOptions: Partial<SignallingServerOptions> = {}): Promise<LatencyFigures> {
+  const server = await startSignallingServer({ port: 0, ...serverOptions });
   const mouth = new ClickSource(CLICK_PERIOD_FRAMES);
   const ear = new LoggingSink();
   const decoded = new FrameLog();

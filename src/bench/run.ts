@@ -9,6 +9,7 @@ import { measureMesh, type MeshFigures } from './mesh.js';
 import { measureMixer } from './mixer.js';
 import { JOIN_UPDATES_NEEDED, RELAY_TIMEOUT_MS, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
 import { measureStability } from './stability.js';
+import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
@@ -16,7 +17,7 @@ import { FRAME_MS, samplesToMs } from '../audio/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-const SECTIONS = ['latency', 'mesh', 'signalling', 'mixer', 'stability', 'joins'] as const;
+const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'mixer', 'stability', 'joins'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Opus's algorithmic delay at 48 kHz: the decoded signal comes out this much later. */
 const OPUS_LOOKAHEAD_MS = 6.5;
@@ -131,6 +132,53 @@ async function main(): Promise<void> {
     );
   }
 
+  if (sections.has('sfu')) {
+    log('sfu: starting Janus…');
+    const sfu = await SfuBench.start();
+    const rooms: SfuRoomFigures[] = [];
+    let latencyRows: Array<Array<string | number>> = [];
+    try {
+      for (const [speakers, listeners, processes] of [
+        [4, 36, 1],
+        [4, 36, 2],
+        [1, 50, 2],
+        [1, 100, 2],
+      ] as const) {
+        log(`sfu: ${speakers} speaking, ${listeners} listening, in ${processes} load process(es)…`);
+        const figures = await sfu.measureRoom(BIN, `sfu-${speakers}-${listeners}-${processes}`, speakers, listeners, processes);
+        rooms.push(figures);
+        log(`sfu: gaps ${figures.gapPercent} %, late ticks ${figures.lateTickPercent} %, ${figures.cpuPercentPerPeer} % CPU per peer, Janus ${figures.janusCpuPercent} %`);
+      }
+      log('sfu: mouth-to-ear through Janus and through the mesh (file path, 10 ms packets)…');
+      const throughJanus = await measureFilePathLatency(12, 10, { media: 'sfu', janus: sfu.janusDriver });
+      const mesh = await measureFilePathLatency(12, 10);
+      latencyRows = [
+        ['mesh (peer to peer)', mesh.clicks, mesh.medianMs, mesh.p95Ms ?? 'n/a', mesh.maxMs],
+        ['SFU (through Janus)', throughJanus.clicks, throughJanus.medianMs, throughJanus.p95Ms ?? 'n/a', throughJanus.maxMs],
+        ['difference (SFU − mesh)', '', Math.round((throughJanus.medianMs - mesh.medianMs) * 10) / 10, '', ''],
+      ];
+    } finally {
+      await sfu.stop();
+    }
+    const sustainedRoom = rooms.filter((r) => r.sustained && r.speakers > 1).map((r) => r.speakers + r.listeners).pop();
+    const largestBroadcast = rooms.filter((r) => r.sustained && r.speakers === 1).map((r) => r.listeners).pop();
+    parts.push(
+      '',
+      '## 3. SFU rooms through Janus',
+      '',
+      `Janus 1.1 (VideoRoom, audio only) started by the benchmark; the signalling server in the benchmark's process; the peers in \`voxroom load\` processes (many library peers each: speakers with tones, \`--listen-only\` listeners that mix in Node). Figures over the last 10 s of 16. CPU is % of one core: the peers' processes together, per peer, and Janus's own. Sustained = every listener hears every speaker above −40 dBFS, gaps below ${SUSTAINED.maxGapPercent} % and late ticks below ${SUSTAINED.maxLateTickPercent} %. **In this run: ${sustainedRoom === undefined ? 'no room with several speakers was sustained' : `a room of ${sustainedRoom} peers with several speakers was sustained`}; ${largestBroadcast === undefined ? 'no broadcast size tried was sustained' : `a broadcast to ${largestBroadcast} listeners was sustained`}** (of the sizes tried).`,
+      '',
+      table(
+        ['speakers', 'listeners', 'load processes', 'all heard', 'gaps %', 'late ticks %', 'CPU % per peer', 'CPU % peers', 'CPU % Janus', 'RSS MB per peer', 'sustained'],
+        rooms.map((r) => [r.speakers, r.listeners, r.processes, r.allHeard, r.gapPercent, r.lateTickPercent, r.cpuPercentPerPeer, r.cpuPercentPeers, Number.isNaN(r.janusCpuPercent) ? 'n/a' : r.janusCpuPercent, r.rssMbPerPeer, r.sustained]),
+      ),
+      '',
+      'Mouth-to-ear latency, same method as section 1 (file path, 10 ms packets), measured in this section one after the other:',
+      '',
+      table(['path', 'clicks', 'median ms', 'p95 ms', 'max ms'], latencyRows),
+    );
+  }
+
   if (sections.has('signalling')) {
     log('signalling: 1000 clients, 100 rooms, voxroom and a bare socket.io baseline, all at once and at a steady rate…');
     const { storm, steady } = await measureSignalling(BIN);
@@ -167,7 +215,7 @@ async function main(): Promise<void> {
     };
     parts.push(
       '',
-      '## 3. Signalling scale',
+      '## 4. Signalling scale',
       '',
       `1000 socket.io clients (this process) join 100 rooms on a server in its own process: all at once (a storm), and arriving at a steady ${steady.map((c) => c.voxroom.joinsPerSecond).join(' or ')} joins/s until all 1000 are in. Join latency: from a client's \`join\` to its own ack and to each roommate's \`member-joined\` for it (protocol v2); "join updates" counts those against the number the joins should cause. Relay: each client sends 40 \`signal\`s to a roommate; the relay gives up after ${RELAY_TIMEOUT_MS / 1000} s ("relay timed out"). A row is complete when at least ${JOIN_UPDATES_NEEDED * 100} % of the join updates arrived and every signal was delivered; the figures of an incomplete row cover only what arrived. Baseline: a bare socket.io server doing the same job without validation, limits or registry (\`src/bench/bare-server.ts\`). In the storm, the server and the 1000 clients share this machine's cores, so the join figures include queueing on both sides, for both servers.`,
       '',
@@ -183,7 +231,7 @@ async function main(): Promise<void> {
     const mixer = measureMixer(16, 2);
     parts.push(
       '',
-      '## 4. Mixer throughput',
+      '## 5. Mixer throughput',
       '',
       `A ${mixer.peers}-peer mix of 10 ms frames, one input's volume changing every 50th frame, in this process; the mix and the baseline take turns in rounds of 200 frames for 2 s, so a change in the machine's load slows both alike. × real time = frames computed per second spent computing them, over 100. ` +
         'Baseline: the same job written plainly (`plainMix` in `src/bench/mixer.ts`): each input times its gain, summed, rounded and clamped to int16 into a new frame, with no gain ramp (a volume change jumps) and no limiter (a loud sum clips). ' +
@@ -229,7 +277,7 @@ async function main(): Promise<void> {
     }
     parts.push(
       '',
-      '## 6. Joining at the same moment',
+      '## 7. Joining at the same moment',
       '',
       'Separate `voxroom join` processes (tones, `--output null`, `--record-dir`) start at the same moment against one `voxroom serve`: six in one room; five arriving while a sixth leaves; four in each of two rooms; six through a server that holds each incoming message up to 200 ms (`--inject-delay`, in order per socket). A round fails when any peer\'s recording of any roommate lacks that roommate\'s tone (within 10 dB of the −20 dBFS sent) in its last 1.5 s, 2.5 s after every pair reported `connected` (or 20 s, when some never did). "Safety net" counts rounds in which some pair was re-offered because it was not connected 5 s after both knew each other. Settle: from the first process start until every pair was connected.',
       '',
@@ -242,7 +290,7 @@ async function main(): Promise<void> {
     const stability = await measureStability(200);
     parts.push(
       '',
-      '## 5. Resource stability',
+      '## 6. Resource stability',
       '',
       `A peer joins and leaves ${stability.cycles} times (${stability.seconds} s) while another stays, in this process${stability.gcExposed ? ', measured after a forced GC' : ''}.`,
       '',

@@ -5,6 +5,7 @@ import { serveCommand } from './serve-command.js';
 import { joinCommand } from './join-command.js';
 import { devicesCommand } from './devices-command.js';
 import { demoCommand } from './demo-command.js';
+import { loadCommand } from './load-command.js';
 import { UsageError } from './process.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(joinCommand().exitOverride().showHelpAfterError('(run "voxroom join --help" for usage)'));
   program.addCommand(devicesCommand().exitOverride());
   program.addCommand(demoCommand().exitOverride());
+  program.addCommand(loadCommand().exitOverride().showHelpAfterError('(run "voxroom load --help" for usage)'));
   return program;
 }
 
@@ -27,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    process.exit(0);
+    process.exit(process.exitCode ?? 0);
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed its message (help, version, or the error itself).

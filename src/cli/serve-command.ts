@@ -20,7 +20,7 @@ interface ServeFlags {
   turnCredential?: string;
   turnSecret?: string;
   turnTtl: number;
-  maxPeers: number;
+  maxPeers?: number;
   injectDelay?: number;
   tlsCert?: string;
   tlsKey?: string;
@@ -41,7 +41,7 @@ export function serveCommand(): Command {
     .option('--turn-credential <password>', 'static TURN password')
     .option('--turn-secret <secret>', 'shared secret for time-limited TURN credentials (coturn use-auth-secret)')
     .option('--turn-ttl <seconds>', 'lifetime of time-limited TURN credentials', parseIntegerInRange(60, 7 * 86400), 86400)
-    .option('--max-peers <n>', 'peers per room', parseIntegerInRange(2, 64), LIMITS.defaultMaxPeersPerRoom)
+    .option('--max-peers <n>', `peers per room (default ${LIMITS.defaultMaxPeersPerRoom} in mesh rooms, ${LIMITS.defaultMaxPeersPerSfuRoom} through the SFU)`, parseIntegerInRange(2, LIMITS.maxPeersPerRoom))
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS (browsers need it for the microphone off localhost)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--janus <url>', 'SFU rooms through this Janus (ws://HOST:PORT), or "auto" to start one from the janus on the PATH')

@@ -101,6 +101,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       volumes: options.volumes,
       onRemoteFrame: options.onRemoteFrame,
       onCapturedFrame: (frame) => this.topology.send(frame),
+      capture: !options.listenOnly,
       onSpeakingChange: (speaking) => this.publishState({ speaking }),
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
@@ -176,13 +177,28 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   peers(): PeerStatus[] {
-    return [...this.members.values()].map((member) => ({
+    return [...this.members.values()].map((member) => this.statusOf(member));
+  }
+
+  /** The roommates as the room knows them, without asking the media layer (cheap). */
+  roommates(): Member[] {
+    return [...this.members.values()];
+  }
+
+  /** One roommate's status, as in peers(). */
+  peerStatus(id: string): PeerStatus | null {
+    const member = this.members.get(id);
+    return member ? this.statusOf(member) : null;
+  }
+
+  private statusOf(member: Member): PeerStatus {
+    return {
       id: member.id,
       name: member.name,
       state: { ...member.state },
       connection: this.topology.stateOf(member.id),
       audio: this.engine.remoteStatus(member.name),
-    }));
+    };
   }
 
   /** peers(), with the RTP packets sent to and received from each (from the connections' stats). */

@@ -80,7 +80,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const logger = options.logger ?? silentLogger;
   const map = options.map ?? RoomMap.empty();
   const ice: IceConfig = options.ice ?? { urls: [], turnAuth: { kind: 'none' } };
-  const maxPeersPerRoom = options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom;
+  const maxPeersPerRoom = options.maxPeersPerRoom ?? (options.media === 'sfu' ? LIMITS.defaultMaxPeersPerSfuRoom : LIMITS.defaultMaxPeersPerRoom);
   const registry = new RoomRegistry(maxPeersPerRoom);
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
@@ -93,6 +93,16 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   janus?.on('offer', ({ member, sdp, streams }) => {
     const socketId = sfuSockets.get(member);
     if (socketId) io.to(socketId).emit('sfu-offer', { sdp, streams });
+  });
+  // In SFU rooms the media server hears every publisher: its talking events are the room's
+  // `speaking`, one source for everyone (a member's own claim is then ignored).
+  const announceState = (member: Member): void => {
+    io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
+  };
+  janus?.on('talking', ({ member: id, talking }) => {
+    const socketId = sfuSockets.get(id);
+    const updated = socketId ? registry.updateState(socketId, { speaking: talking }) : null;
+    if (updated?.changed) announceState(updated.member);
   });
   const leaveSfu = (member: Member): void => {
     if (!sfuSockets.delete(member.id)) return;
@@ -236,10 +246,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
       const parsed = MemberStatePatchSchema.safeParse(args[0]);
       if (!parsed.success) return refuse(socket, 'bad-request', `invalid update-state: ${describeIssues(parsed.error)}`, ack);
-      const updated = registry.updateState(socket.id, parsed.data);
+      const current = registry.memberOf(socket.id);
+      const patch = current && sfuSockets.has(current.id) ? { ...parsed.data, speaking: undefined } : parsed.data;
+      const updated = registry.updateState(socket.id, patch);
       if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
-      const { member, changed } = updated;
-      if (changed) io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
+      if (updated.changed) announceState(updated.member);
       ack?.({ ok: true });
     });
 

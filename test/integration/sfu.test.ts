@@ -116,6 +116,40 @@ describe('SFU rooms (Janus)', () => {
   });
 });
 
+describe('speaking in SFU rooms', () => {
+  it('comes from Janus\'s talking events: a talker is speaking for everyone, and stops when muted', async () => {
+    const talker = makePeer(server.url, 'talk', 'talker', TALKERS.alice);
+    const ear = makePeer(server.url, 'talk', 'ear', null, { listenOnly: true });
+    peers.push(talker, ear);
+    await ear.peer.start();
+    await talker.peer.start();
+    const speakingFor = (): boolean | undefined => ear.peer.peers().find((p) => p.name === 'talker')?.state.speaking;
+    const started = Date.now();
+    await waitUntil(() => speakingFor() === true, 'the talker speaking', 10_000, () => ear.peer.peers());
+    console.log(`speaking from Janus: ${Date.now() - started} ms after the talker started`);
+    talker.peer.muted = true;
+    const mutedAt = Date.now();
+    await waitUntil(() => speakingFor() === false, 'speaking to end after the mute', 10_000, () => ear.peer.peers());
+    console.log(`speaking ended ${Date.now() - mutedAt} ms after the mute`);
+    expect(ear.peer.peers().find((p) => p.name === 'talker')?.state.muted).toBe(true);
+  });
+});
+
+describe('voxroom load', () => {
+  it('runs speakers and listeners in one process, prints progress each second and a verdict, and exits 0 when all heard', async () => {
+    const result = await runCli(['load', 'loadtest', '--server', server.url, '--speakers', '2', '--listeners', '6', '--duration', '3', '--json'], { timeoutMs: 40_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; connected: number; peers: number; speakersHeardMin: number; gapPercent: number; verdict?: string });
+    expect(events.filter((e) => e.event === 'progress').length).toBeGreaterThanOrEqual(3);
+    const summary = events.find((e) => e.event === 'summary')!;
+    expect(summary).toMatchObject({ peers: 8, connected: 8, speakersHeardMin: 2, verdict: 'every listener heard every speaker' });
+    // A listener expecting a speaker that never comes fails the run.
+    const lonely = await runCli(['load', 'empty', '--server', server.url, '--speakers', '0', '--listeners', '2', '--expect-speakers', '1', '--duration', '2'], { timeoutMs: 30_000 });
+    expect(lonely.code).toBe(1);
+    expect(lonely.stdout).toMatch(/some listener did not hear every speaker/);
+  });
+});
+
 describe('voxroom serve --janus', () => {
   it('says what to install when janus is missing, and refuses --media sfu without a Janus', async () => {
     const missing = await runCli(['serve', '--port', '0', '--janus', 'auto'], { env: { PATH: '/nonexistent' } });

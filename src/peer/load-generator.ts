@@ -1,0 +1,160 @@
+// Many peers in one process, as a load generator (`voxroom load`, the SFU benchmark): K speakers
+// with distinct tones and N listen-only listeners join one room; every second the run reports
+// how many are connected, how many speakers each listener hears, the gaps in what they hear,
+// late mix ticks, and this process's CPU and memory. Peers as library objects in one process
+// cost far less than a process each (one Node runtime, one WebRTC stack).
+import { NullSink, SilenceSource } from '../audio/backend.js';
+import { ToneSource } from '../audio/tone-source.js';
+import { VoicePeer } from './voice-peer.js';
+
+/** Load speakers are named speaker-N, in every load process. */
+const SPEAKER_NAME = /^speaker-\d+$/;
+/** A speaker counts as heard by a listener while its level there is above this. */
+const HEARD_DBFS = -40;
+
+export interface LoadOptions {
+  serverUrl: string;
+  room: string;
+  listeners: number;
+  speakers: number;
+  /** Names for this process's listeners are listener-<tag>-N (several load processes in one room). */
+  tag?: string;
+  /** Gaps between starting peers, so a thousand joins do not land in one instant. */
+  joinSpacingMs?: number;
+  insecureTls?: boolean;
+}
+
+export interface LoadSample {
+  /** Seconds since the first peer started. */
+  seconds: number;
+  peers: number;
+  connected: number;
+  /** Speakers each listener hears now: the fewest, and the mean. */
+  speakersHeardMin: number;
+  speakersHeardMean: number;
+  /** Since the previous sample: frames played as silence (gaps) after a stream began, as a share of all frames heard. */
+  gapPercent: number;
+  gapFrames: number;
+  /** Since the previous sample: mix ticks that ran late, as a share of all ticks. */
+  lateTickPercent: number;
+  /** Running totals since the start, for figures over a longer window. */
+  totals: { frames: number; gapFrames: number; ticks: number; lateTicks: number };
+  /** This process: CPU in percent of one core over the last interval, and resident memory. */
+  cpuPercent: number;
+  rssMb: number;
+}
+
+interface LoadPeer {
+  name: string;
+  speaker: boolean;
+  peer: VoicePeer;
+  started: boolean;
+}
+
+/** Tone of speaker k: distinct, not harmonically related, well apart for the level meter. */
+export const speakerTone = (k: number): number => 300 + 137 * k;
+
+export class LoadRun {
+  private readonly peers: LoadPeer[] = [];
+  private startedAt = 0;
+  private lastCpu = process.cpuUsage();
+  private lastSampleAt = 0;
+  private lastTotals = { frames: 0, gapFrames: 0, ticks: 0, lateTicks: 0 };
+
+  constructor(private readonly options: LoadOptions) {}
+
+  /** Starts every peer; resolves when all have joined (or failed to). */
+  async start(onProblem: (message: string) => void): Promise<void> {
+    this.startedAt = performance.now();
+    this.lastSampleAt = this.startedAt;
+    this.lastCpu = process.cpuUsage();
+    const { speakers, listeners, room, serverUrl } = this.options;
+    const joins: Array<Promise<void>> = [];
+    for (let i = 0; i < speakers + listeners; i++) {
+      const speaker = i < speakers;
+      const name = speaker ? `speaker-${i + 1}` : `listener-${this.options.tag ? `${this.options.tag}-` : ''}${i - speakers + 1}`;
+      const peer = new VoicePeer({
+        serverUrl,
+        room,
+        name,
+        source: speaker ? new ToneSource(speakerTone(i)) : new SilenceSource(),
+        sink: new NullSink(),
+        listenOnly: !speaker,
+        insecureTls: this.options.insecureTls,
+      });
+      const entry: LoadPeer = { name, speaker, peer, started: false };
+      this.peers.push(entry);
+      peer.on('problem', ({ message }) => onProblem(`${name}: ${message}`));
+      joins.push(
+        peer.start().then(
+          () => {
+            entry.started = true;
+          },
+          (error: Error) => onProblem(`${name} could not join: ${error.message}`),
+        ),
+      );
+      if (this.options.joinSpacingMs) await new Promise((resolve) => setTimeout(resolve, this.options.joinSpacingMs));
+    }
+    await Promise.all(joins);
+  }
+
+  sample(): LoadSample {
+    const now = performance.now();
+    const cpu = process.cpuUsage(this.lastCpu);
+    const cpuPercent = ((cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastSampleAt)) * 100;
+    this.lastCpu = process.cpuUsage();
+    this.lastSampleAt = now;
+    let connected = 0;
+    const heardCounts: number[] = [];
+    let gapFrames = 0;
+    let frames = 0;
+    let ticks = 0;
+    let lateTicks = 0;
+    for (const entry of this.peers) {
+      if (!entry.started) continue;
+      // Speakers of every load process in the room count, not only this one's; only their
+      // status is asked for (a status per roommate per second would weigh on the run itself).
+      const speakers = entry.peer.roommates().filter((member) => SPEAKER_NAME.test(member.name));
+      const statuses = speakers.flatMap((member) => entry.peer.peerStatus(member.id) ?? []);
+      const audible = statuses.filter((p) => p.connection === 'connected' && (p.audio?.levelDbfs ?? -Infinity) > HEARD_DBFS);
+      if (statuses.every((p) => p.connection === 'connected')) connected++;
+      if (!entry.speaker) heardCounts.push(audible.length);
+      for (const p of statuses) {
+        if (!p.audio) continue;
+        gapFrames += p.audio.missedFrames;
+        frames += p.audio.receivedFrames + p.audio.missedFrames;
+      }
+      const clock = entry.peer.status().audio.clock;
+      if (clock.pacedBy === 'timer') {
+        ticks += clock.ticks;
+        lateTicks += clock.lateTicks;
+      }
+    }
+    const round1 = (x: number): number => Math.round(x * 10) / 10;
+    const totals = { frames, gapFrames, ticks, lateTicks };
+    const delta = { frames: frames - this.lastTotals.frames, gapFrames: gapFrames - this.lastTotals.gapFrames, ticks: ticks - this.lastTotals.ticks, lateTicks: lateTicks - this.lastTotals.lateTicks };
+    this.lastTotals = totals;
+    return {
+      seconds: round1((now - this.startedAt) / 1000),
+      peers: this.peers.length,
+      connected,
+      speakersHeardMin: heardCounts.length > 0 ? Math.min(...heardCounts) : 0,
+      speakersHeardMean: heardCounts.length > 0 ? round1(heardCounts.reduce((a, b) => a + b, 0) / heardCounts.length) : 0,
+      gapPercent: percentOf(delta.gapFrames, delta.frames),
+      gapFrames: delta.gapFrames,
+      lateTickPercent: percentOf(delta.lateTicks, delta.ticks),
+      totals,
+      cpuPercent: Math.round(cpuPercent),
+      rssMb: Math.round(process.memoryUsage().rss / 1048576),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.peers.map((p) => p.peer.stop()));
+  }
+}
+
+/** part / whole in percent, two decimals; 0 when there is no whole. */
+export function percentOf(part: number, whole: number): number {
+  return whole > 0 ? Math.round((part / whole) * 10_000) / 100 : 0;
+}
