@@ -92,6 +92,12 @@ export interface SfuOffer {
   sdp: string;
   streams: Array<{ mid: string; member: string }>;
 }
+export interface MediaChanged {
+  room: string;
+  media: MediaMode;
+  /** A sentence for people: why. */
+  reason: string;
+}
 export type SfuPublishAck = { ok: true; sdp: string } | { ok: false; error: ProtocolError };
 export type SignalRequest = z.infer<typeof SignalRequestSchema>;
 
@@ -251,6 +257,8 @@ export interface ServerToClientEvents {
   'member-joined': (event: MemberJoined) => void;
   'member-left': (event: MemberLeft) => void;
   'member-updated': (event: MemberUpdated) => void;
+  /** v2: the room now carries audio another way (the media server was lost, or is back). */
+  'media-changed': (event: MediaChanged) => void;
   /** SFU rooms: a (new) offer for the subscriber connection; answer with sfu-answer. */
   'sfu-offer': (offer: SfuOffer) => void;
   signal: (signal: RelayedSignal) => void;

@@ -136,6 +136,7 @@ function wireEvents(peer: VoicePeer, out: Output): void {
     if (out.json || muteChanged) out.event('peer-updated', { name: p.name, id: p.id, state: p.state }, `${p.name} ${p.state.muted ? 'muted' : 'unmuted'}`);
   });
   peer.on('connection-state', ({ peer: name, state }) => out.event('connection-state', { peer: name, state }, `connection to ${name}: ${state}`));
+  peer.on('media-changed', ({ media, reason }) => out.event('media-changed', { media, reason }, `the room now carries audio ${media === 'sfu' ? 'through the media server' : 'peer to peer'}: ${reason}`));
   peer.on('retry', (info) => {
     if (out.json) out.event('retry', info, '');
   });

@@ -2,12 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { LIMITS, type MediaMode } from '../protocol.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
 import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
 import { RoomMap } from '../server/room-map.js';
 import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
-import { JanusDriver } from '../server/janus-driver.js';
-import { startJanusProcess } from '../server/janus-process.js';
+import { JanusConnector } from '../server/janus-connector.js';
 import { collect, parseIntegerInRange } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 
@@ -69,11 +68,12 @@ async function runServe(flags: ServeFlags): Promise<void> {
 
   const media: MediaMode = flags.media ?? (flags.janus ? 'sfu' : 'mesh');
   if (media === 'sfu' && !flags.janus) throw new UsageError('--media sfu needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one');
-  const sfu = flags.janus ? await connectJanus(flags.janus, logger) : null;
+  if (flags.janus && flags.janus !== 'auto' && !/^wss?:\/\/\S+$/.test(flags.janus)) throw new UsageError(`--janus "${flags.janus}": give ws://HOST:PORT of a running Janus, or auto`);
+  const sfu = flags.janus ? await JanusConnector.start(flags.janus, logger) : null;
 
   let server: RunningServer;
   try {
-    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(sfu ? { janus: sfu.driver } : {}), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(sfu ? { janus: sfu.driver, reconnectJanus: sfu.reconnect } : {}), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
   } catch (error) {
     await sfu?.stop();
     throw error;
@@ -86,25 +86,6 @@ async function runServe(flags: ServeFlags): Promise<void> {
   logger.info('shutting down');
   await server.close();
   await sfu?.stop();
-}
-
-/** Connects to the Janus at `where`, starting one first for "auto". */
-async function connectJanus(where: string, logger: Logger): Promise<{ driver: JanusDriver; stop: () => Promise<void> }> {
-  if (where !== 'auto' && !/^wss?:\/\/\S+$/.test(where)) throw new UsageError(`--janus "${where}": give ws://HOST:PORT of a running Janus, or auto`);
-  const janusProcess = where === 'auto' ? await startJanusProcess({ logger }) : null;
-  try {
-    const driver = await JanusDriver.connect(janusProcess?.url ?? where, logger);
-    return {
-      driver,
-      stop: async () => {
-        await driver.close();
-        await janusProcess?.stop();
-      },
-    };
-  } catch (error) {
-    await janusProcess?.stop();
-    throw error;
-  }
 }
 
 function portFromEnvironment(): number {

@@ -7,6 +7,7 @@ import {
   PROTOCOL_VERSION,
   type ClientToServerEvents,
   type JoinAck,
+  type MediaChanged,
   type MemberJoined,
   type MemberLeft,
   type MemberStatePatch,
@@ -41,6 +42,8 @@ interface SignallingEvents {
   'member-left': [event: MemberLeft];
   'member-updated': [event: MemberUpdated];
   signal: [signal: RelayedSignal];
+  /** The room now carries audio another way. */
+  'media-changed': [event: MediaChanged];
   /** SFU rooms: the server's offer for our subscriber connection. */
   'sfu-offer': [offer: SfuOffer];
   /** The server could not deliver a signal we sent (the target left, or no answer). */
@@ -80,6 +83,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.on('member-updated', (event) => this.joined && this.emit('member-updated', event));
     this.socket.on('signal', (signal) => this.joined && this.emit('signal', signal));
     this.socket.on('sfu-offer', (offer) => this.joined && this.emit('sfu-offer', offer));
+    this.socket.on('media-changed', (event) => this.joined && this.emit('media-changed', event));
     this.socket.on('error-message', (error) => {
       // A trickled candidate can reach the server just after its peer left: nothing to report.
       if (error.code === 'unknown-peer') this.logger.debug('signal to a peer that has left', { message: error.message });

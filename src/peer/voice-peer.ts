@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import type { Member, MemberState, RoomLayout } from '../protocol.js';
+import { isPolite, type IceServer, type Member, type MemberState, type RoomLayout } from '../protocol.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
@@ -15,6 +15,10 @@ import type { MediaMode } from '../protocol.js';
 import type { MediaState, MediaTopology } from './media-topology.js';
 import { MeshTopology } from './mesh-topology.js';
 import { SfuTopology } from './sfu-topology.js';
+import { SwitchReadiness } from './switch-readiness.js';
+
+/** A media change completes after this long even if the new path never carried everyone. */
+const SWITCH_TIMEOUT_MS = 3000;
 import { SignallingClient, type JoinedRoom } from './signalling-client.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
 
@@ -67,6 +71,8 @@ export interface VoicePeerEvents {
   /** A roommate's state changed (muted, speaking, …). */
   'peer-updated': [peer: Member];
   'connection-state': [info: { peer: string; state: RTCPeerConnectionState }];
+  /** The room now carries audio another way (its media server was lost, or is back). */
+  'media-changed': [info: { media: MediaMode; reason: string }];
   /** The safety net re-offered a pair that was not connected in time. */
   retry: [info: { peer: string; attempt: number; by: 'newcomer' | 'impolite'; state: MediaState }];
   /** Something went wrong that the peer survives (a rejected connection, a server error). */
@@ -83,9 +89,13 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   private readonly logger: Logger;
   private readonly signalling: SignallingClient;
   private readonly engine: AudioEngine;
+  /** The topology whose audio plays. */
   private topology: MediaTopology;
+  /** One being brought up beside it after a media change (make-before-break), not yet heard. */
+  private incoming: { topology: MediaTopology; readiness: SwitchReadiness; timer: NodeJS.Timeout } | null = null;
   private readonly members = new Map<string, Member>();
   private self: Member | null = null;
+  private iceServers: IceServer[] = [];
   private stopping: Promise<void> | null = null;
   private started = false;
 
@@ -100,7 +110,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       recordDir: options.recordDir,
       volumes: options.volumes,
       onRemoteFrame: options.onRemoteFrame,
-      onCapturedFrame: (frame) => this.topology.send(frame),
+      onCapturedFrame: (frame) => {
+        this.topology.send(frame);
+        this.incoming?.topology.send(frame);
+      },
       capture: !options.listenOnly,
       onSpeakingChange: (speaking) => this.publishState({ speaking }),
       onSourceEnded: () => this.emit('source-ended'),
@@ -112,8 +125,11 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
     this.signalling.on('member-left', ({ id }) => this.removeMember(id));
     this.signalling.on('member-updated', ({ id, state }) => this.updateMember(id, state));
-    this.signalling.on('signal', (signal) => this.topology.handleSignal(signal));
-    this.signalling.on('sfu-offer', (offer) => this.topology.handleServerOffer(offer));
+    this.signalling.on('signal', (signal) => this.topologyOf('mesh')?.handleSignal(signal));
+    this.signalling.on('sfu-offer', (offer) => this.topologyOf('sfu')?.handleServerOffer(offer));
+    this.signalling.on('media-changed', ({ room, media, reason }) => {
+      if (room === this.options.room) this.switchMedia(media, reason);
+    });
     this.signalling.on('signal-undelivered', ({ to, reason }) => {
       const member = this.members.get(to);
       // A candidate trickling to a member that has just left is expected; anything else is not.
@@ -146,6 +162,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   /** Leaves the room and releases everything, in order: media, signalling, clock and files. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.dropIncoming();
       this.topology.close();
       await this.signalling.close();
       await this.engine.stop();
@@ -229,8 +246,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     for (const member of this.members.values()) this.engine.detachRemote(member.name);
     this.members.clear();
     this.self = room.self;
+    this.iceServers = room.iceServers;
     // The room says how it carries audio; a peer follows it on every (re)join.
     const media: MediaMode = room.media ?? 'mesh';
+    this.dropIncoming();
     if (this.topology.kind !== media) {
       this.topology.close();
       this.topology = this.createTopology(media);
@@ -245,11 +264,68 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     for (const peer of room.peers) this.addMember(peer, true);
   }
 
+  /**
+   * The room's media changed under us: a new topology with every roommate is brought up beside
+   * the old one, and takes over once it carries everyone the old one did (make-before-break;
+   * after 3 s at the latest). In a mesh that nobody joined last, the impolite peer of each pair
+   * offers (both sides agree on that).
+   */
+  private switchMedia(media: MediaMode, reason: string): void {
+    if (!this.self) return;
+    if (this.incoming?.topology.kind === media || (!this.incoming && this.topology.kind === media)) return;
+    this.dropIncoming();
+    if (this.topology.kind === media) return;
+    this.logger.warn('the room changes how it carries audio', { media, reason });
+    const topology = this.createTopology(media);
+    const readiness = new SwitchReadiness();
+    const timer = setTimeout(() => this.promoteIncoming('timeout'), SWITCH_TIMEOUT_MS);
+    this.incoming = { topology, readiness, timer };
+    topology.reset(this.self, this.iceServers);
+    for (const member of this.members.values()) topology.addMember(member, !isPolite(this.self.id, member.id));
+    this.emit('media-changed', { media, reason });
+  }
+
+  /** The incoming topology takes over: its audio plays from now on, the old one closes. */
+  private promoteIncoming(why: 'ready' | 'timeout'): void {
+    const incoming = this.incoming;
+    if (!incoming) return;
+    clearTimeout(incoming.timer);
+    this.incoming = null;
+    const old = this.topology;
+    this.topology = incoming.topology;
+    old.close();
+    this.logger.info('switched media', { media: this.topology.kind, why });
+  }
+
+  private dropIncoming(): void {
+    if (!this.incoming) return;
+    clearTimeout(this.incoming.timer);
+    this.incoming.topology.close();
+    this.incoming = null;
+  }
+
+  /** The topology (playing or incoming) of this kind, if any: where its signals go. */
+  private topologyOf(kind: MediaMode): MediaTopology | null {
+    if (this.incoming?.topology.kind === kind) return this.incoming.topology;
+    return this.topology.kind === kind ? this.topology : null;
+  }
+
   private createTopology(kind: MediaMode): MediaTopology {
-    const onAudio = (peer: { name: string }, chunk: Parameters<AudioEngine['push']>[1]): void => this.engine.push(peer.name, chunk);
+    // Only the playing topology's audio reaches the engine; an incoming one's is counted until
+    // it carries everyone.
+    let topology: MediaTopology | null = null;
+    const onAudio = (peer: { name: string }, chunk: Parameters<AudioEngine['push']>[1]): void => {
+      if (topology === this.topology) {
+        this.engine.push(peer.name, chunk);
+        this.incoming?.readiness.heardOnOld(peer.name);
+      } else if (topology !== null && this.incoming?.topology === topology) {
+        this.incoming.readiness.heardOnNew(peer.name);
+        if (this.incoming.readiness.ready) this.promoteIncoming('ready');
+      }
+    };
     const ptimeMs = this.options.ptimeMs ?? 20;
     const dtx = this.options.dtx ?? false;
-    const topology: MediaTopology =
+    topology =
       kind === 'sfu'
         ? new SfuTopology({
             publish: (sdp) => this.signalling.sfuPublish(sdp),
@@ -262,10 +338,11 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
             logger: this.logger,
           })
         : new MeshTopology({ ptimeMs, dtx, listenOnly: this.options.listenOnly ?? false, logger: this.logger, sendSignal: (to, data) => this.signalling.sendSignal(to, data), onAudio });
-    topology.on('connection-state', ({ peer, state }) => this.emit('connection-state', { peer: peer.name, state }));
-    topology.on('retry', ({ peer, ...info }) => this.emit('retry', { peer: peer.name, ...info }));
-    topology.on('problem', (info) => this.emit('problem', info));
-    return topology;
+    const created = topology;
+    created.on('connection-state', ({ peer, state }) => this.emit('connection-state', { peer: peer.name, state }));
+    created.on('retry', ({ peer, ...info }) => this.emit('retry', { peer: peer.name, ...info }));
+    created.on('problem', (info) => this.emit('problem', info));
+    return created;
   }
 
   private addMember(member: Member, weAreNewcomer: boolean): void {
@@ -275,6 +352,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.logger.info('peer joined', { peer: member.name });
     this.emit('peer-joined', member);
     this.topology.addMember(member, weAreNewcomer);
+    this.incoming?.topology.addMember(member, weAreNewcomer);
   }
 
   private removeMember(id: string): void {
@@ -282,6 +360,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (!member) return;
     this.members.delete(id);
     this.topology.removeMember(id);
+    this.incoming?.topology.removeMember(id);
     this.engine.detachRemote(member.name);
     this.logger.info('peer left', { peer: member.name });
     this.emit('peer-left', member);

@@ -114,7 +114,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   /** A member entered an SFU room: it will hear every member who publishes. */
   async join(roomName: string, memberId: string): Promise<void> {
     const room = this.roomFor(roomName);
-    await room.ready;
+    // Registered before the room is ready: the member's publish may arrive meanwhile, and waits.
     const member: SfuMember = {
       id: memberId,
       room,
@@ -129,6 +129,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     };
     this.members.set(memberId, member);
     room.members.add(memberId);
+    await room.ready;
     this.syncSubscription(member);
   }
 
@@ -136,6 +137,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   async publish(memberId: string, offerSdp: string): Promise<string> {
     const member = this.requireMember(memberId);
     if (member.publisher) throw new Error('this member already publishes; leave and join again to publish anew');
+    await member.room.ready;
     const handle = await this.session.attach(VideoRoomPlugin);
     member.publisher = handle;
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {

@@ -80,6 +80,14 @@ export class RoomRegistry {
     return { member, changed };
   }
 
+  memberById(id: string): Member | null {
+    for (const members of this.rooms.values()) {
+      const member = members.get(id);
+      if (member) return member;
+    }
+    return null;
+  }
+
   memberOf(socketId: string): Member | null {
     return this.bySocket.get(socketId) ?? null;
   }

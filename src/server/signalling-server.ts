@@ -31,6 +31,7 @@ import { iceServersFor, type IceConfig } from './ice-config.js';
 import { ServerMetrics } from './metrics.js';
 import { DelayInjector } from './delay-injector.js';
 import type { JanusDriver } from './janus-driver.js';
+import { SfuRooms } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
 import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -48,6 +49,8 @@ export interface SignallingServerOptions {
   media?: MediaMode;
   /** A connected Janus driver for SFU rooms. */
   janus?: JanusDriver;
+  /** Connects a fresh driver after Janus was lost (rooms fall back to the mesh meanwhile). */
+  reconnectJanus?: () => Promise<JanusDriver>;
   /** Fault injection for tests (`--inject-delay`): never set in production. */
   faults?: InjectedFaults;
 }
@@ -85,29 +88,35 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
   if (options.faults) logger.warn('injecting signalling faults (a test setting)', { ...options.faults });
-  const janus = options.janus ?? null;
-  if ((options.media ?? 'mesh') === 'sfu' && !janus) throw new Error('SFU rooms need a Janus (--janus URL or --janus auto)');
-  /** Members of SFU rooms by id: where the driver's offers go. */
-  const sfuSockets = new Map<string, string>();
-  const mediaFor = (_room: string): MediaMode => (options.media === 'sfu' && janus?.available ? 'sfu' : 'mesh');
-  janus?.on('offer', ({ member, sdp, streams }) => {
-    const socketId = sfuSockets.get(member);
-    if (socketId) io.to(socketId).emit('sfu-offer', { sdp, streams });
-  });
+  if ((options.media ?? 'mesh') === 'sfu' && !options.janus) throw new Error('SFU rooms need a Janus (--janus URL or --janus auto)');
   // In SFU rooms the media server hears every publisher: its talking events are the room's
   // `speaking`, one source for everyone (a member's own claim is then ignored).
   const announceState = (member: Member): void => {
     io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
   };
-  janus?.on('talking', ({ member: id, talking }) => {
-    const socketId = sfuSockets.get(id);
-    const updated = socketId ? registry.updateState(socketId, { speaking: talking }) : null;
-    if (updated?.changed) announceState(updated.member);
-  });
-  const leaveSfu = (member: Member): void => {
-    if (!sfuSockets.delete(member.id)) return;
-    janus?.leave(member.id).catch((error: Error) => logger.warn('Janus: leaving failed', { member: member.id, error: error.message }));
-  };
+  const sfu = new SfuRooms(
+    options.media ?? 'mesh',
+    options.janus ?? null,
+    {
+      offer: (memberId, offer) => {
+        const member = registry.memberById(memberId);
+        if (member) io.to(member.socketId).emit('sfu-offer', offer);
+      },
+      talking: (memberId, talking) => {
+        const member = registry.memberById(memberId);
+        const updated = member ? registry.updateState(member.socketId, { speaking: talking }) : null;
+        if (updated?.changed) announceState(updated.member);
+      },
+      mediaChanged: (room, media, reason) => {
+        io.to(versionRoom(room, 2)).emit('media-changed', { room, media, reason });
+      },
+      membersOf: (room) => registry.membersIn(room).map((member) => member.id),
+    },
+    logger,
+    options.reconnectJanus ?? null,
+  );
+  const mediaFor = (room: string): MediaMode => sfu.mediaFor(room);
+  const leaveSfu = (member: Member): void => sfu.leave(member.id);
   const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
 
   const handler = createRequestHandler({
@@ -233,9 +242,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
       else ack?.({ ...accepted, self: toMemberView(member), peers: others, media });
       announceJoin(member);
-      if (media === 'sfu' && janus) {
-        sfuSockets.set(member.id, socket.id);
-        janus.join(member.room, member.id).catch((error: Error) => {
+      if (media === 'sfu') {
+        sfu.join(member.room, member.id).catch((error: Error) => {
           logger.warn('Janus: join failed', { member: member.id, error: error.message });
           socket.emit('error-message', { code: 'media-unavailable', message: `the media server refused this room: ${error.message}` });
         });
@@ -247,7 +255,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const parsed = MemberStatePatchSchema.safeParse(args[0]);
       if (!parsed.success) return refuse(socket, 'bad-request', `invalid update-state: ${describeIssues(parsed.error)}`, ack);
       const current = registry.memberOf(socket.id);
-      const patch = current && sfuSockets.has(current.id) ? { ...parsed.data, speaking: undefined } : parsed.data;
+      const patch = current && sfu.isSfuMember(current.id) ? { ...parsed.data, speaking: undefined } : parsed.data;
       const updated = registry.updateState(socket.id, patch);
       if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
       if (updated.changed) announceState(updated.member);
@@ -262,7 +270,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         refuse(socket, 'not-in-room', 'join a room first', ack);
         return null;
       }
-      if (!sfuSockets.has(member.id) || !janus) {
+      if (!sfu.isSfuMember(member.id)) {
         refuse(socket, 'not-sfu', `room "${member.room}" is not an SFU room; negotiate with your roommates through signal`, ack);
         return null;
       }
@@ -276,7 +284,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-publish: ${describeIssues(parsed.error)}`, ack);
       const member = sfuMember(ack);
       if (!member) return;
-      janus!.publish(member.id, parsed.data.sdp).then((sdp) => ack?.({ ok: true, sdp }), mediaError(ack));
+      sfu.driverFor(member.id).publish(member.id, parsed.data.sdp).then((sdp) => ack?.({ ok: true, sdp }), mediaError(ack));
     });
 
     socket.on('sfu-answer', (...args: unknown[]) => {
@@ -285,7 +293,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-answer: ${describeIssues(parsed.error)}`, ack);
       const member = sfuMember(ack);
       if (!member) return;
-      janus!.answer(member.id, parsed.data.sdp).then(() => ack?.({ ok: true }), mediaError(ack));
+      sfu.driverFor(member.id).answer(member.id, parsed.data.sdp).then(() => ack?.({ ok: true }), mediaError(ack));
     });
 
     socket.on('sfu-candidate', (...args: unknown[]) => {
@@ -295,7 +303,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const member = sfuMember(ack);
       if (!member) return;
       const { target, candidate } = parsed.data;
-      janus!.trickle(member.id, target, candidate && { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null }).then(() => ack?.({ ok: true }), mediaError(ack));
+      sfu.driverFor(member.id).trickle(member.id, target, candidate && { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null }).then(() => ack?.({ ok: true }), mediaError(ack));
     });
 
     socket.on('signal', (...args: unknown[]) => {
@@ -368,6 +376,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     port: address.port,
     close: () => {
       closing ??= (async () => {
+        await sfu.close();
         io.emit('server-shutdown', { message: 'the server is shutting down' });
         // Let the notice reach clients before their sockets close.
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -34,6 +34,19 @@ afterAll(async () => {
   await janus?.stop();
 });
 
+/** The longest run of 10 ms frames with almost no signal (below −50 dBFS RMS), in ms. */
+function longestSilenceMs(frames: Int16Array[]): number {
+  let longest = 0;
+  let run = 0;
+  for (const frame of frames) {
+    let sum = 0;
+    for (const sample of frame) sum += sample * sample;
+    run = Math.sqrt(sum / frame.length) < 104 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return longest * 10;
+}
+
 /** Every talker heard by `listener` (a stream from Janus, connected, audio flowing). */
 function hearsAll(listener: TestPeer, names: string[]): boolean {
   const heard = listener.peer.peers().filter((p) => names.includes(p.name) && p.connection === 'connected' && (p.audio?.receivedFrames ?? 0) > 20);
@@ -162,4 +175,61 @@ describe('voxroom serve --janus', () => {
     expect(noJanus.code).toBe(2);
     expect(noJanus.stderr).toMatch(/--media sfu needs a Janus/);
   });
+});
+
+describe('Janus lost and back', () => {
+  it('SFU rooms fall back to the mesh when Janus is killed mid-call, and return to Janus when it is back', async () => {
+    let own = await startJanusProcess({ logger: silentLogger });
+    let allowReturn = false;
+    const reconnectJanus = async (): Promise<JanusDriver> => {
+      if (!allowReturn) throw new Error('not yet');
+      own = await startJanusProcess({ logger: silentLogger });
+      return JanusDriver.connect(own.url, silentLogger);
+    };
+    const firstDriver = await JanusDriver.connect(own.url, silentLogger);
+    const flaky = await startTestServer({ media: 'sfu', janus: firstDriver, reconnectJanus });
+    const alice = makePeer(flaky.url, 'flaky', 'alice', TALKERS.alice);
+    const bob = makePeer(flaky.url, 'flaky', 'bob', TALKERS.bob);
+    peers.push(alice, bob);
+    const changes: string[] = [];
+    alice.peer.on('media-changed', ({ media, reason }) => changes.push(`${media}: ${reason}`));
+    try {
+      await alice.peer.start();
+      await bob.peer.start();
+      await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other through Janus', 20_000);
+      expect(alice.peer.status().media).toBe('sfu');
+
+      const framesBeforeKill = alice.sink.frames.length;
+      process.kill(own.pid, 'SIGKILL');
+      await waitUntil(() => alice.peer.status().media === 'mesh' && bob.peer.status().media === 'mesh', 'both fall back to the mesh', 10_000);
+      await waitUntil(() => alice.peer.status().links === 1 && alice.peer.peers()[0]?.connection === 'connected', 'a mesh link', 15_000, () => [alice.peer.peers(), bob.peer.peers()]);
+      await sleep(1500);
+      // The longest stretch alice's mix was silent around the loss: the audio interruption.
+      const gapMs = longestSilenceMs(alice.sink.frames.slice(Math.max(0, framesBeforeKill - 10)));
+      console.log(`Janus killed: the longest silence in alice's mix around the fallback was ${gapMs} ms`);
+      expect(gapMs).toBeLessThan(3000);
+      expectHears(lastSeconds(alice.sink, 0.8), TALKERS.bob);
+      expectHears(lastSeconds(bob.sink, 0.8), TALKERS.alice);
+      expect(changes[0]).toMatch(/^mesh: the media server is unavailable/);
+
+      const framesBeforeReturn = alice.sink.frames.length;
+      allowReturn = true;
+      const returnedAt = Date.now();
+      await waitUntil(() => alice.peer.status().media === 'sfu' && bob.peer.status().media === 'sfu', 'both back on Janus', 20_000);
+      await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other through Janus again', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
+      await sleep(1500);
+      const returnGapMs = longestSilenceMs(alice.sink.frames.slice(framesBeforeReturn));
+      console.log(`Janus back: both on it again ${Date.now() - returnedAt - 1500} ms after it was allowed to return; the longest silence in alice's mix around the switch was ${returnGapMs} ms`);
+      // Make-before-break: the mesh plays until Janus carries everyone.
+      expect(returnGapMs).toBeLessThan(100);
+      expectHears(lastSeconds(alice.sink, 0.8), TALKERS.bob);
+      expect(changes[1]).toBe('sfu: the media server is back');
+      expect(alice.peer.status().links).toBe(2);
+    } finally {
+      await alice.peer.stop();
+      await bob.peer.stop();
+      await flaky.close();
+      await own.stop();
+    }
+  }, 90_000);
 });

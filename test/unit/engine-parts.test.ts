@@ -11,6 +11,7 @@ import { TimelineRecorder } from '../../src/audio/recorder.js';
 import { RemoteAudioRegistry } from '../../src/audio/remote-audio.js';
 import { SpeakingDetector } from '../../src/audio/speaking-detector.js';
 import { decideRetry, retryDelayMs } from '../../src/peer/retry-policy.js';
+import { SwitchReadiness } from '../../src/peer/switch-readiness.js';
 import { readWav16 } from '../helpers/wav.js';
 
 const constant = (value: number): Int16Array => new Int16Array(FRAME_SAMPLES).fill(value);
@@ -169,5 +170,30 @@ describe('mesh safety net rules', () => {
 
   it('checks after 5 s, then backs off to 20 s', () => {
     expect([1, 2, 3, 4, 5, 9].map(retryDelayMs)).toEqual([5000, 5000, 10_000, 20_000, 20_000, 20_000]);
+  });
+});
+
+describe('SwitchReadiness (make-before-break)', () => {
+  it('waits until the new path carries everyone the old one carried lately', () => {
+    let now = 0;
+    const readiness = new SwitchReadiness(() => now);
+    readiness.heardOnOld('alice');
+    readiness.heardOnOld('bob');
+    for (let i = 0; i < 5; i++) readiness.heardOnNew('alice');
+    expect(readiness.ready).toBe(false); // bob not yet on the new path
+    for (let i = 0; i < 4; i++) readiness.heardOnNew('bob');
+    expect(readiness.ready).toBe(false);
+    readiness.heardOnNew('bob');
+    expect(readiness.ready).toBe(true);
+  });
+
+  it('does not wait for someone the old path stopped carrying, but for at least one arrival', () => {
+    let now = 0;
+    const readiness = new SwitchReadiness(() => now);
+    readiness.heardOnOld('gone');
+    now = 600;
+    expect(readiness.ready).toBe(false); // nothing on the new path yet
+    for (let i = 0; i < 5; i++) readiness.heardOnNew('carol');
+    expect(readiness.ready).toBe(true);
   });
 });
