@@ -146,6 +146,8 @@ export const RoomLayoutSchema = z
     width: z.number().positive().finite().max(10_000),
     height: z.number().positive().finite().max(10_000),
     spots: z.array(MapSpotSchema).max(256).default([]),
+    /** How this room carries audio, overriding the server's --media (mesh, sfu or auto). */
+    media: z.enum(['mesh', 'sfu', 'auto']).optional(),
   })
   .superRefine((layout, ctx) => {
     const seen = new Set<string>();

@@ -1,7 +1,8 @@
 // `voxroom serve`: flags → SignallingServerOptions, then run until SIGINT/SIGTERM.
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { LIMITS, type MediaMode } from '../protocol.js';
+import { LIMITS } from '../protocol.js';
+import { DEFAULT_AUTO_MEDIA, type MediaSetting } from '../server/room-media-policy.js';
 import { createLogger } from '../log.js';
 import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
 import { RoomMap } from '../server/room-map.js';
@@ -26,7 +27,8 @@ interface ServeFlags {
   verbose?: boolean;
   json?: boolean;
   janus?: string;
-  media?: MediaMode;
+  media?: MediaSetting;
+  meshMax: number;
 }
 
 export function serveCommand(): Command {
@@ -44,7 +46,8 @@ export function serveCommand(): Command {
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS (browsers need it for the microphone off localhost)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--janus <url>', 'SFU rooms through this Janus (ws://HOST:PORT), or "auto" to start one from the janus on the PATH')
-    .addOption(new Option('--media <mode>', 'how rooms carry audio: mesh (peer to peer) or sfu (through Janus; the default with --janus)').choices(['mesh', 'sfu']))
+    .addOption(new Option('--media <mode>', 'how rooms carry audio: mesh (peer to peer), sfu (through Janus), or auto (mesh while small, SFU past --mesh-max; the default with --janus)').choices(['mesh', 'sfu', 'auto']))
+    .option('--mesh-max <n>', 'with --media auto: a room of more members than this moves to the SFU (back to the mesh after 10 s at 4 or fewer)', parseIntegerInRange(2, 64), DEFAULT_AUTO_MEDIA.meshMax)
     .addOption(new Option('--inject-delay <ms>', 'testing: hold each incoming message up to this long, in order per socket').argParser(parseIntegerInRange(1, 5000)).hideHelp())
     .option('-v, --verbose', 'log every join, leave and refused message')
     .addOption(new Option('--json', 'log as JSON lines, and print the listening line as JSON'))
@@ -66,14 +69,14 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
   const map = flags.map ? await RoomMap.load(flags.map) : undefined;
 
-  const media: MediaMode = flags.media ?? (flags.janus ? 'sfu' : 'mesh');
-  if (media === 'sfu' && !flags.janus) throw new UsageError('--media sfu needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one');
+  const media: MediaSetting = flags.media ?? (flags.janus ? 'auto' : 'mesh');
+  if (media !== 'mesh' && !flags.janus) throw new UsageError(`--media ${media} needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one`);
   if (flags.janus && flags.janus !== 'auto' && !/^wss?:\/\/\S+$/.test(flags.janus)) throw new UsageError(`--janus "${flags.janus}": give ws://HOST:PORT of a running Janus, or auto`);
   const sfu = flags.janus ? await JanusConnector.start(flags.janus, logger) : null;
 
   let server: RunningServer;
   try {
-    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(sfu ? { janus: sfu.driver, reconnectJanus: sfu.reconnect } : {}), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, ...(sfu ? { janus: sfu.driver, reconnectJanus: sfu.reconnect } : {}), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
   } catch (error) {
     await sfu?.stop();
     throw error;

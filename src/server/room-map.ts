@@ -10,6 +10,11 @@ export class RoomMap {
     return this.file.rooms[room] ?? this.file.default ?? null;
   }
 
+  /** The room's own media setting from the map, if it has one. */
+  mediaFor(room: string): RoomLayout['media'] {
+    return this.layoutFor(room)?.media;
+  }
+
   static empty(): RoomMap {
     return new RoomMap(null);
   }

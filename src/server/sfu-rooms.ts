@@ -1,10 +1,12 @@
 // Which rooms carry their audio through the SFU, and the link between those rooms' members and
-// the Janus driver. When Janus is lost, SFU rooms fall back to the mesh and their members are
-// told (`media-changed`); a reconnect loop brings Janus back (restarting it for --janus auto),
-// and the rooms return to the SFU by themselves.
+// the Janus driver. Rooms move between the mesh and the SFU as room-media-policy.ts decides
+// (`--media auto`: by size), and when Janus is lost: then every SFU room falls back to the mesh,
+// a reconnect loop brings Janus back (restarting it for --janus auto), and the rooms return.
+// Members are told with `media-changed`; the peers switch make-before-break.
 import type { Logger } from '../log.js';
 import type { MediaMode, SfuOffer } from '../protocol.js';
 import type { JanusDriver } from './janus-driver.js';
+import { DEFAULT_AUTO_MEDIA, targetMedia, type AutoMediaOptions, type MediaSetting } from './room-media-policy.js';
 
 export interface SfuRoomsHooks {
   /** Sends a subscriber offer to a member's socket. */
@@ -17,55 +19,80 @@ export interface SfuRoomsHooks {
   membersOf(room: string): string[];
 }
 
+export interface SfuRoomsOptions {
+  /** The server-wide setting, and a room's own from the map. */
+  setting: MediaSetting;
+  settingFor?: (room: string) => MediaSetting | undefined;
+  auto?: Partial<AutoMediaOptions>;
+  /** Connects a new driver after a loss (for --janus auto, restarting Janus first). */
+  reconnect?: () => Promise<JanusDriver>;
+}
+
+interface RoomMedia {
+  media: MediaMode;
+  smallSince: number | null;
+  recheck: NodeJS.Timeout | null;
+}
+
 /** How often a lost Janus is tried again. */
 const RECONNECT_EVERY_MS = 2000;
 
 export class SfuRooms {
-  private driver: JanusDriver | null;
+  private driver: JanusDriver | null = null;
+  private readonly rooms = new Map<string, RoomMedia>();
   /** Members of rooms that now run through the SFU, and their rooms. */
   private readonly sfuMembers = new Map<string, string>();
-  /** Rooms that want the SFU and fell back to the mesh while Janus is away. */
-  private readonly waiting = new Set<string>();
+  private readonly auto: AutoMediaOptions;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
-    private readonly wanted: MediaMode,
+    private readonly options: SfuRoomsOptions,
     driver: JanusDriver | null,
     private readonly hooks: SfuRoomsHooks,
     private readonly logger: Logger,
-    /** Connects a new driver after a loss (for --janus auto, restarting Janus first). */
-    private readonly reconnect: (() => Promise<JanusDriver>) | null = null,
   ) {
-    this.driver = null;
+    this.auto = { ...DEFAULT_AUTO_MEDIA, ...options.auto };
     if (driver) this.attach(driver);
   }
 
-  /** How a room carries audio now. */
-  mediaFor(room: string): MediaMode {
-    if (this.wanted !== 'sfu') return 'mesh';
-    return this.driver?.available && !this.waiting.has(room) ? 'sfu' : 'mesh';
+  /** How a room carries audio once it has `members` (a newcomer included): a query, no change. */
+  mediaAfterJoin(room: string, members: number): MediaMode {
+    const current = this.rooms.get(room)?.media ?? 'mesh';
+    return targetMedia({ setting: this.settingFor(room), current, members, janusAvailable: this.available, smallForMs: 0 }, this.auto);
   }
 
-  get janus(): JanusDriver | null {
-    return this.driver;
+  /** A member joined (the registry holds it): the room may move; returns the media it uses. */
+  memberJoined(room: string, memberId: string): MediaMode {
+    const state = this.stateOf(room);
+    const members = this.hooks.membersOf(room);
+    const target = this.mediaAfterJoin(room, members.length);
+    if (members.length > this.auto.meshReturnAt) this.clearSmall(state);
+    if (target !== state.media) this.move(room, state, target, `the room grew to ${members.length} members`, memberId);
+    if (state.media === 'sfu') this.joinDriver(room, memberId);
+    return state.media;
+  }
+
+  /** A member left (the registry no longer holds it): a shrunk room may return to the mesh later. */
+  memberLeft(room: string, memberId: string): void {
+    if (this.sfuMembers.delete(memberId)) this.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
+    const state = this.rooms.get(room);
+    if (!state) return;
+    const members = this.hooks.membersOf(room).length;
+    if (members === 0) {
+      this.clearSmall(state);
+      this.rooms.delete(room);
+      return;
+    }
+    if (state.media === 'sfu' && this.settingFor(room) === 'auto' && members <= this.auto.meshReturnAt && state.smallSince === null) {
+      state.smallSince = Date.now();
+      state.recheck = setTimeout(() => this.recheck(room), this.auto.meshReturnAfterMs);
+      state.recheck.unref();
+    }
   }
 
   isSfuMember(memberId: string): boolean {
     return this.sfuMembers.has(memberId) && this.driver !== null;
-  }
-
-  /** A member joined a room that runs through the SFU. */
-  join(room: string, memberId: string): Promise<void> {
-    const driver = this.driver;
-    if (!driver) return Promise.reject(new Error('the media server is not connected'));
-    this.sfuMembers.set(memberId, room);
-    return driver.join(room, memberId);
-  }
-
-  leave(memberId: string): void {
-    if (!this.sfuMembers.delete(memberId)) return;
-    this.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
   }
 
   /** The driver, for a member of an SFU room; throws a sentence otherwise. */
@@ -77,6 +104,60 @@ export class SfuRooms {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const state of this.rooms.values()) this.clearSmall(state);
+  }
+
+  private get available(): boolean {
+    return this.driver?.available ?? false;
+  }
+
+  private settingFor(room: string): MediaSetting {
+    return this.options.settingFor?.(room) ?? this.options.setting;
+  }
+
+  private stateOf(room: string): RoomMedia {
+    let state = this.rooms.get(room);
+    if (!state) {
+      state = { media: 'mesh', smallSince: null, recheck: null };
+      this.rooms.set(room, state);
+    }
+    return state;
+  }
+
+  private clearSmall(state: RoomMedia): void {
+    if (state.recheck) clearTimeout(state.recheck);
+    state.recheck = null;
+    state.smallSince = null;
+  }
+
+  /** The return timer ran out: back to the mesh if the room stayed small. */
+  private recheck(room: string): void {
+    const state = this.rooms.get(room);
+    if (!state) return;
+    const members = this.hooks.membersOf(room).length;
+    const smallForMs = state.smallSince === null ? 0 : Date.now() - state.smallSince;
+    this.clearSmall(state);
+    const target = targetMedia({ setting: this.settingFor(room), current: state.media, members, janusAvailable: this.available, smallForMs }, this.auto);
+    if (target !== state.media) this.move(room, state, target, `the room has had ${members} members for ${Math.round(smallForMs / 1000)} s`);
+  }
+
+  /** Moves a room: its members are told first, then (for the SFU) joined to Janus. */
+  private move(room: string, state: RoomMedia, media: MediaMode, reason: string, except?: string): void {
+    state.media = media;
+    this.logger.info('room media changes', { room, media, reason });
+    const members = this.hooks.membersOf(room).filter((id) => id !== except);
+    this.hooks.mediaChanged(room, media, reason);
+    for (const memberId of members) {
+      if (media === 'sfu') this.joinDriver(room, memberId);
+      else if (this.sfuMembers.delete(memberId)) this.driver?.leave(memberId).catch(() => undefined);
+    }
+  }
+
+  private joinDriver(room: string, memberId: string): void {
+    const driver = this.driver;
+    if (!driver || this.sfuMembers.has(memberId)) return;
+    this.sfuMembers.set(memberId, room);
+    driver.join(room, memberId).catch((error: Error) => this.logger.warn('Janus: join failed', { member: memberId, error: error.message }));
   }
 
   private attach(driver: JanusDriver): void {
@@ -90,31 +171,32 @@ export class SfuRooms {
   private onLost(driver: JanusDriver, reason: string): void {
     if (this.driver !== driver || this.closed) return;
     this.driver = null;
-    const rooms = new Set(this.sfuMembers.values());
     this.sfuMembers.clear();
-    for (const room of rooms) {
-      this.waiting.add(room);
-      this.hooks.mediaChanged(room, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
+    let moved = 0;
+    for (const [room, state] of this.rooms) {
+      if (state.media !== 'sfu') continue;
+      moved++;
+      this.clearSmall(state);
+      this.move(room, state, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
     }
-    this.logger.warn('Janus lost: SFU rooms fall back to the mesh', { rooms: rooms.size, reason });
+    this.logger.warn('Janus lost: SFU rooms fall back to the mesh', { rooms: moved, reason });
     this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
-    if (!this.reconnect || this.reconnectTimer || this.closed) return;
+    const reconnect = this.options.reconnect;
+    if (!reconnect || this.reconnectTimer || this.closed) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      this.reconnect!().then(
+      reconnect().then(
         (driver) => {
           if (this.closed) return void driver.close();
           this.attach(driver);
-          this.logger.info('Janus is back: rooms return to the SFU', { rooms: this.waiting.size });
-          for (const room of [...this.waiting]) {
-            this.waiting.delete(room);
-            this.hooks.mediaChanged(room, 'sfu', 'the media server is back');
-            for (const memberId of this.hooks.membersOf(room)) {
-              this.join(room, memberId).catch((error: Error) => this.logger.warn('Janus: rejoin failed', { member: memberId, error: error.message }));
-            }
+          this.logger.info('Janus is back');
+          for (const [room, state] of this.rooms) {
+            const members = this.hooks.membersOf(room).length;
+            const target = targetMedia({ setting: this.settingFor(room), current: state.media, members, janusAvailable: true, smallForMs: 0 }, this.auto);
+            if (target !== state.media) this.move(room, state, target, 'the media server is back');
           }
         },
         (error: Error) => {

@@ -20,7 +20,6 @@ import {
   type ErrorCode,
   type JoinAck,
   type JoinAckV1,
-  type MediaMode,
   type MemberLeftReason,
   type ProtocolError,
   type ServerToClientEvents,
@@ -31,6 +30,7 @@ import { iceServersFor, type IceConfig } from './ice-config.js';
 import { ServerMetrics } from './metrics.js';
 import { DelayInjector } from './delay-injector.js';
 import type { JanusDriver } from './janus-driver.js';
+import type { AutoMediaOptions, MediaSetting } from './room-media-policy.js';
 import { SfuRooms } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
 import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
@@ -45,8 +45,10 @@ export interface SignallingServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   logger?: Logger;
   staticDirs?: string[];
-  /** How rooms carry audio (default mesh); `sfu` needs `janus`. */
-  media?: MediaMode;
+  /** How rooms carry audio (default mesh); `sfu` and `auto` need `janus`. A map may set it per room. */
+  media?: MediaSetting;
+  /** `auto`: when rooms move between the mesh and the SFU. */
+  autoMedia?: Partial<AutoMediaOptions>;
   /** A connected Janus driver for SFU rooms. */
   janus?: JanusDriver;
   /** Connects a fresh driver after Janus was lost (rooms fall back to the mesh meanwhile). */
@@ -83,19 +85,19 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const logger = options.logger ?? silentLogger;
   const map = options.map ?? RoomMap.empty();
   const ice: IceConfig = options.ice ?? { urls: [], turnAuth: { kind: 'none' } };
-  const maxPeersPerRoom = options.maxPeersPerRoom ?? (options.media === 'sfu' ? LIMITS.defaultMaxPeersPerSfuRoom : LIMITS.defaultMaxPeersPerRoom);
+  const maxPeersPerRoom = options.maxPeersPerRoom ?? ((options.media ?? 'mesh') === 'mesh' ? LIMITS.defaultMaxPeersPerRoom : LIMITS.defaultMaxPeersPerSfuRoom);
   const registry = new RoomRegistry(maxPeersPerRoom);
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
   if (options.faults) logger.warn('injecting signalling faults (a test setting)', { ...options.faults });
-  if ((options.media ?? 'mesh') === 'sfu' && !options.janus) throw new Error('SFU rooms need a Janus (--janus URL or --janus auto)');
+  if ((options.media ?? 'mesh') !== 'mesh' && !options.janus) throw new Error(`--media ${options.media} needs a Janus (--janus URL or --janus auto)`);
   // In SFU rooms the media server hears every publisher: its talking events are the room's
   // `speaking`, one source for everyone (a member's own claim is then ignored).
   const announceState = (member: Member): void => {
     io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
   };
   const sfu = new SfuRooms(
-    options.media ?? 'mesh',
+    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), ...(options.reconnectJanus ? { reconnect: options.reconnectJanus } : {}) },
     options.janus ?? null,
     {
       offer: (memberId, offer) => {
@@ -113,10 +115,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       membersOf: (room) => registry.membersIn(room).map((member) => member.id),
     },
     logger,
-    options.reconnectJanus ?? null,
   );
-  const mediaFor = (room: string): MediaMode => sfu.mediaFor(room);
-  const leaveSfu = (member: Member): void => sfu.leave(member.id);
+  const leaveSfu = (member: Member): void => sfu.memberLeft(member.room, member.id);
   const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
 
   const handler = createRequestHandler({
@@ -203,8 +203,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       const request = parsed.data;
       if (!SUPPORTED_PROTOCOL_VERSIONS.includes(request.v)) return refuse(socket, 'version-mismatch', versionMismatch(request.v), ack);
-      const media = mediaFor(request.room);
-      if (media === 'sfu' && request.v < 2) {
+      if (request.v < 2 && sfu.mediaAfterJoin(request.room, registry.membersIn(request.room).length + 1) === 'sfu') {
         return refuse(socket, 'version-mismatch', `room "${request.room}" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom`, ack);
       }
       const previous = registry.memberOf(socket.id);
@@ -228,6 +227,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         announceLeave(replaced, 'replaced');
         logger.info('session resumed', { room: member.room, name: member.name, replaced: replaced.id });
       }
+      // The room may move to the SFU with this join (its members are told); the newcomer learns
+      // the room's media from its ack.
+      const media = sfu.memberJoined(member.room, member.id);
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
       logger.info('peer joined', { room: member.room, name: member.name, id: member.id, v: member.protocolVersion });
@@ -242,12 +244,6 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
       else ack?.({ ...accepted, self: toMemberView(member), peers: others, media });
       announceJoin(member);
-      if (media === 'sfu') {
-        sfu.join(member.room, member.id).catch((error: Error) => {
-          logger.warn('Janus: join failed', { member: member.id, error: error.message });
-          socket.emit('error-message', { code: 'media-unavailable', message: `the media server refused this room: ${error.message}` });
-        });
-      }
     });
 
     socket.on('update-state', (...args: unknown[]) => {

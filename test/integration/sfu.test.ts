@@ -233,3 +233,49 @@ describe('Janus lost and back', () => {
     }
   }, 90_000);
 });
+
+describe('--media auto', () => {
+  it('a room moves to Janus when it grows past --mesh-max and back when it has stayed small, with no gap over 100 ms in a mix', async () => {
+    const auto = await startTestServer({ media: 'auto', janus: driver, autoMedia: { meshMax: 3, meshReturnAt: 2, meshReturnAfterMs: 2000 } });
+    const tones = [440, 620, 970, 1210];
+    const four = tones.map((tone, i) => makePeer(auto.url, 'growing', `p${i + 1}`, tone));
+    peers.push(...four);
+    try {
+      const [listener] = four;
+      for (const p of four.slice(0, 3)) await p.peer.start();
+      await waitUntil(() => four.slice(0, 3).every((p) => hearsAll(p, four.slice(0, 3).map((q) => q.name).filter((n) => n !== p.name))), 'three in a mesh', 20_000);
+      expect(listener!.peer.status()).toMatchObject({ media: 'mesh', links: 2 });
+      await sleep(500);
+
+      // The fourth arrives: the room moves to Janus; the newcomer starts there.
+      const beforeGrow = listener!.sink.frames.length;
+      await four[3]!.peer.start();
+      await waitUntil(() => four.every((p) => p.peer.status().media === 'sfu'), 'everyone on Janus', 20_000, () => four.map((p) => p.peer.status().media));
+      await waitUntil(() => four.every((p) => hearsAll(p, four.map((q) => q.name).filter((n) => n !== p.name))), 'everyone hears everyone through Janus', 20_000);
+      await sleep(1500);
+      const growGap = longestSilenceMs(listener!.sink.frames.slice(beforeGrow));
+      expect(listener!.peer.status().links).toBe(2); // publisher + subscriber; the mesh links are closed
+      for (const [i, p] of four.entries()) {
+        const heard = lastSeconds(p.sink, 0.8);
+        for (const [j, tone] of tones.entries()) if (j !== i) expectHears(heard, tone);
+      }
+
+      // Two leave: two members for 2 s, then back to the mesh.
+      await four[3]!.peer.stop();
+      await four[2]!.peer.stop();
+      const beforeShrink = listener!.sink.frames.length;
+      await waitUntil(() => listener!.peer.status().media === 'mesh' && four[1]!.peer.status().media === 'mesh', 'back on the mesh', 15_000);
+      await waitUntil(() => hearsAll(listener!, ['p2']) && hearsAll(four[1]!, ['p1']), 'the two hear each other peer to peer', 15_000);
+      await sleep(1500);
+      const shrinkGap = longestSilenceMs(listener!.sink.frames.slice(beforeShrink));
+      console.log(`auto media: longest silence in a mix at mesh → SFU ${growGap} ms, at SFU → mesh ${shrinkGap} ms`);
+      expect(listener!.peer.status().links).toBe(1);
+      expectHears(lastSeconds(listener!.sink, 0.8), 620);
+      expect(growGap).toBeLessThan(100);
+      expect(shrinkGap).toBeLessThan(100);
+    } finally {
+      await Promise.all(four.map((p) => p.peer.stop()));
+      await auto.close();
+    }
+  }, 90_000);
+});

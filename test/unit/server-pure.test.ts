@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DelayInjector } from '../../src/server/delay-injector.js';
+import { targetMedia, type MediaSetting } from '../../src/server/room-media-policy.js';
+import type { MediaMode } from '../../src/protocol.js';
 import { iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
 import { TokenBucket } from '../../src/server/rate-limiter.js';
 import { RoomMap } from '../../src/server/room-map.js';
@@ -66,5 +68,25 @@ describe('DelayInjector', () => {
     expect(delays.delayFor('b')).toBeCloseTo(10); // b1 at 20: overtakes both of a's
     delays.forget('a');
     expect(delays.delayFor('a')).toBeCloseTo(100); // a fresh socket starts over
+  });
+});
+
+describe('room media policy', () => {
+  const room = (setting: MediaSetting, current: MediaMode, members: number, smallForMs = 0, janusAvailable = true) => ({ setting, current, members, smallForMs, janusAvailable });
+
+  it('keeps fixed settings, and the mesh while Janus is away', () => {
+    expect(targetMedia(room('mesh', 'mesh', 50))).toBe('mesh');
+    expect(targetMedia(room('sfu', 'mesh', 2))).toBe('sfu');
+    expect(targetMedia(room('sfu', 'sfu', 2, 0, false))).toBe('mesh');
+    expect(targetMedia(room('auto', 'sfu', 50, 0, false))).toBe('mesh');
+  });
+
+  it('auto: past --mesh-max to the SFU; back only after 10 s at 4 or fewer', () => {
+    expect(targetMedia(room('auto', 'mesh', 6))).toBe('mesh');
+    expect(targetMedia(room('auto', 'mesh', 7))).toBe('sfu');
+    expect(targetMedia(room('auto', 'sfu', 5, 60_000))).toBe('sfu'); // not small enough
+    expect(targetMedia(room('auto', 'sfu', 4, 9_999))).toBe('sfu'); // not long enough
+    expect(targetMedia(room('auto', 'sfu', 4, 10_000))).toBe('mesh');
+    expect(targetMedia(room('auto', 'mesh', 4, 0), { meshMax: 3, meshReturnAt: 2, meshReturnAfterMs: 1000 })).toBe('sfu');
   });
 });
