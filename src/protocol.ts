@@ -87,10 +87,16 @@ export const SfuCandidateSchema = z.strictObject({
 });
 export type SfuCandidate = z.infer<typeof SfuCandidateSchema>;
 
+/** Which member an audio section (mid) of the subscriber connection carries. */
+export interface SfuStream {
+  mid: string;
+  member: string;
+}
+
 /** The server's offer for a peer's subscriber connection: which stream (mid) carries whom. */
 export interface SfuOffer {
   sdp: string;
-  streams: Array<{ mid: string; member: string }>;
+  streams: SfuStream[];
 }
 export interface MediaChanged {
   room: string;
@@ -263,6 +269,8 @@ export interface ServerToClientEvents {
   'media-changed': (event: MediaChanged) => void;
   /** SFU rooms: a (new) offer for the subscriber connection; answer with sfu-answer. */
   'sfu-offer': (offer: SfuOffer) => void;
+  /** SFU rooms: the subscriber's sections now carry other speakers (loudest-speaker routing, no new SDP). */
+  'sfu-streams': (event: { streams: SfuStream[] }) => void;
   signal: (signal: RelayedSignal) => void;
   'error-message': (error: ProtocolError) => void;
   'server-shutdown': (notice: { message: string }) => void;

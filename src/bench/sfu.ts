@@ -40,7 +40,8 @@ export class SfuBench {
 
   static async start(): Promise<SfuBench> {
     const janus = await startJanusProcess({ logger: silentLogger });
-    const driver = await JanusDriver.connect(janus.url, silentLogger);
+    // --max-speakers 4: a listener gets the room's four speakers, and no more.
+    const driver = await JanusDriver.connect(janus.url, silentLogger, { maxSpeakers: 4 });
     const server = await startSignallingServer({ port: 0, media: 'sfu', janus: driver, maxPeersPerRoom: 5000 });
     return new SfuBench(janus, driver, server);
   }

@@ -29,6 +29,7 @@ interface ServeFlags {
   janus?: string;
   media?: MediaSetting;
   meshMax: number;
+  maxSpeakers: number;
 }
 
 export function serveCommand(): Command {
@@ -47,6 +48,7 @@ export function serveCommand(): Command {
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--janus <url>', 'SFU rooms through this Janus (ws://HOST:PORT), or "auto" to start one from the janus on the PATH')
     .addOption(new Option('--media <mode>', 'how rooms carry audio: mesh (peer to peer), sfu (through Janus), or auto (mesh while small, SFU past --mesh-max; the default with --janus)').choices(['mesh', 'sfu', 'auto']))
+    .option('--max-speakers <n>', 'SFU rooms: each listener gets at most this many speakers at once, the ones talking (loudest-speaker routing)', parseIntegerInRange(1, 64), 3)
     .option('--mesh-max <n>', 'with --media auto: a room of more members than this moves to the SFU (back to the mesh after 10 s at 4 or fewer)', parseIntegerInRange(2, 64), DEFAULT_AUTO_MEDIA.meshMax)
     .addOption(new Option('--inject-delay <ms>', 'testing: hold each incoming message up to this long, in order per socket').argParser(parseIntegerInRange(1, 5000)).hideHelp())
     .option('-v, --verbose', 'log every join, leave and refused message')
@@ -72,7 +74,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const media: MediaSetting = flags.media ?? (flags.janus ? 'auto' : 'mesh');
   if (media !== 'mesh' && !flags.janus) throw new UsageError(`--media ${media} needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one`);
   if (flags.janus && flags.janus !== 'auto' && !/^wss?:\/\/\S+$/.test(flags.janus)) throw new UsageError(`--janus "${flags.janus}": give ws://HOST:PORT of a running Janus, or auto`);
-  const sfu = flags.janus ? await JanusConnector.start(flags.janus, logger) : null;
+  const sfu = flags.janus ? await JanusConnector.start(flags.janus, logger, { maxSpeakers: flags.maxSpeakers }) : null;
 
   let server: RunningServer;
   try {

@@ -7,7 +7,7 @@ import type { EventEmitter } from 'node:events';
 import type { Frame } from '../audio/format.js';
 import type { PcmChunk } from '../audio/frame-assembler.js';
 import type { Logger } from '../log.js';
-import type { IceServer, PeerInfo, RelayedSignal, SfuOffer, SignalData } from '../protocol.js';
+import type { IceServer, PeerInfo, RelayedSignal, SfuOffer, SfuStream, SignalData } from '../protocol.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
 
 /** A roommate's media state: a WebRTC connection state, or `never-started` (no attempt yet). */
@@ -40,6 +40,8 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
   handleSignal(signal: RelayedSignal): void;
   /** The server's offer for our subscriber connection (SFU rooms). */
   handleServerOffer(offer: SfuOffer): void;
+  /** Our subscriber sections carry other members now (SFU rooms). */
+  handleServerStreams(streams: SfuStream[]): void;
   /** Our captured frame (10 ms, 48 kHz mono), sent to the room. */
   send(frame: Frame): void;
   stateOf(id: string): MediaState;

@@ -111,6 +111,10 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
     this.emit('problem', { message: 'the server sent an SFU offer, but this room uses the mesh; ignored' });
   }
 
+  handleServerStreams(): void {
+    // Only SFU rooms map streams to members.
+  }
+
   send(frame: Frame): void {
     if (this.options.listenOnly) return;
     // wrtc checks the whole underlying buffer's size: a view into a larger one (a frame that

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
 import type { Logger } from '../log.js';
-import type { IceServer, PeerInfo, RelayedSignal, SfuCandidate, SfuOffer } from '../protocol.js';
+import type { IceServer, PeerInfo, RelayedSignal, SfuCandidate, SfuOffer, SfuStream } from '../protocol.js';
 import type { MediaState, MediaTopology, MediaTopologyEvents } from './media-topology.js';
 import { SdpRejected, sanitizeRemoteDescription } from './sdp-guard.js';
 import { RTCPeerConnection, nonstandard, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
@@ -74,6 +74,14 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
       const reason = error instanceof SdpRejected ? `rejected the media server's offer: ${error.message}` : `subscriber negotiation failed: ${error.message}`;
       this.options.logger.warn(reason);
       this.emit('problem', { message: reason });
+    });
+  }
+
+  handleServerStreams(streams: SfuStream[]): void {
+    // Applied in order with the offers: a switch never overtakes the offer that made its section.
+    this.offers = this.offers.then(() => {
+      this.streams = new Map(streams.map(({ mid, member }) => [mid, member]));
+      this.reportStates();
     });
   }
 

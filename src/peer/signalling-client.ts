@@ -17,6 +17,7 @@ import {
   type ServerToClientEvents,
   type SfuCandidate,
   type SfuOffer,
+  type SfuStream,
   type SfuPublishAck,
   type SignalAck,
   type UpdateStateAck,
@@ -46,6 +47,8 @@ interface SignallingEvents {
   'media-changed': [event: MediaChanged];
   /** SFU rooms: the server's offer for our subscriber connection. */
   'sfu-offer': [offer: SfuOffer];
+  /** SFU rooms: our subscriber sections carry other speakers now. */
+  'sfu-streams': [streams: SfuStream[]];
   /** The server could not deliver a signal we sent (the target left, or no answer). */
   'signal-undelivered': [info: { to: string; reason: string }];
   disconnected: [reason: string];
@@ -83,6 +86,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.on('member-updated', (event) => this.joined && this.emit('member-updated', event));
     this.socket.on('signal', (signal) => this.joined && this.emit('signal', signal));
     this.socket.on('sfu-offer', (offer) => this.joined && this.emit('sfu-offer', offer));
+    this.socket.on('sfu-streams', ({ streams }) => this.joined && this.emit('sfu-streams', streams));
     this.socket.on('media-changed', (event) => this.joined && this.emit('media-changed', event));
     this.socket.on('error-message', (error) => {
       // A trickled candidate can reach the server just after its peer left: nothing to report.

@@ -127,6 +127,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.signalling.on('member-updated', ({ id, state }) => this.updateMember(id, state));
     this.signalling.on('signal', (signal) => this.topologyOf('mesh')?.handleSignal(signal));
     this.signalling.on('sfu-offer', (offer) => this.topologyOf('sfu')?.handleServerOffer(offer));
+    this.signalling.on('sfu-streams', (streams) => this.topologyOf('sfu')?.handleServerStreams(streams));
     this.signalling.on('media-changed', ({ room, media, reason }) => {
       if (room === this.options.room) this.switchMedia(media, reason);
     });

@@ -2,7 +2,7 @@
 // starts, and starts again after a crash. Hands out connected drivers: the first at start,
 // a fresh one each time the SFU rooms ask to reconnect.
 import type { Logger } from '../log.js';
-import { JanusDriver } from './janus-driver.js';
+import { JanusDriver, type JanusDriverOptions } from './janus-driver.js';
 import { startJanusProcess, type JanusProcess } from './janus-process.js';
 
 export class JanusConnector {
@@ -12,11 +12,12 @@ export class JanusConnector {
   private constructor(
     private readonly where: string,
     private readonly logger: Logger,
+    private readonly options: JanusDriverOptions,
   ) {}
 
   /** `where` is ws://HOST:PORT or "auto". Rejects with a sentence that says what to do. */
-  static async start(where: string, logger: Logger): Promise<JanusConnector> {
-    const connector = new JanusConnector(where, logger);
+  static async start(where: string, logger: Logger, options: JanusDriverOptions = {}): Promise<JanusConnector> {
+    const connector = new JanusConnector(where, logger, options);
     try {
       await connector.connect();
     } catch (error) {
@@ -47,7 +48,7 @@ export class JanusConnector {
       this.process = await startJanusProcess({ logger: this.logger });
     }
     const url = this.where === 'auto' ? this.process!.url : this.where;
-    this.current = await JanusDriver.connect(url, this.logger);
+    this.current = await JanusDriver.connect(url, this.logger, this.options);
     return this.current;
   }
 }

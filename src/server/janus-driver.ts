@@ -8,11 +8,7 @@ import Janode, { type JanodeConnection, type JanodeSession, type JanusJsep } fro
 import VideoRoomPlugin, { type VideoRoomHandle, type VideoRoomStream } from 'janode/plugins/videoroom';
 import type { Logger } from '../log.js';
 
-/** One audio stream of a subscriber connection: its mid and the member it carries. */
-export interface SfuStream {
-  mid: string;
-  member: string;
-}
+import type { SfuStream } from '../protocol.js';
 
 export interface SubscriberOffer {
   member: string;
@@ -23,14 +19,16 @@ export interface SubscriberOffer {
 export interface JanusDriverEvents {
   /** Janus made a (new) offer for a member's subscriber connection: relay it, and its answer back. */
   offer: [offer: SubscriberOffer];
+  /** A member's subscriber streams now carry other speakers (a switch, no new SDP). */
+  streams: [info: { member: string; streams: SfuStream[] }];
   /** A member's publisher started or stopped talking (Janus's talking events). */
   talking: [info: { member: string; talking: boolean }];
   /** The connection to Janus was lost: SFU rooms have no media until it is back. */
   lost: [reason: string];
 }
 
-/** Talking detection tuned so that a turn is noticed within 300 ms (Janus's defaults take 2 s). */
-const TALKING = { packets: 15, level: 60 };
+/** Talking detection: 5 packets (100 ms at 20 ms packets) above −60 dBov, so a turn is noticed well within 300 ms (Janus's defaults take 2 s). */
+const TALKING = { packets: 5, level: 60 };
 /** Janus refuses to subscribe to a feed it has not announced yet (428): retry like this. */
 const NOT_YET_ANNOUNCED_RETRY_MS = 150;
 const NOT_YET_ANNOUNCED_RETRIES = 20;
@@ -54,6 +52,8 @@ interface SfuMember {
   subscriber: VideoRoomHandle | null;
   /** Feeds the subscriber connection carries (or has asked for). */
   subscribed: Set<number>;
+  /** The subscriber's audio sections: mid → the feed it carries now. */
+  slots: Map<string, number>;
   /** Subscription changes run one at a time, each after the previous offer was answered. */
   chain: Promise<void>;
   answered: (() => void) | null;
@@ -64,8 +64,29 @@ interface SfuMember {
 
 type CandidateInit = { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null;
 
+export interface JanusDriverOptions {
+  /**
+   * Loudest-speaker routing: each listener is sent at most this many speakers at once, the ones
+   * talking (Janus's talking events) or who talked last, on fixed slots switched without a new
+   * negotiation. A listener's cost then does not grow with the number of silent members.
+   */
+  maxSpeakers?: number;
+}
+
+/** What Janus's talking events say about a feed. */
+interface FeedTalk {
+  talking: boolean;
+  /** When it last started or stopped talking (0: never talked). */
+  since: number;
+}
+
+/** Our publishers send one audio section; wrtc names it mid 0. */
+const PUBLISHER_AUDIO_MID = '0';
+
 export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private readonly rooms = new Map<string, SfuRoom>();
+  private readonly talk = new Map<number, FeedTalk>();
+  private readonly maxSpeakers: number;
   private readonly members = new Map<string, SfuMember>();
   private nextRoomId = 1;
   private closed = false;
@@ -76,8 +97,10 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     private readonly session: JanodeSession,
     private readonly manager: VideoRoomHandle,
     private readonly logger: Logger,
+    options: JanusDriverOptions,
   ) {
     super();
+    this.maxSpeakers = options.maxSpeakers ?? Infinity;
     const lost = (reason: string) => () => {
       if (this.closed) return;
       this.closed = true;
@@ -89,7 +112,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   }
 
   /** Connects to a running Janus; rejects with a sentence that says what to check. */
-  static async connect(url: string, logger: Logger): Promise<JanusDriver> {
+  static async connect(url: string, logger: Logger, options: JanusDriverOptions = {}): Promise<JanusDriver> {
     Janode.Logger.setLevel('none');
     let connection: JanodeConnection;
     try {
@@ -100,7 +123,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const session = await connection.create();
     const manager = await session.attach(VideoRoomPlugin);
     logger.info('connected to Janus', { url });
-    return new JanusDriver(url, connection, session, manager, logger);
+    return new JanusDriver(url, connection, session, manager, logger, options);
   }
 
   get available(): boolean {
@@ -122,6 +145,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       feed: null,
       subscriber: null,
       subscribed: new Set(),
+      slots: new Map(),
       chain: Promise.resolve(),
       answered: null,
       pendingCandidates: { publisher: [], subscriber: [] },
@@ -141,7 +165,10 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const handle = await this.session.attach(VideoRoomPlugin);
     member.publisher = handle;
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
-      if (event.feed === member.feed && typeof event.talking === 'boolean') this.emit('talking', { member: member.id, talking: event.talking });
+      if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
+      this.talk.set(member.feed, { talking: event.talking, since: Date.now() });
+      this.emit('talking', { member: member.id, talking: event.talking });
+      if (event.talking) this.routeTalker(member.room, member.feed);
     });
     const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: memberId, audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
     if (member.left) {
@@ -188,7 +215,10 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     this.members.delete(memberId);
     const room = member.room;
     room.members.delete(memberId);
-    if (member.feed !== null) room.feeds.delete(member.feed);
+    if (member.feed !== null) {
+      room.feeds.delete(member.feed);
+      this.talk.delete(member.feed);
+    }
     await Promise.all([member.publisher, member.subscriber].map((handle) => handle?.detach().catch(() => undefined)));
     // The others' subscriptions lose that feed (Janus sends them an updated offer).
     if (member.feed !== null) {
@@ -251,7 +281,12 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private syncSubscription(member: SfuMember): void {
     member.chain = member.chain.then(async () => {
       if (member.left || this.closed) return;
-      const wanted = [...member.room.feeds.keys()].filter((feed) => feed !== member.feed && !member.subscribed.has(feed));
+      const capacity = this.maxSpeakers - member.subscribed.size;
+      // The ones talking first, then those who talked last: they are the likeliest to be heard.
+      const wanted = [...member.room.feeds.keys()]
+        .filter((feed) => feed !== member.feed && !member.subscribed.has(feed))
+        .sort((a, b) => this.priority(b) - this.priority(a))
+        .slice(0, Math.max(0, capacity));
       if (wanted.length === 0) return;
       for (const feed of wanted) member.subscribed.add(feed);
       try {
@@ -303,13 +338,60 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
         resolve();
       };
     });
-    const feeds = member.room.feeds;
-    const mapped = streams.flatMap((stream): SfuStream[] => {
-      const owner = stream.feed_id !== undefined ? feeds.get(stream.feed_id) : undefined;
-      return stream.type === 'audio' && stream.active !== false && owner ? [{ mid: stream.mid, member: owner }] : [];
-    });
-    this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: mapped });
+    member.slots = new Map(streams.flatMap((stream): Array<[string, number]> => (stream.type === 'audio' && stream.active !== false && stream.feed_id !== undefined ? [[stream.mid, stream.feed_id]] : [])));
+    member.subscribed = new Set(member.slots.values());
+    this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: this.streamsOf(member) });
     await answered;
+    // A speaker who left frees a slot: another may take it.
+    if (member.subscribed.size < this.maxSpeakers) this.syncSubscription(member);
+  }
+
+  private streamsOf(member: SfuMember): SfuStream[] {
+    return [...member.slots].flatMap(([mid, feed]) => {
+      const owner = member.room.feeds.get(feed);
+      return owner ? [{ mid, member: owner }] : [];
+    });
+  }
+
+  /** Higher for a feed talking now, then for one that talked more recently. */
+  private priority(feed: number): number {
+    const talk = this.talk.get(feed);
+    if (!talk) return 0;
+    return talk.talking ? Number.MAX_SAFE_INTEGER : talk.since;
+  }
+
+  /** A speaker started talking: every listener not receiving it gets it on a free or quiet slot. */
+  private routeTalker(room: SfuRoom, feed: number): void {
+    if (!Number.isFinite(this.maxSpeakers)) return;
+    for (const memberId of room.members) {
+      const member = this.members.get(memberId);
+      if (!member || member.feed === feed || member.subscribed.has(feed)) continue;
+      if (member.subscribed.size < this.maxSpeakers) {
+        this.syncSubscription(member);
+        continue;
+      }
+      member.chain = member.chain.then(() => this.switchSlot(member, feed));
+    }
+  }
+
+  /** Moves the quietest slot (not talking, talked longest ago) of a full subscription to `feed`. */
+  private async switchSlot(member: SfuMember, feed: number): Promise<void> {
+    if (member.left || !member.subscriber || member.subscribed.has(feed) || !member.room.feeds.has(feed)) return;
+    const victim = [...member.slots]
+      .filter(([, slotFeed]) => !this.talk.get(slotFeed)?.talking)
+      .sort(([, a], [, b]) => this.priority(a) - this.priority(b))[0];
+    if (!victim) return; // every slot carries someone talking now
+    const [mid, oldFeed] = victim;
+    try {
+      await member.subscriber.switch({ streams: [{ feed, mid: PUBLISHER_AUDIO_MID, sub_mid: mid }] });
+    } catch (error) {
+      this.logger.warn('could not switch a listener to a new speaker', { member: member.id, error: (error as Error).message });
+      return;
+    }
+    member.slots.set(mid, feed);
+    member.subscribed.delete(oldFeed);
+    member.subscribed.add(feed);
+    this.emit('streams', { member: member.id, streams: this.streamsOf(member) });
   }
 
   private async flushCandidates(member: SfuMember, target: 'publisher' | 'subscriber'): Promise<void> {

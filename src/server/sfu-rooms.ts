@@ -4,13 +4,15 @@
 // a reconnect loop brings Janus back (restarting it for --janus auto), and the rooms return.
 // Members are told with `media-changed`; the peers switch make-before-break.
 import type { Logger } from '../log.js';
-import type { MediaMode, SfuOffer } from '../protocol.js';
+import type { MediaMode, SfuOffer, SfuStream } from '../protocol.js';
 import type { JanusDriver } from './janus-driver.js';
 import { DEFAULT_AUTO_MEDIA, targetMedia, type AutoMediaOptions, type MediaSetting } from './room-media-policy.js';
 
 export interface SfuRoomsHooks {
   /** Sends a subscriber offer to a member's socket. */
   offer(memberId: string, offer: SfuOffer): void;
+  /** A member's subscriber sections carry other speakers now. */
+  streams(memberId: string, streams: SfuStream[]): void;
   /** Janus heard a member start or stop talking. */
   talking(memberId: string, talking: boolean): void;
   /** A room's media changed: tell its members. */
@@ -164,6 +166,7 @@ export class SfuRooms {
     this.driver = driver;
     driver.on('offer', ({ member, sdp, streams }) => this.hooks.offer(member, { sdp, streams }));
     driver.on('talking', ({ member, talking }) => this.hooks.talking(member, talking));
+    driver.on('streams', ({ member, streams }) => this.hooks.streams(member, streams));
     driver.once('lost', (reason) => this.onLost(driver, reason));
   }
 

@@ -104,6 +104,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const member = registry.memberById(memberId);
         if (member) io.to(member.socketId).emit('sfu-offer', offer);
       },
+      streams: (memberId, streams) => {
+        const member = registry.memberById(memberId);
+        if (member) io.to(member.socketId).emit('sfu-streams', { streams });
+      },
       talking: (memberId, talking) => {
         const member = registry.memberById(memberId);
         const updated = member ? registry.updateState(member.socketId, { speaking: talking }) : null;

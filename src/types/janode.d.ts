@@ -83,6 +83,7 @@ declare module 'janode/plugins/videoroom' {
     update(params: { subscribe?: Array<{ feed: number; mid?: string }>; unsubscribe?: Array<{ feed: number; mid?: string }> }): Promise<{ jsep?: JanusJsep; streams?: VideoRoomStream[] }>;
     listParticipants(params: { room: number }): Promise<{ participants: Array<{ feed: number; display?: string; publisher: boolean; talking?: boolean }> }>;
     leave(): Promise<unknown>;
+    switch(params: { streams: Array<{ feed: number; mid: string; sub_mid: string }> }): Promise<unknown>;
   }
 
   const VideoRoomPlugin: {

@@ -10,7 +10,7 @@ import { startJanusProcess, type JanusProcess } from '../../src/server/janus-pro
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/signalling.js';
-import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { readWav16 } from '../helpers/wav.js';
 
 const TALKERS = { alice: 440, bob: 620, carol: 970 } as const;
@@ -279,3 +279,41 @@ describe('--media auto', () => {
     }
   }, 90_000);
 });
+
+describe('loudest-speaker routing', () => {
+  it('six talkers take turns with --max-speakers 3: a listener gets at most 3 streams, and each turn is heard within 300 ms', async () => {
+    const routed = await JanusDriver.connect(janus.url, silentLogger, { maxSpeakers: 3 });
+    const routedServer = await startTestServer({ media: 'sfu', janus: routed });
+    const tones = [350, 470, 590, 710, 830, 950];
+    const talkers = tones.map((tone, i) => makePeer(routedServer.url, 'turns', `t${i + 1}`, tone));
+    const listener = makePeer(routedServer.url, 'turns', 'ear', null, { listenOnly: true });
+    try {
+      for (const t of talkers) t.peer.muted = true;
+      for (const t of [...talkers, listener]) await t.peer.start();
+      await waitUntil(() => listener.peer.status().links === 1 && listener.peer.peers().filter((p) => p.connection === 'connected').length === 3, 'the listener receives three streams', 20_000, () => listener.peer.peers());
+      await sleep(1000);
+      const delays: number[] = [];
+      for (const [i, talker] of talkers.entries()) {
+        for (const other of talkers) other.peer.muted = other !== talker;
+        const start = Date.now();
+        await waitUntil(() => toneNowDb(listener, tones[i]!) > -10, `t${i + 1}'s turn heard`, 5000, () => listener.peer.peers().map((p) => [p.name, p.connection]));
+        delays.push(Date.now() - start);
+        // Never more than three at once, as the listener's connection and Janus both say.
+        expect(listener.peer.peers().filter((p) => p.connection === 'connected').length).toBeLessThanOrEqual(3);
+        expect(routed.handlesOf(listener.peer.identity!.id)?.subscribedFeeds).toBeLessThanOrEqual(3);
+        await sleep(700);
+      }
+      console.log(`loudest-speaker routing: each turn heard after ${delays.join(', ')} ms`);
+      for (const delay of delays) expect(delay).toBeLessThan(300);
+    } finally {
+      await Promise.all([...talkers, listener].map((p) => p.peer.stop()));
+      await routedServer.close();
+      await routed.close();
+    }
+  }, 90_000);
+});
+
+/** Level of a tone in the listener's last 60 ms, relative to the −20 dBFS sent. */
+function toneNowDb(listener: TestPeer, tone: number): number {
+  return toneLevelDb(lastSeconds(listener.sink, 0.06), tone);
+}
