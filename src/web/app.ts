@@ -5,7 +5,7 @@
 // Compiled by tsconfig.web.json to dist/web/app.js; socket.io's browser client comes from the
 // server at /socket.io/socket.io.min.js (a global `io`).
 import type { Socket } from 'socket.io-client';
-import type { ClientToServerEvents, IceServer, JoinAck, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, ServerToClientEvents, SignalData } from '../protocol.js';
+import type { ClientToServerEvents, IceServer, JoinAck, MediaMode, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, ServerToClientEvents, SfuOffer, SfuStream, SignalData } from '../protocol.js';
 
 // Values, not types, cannot be imported (the browser does not load zod); these annotations make
 // the compiler check them against src/protocol.ts.
@@ -19,7 +19,8 @@ const $ = <T extends HTMLElement>(selector: string): T => document.querySelector
 
 interface RemotePeer {
   info: Member;
-  pc: RTCPeerConnection;
+  /** The mesh connection to this peer; null in SFU rooms (its audio comes on the subscriber connection). */
+  pc: RTCPeerConnection | null;
   gain: GainNode;
   analyser: AnalyserNode;
   muted: boolean;
@@ -45,6 +46,14 @@ class RoomClient {
   private readonly ownState: MemberState = { muted: false, speaking: false };
   /** Meter readings (every 100 ms) since our level last crossed the speaking threshold. */
   private speakingRun = 0;
+  /** How the room carries audio (PROTOCOL.md, "SFU rooms"). */
+  private media: MediaMode = 'mesh';
+  private publisher: RTCPeerConnection | null = null;
+  private subscriber: RTCPeerConnection | null = null;
+  /** SFU rooms: which member each subscriber section (mid) carries, and its audio source there. */
+  private streams = new Map<string, string>();
+  private readonly sections = new Map<string, { source: MediaStreamAudioSourceNode; element: HTMLAudioElement; connectedTo: GainNode | null }>();
+  private sfuOffers: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly room: string,
@@ -80,6 +89,13 @@ class RoomClient {
     socket.on('member-left', ({ id }) => this.removePeer(id));
     socket.on('member-updated', ({ id, state }) => this.updatePeer(id, state));
     socket.on('signal', (signal) => void this.onSignal(signal));
+    socket.on('sfu-offer', (offer) => {
+      this.sfuOffers = this.sfuOffers.then(() => this.applySfuOffer(offer)).catch((error: Error) => showProblem(`Media server: ${error.message}`));
+    });
+    socket.on('sfu-streams', ({ streams }) => {
+      this.sfuOffers = this.sfuOffers.then(() => this.mapSections(streams));
+    });
+    socket.on('media-changed', ({ media, reason }) => this.switchMedia(media, reason));
     socket.on('error-message', (error) => showProblem(`Server: ${error.message}`));
     socket.on('server-shutdown', ({ message }) => setStatus(`Server: ${message}. Reconnecting when it is back…`));
     socket.on('disconnect', () => setStatus('Lost the server; reconnecting…'));
@@ -106,6 +122,7 @@ class RoomClient {
     this.socket?.disconnect();
     for (const peer of this.peers.values()) this.closePeer(peer);
     this.peers.clear();
+    this.closeSfu();
     for (const track of this.localStream?.getTracks() ?? []) track.stop();
     void this.context?.close();
   }
@@ -114,7 +131,8 @@ class RoomClient {
   debug() {
     return {
       self: this.self,
-      peers: () => [...this.peers.values()].map((p) => ({ name: p.info.name, connection: p.pc.connectionState, volume: p.volume, muted: p.muted, state: p.info.state })),
+      media: () => this.media,
+      peers: () => [...this.peers.values()].map((p) => ({ name: p.info.name, connection: this.connectionOf(p), volume: p.volume, muted: p.muted, state: p.info.state })),
       toneLevel: (name: string, hz: number) => {
         const peer = [...this.peers.values()].find((p) => p.info.name === name);
         return peer ? toneLevelDb(peer.analyser, hz) : null;
@@ -141,7 +159,10 @@ class RoomClient {
     this.resumeToken = ack.resume;
     setStatus(`In room “${this.room}” as ${ack.self.name}${ack.renamed ? ' (your name was taken)' : ''}.`);
     drawMap(ack.map);
+    this.closeSfu();
+    this.media = ack.media;
     for (const peer of ack.peers) this.addPeer(peer, true);
+    if (this.media === 'sfu') void this.publish();
     // After a resume the room may hold an older state of ours than we have.
     const { muted, speaking } = ack.self.state;
     const ours = { ...this.ownState };
@@ -175,16 +196,22 @@ class RoomClient {
   private addPeer(info: Member, initiator: boolean): RemotePeer | null {
     if (info.id === this.self?.id || this.peers.has(info.id)) return null;
     const context = this.context!;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers as RTCIceServer[], bundlePolicy: 'max-bundle' });
     const gain = context.createGain();
     const analyser = context.createAnalyser();
     analyser.fftSize = 8192;
     analyser.smoothingTimeConstant = 0; // each reading reflects now, not earlier readings
     gain.connect(analyser);
     analyser.connect(context.destination);
-    const peer: RemotePeer = { info, pc, gain, analyser, muted: false, volume: 100, row: peerRow(info), audioElement: new Audio(), ignoreOffer: false, makingOffer: false, negotiated: false };
+    const peer: RemotePeer = { info, pc: null, gain, analyser, muted: false, volume: 100, row: peerRow(info), audioElement: new Audio(), ignoreOffer: false, makingOffer: false, negotiated: false };
     this.peers.set(info.id, peer);
     this.wireRow(peer);
+    if (this.media === 'sfu') {
+      // Its audio may already be on a subscriber section.
+      for (const [mid, member] of this.streams) if (member === info.id) this.routeSection(mid);
+      return peer;
+    }
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers as RTCIceServer[], bundlePolicy: 'max-bundle' });
+    peer.pc = pc;
     const send = (data: SignalData): void => {
       this.socket?.emit('signal', { to: info.id, data });
     };
@@ -221,7 +248,7 @@ class RoomClient {
 
   private async onSignal({ from, data }: RelayedSignal): Promise<void> {
     const peer = this.peers.get(from);
-    if (!peer) return;
+    if (!peer?.pc) return;
     const { pc } = peer;
     try {
       if ('description' in data) {
@@ -276,11 +303,113 @@ class RoomClient {
   }
 
   private closePeer(peer: RemotePeer): void {
-    peer.pc.close();
+    peer.pc?.close();
+    peer.pc = null;
     peer.gain.disconnect();
     peer.analyser.disconnect();
     peer.audioElement.srcObject = null;
     peer.row.remove();
+  }
+
+  /** A peer's connection: its mesh link, or in SFU rooms the subscriber's while it carries the peer. */
+  private connectionOf(peer: RemotePeer): RTCPeerConnectionState | 'never-started' {
+    if (peer.pc) return peer.pc.connectionState;
+    const carried = [...this.streams.values()].includes(peer.info.id);
+    return carried && this.subscriber ? this.subscriber.connectionState : 'never-started';
+  }
+
+  // ---- SFU rooms: one publisher and one subscriber connection, negotiated with the server ----
+
+  private async publish(): Promise<void> {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers as RTCIceServer[], bundlePolicy: 'max-bundle' });
+    this.publisher = pc;
+    pc.onicecandidate = ({ candidate }) => this.socket?.emit('sfu-candidate', { target: 'publisher', candidate: candidate ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex } : null });
+    for (const track of this.localStream!.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.localStream!] });
+    try {
+      await pc.setLocalDescription();
+      const ack = await this.socket!.emitWithAck('sfu-publish', { sdp: pc.localDescription!.sdp });
+      if (this.publisher !== pc) return;
+      if (!ack.ok) throw new Error(ack.error.message);
+      await pc.setRemoteDescription({ type: 'answer', sdp: ack.sdp });
+    } catch (error) {
+      if (this.publisher === pc) showProblem(`Could not send your audio to the media server: ${(error as Error).message}`);
+    }
+  }
+
+  private async applySfuOffer(offer: SfuOffer): Promise<void> {
+    if (this.media !== 'sfu') return;
+    let pc = this.subscriber;
+    if (!pc) {
+      pc = new RTCPeerConnection({ iceServers: this.iceServers as RTCIceServer[], bundlePolicy: 'max-bundle' });
+      this.subscriber = pc;
+      pc.onicecandidate = ({ candidate }) => this.socket?.emit('sfu-candidate', { target: 'subscriber', candidate: candidate ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex } : null });
+      pc.ontrack = ({ track, transceiver }) => this.addSection(transceiver.mid, track);
+      pc.onconnectionstatechange = () => {
+        for (const peer of this.peers.values()) peer.row.querySelector('.state')!.textContent = this.connectionOf(peer);
+      };
+    }
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+    await pc.setLocalDescription();
+    this.socket?.emit('sfu-answer', { sdp: pc.localDescription!.sdp });
+    this.mapSections(offer.streams);
+  }
+
+  private addSection(mid: string | null, track: MediaStreamTrack): void {
+    if (mid === null || this.sections.has(mid)) return;
+    const stream = new MediaStream([track]);
+    // Chromium only feeds a remote WebRTC stream into Web Audio while a media element plays it.
+    const element = new Audio();
+    element.srcObject = stream;
+    element.muted = true;
+    void element.play().catch(() => undefined);
+    this.sections.set(mid, { source: this.context!.createMediaStreamSource(stream), element, connectedTo: null });
+    this.routeSection(mid);
+  }
+
+  /** The server says which member each section carries now (an offer, or a loudest-speaker switch). */
+  private mapSections(streams: SfuStream[]): void {
+    this.streams = new Map(streams.map(({ mid, member }) => [mid, member]));
+    for (const mid of this.sections.keys()) this.routeSection(mid);
+    for (const peer of this.peers.values()) peer.row.querySelector('.state')!.textContent = this.connectionOf(peer);
+  }
+
+  /** Connects a section's audio to the gain of the member it carries (and nothing else). */
+  private routeSection(mid: string): void {
+    const section = this.sections.get(mid);
+    if (!section) return;
+    const memberId = this.streams.get(mid);
+    const gain = memberId ? (this.peers.get(memberId)?.gain ?? null) : null;
+    if (section.connectedTo === gain) return;
+    if (section.connectedTo) section.source.disconnect(section.connectedTo);
+    if (gain) section.source.connect(gain);
+    section.connectedTo = gain;
+  }
+
+  private closeSfu(): void {
+    for (const section of this.sections.values()) {
+      section.source.disconnect();
+      section.element.srcObject = null;
+    }
+    this.sections.clear();
+    this.streams.clear();
+    this.publisher?.close();
+    this.subscriber?.close();
+    this.publisher = null;
+    this.subscriber = null;
+  }
+
+  /** The room now carries audio another way: rebuild every connection (the page does it break-before-make). */
+  private switchMedia(media: MediaMode, reason: string): void {
+    if (!this.self || media === this.media) return;
+    setStatus(`In room “${this.room}” as ${this.self.name}. ${media === 'sfu' ? 'Audio now goes through the media server' : 'Audio now goes peer to peer'}: ${reason}.`);
+    const members = [...this.peers.values()].map((peer) => peer.info);
+    for (const peer of this.peers.values()) this.closePeer(peer);
+    this.peers.clear();
+    this.closeSfu();
+    this.media = media;
+    // In a mesh nobody joined last: the impolite peer of each pair offers.
+    for (const info of members) this.addPeer(info, !isPolite(this.self.id, info.id));
+    if (media === 'sfu') void this.publish();
   }
 
   private updateMeters(): void {

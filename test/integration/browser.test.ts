@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { JanusDriver } from '../../src/server/janus-driver.js';
+import { startJanusProcess } from '../../src/server/janus-process.js';
 import { RoomMap } from '../../src/server/room-map.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { startTestServer } from '../helpers/signalling.js';
@@ -58,9 +61,9 @@ async function launchBrowser(hz: number): Promise<Browser> {
   return browser;
 }
 
-async function joinInBrowser(browser: Browser, room: string, name: string): Promise<Page> {
+async function joinInBrowser(browser: Browser, room: string, name: string, serverUrl = server.url): Promise<Page> {
   const page = await browser.newPage();
-  await page.goto(`${server.url}/r/${room}?name=${encodeURIComponent(name)}`);
+  await page.goto(`${serverUrl}/r/${room}?name=${encodeURIComponent(name)}`);
   await page.click('#join');
   await page.waitForSelector('#in-room:not([hidden])', { timeout: 15_000 }).catch(async (error: Error) => {
     throw new Error(`join failed in the page: ${await page.textContent('#problem')} (${error.message})`);
@@ -167,6 +170,35 @@ describe('web client', () => {
     await form.fill('#name', 'zed');
     await form.click('#pick button');
     await form.waitForURL(/\/r\/elsewhere\?name=zed$/);
+  });
+
+  it('in an SFU room (through Janus) a browser and a headless peer hear each other', async () => {
+    const janus = await startJanusProcess({ logger: silentLogger });
+    const driver = await JanusDriver.connect(janus.url, silentLogger);
+    const sfuServer = await startTestServer({ media: 'sfu', janus: driver });
+    try {
+      const recordDir = join(scratch, 'sfu');
+      const bot = makePeer(sfuServer.url, 'big', 'bot', 620, { recordDir });
+      peers.push(bot);
+      await bot.peer.start();
+      const page = await joinInBrowser(await launchBrowser(440), 'big', 'ann', sfuServer.url);
+      expect(await page.evaluate(() => (globalThis as unknown as { voxroom: { media(): string } }).voxroom.media())).toBe('sfu');
+      await waitForPageConnections(page, 1);
+      await waitUntil(() => bot.peer.peers()[0]?.connection === 'connected' && (bot.peer.peers()[0]?.audio?.receivedFrames ?? 0) > 50, 'the bot receives the browser through Janus', 20_000, () => bot.peer.peers());
+      await sleep(2500);
+      const heard = (await toneInPage(page, 'bot', 620))!;
+      expect(heard).toBeGreaterThan(HEARD_DB);
+      expect(heard - (await toneInPage(page, 'bot', 440))!).toBeGreaterThan(30);
+      expect(bot.peer.status()).toMatchObject({ media: 'sfu', links: 2 });
+      await bot.peer.stop();
+      const fromBrowser = recordingTail(recordDir, 'ann', 1);
+      expectHears(fromBrowser, 440, 0, 6);
+      expectAbsent(fromBrowser, 620);
+    } finally {
+      await sfuServer.close();
+      await driver.close();
+      await janus.stop();
+    }
   });
 
   it('explains a full room and an insecure page', async () => {
