@@ -26,7 +26,7 @@ interface ServeFlags {
   tlsKey?: string;
   verbose?: boolean;
   json?: boolean;
-  janus?: string;
+  janus: string[];
   media?: MediaSetting;
   meshMax: number;
   maxSpeakers: number;
@@ -46,7 +46,7 @@ export function serveCommand(): Command {
     .option('--max-peers <n>', `peers per room (default ${LIMITS.defaultMaxPeersPerRoom} in mesh rooms, ${LIMITS.defaultMaxPeersPerSfuRoom} through the SFU)`, parseIntegerInRange(2, LIMITS.maxPeersPerRoom))
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS (browsers need it for the microphone off localhost)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .option('--janus <url>', 'SFU rooms through this Janus (ws://HOST:PORT), or "auto" to start one from the janus on the PATH')
+    .option('--janus <url>', 'SFU rooms through this Janus (ws://HOST:PORT), or "auto" to start one from the janus on the PATH (repeatable: each room goes to the least loaded)', collect, [])
     .addOption(new Option('--media <mode>', 'how rooms carry audio: mesh (peer to peer), sfu (through Janus), or auto (mesh while small, SFU past --mesh-max; the default with --janus)').choices(['mesh', 'sfu', 'auto']))
     .option('--max-speakers <n>', 'SFU rooms: each listener gets at most this many speakers at once, the ones talking (loudest-speaker routing)', parseIntegerInRange(1, 64), 3)
     .option('--mesh-max <n>', 'with --media auto: a room of more members than this moves to the SFU (back to the mesh after 10 s at 4 or fewer)', parseIntegerInRange(2, 64), DEFAULT_AUTO_MEDIA.meshMax)
@@ -71,26 +71,38 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
   const map = flags.map ? await RoomMap.load(flags.map) : undefined;
 
-  const media: MediaSetting = flags.media ?? (flags.janus ? 'auto' : 'mesh');
-  if (media !== 'mesh' && !flags.janus) throw new UsageError(`--media ${media} needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one`);
-  if (flags.janus && flags.janus !== 'auto' && !/^wss?:\/\/\S+$/.test(flags.janus)) throw new UsageError(`--janus "${flags.janus}": give ws://HOST:PORT of a running Janus, or auto`);
-  const sfu = flags.janus ? await JanusConnector.start(flags.janus, logger, { maxSpeakers: flags.maxSpeakers }) : null;
+  const media: MediaSetting = flags.media ?? (flags.janus.length > 0 ? 'auto' : 'mesh');
+  if (media !== 'mesh' && flags.janus.length === 0) throw new UsageError(`--media ${media} needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one`);
+  for (const where of flags.janus) {
+    if (where !== 'auto' && !/^wss?:\/\/\S+$/.test(where)) throw new UsageError(`--janus "${where}": give ws://HOST:PORT of a running Janus, or auto`);
+  }
+  const connectors: JanusConnector[] = [];
+  const stopJanuses = async (): Promise<void> => {
+    await Promise.all(connectors.map((connector) => connector.stop()));
+  };
+  try {
+    for (const where of flags.janus) connectors.push(await JanusConnector.start(where, logger, { maxSpeakers: flags.maxSpeakers }));
+  } catch (error) {
+    await stopJanuses();
+    throw error;
+  }
 
   let server: RunningServer;
   try {
-    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, ...(sfu ? { janus: sfu.driver, reconnectJanus: sfu.reconnect } : {}), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
   } catch (error) {
-    await sfu?.stop();
+    await stopJanuses();
     throw error;
   }
-  const listening = { url: server.url, media, ...(sfu ? { janus: sfu.driver.url } : {}) };
+  const janusUrls = connectors.map((connector) => connector.driver.url);
+  const listening = { url: server.url, media, ...(janusUrls.length > 0 ? { janus: janusUrls } : {}) };
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
-  else process.stdout.write(`voxroom server listening on ${server.url}${sfu ? ` (rooms through Janus at ${sfu.driver.url})` : ''}\n`);
+  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}\n`);
 
   await onShutdownSignal();
   logger.info('shutting down');
   await server.close();
-  await sfu?.stop();
+  await stopJanuses();
 }
 
 function portFromEnvironment(): number {

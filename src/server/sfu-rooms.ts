@@ -26,36 +26,50 @@ export interface SfuRoomsOptions {
   setting: MediaSetting;
   settingFor?: (room: string) => MediaSetting | undefined;
   auto?: Partial<AutoMediaOptions>;
+}
+
+/** A Janus the server can use: a connected driver, and how to get a new one after a loss. */
+export interface JanusSource {
+  driver: JanusDriver;
   /** Connects a new driver after a loss (for --janus auto, restarting Janus first). */
   reconnect?: () => Promise<JanusDriver>;
+}
+
+/** One Janus: its driver now (null while lost). */
+interface JanusSlot {
+  driver: JanusDriver | null;
+  reconnect: (() => Promise<JanusDriver>) | null;
+  reconnectTimer: NodeJS.Timeout | null;
 }
 
 interface RoomMedia {
   media: MediaMode;
   smallSince: number | null;
   recheck: NodeJS.Timeout | null;
+  /** The Janus an SFU room is placed on. */
+  janus: JanusSlot | null;
 }
 
 /** How often a lost Janus is tried again. */
 const RECONNECT_EVERY_MS = 2000;
 
 export class SfuRooms {
-  private driver: JanusDriver | null = null;
+  private readonly januses: JanusSlot[];
   private readonly rooms = new Map<string, RoomMedia>();
   /** Members of rooms that now run through the SFU, and their rooms. */
   private readonly sfuMembers = new Map<string, string>();
   private readonly auto: AutoMediaOptions;
-  private reconnectTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
     private readonly options: SfuRoomsOptions,
-    driver: JanusDriver | null,
+    januses: JanusSource[],
     private readonly hooks: SfuRoomsHooks,
     private readonly logger: Logger,
   ) {
     this.auto = { ...DEFAULT_AUTO_MEDIA, ...options.auto };
-    if (driver) this.attach(driver);
+    this.januses = januses.map(({ reconnect }) => ({ driver: null, reconnect: reconnect ?? null, reconnectTimer: null }));
+    januses.forEach(({ driver }, index) => this.attach(this.januses[index]!, driver));
   }
 
   /** How a room carries audio once it has `members` (a newcomer included): a query, no change. */
@@ -77,8 +91,8 @@ export class SfuRooms {
 
   /** A member left (the registry no longer holds it): a shrunk room may return to the mesh later. */
   memberLeft(room: string, memberId: string): void {
-    if (this.sfuMembers.delete(memberId)) this.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
     const state = this.rooms.get(room);
+    if (this.sfuMembers.delete(memberId)) state?.janus?.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
     if (!state) return;
     const members = this.hooks.membersOf(room).length;
     if (members === 0) {
@@ -94,23 +108,44 @@ export class SfuRooms {
   }
 
   isSfuMember(memberId: string): boolean {
-    return this.sfuMembers.has(memberId) && this.driver !== null;
+    return this.driverOf(memberId) !== null;
   }
 
   /** The driver, for a member of an SFU room; throws a sentence otherwise. */
   driverFor(memberId: string): JanusDriver {
-    if (!this.driver || !this.sfuMembers.has(memberId)) throw new Error('the media server is not connected');
-    return this.driver;
+    const driver = this.driverOf(memberId);
+    if (!driver) throw new Error('the media server is not connected');
+    return driver;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const slot of this.januses) if (slot.reconnectTimer) clearTimeout(slot.reconnectTimer);
     for (const state of this.rooms.values()) this.clearSmall(state);
   }
 
+  /** Members per Janus (tests and diagnostics: placement). */
+  load(): number[] {
+    return this.januses.map((slot) => slot.driver?.memberCount ?? 0);
+  }
+
+  private driverOf(memberId: string): JanusDriver | null {
+    const room = this.sfuMembers.get(memberId);
+    return room === undefined ? null : (this.rooms.get(room)?.janus?.driver ?? null);
+  }
+
   private get available(): boolean {
-    return this.driver?.available ?? false;
+    return this.januses.some((slot) => slot.driver?.available);
+  }
+
+  /** The connected Janus with the fewest members: where a room moving to the SFU goes. */
+  private leastLoaded(): JanusSlot | null {
+    let best: JanusSlot | null = null;
+    for (const slot of this.januses) {
+      if (!slot.driver?.available) continue;
+      if (!best || slot.driver.memberCount < best.driver!.memberCount) best = slot;
+    }
+    return best;
   }
 
   private settingFor(room: string): MediaSetting {
@@ -120,7 +155,7 @@ export class SfuRooms {
   private stateOf(room: string): RoomMedia {
     let state = this.rooms.get(room);
     if (!state) {
-      state = { media: 'mesh', smallSince: null, recheck: null };
+      state = { media: 'mesh', smallSince: null, recheck: null, janus: null };
       this.rooms.set(room, state);
     }
     return state;
@@ -145,56 +180,59 @@ export class SfuRooms {
 
   /** Moves a room: its members are told first, then (for the SFU) joined to Janus. */
   private move(room: string, state: RoomMedia, media: MediaMode, reason: string, except?: string): void {
+    const previous = state.janus;
+    state.janus = media === 'sfu' ? this.leastLoaded() : null;
+    if (media === 'sfu' && !state.janus) return; // no Janus to go to: stay
     state.media = media;
     this.logger.info('room media changes', { room, media, reason });
     const members = this.hooks.membersOf(room).filter((id) => id !== except);
     this.hooks.mediaChanged(room, media, reason);
     for (const memberId of members) {
       if (media === 'sfu') this.joinDriver(room, memberId);
-      else if (this.sfuMembers.delete(memberId)) this.driver?.leave(memberId).catch(() => undefined);
+      else if (this.sfuMembers.delete(memberId)) previous?.driver?.leave(memberId).catch(() => undefined);
     }
   }
 
   private joinDriver(room: string, memberId: string): void {
-    const driver = this.driver;
+    const driver = this.rooms.get(room)?.janus?.driver;
     if (!driver || this.sfuMembers.has(memberId)) return;
     this.sfuMembers.set(memberId, room);
     driver.join(room, memberId).catch((error: Error) => this.logger.warn('Janus: join failed', { member: memberId, error: error.message }));
   }
 
-  private attach(driver: JanusDriver): void {
-    this.driver = driver;
+  private attach(slot: JanusSlot, driver: JanusDriver): void {
+    slot.driver = driver;
     driver.on('offer', ({ member, sdp, streams }) => this.hooks.offer(member, { sdp, streams }));
     driver.on('talking', ({ member, talking }) => this.hooks.talking(member, talking));
     driver.on('streams', ({ member, streams }) => this.hooks.streams(member, streams));
-    driver.once('lost', (reason) => this.onLost(driver, reason));
+    driver.once('lost', (reason) => this.onLost(slot, driver, reason));
   }
 
-  /** Every SFU room falls back to the mesh, and the reconnect loop starts. */
-  private onLost(driver: JanusDriver, reason: string): void {
-    if (this.driver !== driver || this.closed) return;
-    this.driver = null;
-    this.sfuMembers.clear();
+  /** The rooms on a lost Janus fall back to the mesh, and its reconnect loop starts. */
+  private onLost(slot: JanusSlot, driver: JanusDriver, reason: string): void {
+    if (slot.driver !== driver || this.closed) return;
+    slot.driver = null;
     let moved = 0;
     for (const [room, state] of this.rooms) {
-      if (state.media !== 'sfu') continue;
+      if (state.janus !== slot) continue;
       moved++;
+      for (const [memberId, memberRoom] of this.sfuMembers) if (memberRoom === room) this.sfuMembers.delete(memberId);
       this.clearSmall(state);
       this.move(room, state, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
     }
-    this.logger.warn('Janus lost: SFU rooms fall back to the mesh', { rooms: moved, reason });
-    this.scheduleReconnect();
+    this.logger.warn('Janus lost: its rooms fall back to the mesh', { rooms: moved, reason });
+    this.scheduleReconnect(slot);
   }
 
-  private scheduleReconnect(): void {
-    const reconnect = this.options.reconnect;
-    if (!reconnect || this.reconnectTimer || this.closed) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
+  private scheduleReconnect(slot: JanusSlot): void {
+    const reconnect = slot.reconnect;
+    if (!reconnect || slot.reconnectTimer || this.closed) return;
+    slot.reconnectTimer = setTimeout(() => {
+      slot.reconnectTimer = null;
       reconnect().then(
         (driver) => {
           if (this.closed) return void driver.close();
-          this.attach(driver);
+          this.attach(slot, driver);
           this.logger.info('Janus is back');
           for (const [room, state] of this.rooms) {
             const members = this.hooks.membersOf(room).length;
@@ -204,10 +242,10 @@ export class SfuRooms {
         },
         (error: Error) => {
           this.logger.debug('Janus still unavailable', { error: error.message });
-          this.scheduleReconnect();
+          this.scheduleReconnect(slot);
         },
       );
     }, RECONNECT_EVERY_MS);
-    this.reconnectTimer.unref();
+    slot.reconnectTimer.unref();
   }
 }

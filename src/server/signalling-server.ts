@@ -31,7 +31,7 @@ import { ServerMetrics } from './metrics.js';
 import { DelayInjector } from './delay-injector.js';
 import type { JanusDriver } from './janus-driver.js';
 import type { AutoMediaOptions, MediaSetting } from './room-media-policy.js';
-import { SfuRooms } from './sfu-rooms.js';
+import { SfuRooms, type JanusSource } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
 import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -53,6 +53,8 @@ export interface SignallingServerOptions {
   janus?: JanusDriver;
   /** Connects a fresh driver after Janus was lost (rooms fall back to the mesh meanwhile). */
   reconnectJanus?: () => Promise<JanusDriver>;
+  /** Several Janus instances: each room that moves to the SFU goes to the least loaded. */
+  januses?: JanusSource[];
   /** Fault injection for tests (`--inject-delay`): never set in production. */
   faults?: InjectedFaults;
 }
@@ -90,15 +92,16 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
   if (options.faults) logger.warn('injecting signalling faults (a test setting)', { ...options.faults });
-  if ((options.media ?? 'mesh') !== 'mesh' && !options.janus) throw new Error(`--media ${options.media} needs a Janus (--janus URL or --janus auto)`);
+  const januses: JanusSource[] = [...(options.janus ? [{ driver: options.janus, ...(options.reconnectJanus ? { reconnect: options.reconnectJanus } : {}) }] : []), ...(options.januses ?? [])];
+  if ((options.media ?? 'mesh') !== 'mesh' && januses.length === 0) throw new Error(`--media ${options.media} needs a Janus (--janus URL or --janus auto)`);
   // In SFU rooms the media server hears every publisher: its talking events are the room's
   // `speaking`, one source for everyone (a member's own claim is then ignored).
   const announceState = (member: Member): void => {
     io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
   };
   const sfu = new SfuRooms(
-    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), ...(options.reconnectJanus ? { reconnect: options.reconnectJanus } : {}) },
-    options.janus ?? null,
+    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}) },
+    januses,
     {
       offer: (memberId, offer) => {
         const member = registry.memberById(memberId);

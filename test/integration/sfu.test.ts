@@ -295,9 +295,10 @@ describe('loudest-speaker routing', () => {
       const delays: number[] = [];
       for (const [i, talker] of talkers.entries()) {
         for (const other of talkers) other.peer.muted = other !== talker;
-        const start = Date.now();
+        const startFrame = framesWritten(listener);
         await waitUntil(() => toneNowDb(listener, tones[i]!) > -10, `t${i + 1}'s turn heard`, 5000, () => listener.peer.peers().map((p) => [p.name, p.connection]));
-        delays.push(Date.now() - start);
+        // When it was heard, to the 10 ms frame of the listener's mix: the first frame carrying the tone.
+        delays.push(firstFrameWithTone(listener, tones[i]!, startFrame) * 10);
         // Never more than three at once, as the listener's connection and Janus both say.
         expect(listener.peer.peers().filter((p) => p.connection === 'connected').length).toBeLessThanOrEqual(3);
         expect(routed.handlesOf(listener.peer.identity!.id)?.subscribedFeeds).toBeLessThanOrEqual(3);
@@ -313,7 +314,60 @@ describe('loudest-speaker routing', () => {
   }, 90_000);
 });
 
+function framesWritten(peer: TestPeer): number {
+  return peer.sink.droppedFrames + peer.sink.frames.length;
+}
+
+/**
+ * Frames after `startFrame` (a count of frames written) until the tone is heard: the end of the
+ * first 30 ms window of the mix that carries it within 10 dB of its level (30 ms resolves tones
+ * 120 Hz apart; a single 10 ms frame cannot).
+ */
+function firstFrameWithTone(peer: TestPeer, tone: number, startFrame: number): number {
+  const frames = peer.sink.frames;
+  const first = Math.max(0, startFrame - peer.sink.droppedFrames);
+  for (let i = first; i + 3 <= frames.length; i++) {
+    const window = new Int16Array(3 * frames[i]!.length);
+    for (let k = 0; k < 3; k++) window.set(frames[i + k]!, k * frames[i]!.length);
+    if (toneLevelDb(window, tone) > -10) return i + 3 - first;
+  }
+  return Infinity;
+}
+
 /** Level of a tone in the listener's last 60 ms, relative to the −20 dBFS sent. */
 function toneNowDb(listener: TestPeer, tone: number): number {
   return toneLevelDb(lastSeconds(listener.sink, 0.06), tone);
 }
+
+describe('several Janus instances', () => {
+  it('each room goes to the least loaded Janus, and its members hear each other there', async () => {
+    const second = await startJanusProcess({ logger: silentLogger });
+    const secondDriver = await JanusDriver.connect(second.url, silentLogger);
+    const firstDriver = await JanusDriver.connect(janus.url, silentLogger);
+    const spread = await startTestServer({ media: 'sfu', januses: [{ driver: firstDriver }, { driver: secondDriver }] });
+    const rooms = ['red', 'blue'].map((room) => [makePeer(spread.url, room, `${room}-a`, 440), makePeer(spread.url, room, `${room}-b`, 620)] as const);
+    try {
+      for (const [a, b] of rooms) {
+        peers.push(a, b);
+        await a.peer.start();
+        await b.peer.start();
+      }
+      for (const [a, b] of rooms) await waitUntil(() => hearsAll(a, [b.name]) && hearsAll(b, [a.name]), `${a.name} and ${b.name} hear each other`, 20_000);
+      // One room on each Janus: two members each.
+      expect([firstDriver.memberCount, secondDriver.memberCount]).toEqual([2, 2]);
+      const redOnFirst = firstDriver.handlesOf(rooms[0]![0].peer.identity!.id) !== null;
+      expect(secondDriver.handlesOf(rooms[0]![0].peer.identity!.id) !== null).toBe(!redOnFirst);
+      await sleep(1000);
+      for (const [a, b] of rooms) {
+        expectHears(lastSeconds(a.sink, 0.8), 620);
+        expectHears(lastSeconds(b.sink, 0.8), 440);
+      }
+    } finally {
+      for (const [a, b] of rooms) await Promise.all([a.peer.stop(), b.peer.stop()]);
+      await spread.close();
+      await firstDriver.close();
+      await secondDriver.close();
+      await second.stop();
+    }
+  }, 60_000);
+});
