@@ -46,3 +46,17 @@ export function rms(samples: ArrayLike<number>, from = 0, to = samples.length): 
 export function dbfs(rmsValue: number): number {
   return 20 * Math.log10(rmsValue / 32768);
 }
+
+/** The longest run of 10 ms frames below −50 dBFS RMS, in ms: how long a mix went silent. */
+export function longestSilenceMs(frames: readonly Int16Array[], frameMs = 10): number {
+  const quietRms = 32768 * 10 ** (-50 / 20);
+  let longest = 0;
+  let run = 0;
+  for (const frame of frames) {
+    let sum = 0;
+    for (let i = 0; i < frame.length; i++) sum += frame[i]! * frame[i]!;
+    run = Math.sqrt(sum / Math.max(1, frame.length)) < quietRms ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return longest * frameMs;
+}

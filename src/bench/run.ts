@@ -136,6 +136,8 @@ async function main(): Promise<void> {
     log('sfu: starting Janus…');
     const sfu = await SfuBench.start();
     const rooms: SfuRoomFigures[] = [];
+    const crowd: Array<{ silent: number; cpuPercentPerListener: number; speakersHeardMin: number; gapPercent: number }> = [];
+    let switchGaps: { toSfuMs: number; toMeshMs: number } | null = null;
     let latencyRows: Array<Array<string | number>> = [];
     try {
       for (const [speakers, listeners, processes] of [
@@ -149,6 +151,12 @@ async function main(): Promise<void> {
         rooms.push(figures);
         log(`sfu: gaps ${figures.gapPercent} %, late ticks ${figures.lateTickPercent} %, ${figures.cpuPercentPerPeer} % CPU per peer, Janus ${figures.janusCpuPercent} %`);
       }
+      for (const silent of [4, 24]) {
+        log(`sfu: 10 listeners in a room of 3 talkers and ${silent} silent members…`);
+        crowd.push(await sfu.measureSilentCrowd(BIN, `crowd-${silent}`, 3, silent, 10));
+      }
+      log('sfu: the gap at mesh → SFU and back…');
+      switchGaps = await sfu.measureSwitchGaps();
       log('sfu: mouth-to-ear through Janus and through the mesh (file path, 10 ms packets)…');
       const throughJanus = await measureFilePathLatency(12, 10, { media: 'sfu', janus: sfu.janusDriver });
       const mesh = await measureFilePathLatency(12, 10);
@@ -172,6 +180,12 @@ async function main(): Promise<void> {
         ['speakers', 'listeners', 'load processes', 'all heard', 'gaps %', 'late ticks %', 'CPU % per peer', 'CPU % peers', 'CPU % Janus', 'RSS MB per peer', 'sustained'],
         rooms.map((r) => [r.speakers, r.listeners, r.processes, r.allHeard, r.gapPercent, r.lateTickPercent, r.cpuPercentPerPeer, r.cpuPercentPeers, Number.isNaN(r.janusCpuPercent) ? 'n/a' : r.janusCpuPercent, r.rssMbPerPeer, r.sustained]),
       ),
+      '',
+      `A listener's cost against silent members: 3 talkers and N members publishing silence in one load process, 10 listeners in another; the listeners' process CPU over 8 s, per listener. With loudest-speaker routing (--max-speakers 4 here) each listener receives at most 4 streams however many members publish.${crowd.length === 2 ? ` Ratio of 24 silent to 4 silent: ${Math.round((crowd[1]!.cpuPercentPerListener / Math.max(0.01, crowd[0]!.cpuPercentPerListener)) * 100) / 100}.` : ''}`,
+      '',
+      table(['silent members', 'CPU % per listener', 'talkers heard (fewest)', 'gaps %'], crowd.map((c) => [c.silent, c.cpuPercentPerListener, c.speakersHeardMin, c.gapPercent])),
+      '',
+      `The gap at a media switch (\`--media auto\`, --mesh-max 3): four peers with tones; the longest silence in the first peer's mix when the fourth joins and the room moves to Janus, and when two leave and it moves back after 2 s: ${switchGaps ? `**mesh → SFU ${switchGaps.toSfuMs} ms, SFU → mesh ${switchGaps.toMeshMs} ms**` : 'not measured'}.`,
       '',
       'Mouth-to-ear latency, same method as section 1 (file path, 10 ms packets), measured in this section one after the other:',
       '',

@@ -11,6 +11,7 @@ interface LoadFlags {
   server: string;
   listeners: number;
   speakers: number;
+  silent: number;
   duration: number;
   expectSpeakers?: number;
   tag?: string;
@@ -25,6 +26,7 @@ export function loadCommand(): Command {
     .option('-s, --server <url>', 'signalling server', process.env.VOXROOM_SERVER ?? 'http://127.0.0.1:8080')
     .addOption(new Option('--listeners <n>', 'listen-only peers').argParser(parseIntegerInRange(0, 2000)).makeOptionMandatory())
     .option('--speakers <n>', 'peers sending a tone each', parseIntegerInRange(0, 64), 1)
+    .option('--silent <n>', 'peers that publish silence (present and sending, never heard)', parseIntegerInRange(0, 2000), 0)
     .option('--expect-speakers <n>', 'speakers each listener must hear (default: --speakers; more when other load processes bring speakers)', parseIntegerInRange(0, 64))
     .option('--tag <tag>', 'listener names become listener-<tag>-N (several load processes in one room)')
     .option('-d, --duration <seconds>', 'how long to run after everyone has joined', parsePositiveSeconds, 10)
@@ -40,14 +42,14 @@ function describe(sample: LoadSample, speakers: number): string {
 
 async function runLoad(room: string, flags: LoadFlags): Promise<void> {
   if (!ROOM_ID_PATTERN.test(room)) throw new UsageError(`"${room}" is not a room id; use 1–64 letters, digits, _ and -`);
-  if (flags.listeners + flags.speakers === 0) throw new UsageError('nothing to run: give --listeners and/or --speakers above 0');
+  if (flags.listeners + flags.speakers + flags.silent === 0) throw new UsageError('nothing to run: give --listeners and/or --speakers above 0');
   const print = (event: string, fields: object, human: string): void => {
     process.stdout.write((flags.json ? JSON.stringify({ event, ...fields }) : human) + '\n');
   };
   const problems: string[] = [];
   if (flags.tag !== undefined && !/^[A-Za-z0-9_]{1,12}$/.test(flags.tag)) throw new UsageError(`--tag "${flags.tag}": use 1–12 letters, digits or _`);
   const expectSpeakers = flags.expectSpeakers ?? flags.speakers;
-  const run = new LoadRun({ serverUrl: flags.server, room, listeners: flags.listeners, speakers: flags.speakers, tag: flags.tag, joinSpacingMs: 20, insecureTls: flags.insecure });
+  const run = new LoadRun({ serverUrl: flags.server, room, listeners: flags.listeners, speakers: flags.speakers, silent: flags.silent, tag: flags.tag, joinSpacingMs: 20, insecureTls: flags.insecure });
   const progress = setInterval(() => {
     const sample = run.sample();
     print('progress', sample, describe(sample, expectSpeakers));

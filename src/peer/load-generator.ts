@@ -17,6 +17,8 @@ export interface LoadOptions {
   room: string;
   listeners: number;
   speakers: number;
+  /** Members that publish silence: present and sending, never heard (the cost of a quiet crowd). */
+  silent?: number;
   /** Names for this process's listeners are listener-<tag>-N (several load processes in one room). */
   tag?: string;
   /** Gaps between starting peers, so a thousand joins do not land in one instant. */
@@ -46,7 +48,7 @@ export interface LoadSample {
 
 interface LoadPeer {
   name: string;
-  speaker: boolean;
+  role: 'speaker' | 'silent' | 'listener';
   peer: VoicePeer;
   started: boolean;
 }
@@ -60,6 +62,8 @@ export class LoadRun {
   private lastCpu = process.cpuUsage();
   private lastSampleAt = 0;
   private lastTotals = { frames: 0, gapFrames: 0, ticks: 0, lateTicks: 0 };
+  /** Each listener's counts per speaker as last seen: a speaker who leaves keeps what it had. */
+  private readonly heardCounts = new Map<string, { frames: number; gapFrames: number }>();
 
   constructor(private readonly options: LoadOptions) {}
 
@@ -69,20 +73,23 @@ export class LoadRun {
     this.lastSampleAt = this.startedAt;
     this.lastCpu = process.cpuUsage();
     const { speakers, listeners, room, serverUrl } = this.options;
+    const silent = this.options.silent ?? 0;
+    const tag = this.options.tag ? `${this.options.tag}-` : '';
     const joins: Array<Promise<void>> = [];
-    for (let i = 0; i < speakers + listeners; i++) {
+    for (let i = 0; i < speakers + silent + listeners; i++) {
       const speaker = i < speakers;
-      const name = speaker ? `speaker-${i + 1}` : `listener-${this.options.tag ? `${this.options.tag}-` : ''}${i - speakers + 1}`;
+      const quiet = !speaker && i < speakers + silent;
+      const name = speaker ? `speaker-${i + 1}` : quiet ? `silent-${tag}${i - speakers + 1}` : `listener-${tag}${i - speakers - silent + 1}`;
       const peer = new VoicePeer({
         serverUrl,
         room,
         name,
         source: speaker ? new ToneSource(speakerTone(i)) : new SilenceSource(),
         sink: new NullSink(),
-        listenOnly: !speaker,
+        listenOnly: !speaker && !quiet,
         insecureTls: this.options.insecureTls,
       });
-      const entry: LoadPeer = { name, speaker, peer, started: false };
+      const entry: LoadPeer = { name, role: speaker ? 'speaker' : quiet ? 'silent' : 'listener', peer, started: false };
       this.peers.push(entry);
       peer.on('problem', ({ message }) => onProblem(`${name}: ${message}`));
       joins.push(
@@ -118,17 +125,19 @@ export class LoadRun {
       const statuses = speakers.flatMap((member) => entry.peer.peerStatus(member.id) ?? []);
       const audible = statuses.filter((p) => p.connection === 'connected' && (p.audio?.levelDbfs ?? -Infinity) > HEARD_DBFS);
       if (statuses.every((p) => p.connection === 'connected')) connected++;
-      if (!entry.speaker) heardCounts.push(audible.length);
+      if (entry.role === 'listener') heardCounts.push(audible.length);
       for (const p of statuses) {
-        if (!p.audio) continue;
-        gapFrames += p.audio.missedFrames;
-        frames += p.audio.receivedFrames + p.audio.missedFrames;
+        if (p.audio) this.heardCounts.set(`${entry.name}\u0000${p.name}`, { frames: p.audio.receivedFrames + p.audio.missedFrames, gapFrames: p.audio.missedFrames });
       }
       const clock = entry.peer.status().audio.clock;
       if (clock.pacedBy === 'timer') {
         ticks += clock.ticks;
         lateTicks += clock.lateTicks;
       }
+    }
+    for (const counts of this.heardCounts.values()) {
+      frames += counts.frames;
+      gapFrames += counts.gapFrames;
     }
     const round1 = (x: number): number => Math.round(x * 10) / 10;
     const totals = { frames, gapFrames, ticks, lateTicks };

@@ -71,6 +71,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
 
   handleServerOffer(offer: SfuOffer): void {
     this.offers = this.offers.then(() => this.applyOffer(offer)).catch((error: Error) => {
+      if (this.closed) return; // an offer that crossed our leaving
       const reason = error instanceof SdpRejected ? `rejected the media server's offer: ${error.message}` : `subscriber negotiation failed: ${error.message}`;
       this.options.logger.warn(reason);
       this.emit('problem', { message: reason });

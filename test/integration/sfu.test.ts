@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { longestSilenceMs } from '../../src/audio/analysis.js';
 import { silentLogger } from '../../src/log.js';
 import { JanusDriver } from '../../src/server/janus-driver.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
@@ -33,19 +34,6 @@ afterAll(async () => {
   await driver?.close();
   await janus?.stop();
 });
-
-/** The longest run of 10 ms frames with almost no signal (below −50 dBFS RMS), in ms. */
-function longestSilenceMs(frames: Int16Array[]): number {
-  let longest = 0;
-  let run = 0;
-  for (const frame of frames) {
-    let sum = 0;
-    for (const sample of frame) sum += sample * sample;
-    run = Math.sqrt(sum / frame.length) < 104 ? run + 1 : 0;
-    longest = Math.max(longest, run);
-  }
-  return longest * 10;
-}
 
 /** Every talker heard by `listener` (a stream from Janus, connected, audio flowing). */
 function hearsAll(listener: TestPeer, names: string[]): boolean {
