@@ -17,6 +17,8 @@ export const LIMITS = {
   maxResumeTokenChars: 128,
   /** A full mesh costs O(n²) connections; browsers and this machine both tire past about a dozen. */
   defaultMaxPeersPerRoom: 12,
+  /** --max-peers applies to mesh rooms up to this: beyond it a mesh is hopeless anyway. */
+  maxMeshPeersPerRoom: 64,
   /** Through an SFU each peer sends once: rooms can be far larger. */
   defaultMaxPeersPerSfuRoom: 1000,
   maxPeersPerRoom: 10_000,
@@ -79,6 +81,11 @@ export type MediaMode = 'mesh' | 'sfu';
 
 /** A peer's publisher offer, or its answer to the server's subscriber offer. */
 export const SfuSdpSchema = z.strictObject({ sdp: z.string().min(1).max(LIMITS.maxSdpChars) });
+/** A publisher offer: one audio section and nothing else (the media server forwards only audio). */
+export const SfuPublishSchema = SfuSdpSchema.refine(({ sdp }) => {
+  const media = sdp.split(/\r?\n/).filter((line) => line.startsWith('m='));
+  return media.length === 1 && media[0]!.startsWith('m=audio ');
+}, 'a publisher offer carries exactly one audio section and nothing else');
 export const SfuCandidateSchema = z.strictObject({
   /** Which of the peer's two SFU connections the candidate belongs to. */
   target: z.enum(['publisher', 'subscriber']),

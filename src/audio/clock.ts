@@ -76,7 +76,17 @@ class SharedTicker {
 
   private run(): void {
     this.timer = null;
-    for (const clock of [...this.clocks]) clock.wake();
+    for (const clock of [...this.clocks]) {
+      try {
+        clock.wake();
+      } catch (error) {
+        // One engine's failure must not stop every other clock of the process: it is rethrown
+        // on its own, after the others have ticked.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
     if (this.clocks.size > 0 && !this.timer) this.schedule();
   }
 }

@@ -94,7 +94,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     await stopJanuses();
     throw error;
   }
-  const janusUrls = connectors.map((connector) => connector.driver.url);
+  const janusUrls = connectors.map((connector) => connector.driver?.url ?? connector.location);
   const listening = { url: server.url, media, ...(janusUrls.length > 0 ? { janus: janusUrls } : {}) };
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
   else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}\n`);

@@ -25,6 +25,13 @@ export interface SdpPolicy {
   maxMediaSections?: number;
   /** Refuse any section that is not audio (an SFU subscriber offer carries audio only). */
   audioOnly?: boolean;
+  /**
+   * Directions each section may declare (the remote's view): a media server's subscriber offer
+   * only sends (`sendonly`/`inactive`), its answer to our publisher only receives. Unset: any.
+   */
+  directions?: readonly string[];
+  /** Every audio section must offer Opus. */
+  requireOpus?: boolean;
 }
 
 /** Returns a safe copy of the remote description, or throws SdpRejected saying why. */
@@ -42,6 +49,7 @@ export function sanitizeRemoteDescription(description: SessionDescription, polic
   const notAudio = policy.audioOnly ? media.find((line) => !line.startsWith('m=audio ')) : undefined;
   if (notAudio !== undefined) throw new SdpRejected(`the description carries ${JSON.stringify(notAudio.slice(0, 30))}; only audio is accepted here`);
 
+  if (policy.directions || policy.requireOpus) checkSections(lines, policy);
   const opusTypes = new Set(lines.flatMap((line) => /^a=rtpmap:(\d+) opus\/48000/i.exec(line)?.[1] ?? []));
   const typesWithFmtp = new Set(lines.flatMap((line) => /^a=fmtp:(\d+) /.exec(line)?.[1] ?? []));
   const out: string[] = [];
@@ -65,6 +73,20 @@ export function sanitizeRemoteDescription(description: SessionDescription, polic
   }
   if (inAudio) out.push(`a=ptime:${policy.ptimeMs}`);
   return { type: description.type, sdp: out.join('\r\n') + '\r\n' };
+}
+
+/** Each media section's direction and codecs against the policy. */
+function checkSections(lines: string[], policy: SdpPolicy): void {
+  const sections: string[][] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) sections.push([line]);
+    else sections[sections.length - 1]?.push(line);
+  }
+  sections.forEach((section, index) => {
+    const direction = section.find((line) => /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(line))?.slice(2) ?? 'sendrecv';
+    if (policy.directions && !policy.directions.includes(direction)) throw new SdpRejected(`media section ${index} is ${direction}; expected ${policy.directions.join(' or ')}`);
+    if (policy.requireOpus && direction !== 'inactive' && !section.some((line) => /^a=rtpmap:\d+ opus\/48000/i.test(line))) throw new SdpRejected(`media section ${index} offers no Opus`);
+  });
 }
 
 /** Opus format parameters with usedtx set as wanted (and kept otherwise). */

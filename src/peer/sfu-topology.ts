@@ -1,6 +1,6 @@
 // SFU rooms: our audio goes once to the server's media server (Janus) on a publisher
-// connection, and everyone else's comes back on one subscriber connection with a receive-only
-// audio section per speaker. Janus makes every subscriber offer; the server tells us which mid
+// connection, and the speakers' come back on one subscriber connection with a receive-only
+// audio section per speaker forwarded (all of them, or the K loudest with --max-speakers). Janus makes every subscriber offer; the server tells us which mid
 // carries which member, so decoded audio is delivered per member as in the mesh.
 import { EventEmitter } from 'node:events';
 import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
@@ -12,6 +12,8 @@ import { RTCPeerConnection, nonstandard, type RTCPeerConnectionState, type SinkD
 
 /** A subscriber connection carries at most this many speakers' sections. */
 const MAX_SUBSCRIBER_SECTIONS = 256;
+const MAX_PUBLISH_ATTEMPTS = 3;
+const PUBLISH_RETRY_MS = 2000;
 
 export interface SfuOptions {
   /** Sends our publisher offer to the server; resolves with the media server's answer. */
@@ -40,6 +42,8 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   private subscriber: WrtcPeerConnection | null = null;
   private iceServers: IceServer[] = [];
   private offers: Promise<void> = Promise.resolve();
+  /** Bumped by reset(): offers queued for an earlier membership are dropped. */
+  private generation = 0;
   private closed = false;
   private readonly reported = new Map<string, RTCPeerConnectionState>();
 
@@ -48,6 +52,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   }
 
   reset(_self: PeerInfo, iceServers: IceServer[]): void {
+    this.generation++;
     this.closeConnections();
     this.members.clear();
     this.streams.clear();
@@ -70,7 +75,8 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   }
 
   handleServerOffer(offer: SfuOffer): void {
-    this.offers = this.offers.then(() => this.applyOffer(offer)).catch((error: Error) => {
+    const generation = this.generation;
+    this.offers = this.offers.then(() => (generation === this.generation ? this.applyOffer(offer) : undefined)).catch((error: Error) => {
       if (this.closed) return; // an offer that crossed our leaving
       const reason = error instanceof SdpRejected ? `rejected the media server's offer: ${error.message}` : `subscriber negotiation failed: ${error.message}`;
       this.options.logger.warn(reason);
@@ -138,7 +144,9 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
     return pc;
   }
 
-  private async startPublishing(): Promise<void> {
+  /** Publishes our audio; a failure is reported and tried again (3 times, 2 s apart). */
+  private async startPublishing(attempt = 1): Promise<void> {
+    const generation = this.generation;
     const pc = this.newConnection('publisher');
     this.publisher = pc;
     try {
@@ -147,19 +155,27 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
       await pc.setLocalDescription(offer);
       const answer = await this.options.publish(offer.sdp!);
       if (this.publisher !== pc) return;
-      const safe = sanitizeRemoteDescription({ type: 'answer', sdp: answer }, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx, audioOnly: true, maxMediaSections: 1 });
+      const safe = sanitizeRemoteDescription({ type: 'answer', sdp: answer }, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx, audioOnly: true, maxMediaSections: 1, directions: ['recvonly', 'inactive'], requireOpus: true });
       await pc.setRemoteDescription(safe);
     } catch (error) {
-      if (this.publisher !== pc) return;
-      const message = `publishing to the media server failed: ${(error as Error).message}`;
+      if (this.publisher !== pc || this.closed) return;
+      const retry = attempt < MAX_PUBLISH_ATTEMPTS;
+      const message = `publishing to the media server failed: ${(error as Error).message}${retry ? '; trying again' : ''}`;
       this.options.logger.warn(message);
       this.emit('problem', { message });
+      pc.close();
+      this.publisher = null;
+      if (retry) {
+        setTimeout(() => {
+          if (!this.closed && generation === this.generation && this.publisher === null) void this.startPublishing(attempt + 1);
+        }, PUBLISH_RETRY_MS).unref();
+      }
     }
   }
 
   private async applyOffer(offer: SfuOffer): Promise<void> {
     if (this.closed) return;
-    const safe = sanitizeRemoteDescription({ type: 'offer', sdp: offer.sdp }, { ptimeMs: this.options.ptimeMs, dtx: false, audioOnly: true, maxMediaSections: MAX_SUBSCRIBER_SECTIONS });
+    const safe = sanitizeRemoteDescription({ type: 'offer', sdp: offer.sdp }, { ptimeMs: this.options.ptimeMs, dtx: false, audioOnly: true, maxMediaSections: MAX_SUBSCRIBER_SECTIONS, directions: ['sendonly', 'inactive'], requireOpus: true });
     this.streams = new Map(offer.streams.map(({ mid, member }) => [mid, member]));
     let pc = this.subscriber;
     if (!pc) {

@@ -125,7 +125,11 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
     this.signalling.on('member-left', ({ id }) => this.removeMember(id));
     this.signalling.on('member-updated', ({ id, state }) => this.updateMember(id, state));
-    this.signalling.on('signal', (signal) => this.topologyOf('mesh')?.handleSignal(signal));
+    this.signalling.on('signal', (signal) => {
+      const mesh = this.topologyOf('mesh');
+      if (mesh) mesh.handleSignal(signal);
+      else this.logger.info('a peer signal arrived in an SFU room; ignored', { from: signal.from });
+    });
     this.signalling.on('sfu-offer', (offer) => this.topologyOf('sfu')?.handleServerOffer(offer));
     this.signalling.on('sfu-streams', (streams) => this.topologyOf('sfu')?.handleServerStreams(streams));
     this.signalling.on('media-changed', ({ room, media, reason }) => {
@@ -266,16 +270,15 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   /**
-   * The room's media changed under us: a new topology with every roommate is brought up beside
+   * The room's media changed under us (or restarted): a new topology with every roommate is brought up beside
    * the old one, and takes over once it carries everyone the old one did (make-before-break;
    * after 3 s at the latest). In a mesh that nobody joined last, the impolite peer of each pair
    * offers (both sides agree on that).
    */
   private switchMedia(media: MediaMode, reason: string): void {
     if (!this.self) return;
-    if (this.incoming?.topology.kind === media || (!this.incoming && this.topology.kind === media)) return;
+    // A change to the same kind is a restart (its media server came back): a fresh path too.
     this.dropIncoming();
-    if (this.topology.kind === media) return;
     this.logger.warn('the room changes how it carries audio', { media, reason });
     const topology = this.createTopology(media);
     const readiness = new SwitchReadiness();

@@ -15,21 +15,33 @@ export class JanusConnector {
     private readonly options: JanusDriverOptions,
   ) {}
 
-  /** `where` is ws://HOST:PORT or "auto". Rejects with a sentence that says what to do. */
+  /**
+   * `where` is ws://HOST:PORT or "auto". For "auto" a Janus that cannot start is an error that
+   * says what to install; a Janus at a URL that does not answer yet is tried again later
+   * (`driver` is null until then, and its rooms use the mesh).
+   */
   static async start(where: string, logger: Logger, options: JanusDriverOptions = {}): Promise<JanusConnector> {
     const connector = new JanusConnector(where, logger, options);
     try {
       await connector.connect();
     } catch (error) {
-      await connector.stop();
-      throw error;
+      if (where === 'auto') {
+        await connector.stop();
+        throw error;
+      }
+      logger.warn(`${(error as Error).message}; its rooms use the mesh until it answers (trying every 2 s)`);
     }
     return connector;
   }
 
-  get driver(): JanusDriver {
-    if (!this.current) throw new Error('Janus is not connected');
+  /** The connected driver, or null while this Janus has not answered. */
+  get driver(): JanusDriver | null {
     return this.current;
+  }
+
+  /** Where this Janus is: its URL, or "auto". */
+  get location(): string {
+    return this.where;
   }
 
   /** A new driver (after a loss): restarts Janus first when this server runs its own. */

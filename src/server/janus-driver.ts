@@ -120,8 +120,15 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     } catch (error) {
       throw new Error(`cannot reach Janus at ${url} (${(error as Error).message}); is it running with its WebSocket transport there?`);
     }
-    const session = await connection.create();
-    const manager = await session.attach(VideoRoomPlugin);
+    let session: JanodeSession;
+    let manager: VideoRoomHandle;
+    try {
+      session = await connection.create();
+      manager = await session.attach(VideoRoomPlugin);
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw new Error(`Janus at ${url} refused a session or the VideoRoom plugin (${(error as Error).message}); is the plugin enabled?`);
+    }
     logger.info('connected to Janus', { url });
     return new JanusDriver(url, connection, session, manager, logger, options);
   }
@@ -153,7 +160,13 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     };
     this.members.set(memberId, member);
     room.members.add(memberId);
-    await room.ready;
+    try {
+      await room.ready;
+    } catch (error) {
+      this.members.delete(memberId);
+      room.members.delete(memberId);
+      throw error;
+    }
     this.syncSubscription(member);
   }
 
@@ -164,6 +177,18 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     await member.room.ready;
     const handle = await this.session.attach(VideoRoomPlugin);
     member.publisher = handle;
+    try {
+      return await this.joinAsPublisher(member, handle, offerSdp);
+    } catch (error) {
+      // A failed publish leaves nothing behind: the member may publish again.
+      if (member.publisher === handle) member.publisher = null;
+      await handle.detach().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async joinAsPublisher(member: SfuMember, handle: VideoRoomHandle, offerSdp: string): Promise<string> {
+    const memberId = member.id;
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
       if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
       this.talk.set(member.feed, { talking: event.talking, since: Date.now() });
@@ -171,10 +196,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       if (event.talking) this.routeTalker(member.room, member.feed);
     });
     const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: memberId, audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
-    if (member.left) {
-      await handle.detach().catch(() => undefined);
-      throw new Error('the member left while publishing');
-    }
+    if (member.left) throw new Error('the member left while publishing');
     if (!joined.jsep) throw new Error('Janus accepted the publisher without an answer');
     member.feed = joined.feed;
     member.room.feeds.set(joined.feed, memberId);
@@ -265,7 +287,14 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
           talking_level_threshold: TALKING.level,
           notify_joining: false,
         })
-        .then(() => undefined),
+        .then(
+          () => undefined,
+          (error: Error) => {
+            // Not cached: the next join tries again.
+            if (this.rooms.get(name) === room) this.rooms.delete(name);
+            throw new Error(`Janus could not create the room: ${error.message}`);
+          },
+        ),
     };
     this.rooms.set(name, room);
     return room;

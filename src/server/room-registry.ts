@@ -33,13 +33,14 @@ export class RoomRegistry {
    * Adds the socket to `room`. A socket is in at most one room, so any earlier membership ends.
    * With a valid resume token the stale member it names is removed first and its name reused.
    */
-  join(socketId: string, room: string, requestedName: string, resumeToken?: string, protocolVersion = 2): JoinOutcome {
+  /** `capacity`: this room's limit for this join (default: the registry's). */
+  join(socketId: string, room: string, requestedName: string, resumeToken?: string, protocolVersion = 2, capacity = this.maxPeersPerRoom): JoinOutcome {
     const stale = resumeToken !== undefined ? this.byResumeToken.get(resumeToken) : undefined;
     const replaced = stale !== undefined && stale.socketId !== socketId ? stale : null;
     const previous = this.bySocket.get(socketId);
     const members = this.rooms.get(room);
     const leavingThisRoom = [previous, replaced].filter((m): m is Member => m !== undefined && m !== null && m.room === room).length;
-    if ((members?.size ?? 0) - leavingThisRoom >= this.maxPeersPerRoom) return { ok: false, reason: 'room-full' };
+    if ((members?.size ?? 0) - leavingThisRoom >= capacity) return { ok: false, reason: 'room-full' };
 
     if (previous) this.remove(previous);
     if (replaced) this.remove(replaced);

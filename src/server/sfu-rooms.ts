@@ -15,8 +15,10 @@ export interface SfuRoomsHooks {
   streams(memberId: string, streams: SfuStream[]): void;
   /** Janus heard a member start or stop talking. */
   talking(memberId: string, talking: boolean): void;
-  /** A room's media changed: tell its members. */
+  /** A room's media changed (or its media server restarted): tell its members. */
   mediaChanged(room: string, media: MediaMode, reason: string): void;
+  /** A room that is too large for a mesh lost its media server: tell its members to wait. */
+  mediaUnavailable(room: string, reason: string): void;
   /** The ids of a room's members now. */
   membersOf(room: string): string[];
 }
@@ -26,11 +28,15 @@ export interface SfuRoomsOptions {
   setting: MediaSetting;
   settingFor?: (room: string) => MediaSetting | undefined;
   auto?: Partial<AutoMediaOptions>;
+  /** Members a room may have while it is a mesh, and through the SFU. */
+  meshLimit: number;
+  sfuLimit: number;
 }
 
 /** A Janus the server can use: a connected driver, and how to get a new one after a loss. */
 export interface JanusSource {
-  driver: JanusDriver;
+  /** null: not connected yet (it is tried with `reconnect`). */
+  driver: JanusDriver | null;
   /** Connects a new driver after a loss (for --janus auto, restarting Janus first). */
   reconnect?: () => Promise<JanusDriver>;
 }
@@ -52,12 +58,19 @@ interface RoomMedia {
 
 /** How often a lost Janus is tried again. */
 const RECONNECT_EVERY_MS = 2000;
+/**
+ * A member of a room that returns to the mesh keeps its Janus handles this long, so that its
+ * peers hear each other through Janus until their mesh links carry the audio (make-before-break).
+ */
+const MESH_TAKEOVER_MS = 5000;
 
 export class SfuRooms {
   private readonly januses: JanusSlot[];
   private readonly rooms = new Map<string, RoomMedia>();
   /** Members of rooms that now run through the SFU, and their rooms. */
   private readonly sfuMembers = new Map<string, string>();
+  /** Members whose Janus handles go once their peers' mesh has taken over. */
+  private readonly pendingLeaves = new Map<string, { driver: JanusDriver; timer: NodeJS.Timeout }>();
   private readonly auto: AutoMediaOptions;
   private closed = false;
 
@@ -69,13 +82,23 @@ export class SfuRooms {
   ) {
     this.auto = { ...DEFAULT_AUTO_MEDIA, ...options.auto };
     this.januses = januses.map(({ reconnect }) => ({ driver: null, reconnect: reconnect ?? null, reconnectTimer: null }));
-    januses.forEach(({ driver }, index) => this.attach(this.januses[index]!, driver));
+    januses.forEach(({ driver }, index) => {
+      const slot = this.januses[index]!;
+      if (driver) this.attach(slot, driver);
+      else this.scheduleReconnect(slot);
+    });
   }
 
   /** How a room carries audio once it has `members` (a newcomer included): a query, no change. */
   mediaAfterJoin(room: string, members: number): MediaMode {
     const current = this.rooms.get(room)?.media ?? 'mesh';
     return targetMedia({ setting: this.settingFor(room), current, members, janusAvailable: this.available, smallForMs: 0 }, this.auto);
+  }
+
+  /** How many members the room may hold once this join is in: a mesh is capped lower. */
+  capacityFor(room: string, members: number): number {
+    const media = this.rooms.get(room)?.media === 'sfu' ? 'sfu' : this.mediaAfterJoin(room, members);
+    return media === 'sfu' ? this.options.sfuLimit : this.options.meshLimit;
   }
 
   /** A member joined (the registry holds it): the room may move; returns the media it uses. */
@@ -92,6 +115,7 @@ export class SfuRooms {
   /** A member left (the registry no longer holds it): a shrunk room may return to the mesh later. */
   memberLeft(room: string, memberId: string): void {
     const state = this.rooms.get(room);
+    this.leaveNow(memberId);
     if (this.sfuMembers.delete(memberId)) state?.janus?.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
     if (!state) return;
     const members = this.hooks.membersOf(room).length;
@@ -122,6 +146,7 @@ export class SfuRooms {
     this.closed = true;
     for (const slot of this.januses) if (slot.reconnectTimer) clearTimeout(slot.reconnectTimer);
     for (const state of this.rooms.values()) this.clearSmall(state);
+    for (const memberId of [...this.pendingLeaves.keys()]) this.leaveNow(memberId);
   }
 
   /** Members per Janus (tests and diagnostics: placement). */
@@ -185,19 +210,46 @@ export class SfuRooms {
     if (media === 'sfu' && !state.janus) return; // no Janus to go to: stay
     state.media = media;
     this.logger.info('room media changes', { room, media, reason });
-    const members = this.hooks.membersOf(room).filter((id) => id !== except);
     this.hooks.mediaChanged(room, media, reason);
+    // Members are read after the notice: the server may have had to let some go (v1 clients).
+    const members = this.hooks.membersOf(room).filter((id) => id !== except);
     for (const memberId of members) {
       if (media === 'sfu') this.joinDriver(room, memberId);
-      else if (this.sfuMembers.delete(memberId)) previous?.driver?.leave(memberId).catch(() => undefined);
+      else if (this.sfuMembers.delete(memberId) && previous?.driver) this.leaveLater(memberId, previous.driver);
     }
   }
 
   private joinDriver(room: string, memberId: string): void {
     const driver = this.rooms.get(room)?.janus?.driver;
     if (!driver || this.sfuMembers.has(memberId)) return;
+    const pending = this.pendingLeaves.get(memberId);
+    if (pending?.driver === driver) {
+      // Back before its handles went: it is still in Janus's room.
+      clearTimeout(pending.timer);
+      this.pendingLeaves.delete(memberId);
+      this.sfuMembers.set(memberId, room);
+      return;
+    }
+    this.leaveNow(memberId);
     this.sfuMembers.set(memberId, room);
-    driver.join(room, memberId).catch((error: Error) => this.logger.warn('Janus: join failed', { member: memberId, error: error.message }));
+    driver.join(room, memberId).catch((error: Error) => {
+      if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
+      this.logger.warn('Janus: join failed', { member: memberId, error: error.message });
+    });
+  }
+
+  private leaveLater(memberId: string, driver: JanusDriver): void {
+    const timer = setTimeout(() => this.leaveNow(memberId), MESH_TAKEOVER_MS);
+    timer.unref();
+    this.pendingLeaves.set(memberId, { driver, timer });
+  }
+
+  private leaveNow(memberId: string): void {
+    const pending = this.pendingLeaves.get(memberId);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.pendingLeaves.delete(memberId);
+    pending.driver.leave(memberId).catch(() => undefined);
   }
 
   private attach(slot: JanusSlot, driver: JanusDriver): void {
@@ -208,19 +260,35 @@ export class SfuRooms {
     driver.once('lost', (reason) => this.onLost(slot, driver, reason));
   }
 
-  /** The rooms on a lost Janus fall back to the mesh, and its reconnect loop starts. */
+  /**
+   * The rooms on a lost Janus fall back to the mesh while they are within its limit; a larger
+   * room waits for Janus (its members are told). The reconnect loop starts.
+   */
   private onLost(slot: JanusSlot, driver: JanusDriver, reason: string): void {
     if (slot.driver !== driver || this.closed) return;
     slot.driver = null;
+    for (const [memberId, pending] of this.pendingLeaves) {
+      if (pending.driver !== driver) continue;
+      clearTimeout(pending.timer);
+      this.pendingLeaves.delete(memberId);
+    }
     let moved = 0;
     for (const [room, state] of this.rooms) {
       if (state.janus !== slot) continue;
-      moved++;
       for (const [memberId, memberRoom] of this.sfuMembers) if (memberRoom === room) this.sfuMembers.delete(memberId);
       this.clearSmall(state);
-      this.move(room, state, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
+      const members = this.hooks.membersOf(room).length;
+      moved++;
+      if (this.leastLoaded()) {
+        this.move(room, state, 'sfu', `the media server is unavailable (${reason}); moving to another one`);
+      } else if (members <= this.options.meshLimit) {
+        this.move(room, state, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
+      } else {
+        state.janus = null;
+        this.hooks.mediaUnavailable(room, `the media server is unavailable (${reason}) and ${members} members are too many for a direct mesh (at most ${this.options.meshLimit}); waiting for it to come back`);
+      }
     }
-    this.logger.warn('Janus lost: its rooms fall back to the mesh', { rooms: moved, reason });
+    this.logger.warn('Janus lost: its rooms move', { rooms: moved, reason });
     this.scheduleReconnect(slot);
   }
 
@@ -237,7 +305,8 @@ export class SfuRooms {
           for (const [room, state] of this.rooms) {
             const members = this.hooks.membersOf(room).length;
             const target = targetMedia({ setting: this.settingFor(room), current: state.media, members, janusAvailable: true, smallForMs: 0 }, this.auto);
-            if (target !== state.media) this.move(room, state, target, 'the media server is back');
+            // A room that waited without media restarts on the SFU, as do rooms that want it.
+            if (target !== state.media || (state.media === 'sfu' && state.janus === null)) this.move(room, state, target, 'the media server is back');
           }
         },
         (error: Error) => {

@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
-import type { ZodError } from 'zod';
+import type { ZodError, z } from 'zod';
 import {
   CLIENT_EVENTS,
   JoinRequestSchema,
@@ -12,6 +12,7 @@ import {
   MemberStatePatchSchema,
   PROTOCOL_VERSION,
   SfuCandidateSchema,
+  SfuPublishSchema,
   SfuSdpSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   SignalRequestSchema,
@@ -87,7 +88,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const logger = options.logger ?? silentLogger;
   const map = options.map ?? RoomMap.empty();
   const ice: IceConfig = options.ice ?? { urls: [], turnAuth: { kind: 'none' } };
-  const maxPeersPerRoom = options.maxPeersPerRoom ?? ((options.media ?? 'mesh') === 'mesh' ? LIMITS.defaultMaxPeersPerRoom : LIMITS.defaultMaxPeersPerSfuRoom);
+  // A mesh is capped low (every peer connects to every other); through the SFU far higher.
+  // --max-peers, when given, caps both.
+  const meshLimit = Math.min(options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom, LIMITS.maxMeshPeersPerRoom);
+  const sfuLimit = options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerSfuRoom;
+  const maxPeersPerRoom = Math.max(meshLimit, sfuLimit);
   const registry = new RoomRegistry(maxPeersPerRoom);
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
@@ -100,7 +105,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
   };
   const sfu = new SfuRooms(
-    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}) },
+    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), meshLimit, sfuLimit },
     januses,
     {
       offer: (memberId, offer) => {
@@ -118,12 +123,26 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       },
       mediaChanged: (room, media, reason) => {
         io.to(versionRoom(room, 2)).emit('media-changed', { room, media, reason });
+        if (media === 'sfu') dismissV1(room);
+      },
+      mediaUnavailable: (room, reason) => {
+        io.to(socketRoom(room)).emit('error-message', { code: 'media-unavailable', message: reason });
       },
       membersOf: (room) => registry.membersIn(room).map((member) => member.id),
     },
     logger,
   );
   const leaveSfu = (member: Member): void => sfu.memberLeft(member.room, member.id);
+  // v1 clients cannot use the SFU: when their room moves there, they are told why and let go.
+  const dismissV1 = (room: string): void => {
+    for (const member of registry.membersIn(room).filter((m) => m.protocolVersion < 2)) {
+      const socket = io.sockets.sockets.get(member.socketId);
+      socket?.emit('error-message', { code: 'version-mismatch', message: `room "${room}" now carries audio through the SFU, which protocol v1 clients cannot use; update voxroom` });
+      registry.leave(member.socketId);
+      if (socket) leaveSocketRooms(socket, member);
+      announceLeave(member, 'left');
+    }
+  };
   const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
 
   const handler = createRequestHandler({
@@ -214,9 +233,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         return refuse(socket, 'version-mismatch', `room "${request.room}" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom`, ack);
       }
       const previous = registry.memberOf(socket.id);
-      const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v);
+      const capacity = sfu.capacityFor(request.room, registry.membersIn(request.room).length + 1);
+      const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v, capacity);
       if (!outcome.ok) {
-        return refuse(socket, 'room-full', `room "${request.room}" is full (${maxPeersPerRoom} peers); try another room or ask the operator to raise --max-peers`, ack);
+        const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
+        return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
       }
       const { member, others, renamed, replaced } = outcome;
       if (previous) {
@@ -266,47 +287,29 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     });
 
     // SFU rooms: the peer's two connections (publisher, subscriber) are negotiated with Janus
-    // through these events; the server checks shape and size and never reads the SDP.
-    const sfuMember = (ack: Ack<{ ok: false; error: ProtocolError }> | undefined): Member | null => {
-      const member = registry.memberOf(socket.id);
-      if (!member) {
-        refuse(socket, 'not-in-room', 'join a room first', ack);
-        return null;
-      }
-      if (!sfu.isSfuMember(member.id)) {
-        refuse(socket, 'not-sfu', `room "${member.room}" is not an SFU room; negotiate with your roommates through signal`, ack);
-        return null;
-      }
-      return member;
+    // through these events; the server checks shape and size, and hands the SDP to Janus.
+    const onSfuEvent = <S extends z.ZodType, R extends { ok: true }>(event: 'sfu-publish' | 'sfu-answer' | 'sfu-candidate', schema: S, act: (driver: JanusDriver, member: Member, request: z.infer<S>) => Promise<R>): void => {
+      socket.on(event, (...args: unknown[]) => {
+        const ack = extractAck<R | { ok: false; error: ProtocolError }>(args);
+        const parsed = schema.safeParse(args[0]);
+        if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid ${event}: ${describeIssues(parsed.error)}`, ack);
+        const member = registry.memberOf(socket.id);
+        if (!member) return refuse(socket, 'not-in-room', 'join a room first', ack);
+        if (!sfu.isSfuMember(member.id)) return refuse(socket, 'not-sfu', `room "${member.room}" does not carry audio through the SFU now; negotiate with your roommates through signal`, ack);
+        act(sfu.driverFor(member.id), member, parsed.data).then(
+          (result) => ack?.(result),
+          (error: Error) => refuse(socket, 'media-unavailable', `the media server: ${error.message}`, ack),
+        );
+      });
     };
-    const mediaError = (ack: Ack<{ ok: false; error: ProtocolError }> | undefined) => (error: Error): void => refuse(socket, 'media-unavailable', `the media server: ${error.message}`, ack);
-
-    socket.on('sfu-publish', (...args: unknown[]) => {
-      const ack = extractAck<{ ok: true; sdp: string } | { ok: false; error: ProtocolError }>(args);
-      const parsed = SfuSdpSchema.safeParse(args[0]);
-      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-publish: ${describeIssues(parsed.error)}`, ack);
-      const member = sfuMember(ack);
-      if (!member) return;
-      sfu.driverFor(member.id).publish(member.id, parsed.data.sdp).then((sdp) => ack?.({ ok: true, sdp }), mediaError(ack));
+    onSfuEvent('sfu-publish', SfuPublishSchema, async (driver, member, { sdp }) => ({ ok: true as const, sdp: await driver.publish(member.id, sdp) }));
+    onSfuEvent('sfu-answer', SfuSdpSchema, async (driver, member, { sdp }) => {
+      await driver.answer(member.id, sdp);
+      return { ok: true as const };
     });
-
-    socket.on('sfu-answer', (...args: unknown[]) => {
-      const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
-      const parsed = SfuSdpSchema.safeParse(args[0]);
-      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-answer: ${describeIssues(parsed.error)}`, ack);
-      const member = sfuMember(ack);
-      if (!member) return;
-      sfu.driverFor(member.id).answer(member.id, parsed.data.sdp).then(() => ack?.({ ok: true }), mediaError(ack));
-    });
-
-    socket.on('sfu-candidate', (...args: unknown[]) => {
-      const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
-      const parsed = SfuCandidateSchema.safeParse(args[0]);
-      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid sfu-candidate: ${describeIssues(parsed.error)}`, ack);
-      const member = sfuMember(ack);
-      if (!member) return;
-      const { target, candidate } = parsed.data;
-      sfu.driverFor(member.id).trickle(member.id, target, candidate && { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null }).then(() => ack?.({ ok: true }), mediaError(ack));
+    onSfuEvent('sfu-candidate', SfuCandidateSchema, async (driver, member, { target, candidate }) => {
+      await driver.trickle(member.id, target, candidate && { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null });
+      return { ok: true as const };
     });
 
     socket.on('signal', (...args: unknown[]) => {

@@ -64,7 +64,7 @@ describe('voxroom CLI', () => {
 
   it('serves, prints its URL, takes PORT from the environment, and exits 0 on SIGINT and SIGTERM', async () => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      const { child, match } = await startCli(['serve', '--json'], /\{"event":"listening","url":"(http:\/\/127\.0\.0\.1:(\d+))"\}/, { PORT: '0' });
+      const { child, match } = await startCli(['serve', '--json'], /\{"event":"listening","url":"(http:\/\/127\.0\.0\.1:(\d+))","media":"mesh"\}/, { PORT: '0' });
       const url = match[1]!;
       const socket = await connectClient(url);
       await joinOk(socket, 'lobby', 'alice');

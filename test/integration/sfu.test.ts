@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { JanusDriver } from '../../src/server/janus-driver.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { runCli } from '../helpers/cli.js';
+import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/signalling.js';
 import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { readWav16 } from '../helpers/wav.js';
@@ -152,13 +152,22 @@ describe('voxroom load', () => {
 });
 
 describe('voxroom serve --janus', () => {
-  it('says what to install when janus is missing, and refuses --media sfu without a Janus', async () => {
+  it('says what to install when janus is missing, uses the mesh while a Janus does not answer, and refuses --media sfu without a Janus', async () => {
     const missing = await runCli(['serve', '--port', '0', '--janus', 'auto'], { env: { PATH: '/nonexistent' } });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/"janus" was not found; install Janus \(Debian\/Ubuntu: sudo apt-get install janus\)/);
-    const unreachable = await runCli(['serve', '--port', '0', '--janus', 'ws://127.0.0.1:1']);
-    expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/cannot reach Janus at ws:\/\/127\.0\.0\.1:1/);
+    // A Janus that does not answer yet: the server starts, says so, and uses the mesh meanwhile.
+    const unreachable = await startCli(['serve', '--port', '0', '--janus', 'ws://127.0.0.1:1'], /listening on (http:\/\/\S+)/);
+    try {
+      await waitUntil(() => /cannot reach Janus at ws:\/\/127\.0\.0\.1:1 .*its rooms use the mesh until it answers/.test(unreachable.output().stderr), 'the warning', 5000, () => unreachable.output());
+      const alone = makePeer(unreachable.match[1]!, 'fallback', 'alone', 440);
+      peers.push(alone);
+      await alone.peer.start();
+      expect(alone.peer.status().media).toBe('mesh');
+    } finally {
+      unreachable.child.kill('SIGTERM');
+      await exitOf(unreachable.child);
+    }
     const noJanus = await runCli(['serve', '--port', '0', '--media', 'sfu']);
     expect(noJanus.code).toBe(2);
     expect(noJanus.stderr).toMatch(/--media sfu needs a Janus/);

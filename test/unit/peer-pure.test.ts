@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseControlLine, splitWords } from '../../src/peer/control-commands.js';
+import { SfuPublishSchema } from '../../src/protocol.js';
 import { SdpRejected, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from '../../src/peer/sdp-guard.js';
 import { selectDevice } from '../../src/audio/device/device-select.js';
 import { outputBufferMs, parseLatency } from '../../src/audio/device/latency.js';
@@ -92,5 +93,27 @@ describe('device selection', () => {
     expect(outputBufferMs(sixty)).toBe(60);
     expect(outputBufferMs(parseLatency('200'))).toBe(200);
     expect(() => parseLatency('1')).toThrow(/not a latency/);
+  });
+});
+
+describe('SFU descriptions', () => {
+  const section = (mid: number, direction: string, codec = 'opus/48000/2'): string => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:${mid}\r\na=${direction}\r\na=rtpmap:111 ${codec}\r\n`;
+  const sfuOffer = (...sections: string[]): string => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n${sections.join('')}`;
+  const policy = { ptimeMs: 20, dtx: false, audioOnly: true, maxMediaSections: 256, directions: ['sendonly', 'inactive'], requireOpus: true };
+
+  it('accepts a subscriber offer of several send-only Opus sections, and inactive ones', () => {
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp: sfuOffer(section(0, 'sendonly'), section(1, 'sendonly'), section(2, 'inactive', 'PCMU/8000')) }, policy)).not.toThrow();
+  });
+
+  it('refuses a section that would send to us both ways, another codec, or video', () => {
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp: sfuOffer(section(0, 'sendonly'), section(1, 'sendrecv')) }, policy)).toThrow(/media section 1 is sendrecv; expected sendonly or inactive/);
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp: sfuOffer(section(0, 'sendonly', 'PCMU/8000')) }, policy)).toThrow(/offers no Opus/);
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp: sfuOffer(section(0, 'sendonly'), 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n') }, policy)).toThrow(/only audio is accepted/);
+  });
+
+  it('the wire schema takes a publisher offer of exactly one audio section', () => {
+    expect(SfuPublishSchema.safeParse({ sdp: sfuOffer(section(0, 'sendonly')) }).success).toBe(true);
+    expect(SfuPublishSchema.safeParse({ sdp: sfuOffer(section(0, 'sendonly'), section(1, 'sendonly')) }).success).toBe(false);
+    expect(SfuPublishSchema.safeParse({ sdp: sfuOffer('m=video 9 UDP/TLS/RTP/SAVPF 96\r\n') }).success).toBe(false);
   });
 });
