@@ -258,6 +258,25 @@ async function main(): Promise<void> {
     );
   }
 
+  if (sections.has('stability')) {
+    log('stability: 200 join/leave cycles…');
+    const stability = await measureStability(200);
+    parts.push(
+      '',
+      '## 6. Resource stability',
+      '',
+      `A peer joins and leaves ${stability.cycles} times (${stability.seconds} s) while another stays, in this process${stability.gcExposed ? ', measured after a forced GC' : ''}.`,
+      '',
+      table(
+        ['', 'RSS MB', 'heap MB', 'active handles', 'threads'],
+        [
+          ['start', stability.start.rssMb, stability.start.heapMb, stability.start.handles, stability.start.threads],
+          ['end', stability.end.rssMb, stability.end.heapMb, stability.end.handles, stability.end.threads],
+        ],
+      ),
+    );
+  }
+
   if (sections.has('joins')) {
     // Rounds of real processes joining at once: with the test suite's 7, at least 50 per run of both.
     const plan: Array<{ scenario: StressScenario; rounds: number; injectDelayMs?: number }> = [
@@ -296,25 +315,6 @@ async function main(): Promise<void> {
       'Separate `voxroom join` processes (tones, `--output null`, `--record-dir`) start at the same moment against one `voxroom serve`: six in one room; five arriving while a sixth leaves; four in each of two rooms; six through a server that holds each incoming message up to 200 ms (`--inject-delay`, in order per socket). A round fails when any peer\'s recording of any roommate lacks that roommate\'s tone (within 10 dB of the −20 dBFS sent) in its last 1.5 s, 2.5 s after every pair reported `connected` (or 20 s, when some never did). "Safety net" counts rounds in which some pair was re-offered because it was not connected 5 s after both knew each other. Settle: from the first process start until every pair was connected.',
       '',
       table(['scenario', 'rounds', 'failed rounds', 'rounds needing the safety net', 'retries', 'settle median ms', 'settle max ms'], rows),
-    );
-  }
-
-  if (sections.has('stability')) {
-    log('stability: 200 join/leave cycles…');
-    const stability = await measureStability(200);
-    parts.push(
-      '',
-      '## 6. Resource stability',
-      '',
-      `A peer joins and leaves ${stability.cycles} times (${stability.seconds} s) while another stays, in this process${stability.gcExposed ? ', measured after a forced GC' : ''}.`,
-      '',
-      table(
-        ['', 'RSS MB', 'heap MB', 'active handles', 'threads'],
-        [
-          ['start', stability.start.rssMb, stability.start.heapMb, stability.start.handles, stability.start.threads],
-          ['end', stability.end.rssMb, stability.end.heapMb, stability.end.handles, stability.end.threads],
-        ],
-      ),
     );
   }
 

@@ -12,6 +12,7 @@ import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/signalling.js';
 import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { videoRoomHandles } from '../helpers/janus-admin.js';
 import { readWav16 } from '../helpers/wav.js';
 
 const TALKERS = { alice: 440, bob: 620, carol: 970 } as const;
@@ -62,7 +63,13 @@ describe('SFU rooms (Janus)', () => {
       // No mesh: a talker holds a publisher and a subscriber connection, a listener only the latter.
       expect(p.peer.status()).toMatchObject({ media: 'sfu', links: p.name.startsWith('l') ? 1 : 2 });
     }
-    // Janus holds the handles: a publisher for each talker, none for a listener.
+    // Janus's own Admin API: a publisher handle per talker, a subscriber per peer, each
+    // subscriber carrying the other talkers.
+    const handles = await videoRoomHandles(janus);
+    console.log(`Janus admin API: ${JSON.stringify(handles)}`);
+    expect(handles.filter((h) => h.type === 'publisher')).toHaveLength(3);
+    expect(handles.filter((h) => h.type === 'subscriber').map((h) => h.activeStreams).sort()).toEqual([2, 2, 2, 3, 3]);
+    // voxroom's driver says the same per member: a publisher for each talker, none for a listener.
     for (const p of [...talkers, ...listeners]) {
       const handles = driver.handlesOf(p.peer.identity!.id);
       expect(handles?.subscriber, `${p.name}'s subscriber handle`).not.toBeNull();
@@ -296,9 +303,12 @@ describe('loudest-speaker routing', () => {
         await waitUntil(() => toneNowDb(listener, tones[i]!) > -10, `t${i + 1}'s turn heard`, 5000, () => listener.peer.peers().map((p) => [p.name, p.connection]));
         // When it was heard, to the 10 ms frame of the listener's mix: the first frame carrying the tone.
         delays.push(firstFrameWithTone(listener, tones[i]!, startFrame) * 10);
-        // Never more than three at once, as the listener's connection and Janus both say.
+        // Never more than three at once, as the listener's connection, the driver and Janus's
+        // Admin API all say.
         expect(listener.peer.peers().filter((p) => p.connection === 'connected').length).toBeLessThanOrEqual(3);
         expect(routed.handlesOf(listener.peer.identity!.id)?.subscribedFeeds).toBeLessThanOrEqual(3);
+        const subscribers = (await videoRoomHandles(janus)).filter((h) => h.type === 'subscriber');
+        expect(Math.max(...subscribers.map((h) => h.activeStreams))).toBeLessThanOrEqual(3);
         await sleep(700);
       }
       console.log(`loudest-speaker routing: each turn heard after ${delays.join(', ')} ms`);
