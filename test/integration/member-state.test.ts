@@ -32,7 +32,9 @@ describe('member state', () => {
     await waitUntil(() => quiet.peer.peers()[0]?.state.muted === true, 'the mute', 3000);
     // Muted means silence is sent: speaking ends after its 400 ms hangover.
     await waitUntil(() => quiet.peer.peers()[0]?.state.speaking === false, 'speaking to end', 3000);
-    expect(updates).toEqual(['talker muted=false speaking=true', 'talker muted=true speaking=true', 'talker muted=true speaking=false']);
+    // The talker may already be speaking when the quiet peer joins (then the join carries it, not
+    // an update); after that: the mute, then the end of speaking, and nothing else.
+    expect(updates.filter((u) => u !== 'talker muted=false speaking=true')).toEqual(['talker muted=true speaking=true', 'talker muted=true speaking=false']);
     expect(talker.peer.status().audio.speaking).toBe(false);
   });
 
