@@ -1,5 +1,6 @@
 // SFU rooms through a real Janus (started by the test from the janus on the PATH): media goes
 // once to Janus and back, listeners mix in Node with their own volumes, recordings per speaker.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,6 +236,37 @@ describe('Janus lost and back', () => {
       await flaky.close();
       await own.stop();
     }
+  }, 90_000);
+});
+
+describe('voxroom serve --janus auto', () => {
+  it('starts its own Janus, starts it again when it dies, and its rooms come back to it', async () => {
+    const serve = await startCli(['serve', '--port', '0', '--janus', 'auto', '--media', 'sfu', '--verbose'], /listening on (http:\/\/\S+)/);
+    const url = serve.match[1]!;
+    let restarted = 0;
+    const alice = makePeer(url, 'own', 'alice', TALKERS.alice);
+    const bob = makePeer(url, 'own', 'bob', TALKERS.bob);
+    peers.push(alice, bob);
+    try {
+      await alice.peer.start();
+      await bob.peer.start();
+      await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other through its Janus', 20_000);
+      const janusPid = Number(execFileSync('pgrep', ['-P', String(serve.child.pid), 'janus']).toString().trim().split('\n')[0]);
+      expect(janusPid).toBeGreaterThan(0);
+      process.kill(janusPid, 'SIGKILL');
+      await waitUntil(() => alice.peer.status().media === 'mesh', 'the fallback to the mesh', 10_000);
+      await waitUntil(() => alice.peer.status().media === 'sfu' && bob.peer.status().media === 'sfu', 'back on a restarted Janus', 30_000, () => serve.output().stderr.slice(-2000));
+      await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other through it again', 20_000);
+      expect(serve.output().stderr).toMatch(/Janus exited; starting it again/);
+      restarted = Number(execFileSync('pgrep', ['-P', String(serve.child.pid), 'janus']).toString().trim().split('\n')[0]);
+      expect(restarted).not.toBe(janusPid);
+    } finally {
+      await Promise.all([alice.peer.stop(), bob.peer.stop()]);
+      serve.child.kill('SIGTERM');
+      expect((await exitOf(serve.child)).code).toBe(0);
+    }
+    // Its Janus went with it.
+    expect(() => process.kill(restarted, 0)).toThrow(/ESRCH/);
   }, 90_000);
 });
 
