@@ -107,7 +107,9 @@ export class SfuRooms {
     const members = this.hooks.membersOf(room);
     const target = this.mediaAfterJoin(room, members.length);
     if (members.length > this.auto.meshReturnAt) this.clearSmall(state);
-    if (target !== state.media) this.move(room, state, target, `the room grew to ${members.length} members`, memberId);
+    // A room waiting for its lost media server stays waiting while it is too large for a mesh.
+    const waitingTooLarge = state.media === 'sfu' && state.janus === null && members.length > this.options.meshLimit;
+    if (target !== state.media && !waitingTooLarge) this.move(room, state, target, `the room grew to ${members.length} members`, memberId);
     if (state.media === 'sfu') this.joinDriver(room, memberId);
     return state.media;
   }
@@ -147,11 +149,6 @@ export class SfuRooms {
     for (const slot of this.januses) if (slot.reconnectTimer) clearTimeout(slot.reconnectTimer);
     for (const state of this.rooms.values()) this.clearSmall(state);
     for (const memberId of [...this.pendingLeaves.keys()]) this.leaveNow(memberId);
-  }
-
-  /** Members per Janus (tests and diagnostics: placement). */
-  load(): number[] {
-    return this.januses.map((slot) => slot.driver?.memberCount ?? 0);
   }
 
   private driverOf(memberId: string): JanusDriver | null {
