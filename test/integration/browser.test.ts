@@ -130,9 +130,14 @@ describe('web client', () => {
     expect((await toneInPage(annPage, 'ben', 970))!).toBeGreaterThan(HEARD_DB);
     expect((await toneInPage(benPage, 'bot', 620))!).toBeGreaterThan(HEARD_DB);
     expect((await toneInPage(benPage, 'ann', 440))!).toBeGreaterThan(HEARD_DB);
-    // Nobody hears their own voice back through another peer.
-    expect((await toneInPage(annPage, 'ben', 440))!).toBeLessThan(HEARD_DB - 30);
-    expect((await toneInPage(benPage, 'ann', 970))!).toBeLessThan(HEARD_DB - 30);
+    // Nobody hears their own voice back through another peer. Measured against the level at
+    // which that peer itself is heard: Chromium's echo canceller leaves a residual of the far end
+    // about 40 dB down in a browser's outgoing audio (seen at −87 dB here, against −48 for the
+    // peer's own tone); a real loop would come back near the sent level.
+    const annHearsBen = (await toneInPage(annPage, 'ben', 970))!;
+    const benHearsAnn = (await toneInPage(benPage, 'ann', 440))!;
+    expect((await toneInPage(annPage, 'ben', 440))!).toBeLessThan(annHearsBen - 30);
+    expect((await toneInPage(benPage, 'ann', 970))!).toBeLessThan(benHearsAnn - 30);
     await bot.peer.stop();
     expectHears(recordingTail(recordDir, 'ann', 1), 440, 0, 6);
     expectHears(recordingTail(recordDir, 'ben', 1), 970, 0, 6);
