@@ -6,9 +6,10 @@
 #   libasound2-plugins            routes ALSA's "default"/"pulse" devices (what PortAudio sees) to it
 #   chromium                      browser tests of the web client (driven by playwright-core)
 #   janus                         the SFU for SFU rooms (tests start their own, VideoRoom plugin)
+#   espeak-ng, ffmpeg             bots that speak (--input speak:) and play MP3/Ogg/FLAC files
 set -euo pipefail
 
-packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus)
+packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus espeak-ng ffmpeg)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -12,6 +12,7 @@ import type { AudioSink, AudioSource } from './backend.js';
 import { silentFrame, type Frame } from './format.js';
 import type { PcmChunk } from './frame-assembler.js';
 import { LevelMeter } from './level-meter.js';
+import type { MixObserver } from './mix-observer.js';
 import { Mixer } from './mixer.js';
 import { TickPacer } from './pacer.js';
 import { TimelineRecorder } from './recorder.js';
@@ -40,6 +41,8 @@ export interface AudioEngineOptions {
   onRemoteFrame?: (name: string, frame: Frame) => void;
   /** A device failed at run time; the owner should stop cleanly. */
   onBackendFailure?: (error: Error) => void;
+  /** Listens along: what we send, each tick's per-peer frames and the mix (bot expectations). */
+  observer?: MixObserver;
 }
 
 export class AudioEngine {
@@ -80,6 +83,23 @@ export class AudioEngine {
     await this.recorder?.close();
     await this.options.sink.close();
     await this.options.source.close();
+  }
+
+  /**
+   * Sends from another source from the next frame on (a bot switching what it plays); the old
+   * one is closed. A live source starts pushing; a read one is read by the ticks.
+   */
+  async replaceSource(source: AudioSource): Promise<void> {
+    const old = this.options.source;
+    this.options.source = source;
+    this.sourceEnded = false;
+    this.liveCapture = false;
+    source.onFailure?.((error) => this.options.onBackendFailure?.(error));
+    if (source.startPushing && this.options.capture !== false) {
+      this.liveCapture = true;
+      source.startPushing((frame) => this.sendCaptured(frame));
+    }
+    await old.close();
   }
 
   /** A remote peer with this name is (again) connected; its audio arrives through push(). */
@@ -137,6 +157,7 @@ export class AudioEngine {
     this.captureMeter.update(sent);
     this.speaking.update(sent);
     this.options.onCapturedFrame(sent);
+    this.options.observer?.captured?.(sent, performance.now());
   }
 
   private tick(): void {
@@ -154,5 +175,6 @@ export class AudioEngine {
     const mixed = this.mixer.mix(inputs);
     this.mixMeter.update(mixed);
     this.options.sink.write(mixed);
+    this.options.observer?.mixed?.(frames, mixed, performance.now());
   }
 }

@@ -4,6 +4,10 @@ import { NullSink, SilenceSource, type AudioSink, type AudioSource } from './bac
 import type { SinkSpec, SourceSpec } from './backend-spec.js';
 import { ToneSource } from './tone-source.js';
 import { WavFileSource } from './wav-file-source.js';
+import { SampleSource } from './sample-source.js';
+import { ClickSource } from './click-timing.js';
+import { FRAME_MS } from './format.js';
+import { MissingProgramError, decodeWithFfmpeg, renderSpeech } from './external-decoders.js';
 import { WavFileSink } from './wav-writer.js';
 import type { DeviceOptions } from './device/device-client.js';
 
@@ -14,7 +18,11 @@ export async function openSource(spec: SourceSpec, options: { loop?: boolean; de
     case 'silence':
       return new SilenceSource();
     case 'file':
-      return WavFileSource.open(spec.path, { loop: options.loop });
+      return openFileSource(spec.path, options.loop ?? false);
+    case 'speak':
+      return new SampleSource(`speak:${spec.text}`, await renderSpeech(spec.text), options.loop ?? false);
+    case 'clicks':
+      return new ClickSource(spec.periodMs / FRAME_MS, { log: false });
     case 'device': {
       const { openDeviceSource } = await import('./device/device-client.js');
       return openDeviceSource(spec.device, options.device ?? {});
@@ -36,5 +44,30 @@ export async function openSink(spec: SinkSpec, options: { device?: DeviceOptions
       const { openDeviceSink } = await import('./device/device-client.js');
       return openDeviceSink(spec.device, options.device ?? {});
     }
+  }
+}
+
+/**
+ * WAV is read in Node; anything else (or a WAV wavefile cannot read) goes through ffmpeg when it
+ * is installed. Without ffmpeg the WAV reader's own message stands.
+ */
+async function openFileSource(path: string, loop: boolean): Promise<AudioSource> {
+  const isWav = /\.wave?$/i.test(path);
+  let wavError: Error | null = null;
+  if (isWav) {
+    try {
+      return await WavFileSource.open(path, { loop });
+    } catch (error) {
+      if ((error as Error).message.startsWith('cannot read input file')) throw error;
+      wavError = error as Error;
+    }
+  }
+  try {
+    return new SampleSource(`file:${path}`, await decodeWithFfmpeg(path), loop);
+  } catch (error) {
+    if (error instanceof MissingProgramError) {
+      throw wavError ?? new Error(`${path} is not a WAV file, and playing other formats (MP3, Ogg/Opus, FLAC) needs ffmpeg: install it (sudo apt-get install ffmpeg) or convert the file to WAV`);
+    }
+    throw error;
   }
 }

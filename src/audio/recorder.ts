@@ -32,7 +32,7 @@ export class TimelineRecorder {
   }
 
   /** One tick: every recorded peer gets its frame, or silence when it had none. */
-  write(frames: readonly PulledFrame[]): void {
+  write(frames: readonly Pick<PulledFrame, 'name' | 'frame'>[]): void {
     for (const { name, frame } of frames) this.files.get(name)?.write(frame ?? silentFrame());
   }
 

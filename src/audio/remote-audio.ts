@@ -27,6 +27,8 @@ export interface RemoteAudioStatus extends JitterBufferStats {
 export interface PulledFrame {
   name: string;
   frame: Frame | null;
+  /** Its volume (1 = 100 %). */
+  gain: number;
 }
 
 class RemoteAudio {
@@ -127,7 +129,7 @@ export class RemoteAudioRegistry {
     for (const remote of this.remotes.values()) {
       const frame = remote.buffer.pull();
       remote.meter.update(frame);
-      frames.push({ name: remote.name, frame });
+      frames.push({ name: remote.name, frame, gain: remote.gain.value });
       if (frame) inputs.push({ frame, gain: remote.gain });
       else remote.gain.advance();
     }

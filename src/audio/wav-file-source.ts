@@ -2,22 +2,12 @@
 // PCM, 32/64-bit float, A-law, µ-law), decoded by wavefile and converted once at open.
 import { readFile } from 'node:fs/promises';
 import wavefile from 'wavefile';
-import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16, type Frame } from './format.js';
-import type { AudioSource } from './backend.js';
+import { SAMPLE_RATE, clampToInt16 } from './format.js';
 import { resampleAll } from './resampler.js';
+import { SampleSource } from './sample-source.js';
 
-export class WavFileSource implements AudioSource {
-  readonly label: string;
-  private position = 0;
-
-  private constructor(
-    readonly path: string,
-    private readonly samples: Int16Array,
-    private readonly loop: boolean,
-  ) {
-    this.label = `file:${path}`;
-  }
-
+/** Plays a WAV file (decoded into memory at open, resampled to 48 kHz mono). */
+export class WavFileSource extends SampleSource {
   static async open(path: string, options: { loop?: boolean } = {}): Promise<WavFileSource> {
     let bytes: Buffer;
     try {
@@ -25,39 +15,19 @@ export class WavFileSource implements AudioSource {
     } catch (error) {
       throw new Error(`cannot read input file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    const { mono, sampleRate } = decodeWav(bytes, path);
-    const at48k = await resampleAll(mono, sampleRate, SAMPLE_RATE);
-    const samples = new Int16Array(at48k.length);
-    for (let i = 0; i < at48k.length; i++) samples[i] = clampToInt16(at48k[i]! * 32768);
-    if (samples.length === 0) throw new Error(`input file ${path} holds no audio`);
-    return new WavFileSource(path, samples, options.loop ?? false);
+    const samples = await wavToSamples(bytes, path);
+    return new WavFileSource(`file:${path}`, samples, options.loop ?? false);
   }
+}
 
-  get durationSeconds(): number {
-    return this.samples.length / SAMPLE_RATE;
-  }
-
-  read(): Frame | null {
-    if (this.position >= this.samples.length) {
-      if (!this.loop) return null;
-      this.position = 0;
-    }
-    const frame = new Int16Array(FRAME_SAMPLES);
-    let filled = 0;
-    while (filled < FRAME_SAMPLES) {
-      const take = Math.min(FRAME_SAMPLES - filled, this.samples.length - this.position);
-      frame.set(this.samples.subarray(this.position, this.position + take), filled);
-      filled += take;
-      this.position += take;
-      if (this.position >= this.samples.length) {
-        if (!this.loop) break; // the last frame is padded with silence
-        this.position = 0;
-      }
-    }
-    return frame;
-  }
-
-  async close(): Promise<void> {}
+/** Any WAV, as 48 kHz mono Int16 samples. */
+export async function wavToSamples(bytes: Uint8Array, origin: string): Promise<Int16Array> {
+  const { mono, sampleRate } = decodeWav(bytes, origin);
+  const at48k = await resampleAll(mono, sampleRate, SAMPLE_RATE);
+  const samples = new Int16Array(at48k.length);
+  for (let i = 0; i < at48k.length; i++) samples[i] = clampToInt16(at48k[i]! * 32768);
+  if (samples.length === 0) throw new Error(`input file ${origin} holds no audio`);
+  return samples;
 }
 
 /** Decodes any WAV wavefile understands to mono floats in −1…1. */

@@ -21,8 +21,8 @@ import { decodeWav } from '../audio/wav-file-source.js';
 import { wavHeader } from '../audio/wav-writer.js';
 import { startSignallingServer, type SignallingServerOptions } from '../server/signalling-server.js';
 import { VoicePeer } from '../peer/voice-peer.js';
-import { ClickSource, FrameLog, LoggingSink, clickDelaysMs } from './click-timing.js';
-import { clickTemplate, findClicks } from './clicks.js';
+import { ClickSource, FrameLog, LoggingSink, clickDelaysMs } from '../audio/click-timing.js';
+import { clickTemplate, findClicks } from '../audio/clicks.js';
 import { median, round, sleep, summarizeDelays, type DelaySummary } from './stats.js';
 
 const CLICK_PERIOD_FRAMES = 30; // one click every 300 ms

@@ -11,6 +11,7 @@ import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
 import type { Frame } from '../audio/format.js';
 import { MAX_GAIN } from '../audio/mixer.js';
+import type { MixObserver } from '../audio/mix-observer.js';
 import type { MediaMode } from '../protocol.js';
 import type { MediaState, MediaTopology } from './media-topology.js';
 import { MeshTopology } from './mesh-topology.js';
@@ -50,6 +51,8 @@ export interface VoicePeerOptions {
   onRemoteFrame?: (name: string, frame: Frame) => void;
   /** Send nothing (a broadcast's listener): no encoder runs at all, in SFU and mesh rooms. */
   listenOnly?: boolean;
+  /** Listens along with the audio engine: what we send and what each peer adds to the mix. */
+  observer?: MixObserver;
 }
 
 export interface PeerStatus {
@@ -110,6 +113,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       recordDir: options.recordDir,
       volumes: options.volumes,
       onRemoteFrame: options.onRemoteFrame,
+      observer: options.observer,
       onCapturedFrame: (frame) => {
         this.topology.send(frame);
         this.incoming?.topology.send(frame);
@@ -178,6 +182,11 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   setVolume(name: string, percent: number): void {
     if (!Number.isFinite(percent) || percent < 0 || percent > MAX_GAIN * 100) throw new RangeError(`volume must be 0–${MAX_GAIN * 100} %, not ${percent}`);
     this.engine.setVolume(name, percent);
+  }
+
+  /** Sends from another source from now on (the old one is closed): a bot switching input. */
+  replaceSource(source: AudioSource): Promise<void> {
+    return this.engine.replaceSource(source);
   }
 
   set muted(value: boolean) {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AudioSink } from '../../src/audio/backend.js';
 import type { Frame } from '../../src/audio/format.js';
-import { ClickSource, LoggingSink, clickDelaysMs } from '../../src/bench/click-timing.js';
+import { ClickSource, LoggingSink, clickDelaysMs } from '../../src/audio/click-timing.js';
 import { summarizeDelays } from '../../src/bench/stats.js';
 
 const DELAY_MS = 50;

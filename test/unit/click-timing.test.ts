@@ -1,9 +1,9 @@
 // The file-path latency benchmark's timing code, checked on delays known in advance: the same
-// functions and classes the benchmark uses (src/bench/click-timing.ts), fed synthetic frames.
+// functions and classes the benchmark uses (src/audio/click-timing.ts), fed synthetic frames.
 import { describe, expect, it } from 'vitest';
 import { FRAME_SAMPLES, msToSamples } from '../../src/audio/format.js';
-import { FrameLog, clickDelaysMs, clickTimesMs } from '../../src/bench/click-timing.js';
-import { clickTemplate } from '../../src/bench/clicks.js';
+import { FrameLog, clickDelaysMs, clickTimesMs } from '../../src/audio/click-timing.js';
+import { clickTemplate } from '../../src/audio/clicks.js';
 import { MIN_VALUES_FOR_P95, percentile, summarizeDelays } from '../../src/bench/stats.js';
 
 const CLICK = Int16Array.from(clickTemplate(), Math.round);

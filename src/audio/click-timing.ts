@@ -1,13 +1,13 @@
-// How the file-path latency benchmark times a click, kept apart from WebRTC so that a test can
-// run the very same code on a known delay.
+// How a click is timed from mouth to ear (the latency benchmark and latency expectations), kept
+// apart from WebRTC so that a test can run the very same code on a known delay.
 //
 // One convention at both ends: a click happens at the moment the frame holding it is handed
 // over (the mouth's frame returned by the source to the engine, which sends it in the same
 // tick; the ear's frame written to the sink), plus the click's offset within that frame. Both
 // ends find their clicks the same way, by cross-correlation over the frames they logged, so
 // any bias in the detection cancels.
-import type { AudioSink, AudioSource } from '../audio/backend.js';
-import { FRAME_SAMPLES, samplesToMs, type Frame } from '../audio/format.js';
+import type { AudioSink, AudioSource } from './backend.js';
+import { FRAME_MS, FRAME_SAMPLES, samplesToMs, type Frame } from './format.js';
 import { clickTemplate, findClicks } from './clicks.js';
 
 /** Correlation a stretch of signal needs with the click template to count as a click. */
@@ -57,19 +57,27 @@ export function clickDelaysMs(mouth: FrameLog, ear: FrameLog, skipClicks = 0): n
   return matchDelaysMs(clickTimesMs(mouth).slice(skipClicks), clickTimesMs(ear));
 }
 
-/** The mouth: a click at the start of every `periodFrames`-th frame, each frame logged as it is read. */
+/**
+ * The mouth: a click at the start of every `periodFrames`-th frame. With `log` each frame is
+ * logged as it is read (a benchmark's mouth); a bot's clicks are logged where they are sent.
+ */
 export class ClickSource implements AudioSource {
-  readonly label = 'clicks';
+  readonly label: string;
   readonly log = new FrameLog();
   private frameIndex = 0;
   private readonly click = Int16Array.from(clickTemplate(), Math.round);
 
-  constructor(private readonly periodFrames: number) {}
+  constructor(
+    private readonly periodFrames: number,
+    private readonly options: { log?: boolean } = { log: true },
+  ) {
+    this.label = `clicks:${periodFrames * FRAME_MS}`;
+  }
 
   read(): Frame {
     const frame = new Int16Array(FRAME_SAMPLES);
     if (this.frameIndex++ % this.periodFrames === 0) frame.set(this.click);
-    this.log.record(frame, performance.now());
+    if (this.options.log) this.log.record(frame, performance.now());
     return frame;
   }
 
