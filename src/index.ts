@@ -18,6 +18,17 @@ export { MemorySink, type MemorySinkOptions } from './audio/memory-sink.js';
 // Measuring what a sink heard (Goertzel tone level, RMS, dBFS).
 export { toneLevel, toneAmplitude, rms, dbfs } from './audio/analysis.js';
 
+// Listening along with a peer's audio (VoicePeerOptions.observer)
+export type { MixObserver, ObservedInput } from './audio/mix-observer.js';
+
+// Scenarios and expectations: bots that check themselves (README, "Use in CI")
+export { loadScenario, parseScenario, ScenarioError, type Scenario, type BotPlan } from './scenario/scenario-file.js';
+export { runScenario, type ScenarioResult, type ScenarioProgress, type ScenarioRunOptions } from './scenario/scenario-runner.js';
+export { parseStatement, type Expectation } from './scenario/expectation.js';
+export { ExpectationSet } from './scenario/expectation-set.js';
+export type { Verdict } from './scenario/verdict.js';
+export { junitXml } from './scenario/junit-report.js';
+
 // Server
 export { startSignallingServer, type SignallingServerOptions, type RunningServer } from './server/signalling-server.js';
 export { RoomMap } from './server/room-map.js';

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ROOM_ID_PATTERN } from '../protocol.js';
 import { createLogger } from '../log.js';
-import { parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
+import { SOURCE_FORMS, parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
 import { openSink, openSource } from '../audio/open-backend.js';
 import { SilenceSource, type AudioSink, type AudioSource } from '../audio/backend.js';
 import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
@@ -14,6 +14,10 @@ import { JoinError } from '../peer/signalling-client.js';
 import { collect, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { Output } from './output.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { exitCodeFor, printVerdicts, writeJunitReport } from './verdict-output.js';
+import { ExpectationSyntaxError, parseExpectFlag, parseExpectSilenceFlag } from '../scenario/expectation.js';
+import { ExpectationSet } from '../scenario/expectation-set.js';
 
 interface JoinFlags {
   server: string;
@@ -31,6 +35,10 @@ interface JoinFlags {
   insecure?: boolean;
   json?: boolean;
   verbose?: boolean;
+  expect: string[];
+  expectSilence: string[];
+  expectWithin?: number;
+  report?: string;
 }
 
 const asOption = <T>(parse: (value: string) => T) => (value: string): T => {
@@ -47,7 +55,7 @@ export function joinCommand(): Command {
     .argument('<room>', 'room id (letters, digits, _ and -)')
     .option('-s, --server <url>', 'signalling server', process.env.VOXROOM_SERVER ?? 'http://127.0.0.1:8080')
     .option('-n, --name <name>', 'your name in the room (default: bot-<random>)')
-    .option('-i, --input <source>', 'what you send: tone:<hz>, file:<path.wav>, silence, default, device:<index or name>', asOption(parseSourceSpec), parseSourceSpec('default'))
+    .option('-i, --input <source>', `what you send: ${SOURCE_FORMS}`, asOption(parseSourceSpec), parseSourceSpec('default'))
     .option('-o, --output <sink>', 'where the mix goes: file:<path.wav>, null, default, device:<index or name>', asOption(parseSinkSpec), parseSinkSpec('default'))
     .option('--volume <name=pct>', 'volume for a peer, 0–200 % (repeatable)', collect, [])
     .option('--record-dir <dir>', 'also record each peer to <dir>/<name>.wav, on one timeline with the mix')
@@ -58,6 +66,10 @@ export function joinCommand(): Command {
     .option('--dtx', 'Opus DTX: while silent, send a packet every 400 ms instead of 50 a second (saves bandwidth, not CPU)')
     .option('--listen-only', 'send nothing, only listen (a broadcast\'s audience): no encoder runs')
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
+    .option('--expect <name[:hz][>=dbfs]>', 'expect to hear this peer (at a tone frequency, at least this loud; default -50 dBFS); exit 3 if not (repeatable)', collect, [])
+    .option('--expect-silence <name>', 'expect this peer in the room but never heard (below -60 dBFS), e.g. at volume 0 or muted (repeatable)', collect, [])
+    .option('--expect-within <seconds>', 'the --expect peers must be heard this soon after joining; without --duration the run lasts this long', parsePositiveSeconds)
+    .option('--report <file.xml>', 'write the expectations\' verdicts as a JUnit XML report')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')
     .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
@@ -74,12 +86,28 @@ function parseVolumes(entries: string[]): Record<string, number> {
   return volumes;
 }
 
+/** The expectations of --expect and --expect-silence, or null when there are none. */
+function parseExpectations(flags: JoinFlags, name: string): ExpectationSet | null {
+  if (flags.expectWithin !== undefined && flags.expect.length === 0) throw new UsageError('--expect-within needs at least one --expect NAME');
+  if (flags.report !== undefined && flags.expect.length + flags.expectSilence.length === 0) throw new UsageError('--report writes the verdicts of --expect / --expect-silence; give at least one');
+  try {
+    const withinMs = flags.expectWithin === undefined ? undefined : flags.expectWithin * 1000;
+    const expectations = [...flags.expect.map((value) => parseExpectFlag(value, name, withinMs)), ...flags.expectSilence.map((value) => parseExpectSilenceFlag(value, name))];
+    return expectations.length > 0 ? new ExpectationSet(expectations) : null;
+  } catch (error) {
+    if (error instanceof ExpectationSyntaxError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   if (!ROOM_ID_PATTERN.test(room)) throw new UsageError(`"${room}" is not a room id; use 1–64 letters, digits, _ and -`);
   const volumes = parseVolumes(flags.volume);
   const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json) });
   const out = new Output(Boolean(flags.json));
   const name = flags.name ?? `bot-${Math.random().toString(36).slice(2, 6)}`;
+  const expectations = parseExpectations(flags, name);
+  const durationSeconds = flags.duration ?? flags.expectWithin;
   const deviceOptions = { latency: flags.latency, logger };
 
   // A listener opens no microphone: it sends nothing.
@@ -88,7 +116,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name) });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
     throw error;
@@ -100,24 +128,35 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     peer.once('source-ended', () => resolve('input ended'));
     peer.once('fatal', ({ message }) => {
       out.problem(message);
-      exitCode = 1;
+      exitCode = EXIT_CODES.failure;
       resolve('audio device failed');
     });
-    if (flags.duration !== undefined) setTimeout(() => resolve('duration reached'), flags.duration * 1000).unref();
+    if (durationSeconds !== undefined) setTimeout(() => resolve('duration reached'), durationSeconds * 1000).unref();
     void onShutdownSignal().then((signal) => resolve(signal));
     readControlLines(peer, out, () => resolve('quit'));
   });
 
+  const startedAt = new Date();
   try {
     await peer.start();
   } catch (error) {
     if (error instanceof JoinError) throw new Error(error.message);
     throw error;
   }
+  // Expectation times count from the join.
+  const joinedAt = performance.now();
+  expectations?.startAt(joinedAt);
   const reason = await ended;
   logger.info('leaving', { reason });
   await peer.stop();
   out.event('ended', { reason, ...(flags.recordDir ? { recordDir: flags.recordDir } : {}) }, `left the room (${reason})`);
+  if (expectations) {
+    const verdicts = expectations.judge();
+    printVerdicts(out, verdicts);
+    const suite = { name: `${room} as ${name}`, verdicts, durationSeconds: (performance.now() - joinedAt) / 1000, startedAt };
+    const wrote = flags.report ? await writeJunitReport(flags.report, [suite], out) : true;
+    if (exitCode === 0) exitCode = wrote ? exitCodeFor(verdicts) : EXIT_CODES.failure;
+  }
   if (exitCode !== 0) process.exit(exitCode);
 }
 

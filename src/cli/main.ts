@@ -7,6 +7,8 @@ import { devicesCommand } from './devices-command.js';
 import { demoCommand } from './demo-command.js';
 import { loadCommand } from './load-command.js';
 import { UsageError } from './process.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { scenarioCommand } from './scenario-command.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -22,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(devicesCommand().exitOverride());
   program.addCommand(demoCommand().exitOverride());
   program.addCommand(loadCommand().exitOverride().showHelpAfterError('(run "voxroom load --help" for usage)'));
+  program.addCommand(scenarioCommand().exitOverride().showHelpAfterError('(run "voxroom scenario --help" for usage)'));
   return program;
 }
 
@@ -29,17 +32,17 @@ export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    process.exit(process.exitCode ?? 0);
+    process.exit(process.exitCode ?? EXIT_CODES.ok);
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed its message (help, version, or the error itself).
-      process.exit(error.exitCode === 0 ? 0 : 2);
+      process.exit(error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage);
     }
     if (error instanceof UsageError) {
       process.stderr.write(`voxroom: ${error.message}\n`);
-      process.exit(2);
+      process.exit(EXIT_CODES.usage);
     }
     process.stderr.write(`voxroom: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
+    process.exit(EXIT_CODES.failure);
   }
 }

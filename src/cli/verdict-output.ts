@@ -1,0 +1,34 @@
+// How verdicts leave a run: a line per expectation (or an `expectation` event with --json), a
+// summary, and optionally a JUnit XML report; the exit code says whether all held.
+import { writeFile } from 'node:fs/promises';
+import { junitXml, type JunitSuite } from '../scenario/junit-report.js';
+import type { Verdict } from '../scenario/verdict.js';
+import { EXIT_CODES } from './exit-codes.js';
+import type { Output } from './output.js';
+
+export function printVerdicts(out: Output, verdicts: readonly Verdict[]): void {
+  for (const verdict of verdicts) {
+    out.event(
+      'expectation',
+      { expectation: verdict.expectation.text, passed: verdict.passed, reason: verdict.reason, ...(verdict.measured !== undefined ? { measured: verdict.measured } : {}) },
+      `${verdict.passed ? 'PASS' : 'FAIL'}  ${verdict.expectation.text}: ${verdict.reason}`,
+    );
+  }
+  const failed = verdicts.filter((v) => !v.passed).length;
+  out.event('verdict', { expectations: verdicts.length, failed }, failed === 0 ? `all ${verdicts.length} expectation${verdicts.length === 1 ? '' : 's'} held` : `${failed} of ${verdicts.length} expectation${verdicts.length === 1 ? '' : 's'} failed`);
+}
+
+/** Writes the JUnit report; a report that cannot be written is said, not hidden. */
+export async function writeJunitReport(path: string, suites: readonly JunitSuite[], out: Output): Promise<boolean> {
+  try {
+    await writeFile(path, junitXml(suites));
+    return true;
+  } catch (error) {
+    out.problem(`could not write the report ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check that its folder exists and is writable`);
+    return false;
+  }
+}
+
+export function exitCodeFor(verdicts: readonly Verdict[]): number {
+  return verdicts.every((v) => v.passed) ? EXIT_CODES.ok : EXIT_CODES.expectationsFailed;
+}

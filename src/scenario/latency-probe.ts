@@ -1,0 +1,74 @@
+// Mouth-to-ear latency between two bots of one process, by the benchmark's click method
+// (audio/click-timing.ts): the speaker's clicks are logged the moment they are handed to the
+// network, the listener's copy the moment that peer's frame is mixed and handed to its output.
+// Both ends run on the same clock (performance.now()), so no clock sync is needed.
+import { FrameLog, clickDelaysMs, clickTimesMs } from '../audio/click-timing.js';
+import { silentFrame, type Frame } from '../audio/format.js';
+import type { MixObserver, ObservedInput } from '../audio/mix-observer.js';
+import { AT_SPAN_MS, type TimeSpan } from './expectation.js';
+
+/** Logs are bounded: a probe keeps at most this much audio per end (10 minutes). */
+const MAX_LOGGED_FRAMES = 60_000;
+/** The longest a click may take to arrive (as in click-timing's matching). */
+const EAR_GRACE_MS = 500;
+
+export class LatencyProbe {
+  private readonly mouthLog = new FrameLog();
+  private readonly earLog = new FrameLog();
+  private origin: number | null = null;
+
+  constructor(
+    readonly speaker: string,
+    readonly listener: string,
+    private readonly span: TimeSpan,
+  ) {}
+
+  startAt(originMs: number): void {
+    this.origin = originMs;
+  }
+
+  /** Goes on the speaker bot: logs what it sends. */
+  readonly mouth: MixObserver = {
+    captured: (frame: Frame, atMs: number) => {
+      if (this.inSpan(atMs, 0)) this.mouthLog.record(frame, atMs);
+    },
+  };
+
+  /** Goes on the listener bot: logs the speaker's frame in each tick's mix. */
+  readonly ear: MixObserver = {
+    mixed: (inputs: readonly ObservedInput[], _mix: Frame, atMs: number) => {
+      if (!this.inSpan(atMs, EAR_GRACE_MS)) return;
+      const input = inputs.find((i) => i.name === this.speaker);
+      this.earLog.record(input?.frame ?? silentFrame(), atMs);
+    },
+  };
+
+  /** Each click's delay, and how many clicks the speaker sent in the span. */
+  result(): { delaysMs: number[]; clicksSent: number } {
+    return { delaysMs: clickDelaysMs(this.mouthLog, this.earLog), clicksSent: clickTimesMs(this.mouthLog).length };
+  }
+
+  /** `graceMs`: how long past the span's end to go on (the ear, for clicks still on their way). */
+  private inSpan(atMs: number, graceMs: number): boolean {
+    if (this.origin === null) return false;
+    const t = atMs - this.origin;
+    const { span } = this;
+    const spanEnd = span.mode === 'from' && span.toMs !== undefined ? span.toMs : span.mode === 'at' ? span.fromMs + AT_SPAN_MS : Number.POSITIVE_INFINITY;
+    const end = spanEnd + graceMs;
+    const start = span.mode === 'from' || span.mode === 'at' ? span.fromMs : 0;
+    const withinLimit = this.mouthLog.frames.length < MAX_LOGGED_FRAMES && this.earLog.frames.length < MAX_LOGGED_FRAMES;
+    return t >= start && t <= end && withinLimit;
+  }
+}
+
+/** Several observers as one. */
+export function combineObservers(observers: readonly MixObserver[]): MixObserver {
+  return {
+    captured: (frame, atMs) => {
+      for (const observer of observers) observer.captured?.(frame, atMs);
+    },
+    mixed: (inputs, mix, atMs) => {
+      for (const observer of observers) observer.mixed?.(inputs, mix, atMs);
+    },
+  };
+}

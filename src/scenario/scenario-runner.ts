@@ -1,0 +1,180 @@
+// Runs a scenario: its own server (or the one it names), every bot as a library VoicePeer in
+// this process, each bot's timeline on one clock, and the expectations judged at the end.
+// Reports progress as it goes through a callback; prints nothing itself.
+import { performance } from 'node:perf_hooks';
+import type { AudioSink, AudioSource } from '../audio/backend.js';
+import { SilenceSource } from '../audio/backend.js';
+import { openSink, openSource } from '../audio/open-backend.js';
+import { silentLogger, type Logger } from '../log.js';
+import { VoicePeer } from '../peer/voice-peer.js';
+import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
+import { ExpectationSet } from './expectation-set.js';
+import type { BotAction, BotPlan, Scenario } from './scenario-file.js';
+import type { Verdict } from './verdict.js';
+
+export type ScenarioProgress =
+  | { kind: 'server'; url: string; embedded: boolean }
+  | { kind: 'step'; atMs: number; bot: string; text: string }
+  | { kind: 'problem'; atMs: number; bot: string; message: string }
+  | { kind: 'tick'; atMs: number; durationMs: number; joined: number; bots: number };
+
+export interface ScenarioResult {
+  name: string;
+  verdicts: Verdict[];
+  startedAt: Date;
+  durationSeconds: number;
+  /** Why the run ended early (a signal), if it did. */
+  interrupted: string | null;
+}
+
+export interface ScenarioRunOptions {
+  logger?: Logger;
+  onProgress?: (progress: ScenarioProgress) => void;
+  /** Ends the run early (Ctrl-C): bots leave, files are finalised, what was measured is judged. */
+  abort?: AbortSignal;
+}
+
+/** A bot's input or output could not be opened: the scenario's mistake, nothing was started. */
+export class BotSetupError extends Error {
+  override readonly name = 'BotSetupError';
+}
+
+interface BotRun {
+  plan: BotPlan;
+  source: AudioSource;
+  sink: AudioSink;
+  peer: VoicePeer | null;
+  left: boolean;
+}
+
+/** Opens every bot's input and output first: a missing file stops the run before it starts. */
+async function openBots(scenario: Scenario): Promise<BotRun[]> {
+  const opened: BotRun[] = [];
+  const closeAll = () => Promise.all(opened.flatMap((bot) => [bot.source.close(), bot.sink.close()]));
+  for (const plan of scenario.bots) {
+    let source: AudioSource | null = null;
+    try {
+      source = plan.listenOnly ? new SilenceSource() : await openSource(plan.input, { loop: plan.loop });
+      const sink = await openSink(plan.output);
+      opened.push({ plan, source, sink, peer: null, left: false });
+    } catch (error) {
+      await Promise.all([source?.close(), closeAll()]);
+      throw new BotSetupError(`bot ${plan.name}: ${(error as Error).message}`);
+    }
+  }
+  return opened;
+}
+
+export async function runScenario(scenario: Scenario, options: ScenarioRunOptions = {}): Promise<ScenarioResult> {
+  const logger = options.logger ?? silentLogger;
+  const progress = options.onProgress ?? (() => undefined);
+  const bots = await openBots(scenario);
+  let server: RunningServer | null = null;
+  try {
+    if (scenario.serverUrl === null) {
+      server = await startSignallingServer({ port: 0, host: '127.0.0.1', logger });
+      progress({ kind: 'server', url: server.url, embedded: true });
+    } else {
+      progress({ kind: 'server', url: scenario.serverUrl, embedded: false });
+    }
+  } catch (error) {
+    await Promise.all(bots.flatMap((bot) => [bot.source.close(), bot.sink.close()]));
+    throw error;
+  }
+  const serverUrl = server?.url ?? scenario.serverUrl!;
+  const expectations = new ExpectationSet(scenario.expectations);
+  const startedAt = new Date();
+  const origin = performance.now();
+  const elapsed = (): number => performance.now() - origin;
+  expectations.startAt(origin);
+
+  const timers: NodeJS.Timeout[] = [];
+  const at = (ms: number, run: () => Promise<void> | void): void => {
+    timers.push(setTimeout(() => void Promise.resolve().then(run), Math.max(0, ms - elapsed())));
+  };
+  const problem = (bot: string, message: string): void => progress({ kind: 'problem', atMs: elapsed(), bot, message });
+
+  for (const bot of bots) {
+    // Steps wait for the join to finish, whenever it does: a step never runs on a peer not yet there.
+    let ready: Promise<VoicePeer | null> = Promise.resolve(null);
+    at(bot.plan.joinAtMs, () => {
+      ready = joinBot(bot, scenario, serverUrl, expectations, logger, problem);
+      progress({ kind: 'step', atMs: elapsed(), bot: bot.plan.name, text: 'join' });
+      return ready.then(() => undefined);
+    });
+    for (const step of bot.plan.actions) {
+      at(step.atMs, async () => {
+        const peer = await ready;
+        if (!peer || bot.left) return;
+        progress({ kind: 'step', atMs: elapsed(), bot: bot.plan.name, text: step.text });
+        await applyAction(bot, peer, step.action).catch((error: Error) => problem(bot.plan.name, `${step.text}: ${error.message}`));
+      });
+    }
+  }
+
+  const ticker = setInterval(() => progress({ kind: 'tick', atMs: elapsed(), durationMs: scenario.durationMs, joined: bots.filter((b) => b.peer && !b.left).length, bots: bots.length }), 1000);
+  const interrupted = await new Promise<string | null>((resolve) => {
+    const timer = setTimeout(() => resolve(null), scenario.durationMs);
+    options.abort?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve(String(options.abort?.reason ?? 'aborted'));
+    });
+    if (options.abort?.aborted) resolve(String(options.abort.reason ?? 'aborted'));
+  });
+  clearInterval(ticker);
+  for (const timer of timers) clearTimeout(timer);
+  const durationSeconds = elapsed() / 1000;
+  await Promise.all(bots.map((bot) => (bot.peer ? bot.peer.stop() : Promise.all([bot.source.close(), bot.sink.close()]))));
+  await server?.close();
+  return { name: scenario.name, verdicts: expectations.judge(), startedAt, durationSeconds, interrupted };
+}
+
+async function joinBot(bot: BotRun, scenario: Scenario, serverUrl: string, expectations: ExpectationSet, logger: Logger, problem: (bot: string, message: string) => void): Promise<VoicePeer | null> {
+  const { plan } = bot;
+  const peer = new VoicePeer({
+    serverUrl,
+    room: scenario.room,
+    name: plan.name,
+    source: bot.source,
+    sink: bot.sink,
+    recordDir: plan.recordDir,
+    volumes: plan.volumes,
+    ptimeMs: plan.ptimeMs,
+    listenOnly: plan.listenOnly,
+    observer: expectations.observerFor(plan.name),
+    logger,
+  });
+  peer.on('problem', ({ message }) => problem(plan.name, message));
+  peer.on('fatal', ({ message }) => problem(plan.name, message));
+  try {
+    await peer.start();
+    bot.peer = peer;
+    return peer;
+  } catch (error) {
+    problem(plan.name, `could not join: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+async function applyAction(bot: BotRun, peer: VoicePeer, action: BotAction): Promise<void> {
+  switch (action.kind) {
+    case 'join':
+      return; // handled by the schedule
+    case 'leave':
+      bot.left = true;
+      await peer.stop();
+      return;
+    case 'mute':
+    case 'unmute':
+      peer.muted = action.kind === 'mute';
+      return;
+    case 'volume':
+      peer.setVolume(action.name, action.percent);
+      return;
+    case 'input': {
+      const source = await openSource(action.source, { loop: bot.plan.loop });
+      await peer.replaceSource(source);
+      return;
+    }
+  }
+}
