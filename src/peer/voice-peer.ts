@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, type IceServer, type Member, type MemberState, type RoomLayout } from '../protocol.js';
+import { isPolite, type IceServer, type Member, type MemberState, type RoomLayout, type SelfState } from '../protocol.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
@@ -382,7 +382,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.emit('peer-updated', updated);
   }
 
-  private publishState(patch: Partial<MemberState>): void {
+  private publishState(patch: Partial<SelfState>): void {
     this.signalling.updateState(patch);
   }
 }

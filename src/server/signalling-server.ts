@@ -234,7 +234,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       const previous = registry.memberOf(socket.id);
       const capacity = sfu.capacityFor(request.room, registry.membersIn(request.room).length + 1);
-      const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v, capacity);
+      const outcome = registry.join(socket.id, request.room, request.name, { resumeToken: request.resume, protocolVersion: request.v, capacity });
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);

@@ -5,7 +5,7 @@
 // Compiled by tsconfig.web.json to dist/web/app.js; socket.io's browser client comes from the
 // server at /socket.io/socket.io.min.js (a global `io`).
 import type { Socket } from 'socket.io-client';
-import type { ClientToServerEvents, IceServer, JoinAck, MediaMode, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, ServerToClientEvents, SfuOffer, SfuStream, SignalData } from '../protocol.js';
+import type { ClientToServerEvents, IceServer, JoinAck, MediaMode, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, SelfState, ServerToClientEvents, SfuOffer, SfuStream, SignalData } from '../protocol.js';
 
 // Values, not types, cannot be imported (the browser does not load zod); these annotations make
 // the compiler check them against src/protocol.ts.
@@ -43,7 +43,7 @@ class RoomClient {
   private selfAnalyser: AnalyserNode | null = null;
   private meterTimer = 0;
   /** Our own state as we last told the room. */
-  private readonly ownState: MemberState = { muted: false, speaking: false };
+  private readonly ownState: SelfState = { muted: false, speaking: false };
   /** Meter readings (every 100 ms) since our level last crossed the speaking threshold. */
   private speakingRun = 0;
   /** How the room carries audio (PROTOCOL.md, "SFU rooms"). */
@@ -109,8 +109,8 @@ class RoomClient {
     this.publishState({ muted });
   }
 
-  private publishState(patch: Partial<MemberState>): void {
-    const changed = (Object.keys(patch) as Array<keyof MemberState>).filter((key) => patch[key] !== undefined && patch[key] !== this.ownState[key]);
+  private publishState(patch: Partial<SelfState>): void {
+    const changed = (Object.keys(patch) as Array<keyof SelfState>).filter((key) => patch[key] !== undefined && patch[key] !== this.ownState[key]);
     if (changed.length === 0) return;
     Object.assign(this.ownState, patch);
     this.socket?.emit('update-state', patch);
