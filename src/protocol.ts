@@ -230,6 +230,9 @@ export type ErrorCode =
   /** The token is for another room (or rooms with another prefix). */
   | 'token-wrong-room';
 
+/** The codes of a refused room token: a client with a token cannot fix these by trying again. */
+export const TOKEN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>(['token-required', 'token-invalid', 'token-expired', 'token-wrong-room']);
+
 export interface ProtocolError {
   code: ErrorCode;
   message: string;

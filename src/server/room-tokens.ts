@@ -41,6 +41,11 @@ export type TokenFailureReason = 'missing' | 'malformed' | 'bad-signature' | 'ex
 
 export type TokenCheck = { ok: true; claims: RoomTokenClaims } | { ok: false; reason: TokenFailureReason; message: string };
 
+/** What the server needs of a verifier (a test can wrap a real one to move its clock). */
+export interface TokenVerifier {
+  verify(token: string | undefined, room: string, nowMs?: number): Promise<TokenCheck>;
+}
+
 const ROOM_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The voxroom claims of a token whose signature, `exp` and `aud` jose has already checked. */
@@ -55,7 +60,7 @@ const ClaimsSchema = z
   .refine((claims) => (claims.room === undefined) !== (claims.room_prefix === undefined), 'a token names either "room" or "room_prefix", exactly one of them');
 
 /** Checks room tokens against one key: the server's shared secret or the minting service's public key. */
-export class RoomTokenVerifier {
+export class RoomTokenVerifier implements TokenVerifier {
   private constructor(
     private readonly key: KeyObject,
     readonly algorithm: TokenAlgorithm,
