@@ -29,6 +29,7 @@ interface JoinFlags {
   dtx?: boolean;
   listenOnly?: boolean;
   insecure?: boolean;
+  token?: string;
   json?: boolean;
   verbose?: boolean;
 }
@@ -58,6 +59,7 @@ export function joinCommand(): Command {
     .option('--dtx', 'Opus DTX: while silent, send a packet every 400 ms instead of 50 a second (saves bandwidth, not CPU)')
     .option('--listen-only', 'send nothing, only listen (a broadcast\'s audience): no encoder runs')
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
+    .addOption(new Option('--token <token>', 'room token from the server\'s operator (voxroom token); your name is then the token\'s. Prefer $VOXROOM_TOKEN: `ps` shows flags').env('VOXROOM_TOKEN'))
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')
     .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
@@ -88,7 +90,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, token: flags.token || undefined });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
     throw error;
@@ -103,6 +105,11 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       exitCode = 1;
       resolve('audio device failed');
     });
+    peer.once('refused', ({ code, message }) => {
+      out.problem(`${message} (${code})`);
+      exitCode = 1;
+      resolve(code === 'session-replaced' ? 'another session took this name' : 'the server refused the token');
+    });
     if (flags.duration !== undefined) setTimeout(() => resolve('duration reached'), flags.duration * 1000).unref();
     void onShutdownSignal().then((signal) => resolve(signal));
     readControlLines(peer, out, () => resolve('quit'));
@@ -111,7 +118,8 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   try {
     await peer.start();
   } catch (error) {
-    if (error instanceof JoinError) throw new Error(error.message);
+    // The code lets a script tell refusals apart (token-expired, room-full, …).
+    if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
     throw error;
   }
   const reason = await ended;

@@ -6,6 +6,7 @@ import { joinCommand } from './join-command.js';
 import { devicesCommand } from './devices-command.js';
 import { demoCommand } from './demo-command.js';
 import { loadCommand } from './load-command.js';
+import { tokenCommand } from './token-command.js';
 import { UsageError } from './process.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(devicesCommand().exitOverride());
   program.addCommand(demoCommand().exitOverride());
   program.addCommand(loadCommand().exitOverride().showHelpAfterError('(run "voxroom load --help" for usage)'));
+  program.addCommand(tokenCommand().exitOverride().showHelpAfterError('(run "voxroom token --help" for usage)'));
   return program;
 }
 
