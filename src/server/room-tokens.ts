@@ -73,12 +73,7 @@ export class RoomTokenVerifier implements TokenVerifier {
 
   /** EdDSA (Ed25519) or ES256 (P-256) from a PEM public key (SPKI, "BEGIN PUBLIC KEY"). */
   static fromPublicKeyPem(pem: string): RoomTokenVerifier {
-    let key: KeyObject;
-    try {
-      key = createPublicKey(pem);
-    } catch (error) {
-      throw new Error(`not a PEM public key (${(error as Error).message}); give an Ed25519 or P-256 key as "-----BEGIN PUBLIC KEY-----"`);
-    }
+    const key = asymmetricKey(pem, 'public');
     return new RoomTokenVerifier(key, asymmetricAlgorithm(key));
   }
 
@@ -142,12 +137,7 @@ export class RoomTokenSigner {
 
   /** EdDSA (Ed25519) or ES256 (P-256) from a PEM private key (PKCS#8, "BEGIN PRIVATE KEY"; SEC1 works too). */
   static fromPrivateKeyPem(pem: string): RoomTokenSigner {
-    let key: KeyObject;
-    try {
-      key = createPrivateKey(pem);
-    } catch (error) {
-      throw new Error(`not a PEM private key (${(error as Error).message}); give an Ed25519 or P-256 key as "-----BEGIN PRIVATE KEY-----"`);
-    }
+    const key = asymmetricKey(pem, 'private');
     return new RoomTokenSigner(key, asymmetricAlgorithm(key));
   }
 
@@ -195,6 +185,14 @@ function secretKey(secret: string): KeyObject {
   }
   // A secret KeyObject, not a Uint8Array: jose then refuses it for anything but HMAC.
   return createSecretKey(bytes);
+}
+
+function asymmetricKey(pem: string, kind: 'public' | 'private'): KeyObject {
+  try {
+    return kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
+  } catch (error) {
+    throw new Error(`not a PEM ${kind} key (${(error as Error).message}); give an Ed25519 or P-256 key as "-----BEGIN ${kind.toUpperCase()} KEY-----"`);
+  }
 }
 
 function asymmetricAlgorithm(key: KeyObject): TokenAlgorithm {
