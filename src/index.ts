@@ -33,9 +33,11 @@ export { junitXml } from './scenario/junit-report.js';
 export { startSignallingServer, type SignallingServerOptions, type RunningServer } from './server/signalling-server.js';
 export { RoomMap } from './server/room-map.js';
 export type { IceConfig, TurnAuth } from './server/ice-config.js';
+// Room tokens: a server given a verifier (`tokens`) admits only members with a token it accepts.
+export { RoomTokenSigner, RoomTokenVerifier, TOKEN_AUDIENCE, TOKEN_CLOCK_LEEWAY_SECONDS, type TokenVerifier, type TokenCheck, type TokenFailureReason, type RoomScope, type RoomTokenClaims } from './server/room-tokens.js';
 
 // Wire protocol (PROTOCOL.md), for programs that talk to a server themselves
-export { PROTOCOL_VERSION, type PeerInfo, type RoomLayout, type IceServer, type ErrorCode, type ProtocolError, type JoinAck, type SignalData, type ClientToServerEvents, type ServerToClientEvents } from './protocol.js';
+export { PROTOCOL_VERSION, GRANTS, type Grant, type Member, type MemberState, type PeerInfo, type RoomLayout, type IceServer, type ErrorCode, type ProtocolError, type JoinAck, type SignalData, type ClientToServerEvents, type ServerToClientEvents } from './protocol.js';
 
 // Logging: VoicePeer and the server are silent unless given a logger.
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log.js';

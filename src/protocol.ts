@@ -15,6 +15,8 @@ export const LIMITS = {
   maxCandidateChars: 1024,
   maxNameChars: 32,
   maxResumeTokenChars: 128,
+  /** A room token (a signed JWT): a few hundred characters in practice; this bounds hostile ones. */
+  maxRoomTokenChars: 4096,
   /** A full mesh costs O(n²) connections; browsers and this machine both tire past about a dozen. */
   defaultMaxPeersPerRoom: 12,
   /** --max-peers applies to mesh rooms up to this: beyond it a mesh is hopeless anyway. */
@@ -51,6 +53,8 @@ export const JoinRequestSchema = z.strictObject({
   name: PeerNameSchema,
   v: z.number().int(),
   resume: z.string().min(1).max(LIMITS.maxResumeTokenChars).optional(),
+  /** A signed room token (PROTOCOL.md, "Access"): required by servers started with a token key, ignored by open ones. */
+  token: z.string().min(1).max(LIMITS.maxRoomTokenChars).optional(),
 });
 export type JoinRequest = z.infer<typeof JoinRequestSchema>;
 
@@ -121,21 +125,35 @@ export interface PeerInfo {
 
 // ---- Member state (v2): what each member of a room has, one documented field at a time. ----
 
-/**
- * Everything a room knows about one member besides its identity. New capabilities add fields
- * here (and to PROTOCOL.md); clients ignore fields they do not know.
- */
-export const MemberStateSchema = z.strictObject({
+/** What a member may do in its room, from its room token (PROTOCOL.md, "Access"). */
+export const GRANTS = ['speak', 'listen', 'admin'] as const;
+export const GrantSchema = z.enum(GRANTS);
+export type Grant = z.infer<typeof GrantSchema>;
+/** An open server (no room tokens) lets everyone speak and listen, and makes nobody an admin. */
+export const OPEN_SERVER_GRANTS: readonly Grant[] = Object.freeze(['speak', 'listen'] as Grant[]);
+
+/** The fields of the member state that the member sets itself with `update-state`. */
+export const SelfStateSchema = z.strictObject({
   /** The member sends silence (its own choice, `mute`). */
   muted: z.boolean(),
   /** The member's captured level currently counts as speech (measured by the member itself). */
   speaking: z.boolean(),
 });
-export type MemberState = z.infer<typeof MemberStateSchema>;
-export const INITIAL_MEMBER_STATE: MemberState = Object.freeze({ muted: false, speaking: false });
+export type SelfState = z.infer<typeof SelfStateSchema>;
+export const INITIAL_SELF_STATE: SelfState = Object.freeze({ muted: false, speaking: false });
 
-/** What a member may change about itself with `update-state`: some fields, at least one. */
-export const MemberStatePatchSchema = MemberStateSchema.partial().refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change');
+/**
+ * Everything a room knows about one member besides its identity. New capabilities add fields
+ * here (and to PROTOCOL.md); clients ignore fields they do not know.
+ */
+export const MemberStateSchema = SelfStateSchema.extend({
+  /** What the member may do: set by the server from its room token, never by the member. */
+  grants: z.array(GrantSchema),
+});
+export type MemberState = z.infer<typeof MemberStateSchema>;
+
+/** What a member may change about itself with `update-state`: some of its own fields, at least one. */
+export const MemberStatePatchSchema = SelfStateSchema.partial().refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change');
 export type MemberStatePatch = z.infer<typeof MemberStatePatchSchema>;
 
 /** A member of a room as v2 clients see it. */
@@ -202,7 +220,18 @@ export type ErrorCode =
   | 'unknown-event'
   | 'shutting-down'
   | 'not-sfu'
-  | 'media-unavailable';
+  | 'media-unavailable'
+  /** The server admits only members with a room token, and the join had none. */
+  | 'token-required'
+  /** The token is malformed, not signed with the server's key, for another audience, or its claims are wrong. */
+  | 'token-invalid'
+  /** The token's `exp` has passed (beyond the server's clock leeway). */
+  | 'token-expired'
+  /** The token is for another room (or rooms with another prefix). */
+  | 'token-wrong-room';
+
+/** The codes of a refused room token: a client with a token cannot fix these by trying again. */
+export const TOKEN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>(['token-required', 'token-invalid', 'token-expired', 'token-wrong-room']);
 
 export interface ProtocolError {
   code: ErrorCode;
@@ -261,6 +290,13 @@ export interface MemberUpdated {
   state: MemberState;
 }
 
+/** Another session joined under this member's name (or resumed it): this one is no longer in the room. */
+export interface SessionReplaced {
+  room: string;
+  /** A sentence for people: what happened and what to do. */
+  message: string;
+}
+
 export interface RelayedSignal {
   from: string;
   data: SignalData;
@@ -281,6 +317,8 @@ export interface ServerToClientEvents {
   signal: (signal: RelayedSignal) => void;
   'error-message': (error: ProtocolError) => void;
   'server-shutdown': (notice: { message: string }) => void;
+  /** This session left its room because another one took its name (same token name) or resumed it. */
+  'session-replaced': (notice: SessionReplaced) => void;
 }
 
 export interface ClientToServerEvents {

@@ -33,6 +33,7 @@ interface JoinFlags {
   dtx?: boolean;
   listenOnly?: boolean;
   insecure?: boolean;
+  token?: string;
   json?: boolean;
   verbose?: boolean;
   expect: string[];
@@ -70,6 +71,7 @@ export function joinCommand(): Command {
     .option('--expect-silence <name>', 'expect this peer in the room but never heard (below -60 dBFS), e.g. at volume 0 or muted (repeatable)', collect, [])
     .option('--expect-within <seconds>', 'the --expect peers must be heard this soon after joining; without --duration the run lasts this long', parsePositiveSeconds)
     .option('--report <file.xml>', 'write the expectations\' verdicts as a JUnit XML report')
+    .addOption(new Option('--token <token>', 'room token from the server\'s operator (voxroom token); your name is then the token\'s. Prefer $VOXROOM_TOKEN: `ps` shows flags').env('VOXROOM_TOKEN'))
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')
     .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
@@ -116,7 +118,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name) });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
     throw error;
@@ -131,6 +133,11 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       exitCode = EXIT_CODES.failure;
       resolve('audio device failed');
     });
+    peer.once('refused', ({ code, message }) => {
+      out.problem(`${message} (${code})`);
+      exitCode = EXIT_CODES.failure;
+      resolve(code === 'session-replaced' ? 'another session took this name' : 'the server refused the token');
+    });
     if (durationSeconds !== undefined) setTimeout(() => resolve('duration reached'), durationSeconds * 1000).unref();
     void onShutdownSignal().then((signal) => resolve(signal));
     readControlLines(peer, out, () => resolve('quit'));
@@ -140,7 +147,8 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   try {
     await peer.start();
   } catch (error) {
-    if (error instanceof JoinError) throw new Error(error.message);
+    // The code lets a script tell refusals apart (token-expired, room-full, …).
+    if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
     throw error;
   }
   // Expectation times count from the join.

@@ -6,6 +6,7 @@ import { joinCommand } from './join-command.js';
 import { devicesCommand } from './devices-command.js';
 import { demoCommand } from './demo-command.js';
 import { loadCommand } from './load-command.js';
+import { tokenCommand } from './token-command.js';
 import { UsageError } from './process.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { scenarioCommand } from './scenario-command.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand().exitOverride());
   program.addCommand(loadCommand().exitOverride().showHelpAfterError('(run "voxroom load --help" for usage)'));
   program.addCommand(scenarioCommand().exitOverride().showHelpAfterError('(run "voxroom scenario --help" for usage)'));
+  program.addCommand(tokenCommand().exitOverride().showHelpAfterError('(run "voxroom token --help" for usage)'));
   return program;
 }
 

@@ -20,3 +20,16 @@ export function parsePositiveSeconds(value: string): number {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** A duration such as 90s, 10m, 12h or 7d (plain digits are seconds), in whole seconds within [min, max]. */
+export function parseDurationSeconds(minSeconds: number, maxSeconds: number) {
+  return (value: string): number => {
+    const match = /^(\d+)([smhd]?)$/.exec(value.trim());
+    if (!match) throw new InvalidArgumentError(`"${value}" is not a duration; use e.g. 90s, 10m, 12h or 7d.`);
+    const seconds = Number(match[1]) * DURATION_UNITS[match[2] || 's']!;
+    if (seconds < minSeconds || seconds > maxSeconds) throw new InvalidArgumentError(`${value} is out of range (expected ${minSeconds} s to ${maxSeconds / 86400} days).`);
+    return seconds;
+  };
+}

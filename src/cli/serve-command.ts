@@ -1,15 +1,15 @@
 // `voxroom serve`: flags → SignallingServerOptions, then run until SIGINT/SIGTERM.
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { LIMITS } from '../protocol.js';
 import { DEFAULT_AUTO_MEDIA, type MediaSetting } from '../server/room-media-policy.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
 import { RoomMap } from '../server/room-map.js';
 import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
 import { JanusConnector } from '../server/janus-connector.js';
 import { collect, parseIntegerInRange } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
+import { readFileFor, readSecret, tokenVerifierFrom } from './secrets.js';
 
 interface ServeFlags {
   port?: number;
@@ -19,7 +19,10 @@ interface ServeFlags {
   turnUsername?: string;
   turnCredential?: string;
   turnSecret?: string;
+  turnSecretFile?: string;
   turnTtl: number;
+  tokenSecretFile?: string;
+  tokenPublicKey?: string;
   maxPeers?: number;
   injectDelay?: number;
   tlsCert?: string;
@@ -41,8 +44,11 @@ export function serveCommand(): Command {
     .option('--ice-server <url>', 'STUN/TURN URL handed to peers (repeatable)', collect, [])
     .option('--turn-username <user>', 'static TURN username')
     .option('--turn-credential <password>', 'static TURN password')
-    .option('--turn-secret <secret>', 'shared secret for time-limited TURN credentials (coturn use-auth-secret)')
+    .option('--turn-secret-file <file>', 'file with the shared secret for time-limited TURN credentials (coturn use-auth-secret); default: $VOXROOM_TURN_SECRET')
+    .option('--turn-secret <secret>', 'deprecated, `ps` shows it: use --turn-secret-file or $VOXROOM_TURN_SECRET')
     .option('--turn-ttl <seconds>', 'lifetime of time-limited TURN credentials', parseIntegerInRange(60, 7 * 86400), 86400)
+    .option('--token-secret-file <file>', 'require a room token to join, signed with the shared secret in this file (HS256); default: $VOXROOM_TOKEN_SECRET')
+    .option('--token-public-key <file>', 'or: require room tokens signed elsewhere, verified with this Ed25519 or P-256 public key (PEM)')
     .option('--max-peers <n>', `peers per room (default ${LIMITS.defaultMaxPeersPerRoom} in mesh rooms, ${LIMITS.defaultMaxPeersPerSfuRoom} through the SFU)`, parseIntegerInRange(2, LIMITS.maxPeersPerRoom))
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS/WSS (browsers need it for the microphone off localhost)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
@@ -59,7 +65,8 @@ export function serveCommand(): Command {
 async function runServe(flags: ServeFlags): Promise<void> {
   const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json) });
   const port = flags.port ?? portFromEnvironment();
-  const turnAuth = turnAuthFrom(flags);
+  const turnAuth = await turnAuthFrom(flags, logger);
+  const tokens = await tokenVerifierFrom(flags);
   const urls = flags.iceServer.map((url) => {
     try {
       return validateIceUrl(url);
@@ -68,7 +75,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     }
   });
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together; give both (see README "TLS")');
-  const tls = flags.tlsCert && flags.tlsKey ? { cert: await readPem(flags.tlsCert, '--tls-cert'), key: await readPem(flags.tlsKey, '--tls-key') } : undefined;
+  const tls = flags.tlsCert && flags.tlsKey ? { cert: await readFileFor('--tls-cert', flags.tlsCert), key: await readFileFor('--tls-key', flags.tlsKey) } : undefined;
   const map = flags.map ? await RoomMap.load(flags.map) : undefined;
 
   const media: MediaSetting = flags.media ?? (flags.janus.length > 0 ? 'auto' : 'mesh');
@@ -89,15 +96,15 @@ async function runServe(flags: ServeFlags): Promise<void> {
 
   let server: RunningServer;
   try {
-    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
   } catch (error) {
     await stopJanuses();
     throw error;
   }
   const janusUrls = connectors.map((connector) => connector.driver?.url ?? connector.location);
-  const listening = { url: server.url, media, ...(janusUrls.length > 0 ? { janus: janusUrls } : {}) };
+  const listening = { url: server.url, media, ...(janusUrls.length > 0 ? { janus: janusUrls } : {}), ...(tokens ? { tokens: tokens.algorithm } : {}) };
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
-  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}\n`);
+  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}\n`);
 
   await onShutdownSignal();
   logger.info('shutting down');
@@ -115,21 +122,20 @@ function portFromEnvironment(): number {
   }
 }
 
-function turnAuthFrom(flags: ServeFlags): TurnAuth {
+/** TURN credentials: static, or minted from a shared secret (file, deprecated flag, or $VOXROOM_TURN_SECRET; flags win). */
+async function turnAuthFrom(flags: ServeFlags, logger: Logger): Promise<TurnAuth> {
   const hasStatic = flags.turnUsername !== undefined || flags.turnCredential !== undefined;
-  if (hasStatic && flags.turnSecret !== undefined) throw new UsageError('use either --turn-username/--turn-credential or --turn-secret, not both');
+  const secretFlags = [flags.turnSecretFile !== undefined && '--turn-secret-file', flags.turnSecret !== undefined && '--turn-secret'].filter((flag): flag is string => flag !== false);
+  if (secretFlags.length > 1) throw new UsageError('use either --turn-secret-file or --turn-secret, not both (--turn-secret-file is the one `ps` cannot show)');
+  if (hasStatic && secretFlags.length > 0) throw new UsageError(`use either --turn-username/--turn-credential or ${secretFlags[0]}, not both`);
   if (hasStatic) {
     if (flags.turnUsername === undefined || flags.turnCredential === undefined) throw new UsageError('--turn-username and --turn-credential go together');
     return { kind: 'static', username: flags.turnUsername, credential: flags.turnCredential };
   }
-  if (flags.turnSecret !== undefined) return { kind: 'secret', secret: flags.turnSecret, ttlSeconds: flags.turnTtl };
-  return { kind: 'none' };
-}
-
-async function readPem(path: string, flag: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  if (flags.turnSecret !== undefined) {
+    logger.warn('--turn-secret puts the secret on the command line, where `ps` shows it to every user of this machine; use --turn-secret-file FILE or $VOXROOM_TURN_SECRET instead');
+    return { kind: 'secret', secret: flags.turnSecret, ttlSeconds: flags.turnTtl };
   }
+  const secret = await readSecret('--turn-secret-file', flags.turnSecretFile, 'VOXROOM_TURN_SECRET');
+  return secret !== undefined ? { kind: 'secret', secret, ttlSeconds: flags.turnTtl } : { kind: 'none' };
 }

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
+  TOKEN_ERROR_CODES,
   type ClientToServerEvents,
   type JoinAck,
   type MediaChanged,
@@ -29,7 +30,7 @@ export type JoinedRoom = Extract<JoinAck, { ok: true }>;
 
 export class JoinError extends Error {
   constructor(
-    readonly code: ProtocolError['code'] | 'unreachable' | 'timeout',
+    readonly code: ProtocolError['code'] | 'unreachable' | 'timeout' | 'session-replaced',
     message: string,
   ) {
     super(message);
@@ -54,6 +55,11 @@ interface SignallingEvents {
   disconnected: [reason: string];
   'server-error': [error: ProtocolError];
   'server-shutdown': [message: string];
+  /**
+   * The server will not have us back: another session took our name (`session-replaced`), or it
+   * refused our token on a rejoin. The client no longer reconnects.
+   */
+  refused: [error: JoinError];
 }
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -62,15 +68,19 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   private joined: JoinedRoom | null = null;
   private closed = false;
+  /** Refused for good (replaced, or a token the server no longer takes): no more reconnects. */
+  private refused = false;
+  private readonly token: string | undefined;
 
   constructor(
     readonly serverUrl: string,
     private readonly room: string,
     private readonly name: string,
     private readonly logger: Logger,
-    options: { rejectUnauthorized?: boolean } = {},
+    options: { rejectUnauthorized?: boolean; token?: string } = {},
   ) {
     super();
+    this.token = options.token;
     this.socket = io(serverUrl, {
       transports: ['websocket'],
       autoConnect: false,
@@ -94,8 +104,10 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
       else this.emit('server-error', error);
     });
     this.socket.on('server-shutdown', ({ message }) => this.emit('server-shutdown', message));
+    // Taking the session back would only take it from the other one in turn: stop here.
+    this.socket.on('session-replaced', ({ message }) => this.refuse(new JoinError('session-replaced', message)));
     this.socket.on('disconnect', (reason) => {
-      if (this.closed) return;
+      if (this.closed || this.refused) return;
       this.emit('disconnected', reason);
       // socket.io reconnects by itself after transport failures, but not when the server
       // closed the socket (e.g. it took this session for a resume): ask again, gently.
@@ -103,13 +115,26 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     });
     // Every connection after the first rejoins with the resume token.
     this.socket.on('connect', () => {
-      if (this.closed || !this.joined) return;
-      this.sendJoin(true, this.joined.resume).catch((error: Error) => this.logger.warn('rejoin after reconnect failed', { error: error.message }));
+      if (this.closed || this.refused || !this.joined) return;
+      this.sendJoin(true, this.joined.resume).catch((error: Error) => {
+        // A token that expired meanwhile (say) will not be taken on any later attempt either.
+        if (error instanceof JoinError && TOKEN_ERROR_CODES.has(error.code)) return this.refuse(error);
+        this.logger.warn('rejoin after reconnect failed', { error: error.message });
+      });
     });
   }
 
   get self(): JoinedRoom['self'] | null {
     return this.joined?.self ?? null;
+  }
+
+  private refuse(error: JoinError): void {
+    if (this.closed || this.refused) return;
+    this.refused = true;
+    this.joined = null;
+    this.socket.io.reconnection(false);
+    this.socket.disconnect();
+    this.emit('refused', error);
   }
 
   /** Connects and joins; rejects with a JoinError that says what to do. */
@@ -197,7 +222,8 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
    */
   private sendJoin(resumed: boolean, resume?: string): Promise<JoinedRoom> {
     return new Promise((resolve, reject) => {
-      const request = { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) };
+      // The token goes with every join, a rejoin too: the server checks it each time.
+      const request = { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}), ...(this.token !== undefined ? { token: this.token } : {}) };
       const answered = ackWithin<JoinAck>(ACK_TIMEOUT_MS, (ack) => {
         if (ack === null) return reject(new JoinError('timeout', `the server at ${this.serverUrl} did not answer the join within ${ACK_TIMEOUT_MS / 1000} s`));
         if (!ack.ok) return reject(new JoinError(ack.error.code, ack.error.message));

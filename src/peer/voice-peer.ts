@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, type IceServer, type Member, type MemberState, type RoomLayout } from '../protocol.js';
+import { isPolite, type IceServer, type Member, type MemberState, type RoomLayout, type SelfState } from '../protocol.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
@@ -20,7 +20,7 @@ import { SwitchReadiness } from './switch-readiness.js';
 
 /** A media change completes after this long even if the new path never carried everyone. */
 const SWITCH_TIMEOUT_MS = 3000;
-import { SignallingClient, type JoinedRoom } from './signalling-client.js';
+import { SignallingClient, type JoinError, type JoinedRoom } from './signalling-client.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
 
 export interface VoicePeerOptions {
@@ -53,6 +53,12 @@ export interface VoicePeerOptions {
   listenOnly?: boolean;
   /** Listens along with the audio engine: what we send and what each peer adds to the mix. */
   observer?: MixObserver;
+  /**
+   * A room token (README, "Access control"), sent with every join and rejoin. A server that
+   * requires tokens names the peer after the token (`name` is then ignored) and refuses joins
+   * without a valid one.
+   */
+  token?: string;
 }
 
 export interface PeerStatus {
@@ -83,6 +89,12 @@ export interface VoicePeerEvents {
   disconnected: [info: { reason: string }];
   /** The peer cannot go on (an audio device failed); stop() it. */
   fatal: [info: { message: string }];
+  /**
+   * The peer has left the room for good: another session joined under its name
+   * (`session-replaced`), or the server refused its token on a rejoin (`token-expired`, …).
+   * It no longer reconnects; stop() it.
+   */
+  refused: [info: { code: JoinError['code']; message: string }];
   /** The capture source ran out (a non-looping file). */
   'source-ended': [];
   'server-shutdown': [info: { message: string }];
@@ -123,7 +135,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
     });
-    this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls });
+    this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls, token: options.token });
     this.topology = this.createTopology('mesh');
     this.signalling.on('joined', (room, resumed) => this.onJoined(room, resumed));
     this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
@@ -148,6 +160,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     });
     this.signalling.on('server-error', (error) => this.emit('problem', { message: `server: ${error.message} (${error.code})` }));
     this.signalling.on('server-shutdown', (message) => this.emit('server-shutdown', { message }));
+    this.signalling.on('refused', ({ code, message }) => {
+      this.logger.warn('the server will not have us back', { code, message });
+      this.emit('refused', { code, message });
+    });
     this.signalling.on('disconnected', (reason) => {
       this.logger.warn('lost the signalling connection; reconnecting', { reason });
       this.emit('disconnected', { reason });
@@ -391,7 +407,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.emit('peer-updated', updated);
   }
 
-  private publishState(patch: Partial<MemberState>): void {
+  private publishState(patch: Partial<SelfState>): void {
     this.signalling.updateState(patch);
   }
 }

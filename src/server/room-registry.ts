@@ -1,7 +1,7 @@
 // Room state: who is in which room, under which name, and the resume tokens that let a peer
 // take its place back after a lost connection. Pure logic, no I/O: the server drives it.
 import { randomBytes } from 'node:crypto';
-import { INITIAL_MEMBER_STATE, type Member as MemberView, type MemberState, type MemberStatePatch, type PeerInfo } from '../protocol.js';
+import { INITIAL_SELF_STATE, OPEN_SERVER_GRANTS, type Grant, type Member as MemberView, type MemberState, type MemberStatePatch, type PeerInfo, type SelfState } from '../protocol.js';
 
 export interface Member extends PeerInfo {
   room: string;
@@ -14,8 +14,32 @@ export interface Member extends PeerInfo {
   resumeToken: string;
 }
 
+export interface JoinOptions {
+  /** From an earlier join ack: takes over that (stale) session, its name and its state. */
+  resumeToken?: string;
+  protocolVersion?: number;
+  /** This room's limit for this join (default: the registry's). */
+  capacity?: number;
+  /** What the member may do (default: an open server's, speak and listen). */
+  grants?: readonly Grant[];
+  /**
+   * The requested name is the member's own (a room token's `sub`): it is never suffixed, and a
+   * session already in the room under it is replaced, as a resumed one is.
+   */
+  ownsName?: boolean;
+}
+
 export type JoinOutcome =
-  | { ok: true; member: Member; others: MemberView[]; renamed: boolean; replaced: Member | null }
+  | {
+      ok: true;
+      member: Member;
+      others: MemberView[];
+      renamed: boolean;
+      /** The session this join took the place of: a stale one resumed, or a namesake replaced. */
+      replaced: Member | null;
+      /** `replaced` was resumed with its resume token (and this member carries on its state). */
+      resumed: boolean;
+    }
   | { ok: false; reason: 'room-full' };
 
 export class RoomRegistry {
@@ -31,23 +55,28 @@ export class RoomRegistry {
 
   /**
    * Adds the socket to `room`. A socket is in at most one room, so any earlier membership ends.
-   * With a valid resume token the stale member it names is removed first and its name reused.
+   * With a valid resume token the stale member it names is removed first and its name reused;
+   * with `ownsName` the member in the room under that name is (whoever it is).
    */
-  /** `capacity`: this room's limit for this join (default: the registry's). */
-  join(socketId: string, room: string, requestedName: string, resumeToken?: string, protocolVersion = 2, capacity = this.maxPeersPerRoom): JoinOutcome {
+  join(socketId: string, room: string, requestedName: string, options: JoinOptions = {}): JoinOutcome {
+    const { resumeToken, protocolVersion = 2, capacity = this.maxPeersPerRoom, grants = OPEN_SERVER_GRANTS, ownsName = false } = options;
     const stale = resumeToken !== undefined ? this.byResumeToken.get(resumeToken) : undefined;
-    const replaced = stale !== undefined && stale.socketId !== socketId ? stale : null;
+    // An owned name has one session: the namesake's. A resume token cannot take over anyone else.
+    const replaced = (ownsName ? this.memberNamed(room, requestedName) : stale) ?? null;
+    const replacing = replaced !== null && replaced.socketId !== socketId ? replaced : null;
+    const resumed = replacing !== null && replacing === stale && replacing.room === room;
     const previous = this.bySocket.get(socketId);
     const members = this.rooms.get(room);
-    const leavingThisRoom = [previous, replaced].filter((m): m is Member => m !== undefined && m !== null && m.room === room).length;
+    const leavingThisRoom = [previous, replacing].filter((m): m is Member => m !== undefined && m !== null && m.room === room).length;
     if ((members?.size ?? 0) - leavingThisRoom >= capacity) return { ok: false, reason: 'room-full' };
 
     if (previous) this.remove(previous);
-    if (replaced) this.remove(replaced);
-    const baseName = replaced && replaced.room === room ? replaced.name : requestedName;
-    const name = this.uniqueName(room, baseName);
-    // A resumed session keeps its state (a muted member stays muted across a reconnect).
-    const state = replaced && replaced.room === room ? { ...replaced.state } : { ...INITIAL_MEMBER_STATE };
+    if (replacing) this.remove(replacing);
+    const name = ownsName ? requestedName : this.uniqueName(room, resumed ? replacing.name : requestedName);
+    // A resumed session keeps its own state (a muted member stays muted across a reconnect);
+    // what it may do comes from this join.
+    const selfState: SelfState = resumed ? { muted: replacing.state.muted, speaking: replacing.state.speaking } : { ...INITIAL_SELF_STATE };
+    const state: MemberState = { ...selfState, grants: [...grants] };
     const member: Member = { id: this.newId(), name, room, socketId, resumeToken: this.newToken(), state, protocolVersion };
     const roomMembers = this.rooms.get(room) ?? new Map<string, Member>();
     const others = [...roomMembers.values()].map(toMemberView);
@@ -55,7 +84,7 @@ export class RoomRegistry {
     this.rooms.set(room, roomMembers);
     this.bySocket.set(socketId, member);
     this.byResumeToken.set(member.resumeToken, member);
-    return { ok: true, member, others, renamed: name !== requestedName, replaced };
+    return { ok: true, member, others, renamed: name !== requestedName, replaced: replacing, resumed };
   }
 
   /** Removes whatever membership the socket has; returns it so the caller can tell the room. */
@@ -71,7 +100,7 @@ export class RoomRegistry {
     const member = this.bySocket.get(socketId);
     if (!member) return null;
     let changed = false;
-    for (const key of Object.keys(patch) as Array<keyof MemberState>) {
+    for (const key of Object.keys(patch) as Array<keyof SelfState>) {
       const value = patch[key];
       if (value !== undefined && member.state[key] !== value) {
         member.state[key] = value;
@@ -86,6 +115,12 @@ export class RoomRegistry {
       const member = members.get(id);
       if (member) return member;
     }
+    return null;
+  }
+
+  /** The member called `name` in `room`, if any. */
+  memberNamed(room: string, name: string): Member | null {
+    for (const member of this.rooms.get(room)?.values() ?? []) if (member.name === name) return member;
     return null;
   }
 
@@ -143,5 +178,5 @@ export function toPeerInfo(member: PeerInfo): PeerInfo {
 }
 
 export function toMemberView(member: Member): MemberView {
-  return { id: member.id, name: member.name, state: { ...member.state } };
+  return { id: member.id, name: member.name, state: { ...member.state, grants: [...member.state.grants] } };
 }

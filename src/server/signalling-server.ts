@@ -10,6 +10,7 @@ import {
   JoinRequestSchema,
   LIMITS,
   MemberStatePatchSchema,
+  OPEN_SERVER_GRANTS,
   PROTOCOL_VERSION,
   SfuCandidateSchema,
   SfuPublishSchema,
@@ -19,8 +20,10 @@ import {
   describeIssues,
   type ClientToServerEvents,
   type ErrorCode,
+  type Grant,
   type JoinAck,
   type JoinAckV1,
+  type JoinRequest,
   type MemberLeftReason,
   type ProtocolError,
   type ServerToClientEvents,
@@ -36,6 +39,7 @@ import { SfuRooms, type JanusSource } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
 import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
+import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -56,6 +60,11 @@ export interface SignallingServerOptions {
   reconnectJanus?: () => Promise<JanusDriver>;
   /** Several Janus instances: each room that moves to the SFU goes to the least loaded. */
   januses?: JanusSource[];
+  /**
+   * Room tokens: with a verifier every join needs a token it accepts, and the member's name is the
+   * token's. Without one the server is open: anyone can join any room under any name.
+   */
+  tokens?: TokenVerifier;
   /** Fault injection for tests (`--inject-delay`): never set in production. */
   faults?: InjectedFaults;
 }
@@ -97,6 +106,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
   if (options.faults) logger.warn('injecting signalling faults (a test setting)', { ...options.faults });
+  const tokens = options.tokens ?? null;
+  if (!tokens) logger.warn('this server is open: anyone who can reach it can join any room under any name; require room tokens with --token-secret-file or --token-public-key (README, "Access control")');
   const januses: JanusSource[] = [...(options.janus ? [{ driver: options.janus, ...(options.reconnectJanus ? { reconnect: options.reconnectJanus } : {}) }] : []), ...(options.januses ?? [])];
   if ((options.media ?? 'mesh') !== 'mesh' && januses.length === 0) throw new Error(`--media ${options.media} needs a Janus (--janus URL or --janus auto)`);
   // In SFU rooms the media server hears every publisher: its talking events are the room's
@@ -195,6 +206,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // ones (a candidate for a peer that has just left), a flood empties this bucket quickly.
     const refusals = new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now());
     logger.debug('socket connected', { socket: socket.id, address: socket.handshake.address });
+    // Joins of one socket are admitted in the order they came, also while a token is checked.
+    let joinsInOrder: Promise<void> = Promise.resolve();
 
     // Gatekeeper for every incoming packet: known event and rate. Size is bounded twice without
     // re-serializing anything: the transport refuses packets over maxTransportBytes, and every
@@ -229,17 +242,35 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       const request = parsed.data;
       if (!SUPPORTED_PROTOCOL_VERSIONS.includes(request.v)) return refuse(socket, 'version-mismatch', versionMismatch(request.v), ack);
+      if (!tokens) return admit(request, { name: request.name, grants: OPEN_SERVER_GRANTS, ownsName: false }, ack);
+      if (request.v < 2) return refuse(socket, 'version-mismatch', 'this server admits only members with a room token, which protocol v1 clients cannot send; update voxroom', ack);
+      joinsInOrder = joinsInOrder
+        .then(async () => {
+          const check = await tokens.verify(request.token, request.room);
+          // The socket may have gone while its token was checked: then there is no one to admit.
+          if (!socket.connected) return;
+          if (!check.ok) {
+            logger.info('refused a room token', { socket: socket.id, room: request.room, reason: check.reason });
+            return refuse(socket, errorCodeFor(check.reason), check.message, ack);
+          }
+          admit(request, { name: check.claims.name, grants: check.claims.grants, ownsName: true }, ack);
+        })
+        .catch((error: Error) => logger.error('a join failed', { socket: socket.id, error: error.message }));
+    });
+
+    /** Puts the socket in the room under `identity` (checked: a token's, or on an open server the requested one). */
+    const admit = (request: JoinRequest, identity: { name: string; grants: readonly Grant[]; ownsName: boolean }, ack: Ack<JoinAck> | undefined): void => {
       if (request.v < 2 && sfu.mediaAfterJoin(request.room, registry.membersIn(request.room).length + 1) === 'sfu') {
         return refuse(socket, 'version-mismatch', `room "${request.room}" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom`, ack);
       }
       const previous = registry.memberOf(socket.id);
       const capacity = sfu.capacityFor(request.room, registry.membersIn(request.room).length + 1);
-      const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v, capacity);
+      const outcome = registry.join(socket.id, request.room, identity.name, { resumeToken: request.resume, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName });
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
       }
-      const { member, others, renamed, replaced } = outcome;
+      const { member, others, renamed, replaced, resumed } = outcome;
       if (previous) {
         leaveSocketRooms(socket, previous);
         leaveSfu(previous);
@@ -249,11 +280,15 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const staleSocket = io.sockets.sockets.get(replaced.socketId);
         if (staleSocket) {
           leaveSocketRooms(staleSocket, replaced);
+          const message = resumed
+            ? `this session of "${replaced.name}" in room "${replaced.room}" was resumed on another connection; this one has left the room`
+            : `another session joined room "${replaced.room}" as "${replaced.name}" (the name in its room token), so this one has left the room; a name has one session at a time`;
+          staleSocket.emit('session-replaced', { room: replaced.room, message });
           staleSocket.disconnect(true);
         }
         leaveSfu(replaced);
         announceLeave(replaced, 'replaced');
-        logger.info('session resumed', { room: member.room, name: member.name, replaced: replaced.id });
+        logger.info(resumed ? 'session resumed' : 'session replaced by a namesake', { room: member.room, name: member.name, replaced: replaced.id });
       }
       // The room may move to the SFU with this join (its members are told); the newcomer learns
       // the room's media from its ack.
@@ -261,6 +296,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
       logger.info('peer joined', { room: member.room, name: member.name, id: member.id, v: member.protocolVersion });
+      // ICE servers (TURN credentials among them) go to admitted members only: this ack is the one place.
       const accepted = {
         ok: true as const,
         map: map.layoutFor(member.room),
@@ -272,7 +308,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
       else ack?.({ ...accepted, self: toMemberView(member), peers: others, media });
       announceJoin(member);
-    });
+    };
 
     socket.on('update-state', (...args: unknown[]) => {
       const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);

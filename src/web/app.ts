@@ -5,7 +5,7 @@
 // Compiled by tsconfig.web.json to dist/web/app.js; socket.io's browser client comes from the
 // server at /socket.io/socket.io.min.js (a global `io`).
 import type { Socket } from 'socket.io-client';
-import type { ClientToServerEvents, IceServer, JoinAck, MediaMode, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, ServerToClientEvents, SfuOffer, SfuStream, SignalData } from '../protocol.js';
+import type { ClientToServerEvents, IceServer, JoinAck, MediaMode, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, SelfState, ServerToClientEvents, SfuOffer, SfuStream, SignalData } from '../protocol.js';
 
 // Values, not types, cannot be imported (the browser does not load zod); these annotations make
 // the compiler check them against src/protocol.ts.
@@ -43,7 +43,7 @@ class RoomClient {
   private selfAnalyser: AnalyserNode | null = null;
   private meterTimer = 0;
   /** Our own state as we last told the room. */
-  private readonly ownState: MemberState = { muted: false, speaking: false };
+  private readonly ownState: SelfState = { muted: false, speaking: false };
   /** Meter readings (every 100 ms) since our level last crossed the speaking threshold. */
   private speakingRun = 0;
   /** How the room carries audio (PROTOCOL.md, "SFU rooms"). */
@@ -54,10 +54,14 @@ class RoomClient {
   private streams = new Map<string, string>();
   private readonly sections = new Map<string, { source: MediaStreamAudioSourceNode; element: HTMLAudioElement; connectedTo: GainNode | null }>();
   private sfuOffers: Promise<void> = Promise.resolve();
+  /** Another session took our name: the room is theirs now, and we do not rejoin. */
+  private replaced = false;
 
   constructor(
     private readonly room: string,
     private readonly name: string,
+    /** A room token from the page address (#token=…): sent in our join requests, to the server only. */
+    private readonly token: string | null,
   ) {}
 
   async join(): Promise<void> {
@@ -98,7 +102,11 @@ class RoomClient {
     socket.on('media-changed', ({ media, reason }) => this.switchMedia(media, reason));
     socket.on('error-message', (error) => showProblem(`Server: ${error.message}`));
     socket.on('server-shutdown', ({ message }) => setStatus(`Server: ${message}. Reconnecting when it is back…`));
-    socket.on('disconnect', () => setStatus('Lost the server; reconnecting…'));
+    socket.on('session-replaced', ({ message }) => {
+      this.replaced = true;
+      setStatus(`You left the room: ${message}.`);
+    });
+    socket.on('disconnect', () => !this.replaced && setStatus('Lost the server; reconnecting…'));
     socket.io.on('reconnect', () => void this.rejoin());
     await this.sendJoin();
     this.meterTimer = window.setInterval(() => this.updateMeters(), 100);
@@ -109,8 +117,8 @@ class RoomClient {
     this.publishState({ muted });
   }
 
-  private publishState(patch: Partial<MemberState>): void {
-    const changed = (Object.keys(patch) as Array<keyof MemberState>).filter((key) => patch[key] !== undefined && patch[key] !== this.ownState[key]);
+  private publishState(patch: Partial<SelfState>): void {
+    const changed = (Object.keys(patch) as Array<keyof SelfState>).filter((key) => patch[key] !== undefined && patch[key] !== this.ownState[key]);
     if (changed.length === 0) return;
     Object.assign(this.ownState, patch);
     this.socket?.emit('update-state', patch);
@@ -143,7 +151,7 @@ class RoomClient {
   private async sendJoin(resume?: string): Promise<void> {
     // The ack is handled inside its callback: room events that follow it must find the room set up.
     const ack = await new Promise<JoinAck>((resolve) =>
-      this.socket!.emit('join', { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) }, (answer) => {
+      this.socket!.emit('join', { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}), ...(this.token ? { token: this.token } : {}) }, (answer) => {
         if (answer.ok) this.enterRoom(answer);
         resolve(answer);
       }),
@@ -515,7 +523,9 @@ function start(): void {
   $('#join').addEventListener('click', async () => {
     const name = nameInput.value.trim() || 'guest';
     localStorage.setItem('voxroom-name', name);
-    const client = new RoomClient(room, name);
+    // The fragment never reaches the server with the page request; the token goes only in our join.
+    const token = new URLSearchParams(location.hash.slice(1)).get('token');
+    const client = new RoomClient(room, name, token);
     (window as unknown as { voxroom: unknown }).voxroom = client.debug();
     $('#join').setAttribute('disabled', '');
     try {

@@ -61,12 +61,12 @@ function viewOf(socket: TestClient): ViewState {
   return created;
 }
 
-export function join(socket: TestClient, room: string, name: string, extra: { resume?: string; v?: number } = {}): Promise<JoinAck> {
+export function join(socket: TestClient, room: string, name: string, extra: { resume?: string; v?: number; token?: string } = {}): Promise<JoinAck> {
   const state = viewOf(socket);
   const version = extra.v ?? PROTOCOL_VERSION;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no join ack within 5 s')), 5000);
-    socket.emit('join', { room, name, v: version, ...(extra.resume ? { resume: extra.resume } : {}) }, (ack) => {
+    socket.emit('join', { room, name, v: version, ...(extra.resume ? { resume: extra.resume } : {}), ...(extra.token ? { token: extra.token } : {}) }, (ack) => {
       clearTimeout(timer);
       // v1 clients learn the list from the room-users-updated that follows their ack.
       if (ack.ok && version >= 2) {
@@ -79,7 +79,7 @@ export function join(socket: TestClient, room: string, name: string, extra: { re
   });
 }
 
-export async function joinOk(socket: TestClient, room: string, name: string, extra: { resume?: string } = {}): Promise<Extract<JoinAck, { ok: true }>> {
+export async function joinOk(socket: TestClient, room: string, name: string, extra: { resume?: string; token?: string } = {}): Promise<Extract<JoinAck, { ok: true }>> {
   const ack = await join(socket, room, name, extra);
   if (!ack.ok) throw new Error(`join failed: ${ack.error.code} ${ack.error.message}`);
   return ack;

@@ -38,7 +38,7 @@ describe('rooms', () => {
     await aliceRoom.waitFor((u) => names(u).join() === 'alice');
 
     const bobAck = await joinOk(bob, 'lobby', 'bob');
-    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice', state: { muted: false, speaking: false } }]);
+    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice', state: { muted: false, speaking: false, grants: ['speak', 'listen'] } }]);
     await aliceRoom.waitFor((u) => names(u).join() === 'alice,bob');
     await bobRoom.waitFor((u) => names(u).join() === 'alice,bob');
 
@@ -75,9 +75,9 @@ describe('rooms', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const bobId = bobAck.self.id;
     expect(events.slice(0, 5)).toEqual([
-      ['member-joined', { room: 'lobby', member: { id: bobId, name: 'bob', state: { muted: false, speaking: false } } }],
-      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: false } }],
-      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: true } }],
+      ['member-joined', { room: 'lobby', member: { id: bobId, name: 'bob', state: { muted: false, speaking: false, grants: ['speak', 'listen'] } } }],
+      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: false, grants: ['speak', 'listen'] } }],
+      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: true, grants: ['speak', 'listen'] } }],
       ['member-left', { room: 'lobby', id: bobId, reason: 'left' }],
       ['member-joined', { room: 'lobby', member: expect.objectContaining({ name: 'bob' }) }],
     ]);
@@ -86,7 +86,7 @@ describe('rooms', () => {
     // Nobody is told about itself joining (its ack says it), but it hears its own state changes.
     expect(bobEvents.filter((name) => name === 'member-joined')).toEqual([]);
     expect(bobEvents.filter((name) => name === 'member-updated')).toHaveLength(2);
-    expect(aliceAck.self.state).toEqual({ muted: false, speaking: false });
+    expect(aliceAck.self.state).toEqual({ muted: false, speaking: false, grants: ['speak', 'listen'] });
   });
 
   it('v2: a resumed session keeps its state and the room sees the old id leave as replaced', async () => {
@@ -103,7 +103,7 @@ describe('rooms', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(watcherEvents.slice(1)).toEqual([
       ['member-left', { room: 'lobby', id: before.self.id, reason: 'replaced' }],
-      ['member-joined', { room: 'lobby', member: { id: after.self.id, name: 'bob', state: { muted: true, speaking: false } } }],
+      ['member-joined', { room: 'lobby', member: { id: after.self.id, name: 'bob', state: { muted: true, speaking: false, grants: ['speak', 'listen'] } } }],
     ]);
   });
 
@@ -117,7 +117,7 @@ describe('rooms', () => {
     expect(oldAck).toMatchObject({ ok: true, self: { name: 'old' }, peers: [] });
     expect(oldAck.ok && 'state' in oldAck.self).toBe(false);
     const modernAck = await joinOk(modern, 'lobby', 'modern');
-    expect(modernAck.peers).toEqual([{ id: oldAck.ok ? oldAck.self.id : '', name: 'old', state: { muted: false, speaking: false } }]);
+    expect(modernAck.peers).toEqual([{ id: oldAck.ok ? oldAck.self.id : '', name: 'old', state: { muted: false, speaking: false, grants: ['speak', 'listen'] } }]);
     await oldRoom.waitFor((u) => names(u).join() === 'modern,old');
     expect(oldRoom.latest()!.peers.every((p) => !('state' in p))).toBe(true);
     // A v1 client may set its state too; v2 members see it, v1 members are not told.
@@ -128,8 +128,8 @@ describe('rooms', () => {
     modern.disconnect();
     await oldRoom.waitFor((u) => names(u).join() === 'old');
     expect(modernEvents).toEqual([
-      { room: 'lobby', id: oldAck.ok ? oldAck.self.id : '', state: { muted: true, speaking: false } },
-      { room: 'lobby', id: modernAck.self.id, state: { muted: false, speaking: true } },
+      { room: 'lobby', id: oldAck.ok ? oldAck.self.id : '', state: { muted: true, speaking: false, grants: ['speak', 'listen'] } },
+      { room: 'lobby', id: modernAck.self.id, state: { muted: false, speaking: true, grants: ['speak', 'listen'] } },
     ]);
     expect(oldEvents.filter((name) => name.startsWith('member-'))).toEqual([]);
   });

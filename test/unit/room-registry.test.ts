@@ -13,7 +13,7 @@ describe('RoomRegistry', () => {
     const a = rooms.join('sa', 'lobby', 'alice');
     const b = rooms.join('sb', 'lobby', 'bob');
     expect(a.ok && a.others).toEqual([]);
-    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice', state: { muted: false, speaking: false } }]);
+    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice', state: { muted: false, speaking: false, grants: ['speak', 'listen'] } }]);
     expect(rooms.peersIn('lobby')).toEqual([{ id: 'p1', name: 'alice' }, { id: 'p2', name: 'bob' }]);
   });
 
@@ -22,20 +22,23 @@ describe('RoomRegistry', () => {
     rooms.join('sa', 'lobby', 'alice');
     expect(rooms.updateState('sa', { muted: true })).toMatchObject({ changed: true, member: { state: { muted: true, speaking: false } } });
     expect(rooms.updateState('sa', { muted: true })?.changed).toBe(false);
-    expect(rooms.updateState('sa', { speaking: true })?.member.state).toEqual({ muted: true, speaking: true });
+    expect(rooms.updateState('sa', { speaking: true })?.member.state).toEqual({ muted: true, speaking: true, grants: ['speak', 'listen'] });
     expect(rooms.updateState('nobody', { muted: true })).toBeNull();
     // A newcomer sees the state, not a shared object it could change.
     const bob = rooms.join('sb', 'lobby', 'bob');
-    expect(bob.ok && bob.others[0]!.state).toEqual({ muted: true, speaking: true });
-    if (bob.ok) bob.others[0]!.state.muted = false;
-    expect(rooms.memberOf('sa')!.state.muted).toBe(true);
+    expect(bob.ok && bob.others[0]!.state).toEqual({ muted: true, speaking: true, grants: ['speak', 'listen'] });
+    if (bob.ok) {
+      bob.others[0]!.state.muted = false;
+      bob.others[0]!.state.grants.push('admin');
+    }
+    expect(rooms.memberOf('sa')!.state).toEqual({ muted: true, speaking: true, grants: ['speak', 'listen'] });
   });
 
   it('carries the state over a resume, and remembers each member\'s protocol version', () => {
     const rooms = registry();
-    const first = rooms.join('s1', 'lobby', 'alice', undefined, 1);
+    const first = rooms.join('s1', 'lobby', 'alice', { protocolVersion: 1 });
     rooms.updateState('s1', { muted: true });
-    const resumed = rooms.join('s2', 'lobby', 'alice', first.ok ? first.member.resumeToken : undefined, 2);
+    const resumed = rooms.join('s2', 'lobby', 'alice', { resumeToken: first.ok ? first.member.resumeToken : undefined, protocolVersion: 2 });
     expect(resumed.ok && resumed.member.state.muted).toBe(true);
     expect(resumed.ok && resumed.member.protocolVersion).toBe(2);
     expect(first.ok && first.member.protocolVersion).toBe(1);
@@ -62,7 +65,7 @@ describe('RoomRegistry', () => {
     expect(rooms.join('s2', 'r', 'b').ok).toBe(true);
     // A resume replaces the stale entry, so it fits too.
     const stale = rooms.memberOf('s1');
-    const resumed = rooms.join('s9', 'r', 'whatever', stale!.resumeToken);
+    const resumed = rooms.join('s9', 'r', 'whatever', { resumeToken: stale!.resumeToken });
     expect(resumed.ok && resumed.member.name).toBe('a');
     expect(resumed.ok && resumed.replaced?.id).toBe(stale!.id);
     expect(rooms.memberOf('s1')).toBeNull();
@@ -97,8 +100,50 @@ describe('RoomRegistry', () => {
     const rooms = registry();
     const first = rooms.join('s1', 'r', 'a');
     if (!first.ok) throw new Error('join failed');
-    const resumed = rooms.join('s2', 'r', 'b', 'not-a-token');
+    const resumed = rooms.join('s2', 'r', 'b', { resumeToken: 'not-a-token' });
     expect(resumed.ok && resumed.member.name).toBe('b');
     expect(resumed.ok && resumed.replaced).toBeNull();
+  });
+
+  it('gives each member the grants of its join, and a resumed one the grants of its new join', () => {
+    const rooms = registry();
+    const first = rooms.join('s1', 'r', 'alice', { grants: ['listen'], ownsName: true });
+    expect(first.ok && first.member.state).toEqual({ muted: false, speaking: false, grants: ['listen'] });
+    rooms.updateState('s1', { muted: true });
+    const resumed = rooms.join('s2', 'r', 'alice', { resumeToken: first.ok ? first.member.resumeToken : undefined, grants: ['speak', 'listen', 'admin'], ownsName: true });
+    expect(resumed.ok && resumed.resumed).toBe(true);
+    expect(resumed.ok && resumed.member.state).toEqual({ muted: true, speaking: false, grants: ['speak', 'listen', 'admin'] });
+  });
+
+  it('an owned name is never suffixed: its session in the room is replaced (fresh state), in another room left alone', () => {
+    const rooms = registry();
+    const first = rooms.join('s1', 'r', 'alice', { ownsName: true });
+    rooms.join('s2', 'r', 'bob', { ownsName: true });
+    rooms.join('s3', 'other', 'alice', { ownsName: true });
+    rooms.updateState('s1', { muted: true });
+    const second = rooms.join('s4', 'r', 'alice', { ownsName: true });
+    if (!first.ok || !second.ok) throw new Error('joins failed');
+    expect(second.member.name).toBe('alice');
+    expect(second.renamed).toBe(false);
+    expect(second.replaced?.id).toBe(first.member.id);
+    expect(second.resumed).toBe(false);
+    expect(second.member.state.muted).toBe(false);
+    expect(second.others.map((m) => m.name)).toEqual(['bob']);
+    expect(rooms.memberOf('s1')).toBeNull();
+    expect(rooms.peersIn('other').map((p) => p.name)).toEqual(['alice']);
+    // A full room still takes the replacement: it frees the place it takes.
+    const full = registry(1);
+    full.join('s1', 'r', 'alice', { ownsName: true });
+    expect(full.join('s2', 'r', 'alice', { ownsName: true }).ok).toBe(true);
+  });
+
+  it('an owned name cannot use a resume token to take over someone else\'s session', () => {
+    const rooms = registry();
+    const bob = rooms.join('s1', 'r', 'bob', { ownsName: true });
+    if (!bob.ok) throw new Error('join failed');
+    const mallory = rooms.join('s2', 'r', 'mallory', { resumeToken: bob.member.resumeToken, ownsName: true });
+    expect(mallory.ok && mallory.member.name).toBe('mallory');
+    expect(mallory.ok && mallory.replaced).toBeNull();
+    expect(rooms.memberOf('s1')?.name).toBe('bob');
   });
 });
