@@ -14,7 +14,7 @@ export const LIMITS = {
   maxSdpChars: 48 * 1024,
   maxCandidateChars: 1024,
   maxNameChars: 32,
-  maxResumeTokenChars: 128,
+  maxResumeTokenChars: 512,
   /** A room token (a signed JWT): a few hundred characters in practice; this bounds hostile ones. */
   maxRoomTokenChars: 4096,
   /** A full mesh costs O(n²) connections; browsers and this machine both tire past about a dozen. */
@@ -149,6 +149,8 @@ export const INITIAL_SELF_STATE: SelfState = Object.freeze({ muted: false, speak
 export const MemberStateSchema = SelfStateSchema.extend({
   /** What the member may do: set by the server from its room token, never by the member. */
   grants: z.array(GrantSchema),
+  /** Its connection to the server is lost; its media may flow on, its place is kept while it resumes (set by the server). */
+  away: z.boolean(),
 });
 export type MemberState = z.infer<typeof MemberStateSchema>;
 
@@ -215,6 +217,7 @@ export type ErrorCode =
   | 'room-full'
   | 'not-in-room'
   | 'unknown-peer'
+  | 'peer-away'
   | 'rate-limited'
   | 'payload-too-large'
   | 'unknown-event'
@@ -248,8 +251,18 @@ export type JoinAck =
       /** v2: how this room carries audio (PROTOCOL.md, "SFU rooms"). */
       media: MediaMode;
       iceServers: IceServer[];
-      /** Present this in a later join to take over this session after a lost connection. */
+      /** Present this in a later join to take this place back after a lost connection (signed; any server of the deployment verifies it). */
       resume: string;
+      /** This join took a place back (same id and name): the member's links and roommates carry on. */
+      resumed: boolean;
+      /** How long the server keeps an away member's place (roommates keep it as long). */
+      resumeGraceMs: number;
+      /**
+       * With `resumed`: the member's media path is still in place (always in a mesh, whose links
+       * are peer to peer; in an SFU room when this server kept its media-server handles). False
+       * after a restarted server restored it: it publishes and subscribes again.
+       */
+      mediaKept: boolean;
       /** True when the requested name was taken and `self.name` carries a suffix. */
       renamed: boolean;
     }

@@ -1,5 +1,6 @@
 // Opens the source and sink the CLI asked for. Device backends load PortAudio lazily, so files,
 // tones and the server work on machines where the native module cannot load.
+import { access, constants } from 'node:fs/promises';
 import { NullSink, SilenceSource, type AudioSink, type AudioSource } from './backend.js';
 import type { SinkSpec, SourceSpec } from './backend-spec.js';
 import { ToneSource } from './tone-source.js';
@@ -52,6 +53,11 @@ export async function openSink(spec: SinkSpec, options: { device?: DeviceOptions
  * is installed. Without ffmpeg the WAV reader's own message stands.
  */
 async function openFileSource(path: string, loop: boolean): Promise<AudioSource> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (error) {
+    throw new Error(`cannot read input file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
   const isWav = /\.wave?$/i.test(path);
   let wavError: Error | null = null;
   if (isWav) {
@@ -68,6 +74,7 @@ async function openFileSource(path: string, loop: boolean): Promise<AudioSource>
     if (error instanceof MissingProgramError) {
       throw wavError ?? new Error(`${path} is not a WAV file, and playing other formats (MP3, Ogg/Opus, FLAC) needs ffmpeg: install it (sudo apt-get install ffmpeg) or convert the file to WAV`);
     }
-    throw error;
+    if (wavError) throw wavError;
+    throw new Error(`input file ${path} is not a WAV file, and ffmpeg cannot decode it either (${(error as Error).message.replace(/^playing [^:]+: /, '')}); give a WAV, MP3, Ogg/Opus or FLAC file`);
   }
 }

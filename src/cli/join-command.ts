@@ -10,7 +10,7 @@ import { SilenceSource, type AudioSink, type AudioSource } from '../audio/backen
 import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
 import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
 import { VoicePeer } from '../peer/voice-peer.js';
-import { JoinError } from '../peer/signalling-client.js';
+import { DEFAULT_RECONNECT_TIMEOUT_MS, JoinError } from '../peer/signalling-client.js';
 import { collect, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { Output } from './output.js';
@@ -40,6 +40,7 @@ interface JoinFlags {
   expectSilence: string[];
   expectWithin?: number;
   report?: string;
+  reconnectTimeout: number;
 }
 
 const asOption = <T>(parse: (value: string) => T) => (value: string): T => {
@@ -66,6 +67,7 @@ export function joinCommand(): Command {
     .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is faster, 20 sends half the packets (larger rooms; see BENCHMARKS.md)').choices(['10', '20']).default('20'))
     .option('--dtx', 'Opus DTX: while silent, send a packet every 400 ms instead of 50 a second (saves bandwidth, not CPU)')
     .option('--listen-only', 'send nothing, only listen (a broadcast\'s audience): no encoder runs')
+    .option('--reconnect-timeout <seconds>', 'after losing the server, keep trying this long (audio carries on meanwhile), then exit 1', parsePositiveSeconds, DEFAULT_RECONNECT_TIMEOUT_MS / 1000)
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
     .option('--expect <name[:hz][>=dbfs]>', 'expect to hear this peer (at a tone frequency, at least this loud; default -50 dBFS); exit 3 if not (repeatable)', collect, [])
     .option('--expect-silence <name>', 'expect this peer in the room but never heard (below -60 dBFS), e.g. at volume 0 or muted (repeatable)', collect, [])
@@ -118,7 +120,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000 });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
     throw error;
@@ -128,10 +130,10 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   let exitCode = 0;
   const ended = new Promise<string>((resolve) => {
     peer.once('source-ended', () => resolve('input ended'));
-    peer.once('fatal', ({ message }) => {
+    peer.once('fatal', ({ message, code }) => {
       out.problem(message);
       exitCode = EXIT_CODES.failure;
-      resolve('audio device failed');
+      resolve(code === undefined ? 'audio device failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
     });
     peer.once('refused', ({ code, message }) => {
       out.problem(`${message} (${code})`);
@@ -174,13 +176,14 @@ function wireEvents(peer: VoicePeer, out: Output): void {
   );
   peer.on('peer-joined', (p) => out.event('peer-joined', { name: p.name, id: p.id, state: p.state }, `${p.name} joined${p.state.muted ? ' (muted)' : ''}`));
   peer.on('peer-left', (p) => out.event('peer-left', { name: p.name, id: p.id }, `${p.name} left`));
-  const mutedBefore = new Map<string, boolean>();
+  const before = new Map<string, { muted: boolean; away: boolean }>();
   peer.on('peer-updated', (p) => {
     // Speaking changes several times a minute: in --json they are events, for people the
-    // `peers` table shows them. A change of mute is worth a line.
-    const muteChanged = (mutedBefore.get(p.id) ?? false) !== p.state.muted;
-    mutedBefore.set(p.id, p.state.muted);
-    if (out.json || muteChanged) out.event('peer-updated', { name: p.name, id: p.id, state: p.state }, `${p.name} ${p.state.muted ? 'muted' : 'unmuted'}`);
+    // `peers` table shows them. A change of mute, or a roommate losing the server, is worth a line.
+    const was = before.get(p.id) ?? { muted: false, away: false };
+    before.set(p.id, { muted: p.state.muted, away: p.state.away });
+    const human = p.state.away !== was.away ? `${p.name} ${p.state.away ? 'lost the server (away; its audio may carry on)' : 'is back'}` : p.state.muted !== was.muted ? `${p.name} ${p.state.muted ? 'muted' : 'unmuted'}` : null;
+    if (out.json || human) out.event('peer-updated', { name: p.name, id: p.id, state: p.state }, human ?? '');
   });
   peer.on('connection-state', ({ peer: name, state }) => out.event('connection-state', { peer: name, state }, `connection to ${name}: ${state}`));
   peer.on('media-changed', ({ media, reason }) => out.event('media-changed', { media, reason }, `the room now carries audio ${media === 'sfu' ? 'through the media server' : 'peer to peer'}: ${reason}`));

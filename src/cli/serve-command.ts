@@ -5,9 +5,10 @@ import { DEFAULT_AUTO_MEDIA, type MediaSetting } from '../server/room-media-poli
 import { createLogger, type Logger } from '../log.js';
 import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
 import { RoomMap } from '../server/room-map.js';
-import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
+import { DEFAULT_RESUME_GRACE_MS, startSignallingServer, type RunningServer } from '../server/signalling-server.js';
+import { defaultSecretPath, loadOrCreateSecret, readSecretFile } from '../server/server-secret.js';
 import { JanusConnector } from '../server/janus-connector.js';
-import { collect, parseIntegerInRange } from './options.js';
+import { collect, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { readFileFor, readSecret, tokenVerifierFrom } from './secrets.js';
 
@@ -33,6 +34,8 @@ interface ServeFlags {
   media?: MediaSetting;
   meshMax: number;
   maxSpeakers: number;
+  secretFile?: string;
+  resumeGrace: number;
 }
 
 export function serveCommand(): Command {
@@ -56,6 +59,8 @@ export function serveCommand(): Command {
     .addOption(new Option('--media <mode>', 'how rooms carry audio: mesh (peer to peer), sfu (through Janus), or auto (mesh while small, SFU past --mesh-max; the default with --janus)').choices(['mesh', 'sfu', 'auto']))
     .option('--max-speakers <n>', 'SFU rooms: each listener gets at most this many speakers at once, the ones talking (loudest-speaker routing)', parseIntegerInRange(1, 64), 3)
     .option('--mesh-max <n>', 'with --media auto: a room of more members than this moves to the SFU (back to the mesh after 10 s at 4 or fewer)', parseIntegerInRange(2, 64), DEFAULT_AUTO_MEDIA.meshMax)
+    .option('--secret-file <file>', `key that signs resume tokens, so members resume across a restart (default: generated once and kept in ${defaultSecretPath()})`)
+    .option('--resume-grace <seconds>', 'how long a member whose connection dropped keeps its place (away) before it leaves', parsePositiveSeconds, DEFAULT_RESUME_GRACE_MS / 1000)
     .addOption(new Option('--inject-delay <ms>', 'testing: hold each incoming message up to this long, in order per socket').argParser(parseIntegerInRange(1, 5000)).hideHelp())
     .option('-v, --verbose', 'log every join, leave and refused message')
     .addOption(new Option('--json', 'log as JSON lines, and print the listening line as JSON'))
@@ -95,8 +100,15 @@ async function runServe(flags: ServeFlags): Promise<void> {
   }
 
   let server: RunningServer;
+  let resumeKey: Buffer;
   try {
-    server = await startSignallingServer({ port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+    resumeKey = flags.secretFile !== undefined ? await readSecretFile(flags.secretFile) : await loadOrCreateSecret(defaultSecretPath());
+  } catch (error) {
+    await stopJanuses();
+    throw error;
+  }
+  try {
+    server = await startSignallingServer({ resumeKey, resumeGraceMs: flags.resumeGrace * 1000, port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
   } catch (error) {
     await stopJanuses();
     throw error;

@@ -53,6 +53,8 @@ interface SignallingEvents {
   /** The server could not deliver a signal we sent (the target left, or no answer). */
   'signal-undelivered': [info: { to: string; reason: string }];
   disconnected: [reason: string];
+  /** No server answered for the reconnect timeout, or one refused our return: the peer cannot go on. */
+  'gave-up': [error: JoinError];
   'server-error': [error: ProtocolError];
   'server-shutdown': [message: string];
   /**
@@ -63,6 +65,8 @@ interface SignallingEvents {
 }
 
 const ACK_TIMEOUT_MS = 10_000;
+/** How long a peer tries to get back to an unreachable server before it gives up. */
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
 
 export class SignallingClient extends EventEmitter<SignallingEvents> {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -71,16 +75,20 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   /** Refused for good (replaced, or a token the server no longer takes): no more reconnects. */
   private refused = false;
   private readonly token: string | undefined;
+  /** Runs while we are disconnected after a join: when it fires, we give up. */
+  private reconnectDeadline: NodeJS.Timeout | null = null;
+  private readonly reconnectTimeoutMs: number;
 
   constructor(
     readonly serverUrl: string,
     private readonly room: string,
     private readonly name: string,
     private readonly logger: Logger,
-    options: { rejectUnauthorized?: boolean; token?: string } = {},
+    options: { rejectUnauthorized?: boolean; token?: string; reconnectTimeoutMs?: number } = {},
   ) {
     super();
     this.token = options.token;
+    this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
     this.socket = io(serverUrl, {
       transports: ['websocket'],
       autoConnect: false,
@@ -109,18 +117,24 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.on('disconnect', (reason) => {
       if (this.closed || this.refused) return;
       this.emit('disconnected', reason);
+      this.startReconnectDeadline();
       // socket.io reconnects by itself after transport failures, but not when the server
       // closed the socket (e.g. it took this session for a resume): ask again, gently.
       if (reason === 'io server disconnect') setTimeout(() => !this.closed && this.socket.connect(), 1000).unref();
     });
-    // Every connection after the first rejoins with the resume token.
+    // Every connection after the first rejoins with the resume token. A server that refuses
+    // our return (the room filled up after our grace ran out, say) ends the peer clearly.
     this.socket.on('connect', () => {
       if (this.closed || this.refused || !this.joined) return;
-      this.sendJoin(true, this.joined.resume).catch((error: Error) => {
-        // A token that expired meanwhile (say) will not be taken on any later attempt either.
-        if (error instanceof JoinError && TOKEN_ERROR_CODES.has(error.code)) return this.refuse(error);
-        this.logger.warn('rejoin after reconnect failed', { error: error.message });
-      });
+      this.sendJoin(true, this.joined.resume).then(
+        () => this.clearReconnectDeadline(),
+        (error: JoinError) => {
+          // A token that expired meanwhile (say) will not be taken on any later attempt either.
+          if (TOKEN_ERROR_CODES.has(error.code)) return this.refuse(error);
+          if (error.code === 'timeout') return this.logger.warn('rejoin after reconnect: no answer yet; trying again on the next connection', { error: error.message });
+          this.giveUp(new JoinError(error.code, `the server refused our return to room "${this.room}": ${error.message}`));
+        },
+      );
     });
   }
 
@@ -200,9 +214,31 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.emit('update-state', patch);
   }
 
+  private startReconnectDeadline(): void {
+    if (this.reconnectDeadline || !this.joined) return;
+    this.reconnectDeadline = setTimeout(() => {
+      this.giveUp(new JoinError('unreachable', `lost the voxroom server at ${this.serverUrl} and could not get back within ${this.reconnectTimeoutMs / 1000} s; is it running? (--reconnect-timeout sets how long to try)`));
+    }, this.reconnectTimeoutMs);
+    this.reconnectDeadline.unref();
+  }
+
+  private clearReconnectDeadline(): void {
+    if (this.reconnectDeadline) clearTimeout(this.reconnectDeadline);
+    this.reconnectDeadline = null;
+  }
+
+  private giveUp(error: JoinError): void {
+    if (this.closed) return;
+    this.clearReconnectDeadline();
+    this.socket.io.reconnection(false);
+    this.socket.disconnect();
+    this.emit('gave-up', error);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.clearReconnectDeadline();
     if (this.socket.connected && this.joined) {
       await this.socket
         .timeout(1000)

@@ -51,6 +51,8 @@ export interface VoicePeerOptions {
   onRemoteFrame?: (name: string, frame: Frame) => void;
   /** Send nothing (a broadcast's listener): no encoder runs at all, in SFU and mesh rooms. */
   listenOnly?: boolean;
+  /** How long to try getting back to a lost server before giving up ('fatal'); default 60 s. */
+  reconnectTimeoutMs?: number;
   /** Listens along with the audio engine: what we send and what each peer adds to the mix. */
   observer?: MixObserver;
   /**
@@ -87,8 +89,8 @@ export interface VoicePeerEvents {
   /** Something went wrong that the peer survives (a rejected connection, a server error). */
   problem: [info: { message: string; peer?: string }];
   disconnected: [info: { reason: string }];
-  /** The peer cannot go on (an audio device failed); stop() it. */
-  fatal: [info: { message: string }];
+  /** The peer cannot go on (an audio device failed, the server is gone or refused our return); stop() it. */
+  fatal: [info: { message: string; code?: string }];
   /**
    * The peer has left the room for good: another session joined under its name
    * (`session-replaced`), or the server refused its token on a rejoin (`token-expired`, …).
@@ -109,6 +111,11 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   /** One being brought up beside it after a media change (make-before-break), not yet heard. */
   private incoming: { topology: MediaTopology; readiness: SwitchReadiness; timer: NodeJS.Timeout } | null = null;
   private readonly members = new Map<string, Member>();
+  /**
+   * Roommates not back yet after the server came back (a restarted server knows only those
+   * that have resumed): kept, away, for the room's grace, then dropped.
+   */
+  private readonly awayTimers = new Map<string, NodeJS.Timeout>();
   private self: Member | null = null;
   private iceServers: IceServer[] = [];
   private stopping: Promise<void> | null = null;
@@ -135,7 +142,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
     });
-    this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls, token: options.token });
+    this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls, token: options.token, reconnectTimeoutMs: options.reconnectTimeoutMs });
     this.topology = this.createTopology('mesh');
     this.signalling.on('joined', (room, resumed) => this.onJoined(room, resumed));
     this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
@@ -165,9 +172,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       this.emit('refused', { code, message });
     });
     this.signalling.on('disconnected', (reason) => {
-      this.logger.warn('lost the signalling connection; reconnecting', { reason });
+      this.logger.warn('lost the signalling connection; reconnecting (audio carries on)', { reason });
       this.emit('disconnected', { reason });
     });
+    this.signalling.on('gave-up', (error) => this.emit('fatal', { message: error.message, code: error.code }));
   }
 
   /** Connects, joins and starts the audio clock. Rejects (a JoinError) when the join fails. */
@@ -187,6 +195,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   /** Leaves the room and releases everything, in order: media, signalling, clock and files. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.clearAwayTimers();
       this.dropIncoming();
       this.topology.close();
       await this.signalling.close();
@@ -272,7 +281,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   private onJoined(room: JoinedRoom, resumed: boolean): void {
-    // After a resume we have a new id: every old connection is gone on the other side too.
+    if (resumed && room.resumed && this.self?.id === room.self.id) return this.resumeInPlace(room);
+    // A new identity (a first join, or a server that could not take us back): every old
+    // connection is gone on the other side too.
+    this.clearAwayTimers();
     for (const member of this.members.values()) this.engine.detachRemote(member.name);
     this.members.clear();
     this.self = room.self;
@@ -292,6 +304,47 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (ours.muted !== room.self.state.muted || ours.speaking !== room.self.state.speaking) this.publishState(ours);
     // The newcomer offers to everyone already there.
     for (const peer of room.peers) this.addMember(peer, true);
+  }
+
+  /**
+   * Back in our place after a lost server connection, under the same id: the links and the mix
+   * went on meanwhile and stay. The ack's list is reconciled with ours: newcomers are offered
+   * to, state changes applied; roommates missing from it (not back yet on a restarted server)
+   * stay, away, for the grace, and are dropped if they do not return.
+   */
+  private resumeInPlace(room: JoinedRoom): void {
+    this.self = room.self;
+    this.iceServers = room.iceServers;
+    const listed = new Set(room.peers.map((peer) => peer.id));
+    for (const member of [...this.members.values()]) {
+      if (listed.has(member.id)) continue;
+      this.updateMember(member.id, { ...member.state, away: true });
+      this.dropIfNotBack(member.id, room.resumeGraceMs);
+    }
+    this.logger.info('back in the room; connections kept', { room: this.options.room, name: room.self.name, peers: room.peers.length, mediaKept: room.mediaKept });
+    this.emit('joined', { self: room.self, peers: room.peers, map: room.map, renamed: false, resumed: true });
+    const ours = { muted: this.engine.muted, speaking: this.engine.isSpeaking };
+    if (ours.muted !== room.self.state.muted || ours.speaking !== room.self.state.speaking) this.publishState(ours);
+    for (const peer of room.peers) this.addMember(peer, true);
+    // A restarted server has none of our media-server handles: publish and subscribe afresh,
+    // make-before-break. (Its media may also have changed while we were away.)
+    const media: MediaMode = room.media ?? 'mesh';
+    if (!room.mediaKept || media !== this.topology.kind) this.switchMedia(media, room.mediaKept ? 'the room changed how it carries audio while we were away' : 'the server was restarted');
+  }
+
+  private dropIfNotBack(id: string, graceMs: number): void {
+    clearTimeout(this.awayTimers.get(id));
+    const timer = setTimeout(() => {
+      this.awayTimers.delete(id);
+      if (this.members.get(id)?.state.away) this.removeMember(id);
+    }, graceMs);
+    timer.unref();
+    this.awayTimers.set(id, timer);
+  }
+
+  private clearAwayTimers(): void {
+    for (const timer of this.awayTimers.values()) clearTimeout(timer);
+    this.awayTimers.clear();
   }
 
   /**
@@ -375,7 +428,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   private addMember(member: Member, weAreNewcomer: boolean): void {
-    if (!this.self || member.id === this.self.id || this.members.has(member.id)) return;
+    if (!this.self || member.id === this.self.id) return;
+    // Known already: a roommate back on a restarted server (its link never went away).
+    if (this.members.has(member.id)) return this.updateMember(member.id, member.state);
     this.members.set(member.id, member);
     this.engine.attachRemote(member.name);
     this.logger.info('peer joined', { peer: member.name });
@@ -385,6 +440,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   private removeMember(id: string): void {
+    clearTimeout(this.awayTimers.get(id));
+    this.awayTimers.delete(id);
     const member = this.members.get(id);
     if (!member) return;
     this.members.delete(id);
@@ -402,6 +459,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     }
     const member = this.members.get(id);
     if (!member) return;
+    if (!state.away && this.awayTimers.has(id)) {
+      clearTimeout(this.awayTimers.get(id));
+      this.awayTimers.delete(id);
+    }
     const updated = { ...member, state };
     this.members.set(id, updated);
     this.emit('peer-updated', updated);

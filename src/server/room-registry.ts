@@ -1,6 +1,8 @@
-// Room state: who is in which room, under which name, and the resume tokens that let a peer
-// take its place back after a lost connection. Pure logic, no I/O: the server drives it.
+// Room state: who is in which room, under which name, who is away (its socket closed, its seat
+// kept for a grace period) and who takes its place back with a resume claim. Pure logic, no
+// I/O: the server drives it (and verifies resume tokens before they get here).
 import { randomBytes } from 'node:crypto';
+import type { ResumeClaim } from './resume-tokens.js';
 import { INITIAL_SELF_STATE, OPEN_SERVER_GRANTS, type Grant, type Member as MemberView, type MemberState, type MemberStatePatch, type PeerInfo, type SelfState } from '../protocol.js';
 
 export interface Member extends PeerInfo {
@@ -9,22 +11,24 @@ export interface Member extends PeerInfo {
   state: MemberState;
   /** The protocol version its client speaks: decides which room events it is sent. */
   protocolVersion: number;
-  /** The socket carrying this member; differs from `id` so that ids never leak transport details. */
-  socketId: string;
-  resumeToken: string;
+  /**
+   * The socket carrying this member; differs from `id` so that ids never leak transport
+   * details. null while the member is away (its socket closed; it may resume).
+   */
+  socketId: string | null;
 }
 
 export interface JoinOptions {
-  /** From an earlier join ack: takes over that (stale) session, its name and its state. */
-  resumeToken?: string;
+  /** A verified resume claim (resume-tokens.ts): takes that member's place back. */
+  resume?: ResumeClaim | null;
   protocolVersion?: number;
   /** This room's limit for this join (default: the registry's). */
   capacity?: number;
   /** What the member may do (default: an open server's, speak and listen). */
   grants?: readonly Grant[];
   /**
-   * The requested name is the member's own (a room token's `sub`): it is never suffixed, and a
-   * session already in the room under it is replaced, as a resumed one is.
+   * The requested name is the member's own (a room token's `sub`): it is never suffixed, and
+   * another session in the room under it is replaced.
    */
   ownsName?: boolean;
 }
@@ -35,56 +39,70 @@ export type JoinOutcome =
       member: Member;
       others: MemberView[];
       renamed: boolean;
-      /** The session this join took the place of: a stale one resumed, or a namesake replaced. */
+      /**
+       * `rebound`: an away (or still connected) member took its place back on this socket, same
+       * id; `restored`: a member this registry did not know (a restarted server) came back
+       * under its old id and name; null: a new member.
+       */
+      resumed: 'rebound' | 'restored' | null;
+      /** The socket that carried the member before a rebind, if it is still open: close it. */
+      staleSocketId: string | null;
+      /** Another session under an owned name, removed by this join: tell it and its room. */
       replaced: Member | null;
-      /** `replaced` was resumed with its resume token (and this member carries on its state). */
-      resumed: boolean;
     }
   | { ok: false; reason: 'room-full' };
 
 export class RoomRegistry {
   private readonly rooms = new Map<string, Map<string, Member>>();
   private readonly bySocket = new Map<string, Member>();
-  private readonly byResumeToken = new Map<string, Member>();
 
   constructor(
     private readonly maxPeersPerRoom: number,
     private readonly newId: () => string = () => randomBytes(6).toString('hex'),
-    private readonly newToken: () => string = () => randomBytes(18).toString('base64url'),
   ) {}
 
   /**
    * Adds the socket to `room`. A socket is in at most one room, so any earlier membership ends.
-   * With a valid resume token the stale member it names is removed first and its name reused;
-   * with `ownsName` the member in the room under that name is (whoever it is).
+   * With a verified resume claim for this room the member takes its place back: the same id,
+   * name and state (rebound), or, when this registry never knew it, its old id and name
+   * (restored). With `ownsName` another member in the room under that name is replaced.
    */
   join(socketId: string, room: string, requestedName: string, options: JoinOptions = {}): JoinOutcome {
-    const { resumeToken, protocolVersion = 2, capacity = this.maxPeersPerRoom, grants = OPEN_SERVER_GRANTS, ownsName = false } = options;
-    const stale = resumeToken !== undefined ? this.byResumeToken.get(resumeToken) : undefined;
-    // An owned name has one session: the namesake's. A resume token cannot take over anyone else.
-    const replaced = (ownsName ? this.memberNamed(room, requestedName) : stale) ?? null;
-    const replacing = replaced !== null && replaced.socketId !== socketId ? replaced : null;
-    const resumed = replacing !== null && replacing === stale && replacing.room === room;
+    const { protocolVersion = 2, capacity = this.maxPeersPerRoom, grants = OPEN_SERVER_GRANTS, ownsName = false } = options;
+    const claim = options.resume && options.resume.room === room && (!ownsName || options.resume.name === requestedName) ? options.resume : null;
     const previous = this.bySocket.get(socketId);
-    const members = this.rooms.get(room);
-    const leavingThisRoom = [previous, replacing].filter((m): m is Member => m !== undefined && m !== null && m.room === room).length;
-    if ((members?.size ?? 0) - leavingThisRoom >= capacity) return { ok: false, reason: 'room-full' };
+    const roomMembers = this.rooms.get(room) ?? new Map<string, Member>();
+    const existing = claim ? roomMembers.get(claim.id) : undefined;
+    if (existing) {
+      if (previous && previous !== existing) this.remove(previous);
+      const staleSocketId = existing.socketId !== null && existing.socketId !== socketId ? existing.socketId : null;
+      if (staleSocketId !== null) this.bySocket.delete(staleSocketId);
+      existing.socketId = socketId;
+      existing.protocolVersion = protocolVersion;
+      // What it may do comes from this join (its token may have changed).
+      existing.state = { ...existing.state, away: false, grants: [...grants] };
+      this.bySocket.set(socketId, existing);
+      const others = [...roomMembers.values()].filter((m) => m !== existing).map(toMemberView);
+      return { ok: true, member: existing, others, renamed: false, resumed: 'rebound', staleSocketId, replaced: null };
+    }
+    // An owned name has one session: a namesake (live or away) gives way.
+    const namesake = ownsName ? this.memberNamed(room, requestedName) : null;
+    const replaced = namesake && namesake.socketId !== socketId ? namesake : null;
+    const leavingThisRoom = [previous, replaced].filter((m) => m !== undefined && m !== null && m.room === room).length;
+    if (roomMembers.size - leavingThisRoom >= capacity) return { ok: false, reason: 'room-full' };
 
     if (previous) this.remove(previous);
-    if (replacing) this.remove(replacing);
-    const name = ownsName ? requestedName : this.uniqueName(room, resumed ? replacing.name : requestedName);
-    // A resumed session keeps its own state (a muted member stays muted across a reconnect);
-    // what it may do comes from this join.
-    const selfState: SelfState = resumed ? { muted: replacing.state.muted, speaking: replacing.state.speaking } : { ...INITIAL_SELF_STATE };
-    const state: MemberState = { ...selfState, grants: [...grants] };
-    const member: Member = { id: this.newId(), name, room, socketId, resumeToken: this.newToken(), state, protocolVersion };
-    const roomMembers = this.rooms.get(room) ?? new Map<string, Member>();
+    if (replaced) this.remove(replaced);
+    const baseName = claim ? claim.name : requestedName;
+    const name = ownsName ? requestedName : this.uniqueName(room, baseName);
+    const id = claim && !this.memberById(claim.id) ? claim.id : this.newId();
+    const state: MemberState = { ...INITIAL_SELF_STATE, away: false, grants: [...grants] };
+    const member: Member = { id, name, room, socketId, state, protocolVersion };
     const others = [...roomMembers.values()].map(toMemberView);
     roomMembers.set(member.id, member);
     this.rooms.set(room, roomMembers);
     this.bySocket.set(socketId, member);
-    this.byResumeToken.set(member.resumeToken, member);
-    return { ok: true, member, others, renamed: name !== requestedName, replaced: replacing, resumed };
+    return { ok: true, member, others, renamed: name !== requestedName && !claim, resumed: claim ? 'restored' : null, staleSocketId: null, replaced };
   }
 
   /** Removes whatever membership the socket has; returns it so the caller can tell the room. */
@@ -95,10 +113,40 @@ export class RoomRegistry {
     return member;
   }
 
+  /**
+   * The socket closed: its member stays in the room, away, keeping its seat, until it resumes
+   * or the caller's grace runs out (removeAway).
+   */
+  markAway(socketId: string): Member | null {
+    const member = this.bySocket.get(socketId);
+    if (!member) return null;
+    this.bySocket.delete(socketId);
+    member.socketId = null;
+    member.state.away = true;
+    return member;
+  }
+
+  /** Ends an away member's membership (its grace ran out); null if it is back or gone. */
+  removeAway(id: string): Member | null {
+    const member = this.memberById(id);
+    if (!member || member.socketId !== null) return null;
+    this.remove(member);
+    return member;
+  }
+
   /** Applies a member's change to its own state; `changed` is false when nothing differed. */
   updateState(socketId: string, patch: MemberStatePatch): { member: Member; changed: boolean } | null {
     const member = this.bySocket.get(socketId);
-    if (!member) return null;
+    return member ? this.applyPatch(member, patch) : null;
+  }
+
+  /** The same by member id, for changes the server makes (the SFU's talking events). */
+  updateStateById(id: string, patch: Partial<SelfState>): { member: Member; changed: boolean } | null {
+    const member = this.memberById(id);
+    return member ? this.applyPatch(member, patch) : null;
+  }
+
+  private applyPatch(member: Member, patch: Partial<SelfState>): { member: Member; changed: boolean } {
     let changed = false;
     for (const key of Object.keys(patch) as Array<keyof SelfState>) {
       const value = patch[key];
@@ -149,16 +197,18 @@ export class RoomRegistry {
     return this.rooms.size;
   }
 
+  /** Members in rooms, away ones included (they hold their seats). */
   get peerCount(): number {
-    return this.bySocket.size;
+    let count = 0;
+    for (const members of this.rooms.values()) count += members.size;
+    return count;
   }
 
   private remove(member: Member): void {
     const roomMembers = this.rooms.get(member.room);
     roomMembers?.delete(member.id);
     if (roomMembers && roomMembers.size === 0) this.rooms.delete(member.room);
-    if (this.bySocket.get(member.socketId) === member) this.bySocket.delete(member.socketId);
-    this.byResumeToken.delete(member.resumeToken);
+    if (member.socketId !== null && this.bySocket.get(member.socketId) === member) this.bySocket.delete(member.socketId);
   }
 
   private uniqueName(room: string, name: string): string {

@@ -133,6 +133,11 @@ export class SfuRooms {
     }
   }
 
+  /** How a room carries audio now (mesh for a room this does not track yet). */
+  mediaOf(room: string): MediaMode {
+    return this.rooms.get(room)?.media ?? 'mesh';
+  }
+
   isSfuMember(memberId: string): boolean {
     return this.driverOf(memberId) !== null;
   }

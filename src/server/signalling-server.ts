@@ -2,6 +2,7 @@
 // metrics and the web client. Every incoming payload is validated against src/protocol.ts.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import type { ZodError, z } from 'zod';
@@ -37,6 +38,7 @@ import type { JanusDriver } from './janus-driver.js';
 import type { AutoMediaOptions, MediaSetting } from './room-media-policy.js';
 import { SfuRooms, type JanusSource } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
+import { ResumeTokens } from './resume-tokens.js';
 import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
 import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
@@ -67,7 +69,16 @@ export interface SignallingServerOptions {
   tokens?: TokenVerifier;
   /** Fault injection for tests (`--inject-delay`): never set in production. */
   faults?: InjectedFaults;
+  /**
+   * The key that signs resume tokens. Give the same key to a restarted server (or every node)
+   * and members resume their places across it; default: random for this process.
+   */
+  resumeKey?: Buffer;
+  /** How long a member whose socket closed keeps its place, away, before it leaves (default 15 s). */
+  resumeGraceMs?: number;
 }
+
+export const DEFAULT_RESUME_GRACE_MS = 15_000;
 
 export interface InjectedFaults {
   /** Hold each incoming message up to this long, in order per socket. */
@@ -103,6 +114,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const sfuLimit = options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerSfuRoom;
   const maxPeersPerRoom = Math.max(meshLimit, sfuLimit);
   const registry = new RoomRegistry(maxPeersPerRoom);
+  const resumeTokens = new ResumeTokens(options.resumeKey ?? randomBytes(32));
+  const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS;
+  /** Away members' grace timers, by member id. */
+  const graceTimers = new Map<string, NodeJS.Timeout>();
+  const endGrace = (id: string): void => {
+    clearTimeout(graceTimers.get(id));
+    graceTimers.delete(id);
+  };
+  /** Sends to a member's socket; an away member has none (what it misses, its resume ack brings). */
+  const emitTo = <E extends keyof ServerToClientEvents>(member: Member, event: E, ...args: Parameters<ServerToClientEvents[E]>): void => {
+    if (member.socketId !== null) io.to(member.socketId).emit(event, ...args);
+  };
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;
   if (options.faults) logger.warn('injecting signalling faults (a test setting)', { ...options.faults });
@@ -121,15 +144,14 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     {
       offer: (memberId, offer) => {
         const member = registry.memberById(memberId);
-        if (member) io.to(member.socketId).emit('sfu-offer', offer);
+        if (member) emitTo(member, 'sfu-offer', offer);
       },
       streams: (memberId, streams) => {
         const member = registry.memberById(memberId);
-        if (member) io.to(member.socketId).emit('sfu-streams', { streams });
+        if (member) emitTo(member, 'sfu-streams', { streams });
       },
       talking: (memberId, talking) => {
-        const member = registry.memberById(memberId);
-        const updated = member ? registry.updateState(member.socketId, { speaking: talking }) : null;
+        const updated = registry.updateStateById(memberId, { speaking: talking });
         if (updated?.changed) announceState(updated.member);
       },
       mediaChanged: (room, media, reason) => {
@@ -147,9 +169,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   // v1 clients cannot use the SFU: when their room moves there, they are told why and let go.
   const dismissV1 = (room: string): void => {
     for (const member of registry.membersIn(room).filter((m) => m.protocolVersion < 2)) {
-      const socket = io.sockets.sockets.get(member.socketId);
+      const socket = member.socketId === null ? undefined : io.sockets.sockets.get(member.socketId);
       socket?.emit('error-message', { code: 'version-mismatch', message: `room "${room}" now carries audio through the SFU, which protocol v1 clients cannot use; update voxroom` });
-      registry.leave(member.socketId);
+      if (member.socketId === null) registry.removeAway(member.id);
+      else registry.leave(member.socketId);
+      endGrace(member.id);
       if (socket) leaveSocketRooms(socket, member);
       announceLeave(member, 'left');
     }
@@ -179,7 +203,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     io.to(versionRoom(room, 1)).emit('room-users-updated', { room, peers: registry.peersIn(room) });
   };
   const announceJoin = (member: Member): void => {
-    io.to(versionRoom(member.room, 2)).except(member.socketId).emit('member-joined', { room: member.room, member: toMemberView(member) });
+    io.to(versionRoom(member.room, 2))
+      .except(member.socketId ?? [])
+      .emit('member-joined', { room: member.room, member: toMemberView(member) });
     sendListToV1(member.room);
   };
   const announceLeave = (member: Member, reason: MemberLeftReason): void => {
@@ -265,49 +291,65 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       const previous = registry.memberOf(socket.id);
       const capacity = sfu.capacityFor(request.room, registry.membersIn(request.room).length + 1);
-      const outcome = registry.join(socket.id, request.room, identity.name, { resumeToken: request.resume, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName });
+      const verified = request.resume === undefined ? null : resumeTokens.verify(request.resume, Date.now());
+      if (verified && !verified.ok) logger.info('resume token not accepted; joining as a new member', { room: request.room, reason: verified.reason });
+      const claim = verified?.ok ? verified.claim : null;
+      const outcome = registry.join(socket.id, request.room, identity.name, { resume: claim, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName });
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
       }
-      const { member, others, renamed, replaced, resumed } = outcome;
-      if (previous) {
+      const { member, others, renamed, resumed, staleSocketId, replaced } = outcome;
+      if (previous && previous !== member) {
         leaveSocketRooms(socket, previous);
         leaveSfu(previous);
+        endGrace(previous.id);
         announceLeave(previous, 'left');
       }
-      if (replaced) {
-        const staleSocket = io.sockets.sockets.get(replaced.socketId);
+      if (staleSocketId !== null) {
+        // The member came back on a new socket before its old one was noticed closing.
+        const staleSocket = io.sockets.sockets.get(staleSocketId);
         if (staleSocket) {
-          leaveSocketRooms(staleSocket, replaced);
-          const message = resumed
-            ? `this session of "${replaced.name}" in room "${replaced.room}" was resumed on another connection; this one has left the room`
-            : `another session joined room "${replaced.room}" as "${replaced.name}" (the name in its room token), so this one has left the room; a name has one session at a time`;
-          staleSocket.emit('session-replaced', { room: replaced.room, message });
+          leaveSocketRooms(staleSocket, member);
           staleSocket.disconnect(true);
+        }
+      }
+      if (replaced) {
+        endGrace(replaced.id);
+        const replacedSocket = replaced.socketId === null ? undefined : io.sockets.sockets.get(replaced.socketId);
+        if (replacedSocket) {
+          leaveSocketRooms(replacedSocket, replaced);
+          replacedSocket.emit('session-replaced', { room: replaced.room, message: `another session joined room "${replaced.room}" as "${replaced.name}" (the name in its room token), so this one has left the room; a name has one session at a time` });
+          replacedSocket.disconnect(true);
         }
         leaveSfu(replaced);
         announceLeave(replaced, 'replaced');
-        logger.info(resumed ? 'session resumed' : 'session replaced by a namesake', { room: member.room, name: member.name, replaced: replaced.id });
+        logger.info('session replaced by a namesake', { room: member.room, name: member.name, replaced: replaced.id });
       }
-      // The room may move to the SFU with this join (its members are told); the newcomer learns
-      // the room's media from its ack.
-      const media = sfu.memberJoined(member.room, member.id);
+      endGrace(member.id);
+      // A member back in its place keeps its media path (its SFU handles were kept while away);
+      // a new or restored one starts its own, and the room may move to the SFU with it.
+      const media = resumed === 'rebound' ? sfu.mediaOf(member.room) : sfu.memberJoined(member.room, member.id);
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
-      logger.info('peer joined', { room: member.room, name: member.name, id: member.id, v: member.protocolVersion });
+      logger.info(resumed ? 'peer resumed' : 'peer joined', { room: member.room, name: member.name, id: member.id, v: member.protocolVersion, ...(resumed ? { resumed } : {}) });
       // ICE servers (TURN credentials among them) go to admitted members only: this ack is the one place.
       const accepted = {
         ok: true as const,
         map: map.layoutFor(member.room),
         iceServers: iceServersFor(ice, member.name, Date.now()),
-        resume: member.resumeToken,
+        resume: resumeTokens.issue({ room: member.room, id: member.id, name: member.name }, Date.now()),
+        resumed: resumed !== null,
+        resumeGraceMs,
+        mediaKept: resumed !== null && (media === 'mesh' || resumed === 'rebound'),
         renamed,
       };
       // The ack goes out before any room event about the newcomer: clients rely on the order.
       if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
       else ack?.({ ...accepted, self: toMemberView(member), peers: others, media });
-      announceJoin(member);
+      // Roommates of a member back in its place see it return (away: false), not a newcomer.
+      if (resumed === 'rebound') announceState(member);
+      else announceJoin(member);
     };
 
     socket.on('update-state', (...args: unknown[]) => {
@@ -359,13 +401,14 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!sender) return refuse(socket, 'not-in-room', 'join a room before sending signals', ack);
       const target = registry.roommate(socket.id, parsed.data.to);
       if (!target) return refuse(socket, 'unknown-peer', `no peer "${parsed.data.to}" in room "${sender.room}"`, ack);
+      if (target.socketId === null) return refuse(socket, 'peer-away', `${target.name} is away (its connection to the server is lost); send again when it is back (member-updated, away: false)`, ack);
       const { data } = parsed.data;
       if (offersToDrop > 0 && 'description' in data && data.description.type === 'offer') {
         offersToDrop--;
         logger.warn('dropping an offer (injected fault)', { from: sender.name, to: target.name });
         return ack?.({ ok: true });
       }
-      io.to(target.socketId).emit('signal', { from: sender.id, data: parsed.data.data });
+      emitTo(target, 'signal', { from: sender.id, data: parsed.data.data });
       metrics.signalsRelayed.inc();
       ack?.({ ok: true });
     });
@@ -374,6 +417,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
       const member = registry.leave(socket.id);
       if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
+      endGrace(member.id);
       leaveSocketRooms(socket, member);
       leaveSfu(member);
       logger.info('peer left', { room: member.room, name: member.name, id: member.id });
@@ -381,15 +425,26 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       announceLeave(member, 'left');
     });
 
+    // A closed socket is not a member leaving: its media may flow on (peer to peer, or through
+    // Janus), and it comes back with its resume token. It is away until then, for the grace.
     socket.on('disconnect', (reason) => {
       delays?.forget(socket.id);
-      const member = registry.leave(socket.id);
+      const member = registry.markAway(socket.id);
       logger.debug('socket disconnected', { socket: socket.id, reason });
-      if (member) {
-        leaveSfu(member);
-        logger.info('peer disconnected', { room: member.room, name: member.name, id: member.id, reason });
-        announceLeave(member, 'disconnected');
-      }
+      if (!member) return;
+      logger.info('peer away', { room: member.room, name: member.name, id: member.id, reason, graceMs: resumeGraceMs });
+      announceState(member);
+      endGrace(member.id);
+      const timer = setTimeout(() => {
+        graceTimers.delete(member.id);
+        const gone = registry.removeAway(member.id);
+        if (!gone) return;
+        leaveSfu(gone);
+        logger.info('peer disconnected', { room: gone.room, name: gone.name, id: gone.id, reason: 'did not resume in time' });
+        announceLeave(gone, 'disconnected');
+      }, resumeGraceMs);
+      timer.unref();
+      graceTimers.set(member.id, timer);
     });
   });
 
@@ -418,6 +473,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     port: address.port,
     close: () => {
       closing ??= (async () => {
+        for (const id of [...graceTimers.keys()]) endGrace(id);
         await sfu.close();
         io.emit('server-shutdown', { message: 'the server is shutting down' });
         // Let the notice reach clients before their sockets close.

@@ -160,17 +160,30 @@ class RoomClient {
   }
 
   private enterRoom(ack: Extract<JoinAck, { ok: true }>): void {
-    for (const peer of this.peers.values()) this.closePeer(peer);
-    this.peers.clear();
+    // Back in our place after a lost server connection: the calls went on meanwhile and stay.
+    const inPlace = ack.resumed && ack.mediaKept && this.self?.id === ack.self.id && ack.media === this.media;
+    if (!inPlace) {
+      for (const peer of this.peers.values()) this.closePeer(peer);
+      this.peers.clear();
+      this.closeSfu();
+    }
     this.self = ack.self;
     this.iceServers = ack.iceServers;
     this.resumeToken = ack.resume;
     setStatus(`In room “${this.room}” as ${ack.self.name}${ack.renamed ? ' (your name was taken)' : ''}.`);
     drawMap(ack.map);
-    this.closeSfu();
     this.media = ack.media;
+    if (inPlace) {
+      // Roommates not back yet (a restarted server) stay, away, for the grace.
+      const listed = new Set(ack.peers.map((peer) => peer.id));
+      for (const peer of this.peers.values()) {
+        if (listed.has(peer.info.id)) continue;
+        this.updatePeer(peer.info.id, { ...peer.info.state, away: true });
+        setTimeout(() => this.peers.get(peer.info.id)?.info.state.away && this.removePeer(peer.info.id), ack.resumeGraceMs);
+      }
+    }
     for (const peer of ack.peers) this.addPeer(peer, true);
-    if (this.media === 'sfu') void this.publish();
+    if (this.media === 'sfu' && !inPlace) void this.publish();
     // After a resume the room may hold an older state of ours than we have.
     const { muted, speaking } = ack.self.state;
     const ours = { ...this.ownState };
@@ -202,7 +215,12 @@ class RoomClient {
   }
 
   private addPeer(info: Member, initiator: boolean): RemotePeer | null {
-    if (info.id === this.self?.id || this.peers.has(info.id)) return null;
+    if (info.id === this.self?.id) return null;
+    // Known already: back after the server was lost (its call never stopped).
+    if (this.peers.has(info.id)) {
+      this.updatePeer(info.id, info.state);
+      return null;
+    }
     const context = this.context!;
     const gain = context.createGain();
     const analyser = context.createAnalyser();
@@ -452,7 +470,8 @@ function peerRow(info: Member): HTMLElement {
 function showMemberState(row: HTMLElement, state: MemberState): void {
   row.dataset.muted = String(state.muted);
   row.dataset.speaking = String(state.speaking);
-  row.querySelector('.member-state')!.textContent = state.muted ? '🔇 muted' : state.speaking ? '🔊 speaking' : '';
+  row.dataset.away = String(state.away);
+  row.querySelector('.member-state')!.textContent = state.away ? '⏳ away (reconnecting)' : state.muted ? '🔇 muted' : state.speaking ? '🔊 speaking' : '';
 }
 
 function levelDb(analyser: AnalyserNode): number {

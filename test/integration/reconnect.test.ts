@@ -1,11 +1,11 @@
-// A lost signalling connection: peers reconnect, rejoin the same room under the same names, and
-// rebuild their connections; audio flows again.
+// A server restarted without its key (it cannot verify old resume tokens): peers reconnect,
+// rejoin under the same names (new ids), rebuild their connections, and audio flows again.
 import { describe, expect, it } from 'vitest';
 import { startTestServer } from '../helpers/signalling.js';
 import { allConnected, expectHears, lastSeconds, makePeer, sleep, waitUntil } from '../helpers/peers.js';
 
 describe('signalling reconnect', () => {
-  it('a server restart: peers rejoin with their names and hear each other again', async () => {
+  it('a server restarted without its key: peers rejoin with their names and hear each other again', async () => {
     let server = await startTestServer();
     const port = server.port;
     const alice = makePeer(server.url, 'back', 'alice', 440);

@@ -3,9 +3,12 @@ import { RoomRegistry } from '../../src/server/room-registry.js';
 
 function registry(max = 3): RoomRegistry {
   let id = 0;
-  let token = 0;
-  return new RoomRegistry(max, () => `p${++id}`, () => `t${++token}`);
+  return new RoomRegistry(max, () => `p${++id}`);
 }
+
+const OPEN = ['speak', 'listen'];
+/** A verified resume claim for a member (what the server hands the registry after checking a token). */
+const claimOf = (member: { room: string; id: string; name: string }) => ({ room: member.room, id: member.id, name: member.name });
 
 describe('RoomRegistry', () => {
   it('lists the others already in the room to a newcomer', () => {
@@ -13,7 +16,7 @@ describe('RoomRegistry', () => {
     const a = rooms.join('sa', 'lobby', 'alice');
     const b = rooms.join('sb', 'lobby', 'bob');
     expect(a.ok && a.others).toEqual([]);
-    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice', state: { muted: false, speaking: false, grants: ['speak', 'listen'] } }]);
+    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice', state: { muted: false, speaking: false, away: false, grants: OPEN } }]);
     expect(rooms.peersIn('lobby')).toEqual([{ id: 'p1', name: 'alice' }, { id: 'p2', name: 'bob' }]);
   });
 
@@ -22,26 +25,61 @@ describe('RoomRegistry', () => {
     rooms.join('sa', 'lobby', 'alice');
     expect(rooms.updateState('sa', { muted: true })).toMatchObject({ changed: true, member: { state: { muted: true, speaking: false } } });
     expect(rooms.updateState('sa', { muted: true })?.changed).toBe(false);
-    expect(rooms.updateState('sa', { speaking: true })?.member.state).toEqual({ muted: true, speaking: true, grants: ['speak', 'listen'] });
+    expect(rooms.updateState('sa', { speaking: true })?.member.state).toEqual({ muted: true, speaking: true, away: false, grants: OPEN });
     expect(rooms.updateState('nobody', { muted: true })).toBeNull();
     // A newcomer sees the state, not a shared object it could change.
     const bob = rooms.join('sb', 'lobby', 'bob');
-    expect(bob.ok && bob.others[0]!.state).toEqual({ muted: true, speaking: true, grants: ['speak', 'listen'] });
+    expect(bob.ok && bob.others[0]!.state).toEqual({ muted: true, speaking: true, away: false, grants: OPEN });
     if (bob.ok) {
       bob.others[0]!.state.muted = false;
       bob.others[0]!.state.grants.push('admin');
     }
-    expect(rooms.memberOf('sa')!.state).toEqual({ muted: true, speaking: true, grants: ['speak', 'listen'] });
+    expect(rooms.memberOf('sa')!.state).toEqual({ muted: true, speaking: true, away: false, grants: OPEN });
   });
 
-  it('carries the state over a resume, and remembers each member\'s protocol version', () => {
+  it('keeps an away member in its place, and takes it back on a resume: same id, name and state', () => {
     const rooms = registry();
     const first = rooms.join('s1', 'lobby', 'alice', { protocolVersion: 1 });
+    if (!first.ok) throw new Error('join failed');
     rooms.updateState('s1', { muted: true });
-    const resumed = rooms.join('s2', 'lobby', 'alice', { resumeToken: first.ok ? first.member.resumeToken : undefined, protocolVersion: 2 });
-    expect(resumed.ok && resumed.member.state.muted).toBe(true);
-    expect(resumed.ok && resumed.member.protocolVersion).toBe(2);
-    expect(first.ok && first.member.protocolVersion).toBe(1);
+    expect(rooms.markAway('s1')?.state.away).toBe(true);
+    expect(rooms.memberOf('s1')).toBeNull();
+    expect(rooms.peerCount).toBe(1); // away, but still holding its place
+    const back = rooms.join('s2', 'lobby', 'whatever', { resume: claimOf(first.member), protocolVersion: 2 });
+    if (!back.ok) throw new Error('resume failed');
+    expect(back).toMatchObject({ resumed: 'rebound', staleSocketId: null, renamed: false, replaced: null });
+    expect(back.member).toMatchObject({ id: first.member.id, name: 'alice', socketId: 's2', protocolVersion: 2, state: { muted: true, away: false } });
+    expect(rooms.removeAway(first.member.id)).toBeNull(); // back: its grace no longer ends it
+  });
+
+  it('rebinds a member still connected on an old socket, and says which socket to close', () => {
+    const rooms = registry();
+    const first = rooms.join('s1', 'lobby', 'alice');
+    if (!first.ok) throw new Error('join failed');
+    const back = rooms.join('s2', 'lobby', 'alice', { resume: claimOf(first.member) });
+    expect(back.ok && back.staleSocketId).toBe('s1');
+    expect(rooms.memberOf('s1')).toBeNull();
+    expect(rooms.memberOf('s2')?.id).toBe(first.member.id);
+  });
+
+  it('restores a member it never knew (a restarted server) under its old id and name', () => {
+    const rooms = registry();
+    const restored = rooms.join('s1', 'lobby', 'ignored', { resume: { room: 'lobby', id: 'old-id', name: 'alice' } });
+    expect(restored).toMatchObject({ ok: true, resumed: 'restored', renamed: false, member: { id: 'old-id', name: 'alice' } });
+    // A claim for another room is no claim here.
+    const elsewhere = rooms.join('s2', 'lobby', 'bob', { resume: { room: 'other', id: 'x', name: 'carl' } });
+    expect(elsewhere).toMatchObject({ ok: true, resumed: null, member: { id: 'p1', name: 'bob' } });
+  });
+
+  it('ends an away member when its grace runs out, and only then', () => {
+    const rooms = registry();
+    const first = rooms.join('s1', 'lobby', 'alice');
+    if (!first.ok) throw new Error('join failed');
+    expect(rooms.removeAway(first.member.id)).toBeNull(); // not away
+    rooms.markAway('s1');
+    expect(rooms.removeAway(first.member.id)?.name).toBe('alice');
+    expect(rooms.peerCount).toBe(0);
+    expect(rooms.roomCount).toBe(0);
   });
 
   it('suffixes taken names and keeps them within 32 characters', () => {
@@ -63,12 +101,13 @@ describe('RoomRegistry', () => {
     expect(rooms.join('s3', 'r', 'c')).toEqual({ ok: false, reason: 'room-full' });
     // Rejoining the same room from the same socket is not "one more".
     expect(rooms.join('s2', 'r', 'b').ok).toBe(true);
-    // A resume replaces the stale entry, so it fits too.
-    const stale = rooms.memberOf('s1');
-    const resumed = rooms.join('s9', 'r', 'whatever', { resumeToken: stale!.resumeToken });
+    // A resume takes a place back, so it fits too (an away member still holds its place).
+    const stale = rooms.memberOf('s1')!;
+    rooms.markAway('s1');
+    expect(rooms.join('s8', 'r', 'c')).toEqual({ ok: false, reason: 'room-full' });
+    const resumed = rooms.join('s9', 'r', 'whatever', { resume: claimOf(stale) });
     expect(resumed.ok && resumed.member.name).toBe('a');
-    expect(resumed.ok && resumed.replaced?.id).toBe(stale!.id);
-    expect(rooms.memberOf('s1')).toBeNull();
+    expect(resumed.ok && resumed.member.id).toBe(stale.id);
     expect(b.ok).toBe(true);
   });
 
@@ -96,23 +135,16 @@ describe('RoomRegistry', () => {
     expect(rooms.roommate('nobody', a.member.id)).toBeNull();
   });
 
-  it('ignores an unknown or used resume token', () => {
-    const rooms = registry();
-    const first = rooms.join('s1', 'r', 'a');
-    if (!first.ok) throw new Error('join failed');
-    const resumed = rooms.join('s2', 'r', 'b', { resumeToken: 'not-a-token' });
-    expect(resumed.ok && resumed.member.name).toBe('b');
-    expect(resumed.ok && resumed.replaced).toBeNull();
-  });
-
   it('gives each member the grants of its join, and a resumed one the grants of its new join', () => {
     const rooms = registry();
     const first = rooms.join('s1', 'r', 'alice', { grants: ['listen'], ownsName: true });
-    expect(first.ok && first.member.state).toEqual({ muted: false, speaking: false, grants: ['listen'] });
+    if (!first.ok) throw new Error('join failed');
+    expect(first.member.state).toEqual({ muted: false, speaking: false, away: false, grants: ['listen'] });
     rooms.updateState('s1', { muted: true });
-    const resumed = rooms.join('s2', 'r', 'alice', { resumeToken: first.ok ? first.member.resumeToken : undefined, grants: ['speak', 'listen', 'admin'], ownsName: true });
-    expect(resumed.ok && resumed.resumed).toBe(true);
-    expect(resumed.ok && resumed.member.state).toEqual({ muted: true, speaking: false, grants: ['speak', 'listen', 'admin'] });
+    rooms.markAway('s1');
+    const resumed = rooms.join('s2', 'r', 'alice', { resume: claimOf(first.member), grants: ['speak', 'listen', 'admin'], ownsName: true });
+    expect(resumed.ok && resumed.resumed).toBe('rebound');
+    expect(resumed.ok && resumed.member.state).toEqual({ muted: true, speaking: false, away: false, grants: ['speak', 'listen', 'admin'] });
   });
 
   it('an owned name is never suffixed: its session in the room is replaced (fresh state), in another room left alone', () => {
@@ -126,7 +158,7 @@ describe('RoomRegistry', () => {
     expect(second.member.name).toBe('alice');
     expect(second.renamed).toBe(false);
     expect(second.replaced?.id).toBe(first.member.id);
-    expect(second.resumed).toBe(false);
+    expect(second.resumed).toBeNull();
     expect(second.member.state.muted).toBe(false);
     expect(second.others.map((m) => m.name)).toEqual(['bob']);
     expect(rooms.memberOf('s1')).toBeNull();
@@ -137,13 +169,13 @@ describe('RoomRegistry', () => {
     expect(full.join('s2', 'r', 'alice', { ownsName: true }).ok).toBe(true);
   });
 
-  it('an owned name cannot use a resume token to take over someone else\'s session', () => {
+  it('an owned name cannot use a resume claim to take over someone else\'s place', () => {
     const rooms = registry();
     const bob = rooms.join('s1', 'r', 'bob', { ownsName: true });
     if (!bob.ok) throw new Error('join failed');
-    const mallory = rooms.join('s2', 'r', 'mallory', { resumeToken: bob.member.resumeToken, ownsName: true });
+    const mallory = rooms.join('s2', 'r', 'mallory', { resume: claimOf(bob.member), ownsName: true });
     expect(mallory.ok && mallory.member.name).toBe('mallory');
-    expect(mallory.ok && mallory.replaced).toBeNull();
+    expect(mallory.ok && mallory.resumed).toBeNull();
     expect(rooms.memberOf('s1')?.name).toBe('bob');
   });
 });
