@@ -1,7 +1,7 @@
 // Room state: who is in which room, under which name, and the resume tokens that let a peer
 // take its place back after a lost connection. Pure logic, no I/O: the server drives it.
 import { randomBytes } from 'node:crypto';
-import { INITIAL_MEMBER_STATE, type Member as MemberView, type MemberState, type MemberStatePatch, type PeerInfo } from '../protocol.js';
+import { INITIAL_MEMBER_STATE, type Member as MemberView, type MemberState, type PeerInfo, type Position } from '../protocol.js';
 
 export interface Member extends PeerInfo {
   room: string;
@@ -33,8 +33,11 @@ export class RoomRegistry {
    * Adds the socket to `room`. A socket is in at most one room, so any earlier membership ends.
    * With a valid resume token the stale member it names is removed first and its name reused.
    */
-  /** `capacity`: this room's limit for this join (default: the registry's). */
-  join(socketId: string, room: string, requestedName: string, resumeToken?: string, protocolVersion = 2, capacity = this.maxPeersPerRoom): JoinOutcome {
+  /**
+   * `capacity`: this room's limit for this join (default: the registry's). `position`: where a
+   * newcomer stands in a spatial room (a resumed session keeps its own).
+   */
+  join(socketId: string, room: string, requestedName: string, resumeToken?: string, protocolVersion = 2, capacity = this.maxPeersPerRoom, position?: Position): JoinOutcome {
     const stale = resumeToken !== undefined ? this.byResumeToken.get(resumeToken) : undefined;
     const replaced = stale !== undefined && stale.socketId !== socketId ? stale : null;
     const previous = this.bySocket.get(socketId);
@@ -47,7 +50,7 @@ export class RoomRegistry {
     const baseName = replaced && replaced.room === room ? replaced.name : requestedName;
     const name = this.uniqueName(room, baseName);
     // A resumed session keeps its state (a muted member stays muted across a reconnect).
-    const state = replaced && replaced.room === room ? { ...replaced.state } : { ...INITIAL_MEMBER_STATE };
+    const state: MemberState = replaced && replaced.room === room ? { ...replaced.state } : { ...INITIAL_MEMBER_STATE, ...(position ? { position } : {}) };
     const member: Member = { id: this.newId(), name, room, socketId, resumeToken: this.newToken(), state, protocolVersion };
     const roomMembers = this.rooms.get(room) ?? new Map<string, Member>();
     const others = [...roomMembers.values()].map(toMemberView);
@@ -66,15 +69,15 @@ export class RoomRegistry {
     return member;
   }
 
-  /** Applies a member's change to its own state; `changed` is false when nothing differed. */
-  updateState(socketId: string, patch: MemberStatePatch): { member: Member; changed: boolean } | null {
+  /** Applies a change to a member's state; `changed` is false when nothing differed. */
+  updateState(socketId: string, patch: Partial<MemberState>): { member: Member; changed: boolean } | null {
     const member = this.bySocket.get(socketId);
     if (!member) return null;
     let changed = false;
     for (const key of Object.keys(patch) as Array<keyof MemberState>) {
       const value = patch[key];
-      if (value !== undefined && member.state[key] !== value) {
-        member.state[key] = value;
+      if (value !== undefined && !sameValue(member.state[key], value)) {
+        Object.assign(member.state, { [key]: value });
         changed = true;
       }
     }
@@ -138,10 +141,21 @@ export class RoomRegistry {
   }
 }
 
+/** Field values of a member state: booleans, or a position compared by its numbers. */
+function sameValue(a: MemberState[keyof MemberState], b: MemberState[keyof MemberState]): boolean {
+  if (typeof a === 'object' && typeof b === 'object') return a.x === b.x && a.y === b.y && a.facing === b.facing;
+  return a === b;
+}
+
 export function toPeerInfo(member: PeerInfo): PeerInfo {
   return { id: member.id, name: member.name };
 }
 
 export function toMemberView(member: Member): MemberView {
-  return { id: member.id, name: member.name, state: { ...member.state } };
+  return { id: member.id, name: member.name, state: copyState(member.state) };
+}
+
+/** A copy that shares nothing with the registry's own (positions are objects). */
+export function copyState(state: MemberState): MemberState {
+  return state.position ? { ...state, position: { ...state.position } } : { ...state };
 }

@@ -10,6 +10,7 @@ import {
   JoinRequestSchema,
   LIMITS,
   MemberStatePatchSchema,
+  MoveRequestSchema,
   PROTOCOL_VERSION,
   SfuCandidateSchema,
   SfuPublishSchema,
@@ -22,6 +23,8 @@ import {
   type JoinAck,
   type JoinAckV1,
   type MemberLeftReason,
+  type MoveAck,
+  type Position,
   type ProtocolError,
   type ServerToClientEvents,
 } from '../protocol.js';
@@ -34,8 +37,10 @@ import type { JanusDriver } from './janus-driver.js';
 import type { AutoMediaOptions, MediaSetting } from './room-media-policy.js';
 import { SfuRooms, type JanusSource } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
-import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
+import { RoomRegistry, copyState, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
+import { MemberMotion, entryPosition } from './room-positions.js';
+import { ThrottledAnnouncer } from './throttled-announcer.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -102,7 +107,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   // In SFU rooms the media server hears every publisher: its talking events are the room's
   // `speaking`, one source for everyone (a member's own claim is then ignored).
   const announceState = (member: Member): void => {
-    io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
+    io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: copyState(member.state) });
+  };
+  // Spatial rooms: each member's moves (rate and walking budget), and its position changes
+  // announced at a bounded rate per member (the latest always goes out).
+  const motions = new Map<string, MemberMotion>();
+  const positions = new ThrottledAnnouncer<string>(LIMITS.positionBroadcastMs, (memberId) => {
+    const member = registry.memberById(memberId);
+    if (member) announceState(member);
+  });
+  const forgetMotion = (member: Member): void => {
+    motions.delete(member.id);
+    positions.forget(member.id);
   };
   const sfu = new SfuRooms(
     { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), meshLimit, sfuLimit },
@@ -132,13 +148,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     },
     logger,
   );
-  const leaveSfu = (member: Member): void => sfu.memberLeft(member.room, member.id);
+  /** A member left its room: its media-server handles and its moves go. */
+  const forgetMember = (member: Member): void => {
+    sfu.memberLeft(member.room, member.id);
+    forgetMotion(member);
+  };
   // v1 clients cannot use the SFU: when their room moves there, they are told why and let go.
   const dismissV1 = (room: string): void => {
     for (const member of registry.membersIn(room).filter((m) => m.protocolVersion < 2)) {
       const socket = io.sockets.sockets.get(member.socketId);
       socket?.emit('error-message', { code: 'version-mismatch', message: `room "${room}" now carries audio through the SFU, which protocol v1 clients cannot use; update voxroom` });
       registry.leave(member.socketId);
+      forgetMotion(member);
       if (socket) leaveSocketRooms(socket, member);
       announceLeave(member, 'left');
     }
@@ -232,9 +253,19 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (request.v < 2 && sfu.mediaAfterJoin(request.room, registry.membersIn(request.room).length + 1) === 'sfu') {
         return refuse(socket, 'version-mismatch', `room "${request.room}" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom`, ack);
       }
+      // Spatial rooms (with a map): where the newcomer stands. A resumed session keeps its place.
+      const layout = map.layoutFor(request.room);
+      let position: Position | undefined;
+      if (layout) {
+        const entry = entryPosition(layout, request.at);
+        if (!entry.ok) return refuse(socket, entry.code, `cannot enter room "${request.room}" there: ${entry.message}`, ack);
+        position = entry.position;
+      } else if (request.at) {
+        return refuse(socket, 'not-spatial', `room "${request.room}" has no map, so there is nowhere to stand; join without a place (--at/--position), or ask the operator for a map (voxroom serve --map)`, ack);
+      }
       const previous = registry.memberOf(socket.id);
       const capacity = sfu.capacityFor(request.room, registry.membersIn(request.room).length + 1);
-      const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v, capacity);
+      const outcome = registry.join(socket.id, request.room, request.name, request.resume, request.v, capacity, position);
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
@@ -242,7 +273,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const { member, others, renamed, replaced } = outcome;
       if (previous) {
         leaveSocketRooms(socket, previous);
-        leaveSfu(previous);
+        forgetMember(previous);
         announceLeave(previous, 'left');
       }
       if (replaced) {
@@ -251,13 +282,14 @@ export async function startSignallingServer(options: SignallingServerOptions): P
           leaveSocketRooms(staleSocket, replaced);
           staleSocket.disconnect(true);
         }
-        leaveSfu(replaced);
+        forgetMember(replaced);
         announceLeave(replaced, 'replaced');
         logger.info('session resumed', { room: member.room, name: member.name, replaced: replaced.id });
       }
       // The room may move to the SFU with this join (its members are told); the newcomer learns
       // the room's media from its ack.
       const media = sfu.memberJoined(member.room, member.id);
+      if (layout) motions.set(member.id, new MemberMotion(Date.now()));
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
       logger.info('peer joined', { room: member.room, name: member.name, id: member.id, v: member.protocolVersion });
@@ -284,6 +316,21 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
       if (updated.changed) announceState(updated.member);
       ack?.({ ok: true });
+    });
+
+    socket.on('move', (...args: unknown[]) => {
+      const ack = extractAck<MoveAck>(args);
+      const parsed = MoveRequestSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, 'bad-request', `invalid move: ${describeIssues(parsed.error)}; send { x, y }, { spot } or { facing }`, ack);
+      const member = registry.memberOf(socket.id);
+      if (!member) return refuse(socket, 'not-in-room', 'join a room before moving', ack);
+      const layout = map.layoutFor(member.room);
+      const motion = motions.get(member.id);
+      if (!layout || !member.state.position || !motion) return refuse(socket, 'not-spatial', `room "${member.room}" has no map, so there is nowhere to move`, ack);
+      const outcome = motion.move(layout, member.state.position, parsed.data, Date.now());
+      if (!outcome.ok) return refuse(socket, outcome.code, outcome.message, ack);
+      if (registry.updateState(socket.id, { position: outcome.position })?.changed) positions.changed(member.id);
+      ack?.({ ok: true, position: { ...outcome.position }, shortened: outcome.shortened });
     });
 
     // SFU rooms: the peer's two connections (publisher, subscriber) are negotiated with Janus
@@ -339,7 +386,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const member = registry.leave(socket.id);
       if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
       leaveSocketRooms(socket, member);
-      leaveSfu(member);
+      forgetMember(member);
       logger.info('peer left', { room: member.room, name: member.name, id: member.id });
       ack?.({ ok: true });
       announceLeave(member, 'left');
@@ -350,7 +397,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const member = registry.leave(socket.id);
       logger.debug('socket disconnected', { socket: socket.id, reason });
       if (member) {
-        leaveSfu(member);
+        forgetMember(member);
         logger.info('peer disconnected', { room: member.room, name: member.name, id: member.id, reason });
         announceLeave(member, 'disconnected');
       }
@@ -382,6 +429,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     port: address.port,
     close: () => {
       closing ??= (async () => {
+        positions.close();
         await sfu.close();
         io.emit('server-shutdown', { message: 'the server is shutting down' });
         // Let the notice reach clients before their sockets close.
