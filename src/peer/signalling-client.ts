@@ -12,6 +12,9 @@ import {
   type MemberLeft,
   type MemberStatePatch,
   type MemberUpdated,
+  type MoveAck,
+  type MoveRequest,
+  type Place,
   type ProtocolError,
   type RelayedSignal,
   type ServerToClientEvents,
@@ -56,21 +59,35 @@ interface SignallingEvents {
   'server-shutdown': [message: string];
 }
 
+/** The server refused a move (outside-room, unknown-spot, too-many-moves, not-spatial, …). */
+export class MoveError extends Error {
+  constructor(
+    readonly code: ProtocolError['code'] | 'timeout' | 'not-joined',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MoveError';
+  }
+}
+
 const ACK_TIMEOUT_MS = 10_000;
 
 export class SignallingClient extends EventEmitter<SignallingEvents> {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   private joined: JoinedRoom | null = null;
   private closed = false;
+  /** Spatial rooms: where to enter. */
+  private readonly at: Place | undefined;
 
   constructor(
     readonly serverUrl: string,
     private readonly room: string,
     private readonly name: string,
     private readonly logger: Logger,
-    options: { rejectUnauthorized?: boolean } = {},
+    options: { rejectUnauthorized?: boolean; at?: Place } = {},
   ) {
     super();
+    this.at = options.at;
     this.socket = io(serverUrl, {
       transports: ['websocket'],
       autoConnect: false,
@@ -175,6 +192,19 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.emit('update-state', patch);
   }
 
+  /** Spatial rooms: asks the server to move us; resolves with where we stand now. */
+  move(request: MoveRequest): Promise<Extract<MoveAck, { ok: true }>> {
+    return new Promise((resolve, reject) => {
+      if (!this.joined || !this.socket.connected) return reject(new MoveError('not-joined', 'not in the room right now (reconnecting?); try again in a moment'));
+      const answered = ackWithin<MoveAck>(ACK_TIMEOUT_MS, (result) => {
+        if (result === null) reject(new MoveError('timeout', `the server did not answer the move within ${ACK_TIMEOUT_MS / 1000} s`));
+        else if (!result.ok) reject(new MoveError(result.error.code, result.error.message));
+        else resolve(result);
+      });
+      this.socket.emit('move', request, answered);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -197,7 +227,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
    */
   private sendJoin(resumed: boolean, resume?: string): Promise<JoinedRoom> {
     return new Promise((resolve, reject) => {
-      const request = { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}) };
+      const request = { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}), ...(this.at ? { at: this.at } : {}) };
       const answered = ackWithin<JoinAck>(ACK_TIMEOUT_MS, (ack) => {
         if (ack === null) return reject(new JoinError('timeout', `the server at ${this.serverUrl} did not answer the join within ${ACK_TIMEOUT_MS / 1000} s`));
         if (!ack.ok) return reject(new JoinError(ack.error.code, ack.error.message));
