@@ -30,15 +30,18 @@ import type { Logger } from '../log.js';
 
 export type JoinedRoom = Extract<JoinAck, { ok: true }>;
 
-export class JoinError extends Error {
+/** A refusal or failure with a code to branch on (the protocol's, or one of the client's own). */
+abstract class CodedError<Code extends string> extends Error {
   constructor(
-    readonly code: ProtocolError['code'] | 'unreachable' | 'timeout',
+    readonly code: Code,
     message: string,
   ) {
     super(message);
-    this.name = 'JoinError';
+    this.name = new.target.name;
   }
 }
+
+export class JoinError extends CodedError<ProtocolError['code'] | 'unreachable' | 'timeout'> {}
 
 interface SignallingEvents {
   joined: [room: JoinedRoom, resumed: boolean];
@@ -60,15 +63,7 @@ interface SignallingEvents {
 }
 
 /** The server refused a move (outside-room, unknown-spot, too-many-moves, not-spatial, …). */
-export class MoveError extends Error {
-  constructor(
-    readonly code: ProtocolError['code'] | 'timeout' | 'not-joined',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'MoveError';
-  }
-}
+export class MoveError extends CodedError<ProtocolError['code'] | 'timeout' | 'not-joined'> {}
 
 const ACK_TIMEOUT_MS = 10_000;
 
