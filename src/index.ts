@@ -5,11 +5,13 @@
 
 // Peers
 export { VoicePeer, type VoicePeerOptions, type VoicePeerEvents, type PeerStatus } from './peer/voice-peer.js';
-export { JoinError, type JoinedRoom } from './peer/signalling-client.js';
+export { JoinError, MoveError, type JoinedRoom } from './peer/signalling-client.js';
 export type { RTCPeerConnectionState } from './peer/wrtc.js';
 
 // Audio: one format (48 kHz mono Int16, 10 ms frames), sources and sinks of it
-export { SAMPLE_RATE, FRAME_MS, FRAME_SAMPLES, FRAMES_PER_SECOND, type Frame } from './audio/format.js';
+export { SAMPLE_RATE, FRAME_MS, FRAME_SAMPLES, FRAMES_PER_SECOND, type Frame, type MixFrame, type ChannelCount } from './audio/format.js';
+// Spatial rooms: how a listener hears a speaker from where both stand (the same laws as the web client)
+export { hear, hearingRules, equalPowerPan, inverseDistanceGain, edgeFade, SPATIAL_DEFAULTS, type Hearing, type HearingRules, type Pose, type Point, type Zone } from './audio/spatial.js';
 export { SilenceSource, NullSink, type AudioSource, type AudioSink, type BackendFailureHandler } from './audio/backend.js';
 export { ToneSource } from './audio/tone-source.js';
 export { WavFileSource } from './audio/wav-file-source.js';
@@ -37,7 +39,7 @@ export type { IceConfig, TurnAuth } from './server/ice-config.js';
 export { RoomTokenSigner, RoomTokenVerifier, TOKEN_AUDIENCE, TOKEN_CLOCK_LEEWAY_SECONDS, type TokenVerifier, type TokenCheck, type TokenFailureReason, type RoomScope, type RoomTokenClaims } from './server/room-tokens.js';
 
 // Wire protocol (PROTOCOL.md), for programs that talk to a server themselves
-export { PROTOCOL_VERSION, GRANTS, type Grant, type Member, type MemberState, type PeerInfo, type RoomLayout, type IceServer, type ErrorCode, type ProtocolError, type JoinAck, type SignalData, type ClientToServerEvents, type ServerToClientEvents } from './protocol.js';
+export { PROTOCOL_VERSION, GRANTS, type Grant, type Member, type MemberState, type PeerInfo, type RoomLayout, type Position, type Place, type MoveRequest, type IceServer, type ErrorCode, type ProtocolError, type JoinAck, type SignalData, type ClientToServerEvents, type ServerToClientEvents } from './protocol.js';
 
 // Logging: VoicePeer and the server are silent unless given a logger.
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log.js';

@@ -34,6 +34,14 @@ export const LIMITS = {
   /** A socket whose refused events exceed this burst (refilled at refusalsPerSecond) is disconnected. */
   maxRefusedBeforeDisconnect: 500,
   refusalsPerSecond: 10,
+  /** Spatial rooms: walking speed; a longer way in one move is cut short (goto a spot to jump). */
+  walkMetresPerSecond: 5,
+  /** A move covers the walking speed times the time since the member's previous move, counting at most this. */
+  maxStepSeconds: 0.2,
+  /** Moves (move, goto, face) per member in any one second; more are refused (too-many-moves). */
+  maxMovesPerSecond: 20,
+  /** Position changes go out to the room at most this often per member (member-updated). */
+  positionBroadcastMs: 50,
 } as const;
 
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -48,6 +56,11 @@ export const PeerNameSchema = z
   .refine((name) => PRINTABLE_PATTERN.test(name), 'names may contain printable characters only');
 export const PeerIdSchema = z.string().min(1).max(64);
 
+const SpotNameSchema = z.string().min(1).max(64);
+/** Where to stand in a spatial room: a named spot (or zone), or a point in metres. */
+export const PlaceSchema = z.union([z.strictObject({ spot: SpotNameSchema }), z.strictObject({ x: z.number().finite(), y: z.number().finite() })]);
+export type Place = z.infer<typeof PlaceSchema>;
+
 export const JoinRequestSchema = z.strictObject({
   room: RoomIdSchema,
   name: PeerNameSchema,
@@ -55,8 +68,21 @@ export const JoinRequestSchema = z.strictObject({
   resume: z.string().min(1).max(LIMITS.maxResumeTokenChars).optional(),
   /** A signed room token (PROTOCOL.md, "Access"): required by servers started with a token key, ignored by open ones. */
   token: z.string().min(1).max(LIMITS.maxRoomTokenChars).optional(),
+  /** Spatial rooms: where to enter (default: the map's entry). A resumed session keeps its place. */
+  at: PlaceSchema.optional(),
 });
 export type JoinRequest = z.infer<typeof JoinRequestSchema>;
+
+/**
+ * Spatial rooms: walk towards a point (`{ x, y }`, at most LIMITS.walkMetresPerSecond), jump to
+ * a named spot (`{ spot }`), or turn (`{ facing }`, degrees clockwise, 0 = up the map).
+ */
+export const MoveRequestSchema = z.union([
+  z.strictObject({ x: z.number().finite(), y: z.number().finite() }),
+  z.strictObject({ spot: SpotNameSchema }),
+  z.strictObject({ facing: z.number().finite() }),
+]);
+export type MoveRequest = z.infer<typeof MoveRequestSchema>;
 
 export const SessionDescriptionSchema = z.strictObject({
   type: z.enum(['offer', 'answer', 'pranswer', 'rollback']),
@@ -125,6 +151,14 @@ export interface PeerInfo {
 
 // ---- Member state (v2): what each member of a room has, one documented field at a time. ----
 
+/** Where a member stands in a spatial room (metres from the top-left corner) and which way it faces (degrees clockwise, 0 = up the map). */
+export const PositionSchema = z.strictObject({
+  x: z.number().finite(),
+  y: z.number().finite(),
+  facing: z.number().finite().min(0).lt(360),
+});
+export type Position = z.infer<typeof PositionSchema>;
+
 /** What a member may do in its room, from its room token (PROTOCOL.md, "Access"). */
 export const GRANTS = ['speak', 'listen', 'admin'] as const;
 export const GrantSchema = z.enum(GRANTS);
@@ -151,6 +185,8 @@ export const MemberStateSchema = SelfStateSchema.extend({
   grants: z.array(GrantSchema),
   /** Its connection to the server is lost; its media may flow on, its place is kept while it resumes (set by the server). */
   away: z.boolean(),
+  /** Rooms with a map only: where the member stands (the server owns it; members ask with `move`). */
+  position: PositionSchema.optional(),
 });
 export type MemberState = z.infer<typeof MemberStateSchema>;
 
@@ -163,7 +199,7 @@ export interface Member extends PeerInfo {
   state: MemberState;
 }
 
-// ---- Room map: the layout of a room, sent in the join ack (spatial audio will place peers in it). ----
+// ---- Room map: the layout of a room, sent in the join ack. Members stand on it (spatial rooms). ----
 
 const MapSpotSchema = z.strictObject({
   name: z.string().min(1).max(64),
@@ -173,6 +209,17 @@ const MapSpotSchema = z.strictObject({
   /** Optional radius in metres, for areas such as a stage or a table. */
   radius: z.number().positive().finite().optional(),
 });
+/** A rectangle with a hearing rule: a `stage` is heard by the whole room, a `booth` keeps its occupants to themselves. */
+const MapZoneSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  kind: z.enum(['stage', 'booth']),
+  /** Top-left corner and size, in metres. */
+  x: z.number().finite(),
+  y: z.number().finite(),
+  width: z.number().positive().finite(),
+  height: z.number().positive().finite(),
+});
+export type MapZone = z.infer<typeof MapZoneSchema>;
 export const RoomLayoutSchema = z
   .strictObject({
     /** Room size in metres. */
@@ -181,16 +228,32 @@ export const RoomLayoutSchema = z
     spots: z.array(MapSpotSchema).max(256).default([]),
     /** How this room carries audio, overriding the server's --media (mesh, sfu or auto). */
     media: z.enum(['mesh', 'sfu', 'auto']).optional(),
+    /** The spot (or zone) newcomers stand on; default: the centre of the room. */
+    entry: z.string().min(1).max(64).optional(),
+    /** Hearing radius in metres (default 20): nobody farther away is heard. */
+    radius: z.number().positive().finite().max(10_000).optional(),
+    /** Rolloff of the inverse distance law (default 1; 0: no fall with distance). */
+    rolloff: z.number().min(0).finite().max(100).optional(),
+    zones: z.array(MapZoneSchema).max(64).optional(),
   })
   .superRefine((layout, ctx) => {
     const seen = new Set<string>();
+    const outside = (x: number, y: number): boolean => x < 0 || x > layout.width || y < 0 || y > layout.height;
     layout.spots.forEach((spot, index) => {
-      if (spot.x < 0 || spot.x > layout.width || spot.y < 0 || spot.y > layout.height) {
+      if (outside(spot.x, spot.y)) {
         ctx.addIssue({ code: 'custom', path: ['spots', index], message: `spot "${spot.name}" lies outside the ${layout.width}×${layout.height} m room` });
       }
       if (seen.has(spot.name)) ctx.addIssue({ code: 'custom', path: ['spots', index, 'name'], message: `spot name "${spot.name}" is used twice` });
       seen.add(spot.name);
     });
+    (layout.zones ?? []).forEach((zone, index) => {
+      if (outside(zone.x, zone.y) || outside(zone.x + zone.width, zone.y + zone.height)) {
+        ctx.addIssue({ code: 'custom', path: ['zones', index], message: `zone "${zone.name}" reaches outside the ${layout.width}×${layout.height} m room` });
+      }
+      if (seen.has(zone.name)) ctx.addIssue({ code: 'custom', path: ['zones', index, 'name'], message: `name "${zone.name}" is used twice (spots and zones share names)` });
+      seen.add(zone.name);
+    });
+    if (layout.entry !== undefined && !seen.has(layout.entry)) ctx.addIssue({ code: 'custom', path: ['entry'], message: `entry "${layout.entry}" names no spot or zone of this room` });
   });
 export type RoomLayout = z.infer<typeof RoomLayoutSchema>;
 
@@ -231,7 +294,11 @@ export type ErrorCode =
   /** The token's `exp` has passed (beyond the server's clock leeway). */
   | 'token-expired'
   /** The token is for another room (or rooms with another prefix). */
-  | 'token-wrong-room';
+  | 'token-wrong-room'
+  | 'not-spatial'
+  | 'unknown-spot'
+  | 'outside-room'
+  | 'too-many-moves';
 
 /** The codes of a refused room token: a client with a token cannot fix these by trying again. */
 export const TOKEN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>(['token-required', 'token-invalid', 'token-expired', 'token-wrong-room']);
@@ -273,6 +340,8 @@ export type JoinAckV1 = Extract<JoinAck, { ok: false }> | (Omit<Extract<JoinAck,
 
 export type LeaveAck = { ok: true } | { ok: false; error: ProtocolError };
 export type UpdateStateAck = { ok: true } | { ok: false; error: ProtocolError };
+/** `shortened`: the walk was longer than the walking speed allows, and stopped short of the target. */
+export type MoveAck = { ok: true; position: Position; shortened: boolean } | { ok: false; error: ProtocolError };
 export type SignalAck = { ok: true } | { ok: false; error: ProtocolError };
 
 /** v1 only: the whole member list, on every join and leave. */
@@ -340,6 +409,8 @@ export interface ClientToServerEvents {
   signal: (request: SignalRequest, ack?: (result: SignalAck) => void) => void;
   /** v2: change fields of one's own member state. */
   'update-state': (patch: MemberStatePatch, ack?: (result: UpdateStateAck) => void) => void;
+  /** v2, spatial rooms: walk, jump to a spot, or turn (the server validates and announces it). */
+  move: (request: MoveRequest, ack?: (result: MoveAck) => void) => void;
   /** SFU rooms: our publisher offer; the ack carries the media server's answer. */
   'sfu-publish': (request: { sdp: string }, ack?: (result: SfuPublishAck) => void) => void;
   /** SFU rooms: our answer to the latest sfu-offer. */
@@ -347,7 +418,7 @@ export interface ClientToServerEvents {
   'sfu-candidate': (request: SfuCandidate, ack?: (result: UpdateStateAck) => void) => void;
 }
 
-export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state', 'sfu-publish', 'sfu-answer', 'sfu-candidate']);
+export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state', 'move', 'sfu-publish', 'sfu-answer', 'sfu-candidate']);
 
 /** Turns a zod failure into one readable sentence for an error message. */
 export function describeIssues(error: z.ZodError): string {

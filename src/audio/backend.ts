@@ -1,7 +1,7 @@
 // The one small interface every audio backend shares: sources and sinks of 10 ms frames.
 // The engine pulls one frame from the source (or is handed each one, from a live source) and
 // pushes one mixed frame to the sink per tick.
-import type { Frame } from './format.js';
+import type { ChannelCount, Frame, MixFrame } from './format.js';
 
 export type BackendFailureHandler = (error: Error) => void;
 
@@ -26,7 +26,14 @@ export interface AudioSource extends Backend {
 }
 
 export interface AudioSink extends Backend {
-  write(frame: Frame): void;
+  /** One 10 ms frame of the mix: mono, or stereo interleaved once setChannelCount(2) was called. */
+  write(frame: MixFrame): void;
+  /**
+   * Sinks that can take a stereo mix (files, devices, memory) have this: the engine calls it at
+   * most once, before the first write, with 2 in a spatial room. A sink without it is always
+   * sent mono frames (in a spatial room: each peer at its distance, without the pan).
+   */
+  setChannelCount?(channels: ChannelCount): void;
   /**
    * Sinks with a clock of their own (a sound card) call `tick` whenever they want a frame, and
    * the engine then runs no timer of its own: one clock, nothing drifting against it.

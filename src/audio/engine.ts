@@ -3,21 +3,22 @@
 // per-peer gain and plays the mix. It composes the parts, each in its own module:
 //   TickPacer           what paces the ticks (timer or output device)       pacer.ts
 //   RemoteAudioRegistry remote peers' frames, jitter buffers, gains, levels remote-audio.ts
-//   Mixer               the mix bus: gains, sum, limiter                    mixer.ts
+//   Mixer, StereoMixer  the mix bus: gains, sum, limiter (stereo: spatial)  mixer.ts
 //   TimelineRecorder    one WAV per remote peer on the run's timeline       recorder.ts
 //   SpeakingDetector    whether our own capture is speech or silence        speaking-detector.ts
 // Knows nothing of WebRTC: remote audio comes in through push(), outgoing audio leaves through
 // the onCapturedFrame callback, so it can be driven and tested without a network.
 import type { AudioSink, AudioSource } from './backend.js';
-import { silentFrame, type Frame } from './format.js';
+import { silentFrame, type ChannelCount, type Frame } from './format.js';
 import type { PcmChunk } from './frame-assembler.js';
 import { LevelMeter } from './level-meter.js';
 import type { MixObserver } from './mix-observer.js';
-import { Mixer } from './mixer.js';
+import { Mixer, StereoMixer } from './mixer.js';
 import { TickPacer } from './pacer.js';
 import { TimelineRecorder } from './recorder.js';
 import { RemoteAudioRegistry, type RemoteAudioStatus } from './remote-audio.js';
 import { SpeakingDetector } from './speaking-detector.js';
+import type { Hearing } from './spatial.js';
 
 export type { RemoteAudioStatus } from './remote-audio.js';
 export { safeFileName } from './recorder.js';
@@ -49,6 +50,9 @@ export class AudioEngine {
   private readonly remotes: RemoteAudioRegistry;
   private readonly recorder: TimelineRecorder | null;
   private readonly mixer = new Mixer();
+  /** Present once the engine mixes in stereo (a spatial room, a sink that takes it). */
+  private stereoMixer: StereoMixer | null = null;
+  private started = false;
   private readonly pacer: TickPacer;
   private readonly captureMeter = new LevelMeter();
   private readonly mixMeter = new LevelMeter();
@@ -67,7 +71,25 @@ export class AudioEngine {
     for (const backend of [options.source, options.sink]) backend.onFailure?.((error) => options.onBackendFailure?.(error));
   }
 
+  /**
+   * A spatial room: mix in stereo if the sink takes it (else mono, each peer at its distance).
+   * Only before start(), since a sink's format is fixed once it is written to. Returns the
+   * channel count the mix has from now on.
+   */
+  useStereo(): ChannelCount {
+    if (this.stereoMixer) return 2;
+    if (this.started || !this.options.sink.setChannelCount) return 1;
+    this.options.sink.setChannelCount(2);
+    this.stereoMixer = new StereoMixer();
+    return 2;
+  }
+
+  get channels(): ChannelCount {
+    return this.stereoMixer ? 2 : 1;
+  }
+
   start(): void {
+    this.started = true;
     const { source } = this.options;
     if (source.startPushing && this.options.capture !== false) {
       this.liveCapture = true;
@@ -123,6 +145,11 @@ export class AudioEngine {
     this.remotes.setVolume(name, percent);
   }
 
+  /** Spatial rooms: where a remote peer is heard from, on top of its volume (ramped over a frame). */
+  setHearing(name: string, hearing: Hearing): void {
+    this.remotes.setHearing(name, hearing);
+  }
+
   volumeOf(name: string): number {
     return this.remotes.volumeOf(name);
   }
@@ -145,7 +172,8 @@ export class AudioEngine {
       ticks: this.ticks,
       captureLevelDbfs: this.captureMeter.dbfs,
       mixLevelDbfs: this.mixMeter.dbfs,
-      limiterReductionDb: Math.round(this.mixer.limiter.reductionDb * 10) / 10,
+      channels: this.channels,
+      limiterReductionDb: Math.round((this.stereoMixer ?? this.mixer).limiter.reductionDb * 10) / 10,
       clock: this.pacer.stats,
       input: this.options.source.stats?.() ?? null,
       output: this.options.sink.stats?.() ?? null,
@@ -172,7 +200,7 @@ export class AudioEngine {
     }
     const { frames, inputs } = this.remotes.pull();
     this.recorder?.write(frames);
-    const mixed = this.mixer.mix(inputs);
+    const mixed = this.stereoMixer ? this.stereoMixer.mix(inputs) : this.mixer.mix(inputs);
     this.mixMeter.update(mixed);
     this.options.sink.write(mixed);
     this.options.observer?.mixed?.(frames, mixed, performance.now());

@@ -7,6 +7,15 @@ export const FRAMES_PER_SECOND = 1000 / FRAME_MS;
 /** One 10 ms frame of 48 kHz mono signed 16-bit PCM. */
 export type Frame = Int16Array;
 
+/** Channels of a mix: mono everywhere, except the stereo mix of a spatial room. */
+export type ChannelCount = 1 | 2;
+
+/**
+ * One 10 ms frame of the mix as a sink receives it: FRAME_SAMPLES × channels samples, stereo
+ * interleaved (L R L R …). A sink is sent stereo only after it agreed (AudioSink.setChannelCount).
+ */
+export type MixFrame = Int16Array;
+
 /** Milliseconds that this many samples last at the engine's rate. */
 export function samplesToMs(samples: number): number {
   return samples / (SAMPLE_RATE / 1000);
@@ -31,4 +40,20 @@ export function dbToGain(db: number): number {
 
 export function gainToDb(gain: number): number {
   return 20 * Math.log10(gain);
+}
+
+/**
+ * A frame of `from` channels as `to` channels (interleaved): mono is copied to both sides,
+ * stereo is averaged to mono. The same array when nothing changes.
+ */
+export function convertChannels(frame: Int16Array, from: ChannelCount, to: ChannelCount): Int16Array {
+  if (from === to) return frame;
+  if (from === 1) {
+    const stereo = new Int16Array(frame.length * 2);
+    for (let i = 0; i < frame.length; i++) stereo[2 * i] = stereo[2 * i + 1] = frame[i]!;
+    return stereo;
+  }
+  const mono = new Int16Array(frame.length / 2);
+  for (let i = 0; i < mono.length; i++) mono[i] = Math.round((frame[2 * i]! + frame[2 * i + 1]!) / 2);
+  return mono;
 }

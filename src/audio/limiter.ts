@@ -5,7 +5,8 @@ import { dbToGain } from './format.js';
 
 export class PeakLimiter {
   private gain = 1;
-  private readonly ceiling: number;
+  /** The highest magnitude let through, in full-scale units (32767 · −1 dBFS by default). */
+  readonly ceiling: number;
   private readonly releasePerSample: number;
 
   constructor(ceilingDbfs = -1, releaseMs = 80, sampleRate = 48_000) {
@@ -34,6 +35,11 @@ export class PeakLimiter {
       samples[i] = samples[i]! * gain;
     }
     this.gain = gain;
+  }
+
+  /** Not reducing: a block whose peak stays under the ceiling would pass unchanged. */
+  get idle(): boolean {
+    return this.gain === 1;
   }
 
   /** Current gain reduction in dB (0 when idle), for status output. */

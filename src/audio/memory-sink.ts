@@ -2,7 +2,7 @@
 // heard. It keeps at most `maxSeconds` (the newest), so a peer left running for hours holds a
 // bounded amount of memory instead of 5.8 MB a minute.
 import type { AudioSink } from './backend.js';
-import { FRAMES_PER_SECOND, type Frame } from './format.js';
+import { FRAMES_PER_SECOND, type ChannelCount, type MixFrame } from './format.js';
 
 export interface MemorySinkOptions {
   /** How much audio to keep, newest first; older frames are dropped. Default 60 s. */
@@ -14,9 +14,10 @@ export class MemorySink implements AudioSink {
   /** The most frames kept. */
   readonly capacity: number;
   // A ring: dropping the oldest frame is O(1) however long the sink keeps (Array.shift is not).
-  private readonly ring: Frame[] = [];
+  private readonly ring: MixFrame[] = [];
   private oldest = 0;
   private dropped = 0;
+  private channelCount: ChannelCount = 1;
 
   constructor(options: MemorySinkOptions = {}) {
     const maxSeconds = options.maxSeconds ?? 60;
@@ -24,7 +25,16 @@ export class MemorySink implements AudioSink {
     this.capacity = Math.max(1, Math.round(maxSeconds * FRAMES_PER_SECOND));
   }
 
-  write(frame: Frame): void {
+  /** Keeps a stereo mix (spatial rooms): samples() is then interleaved, channel() takes one side. */
+  setChannelCount(channels: ChannelCount): void {
+    this.channelCount = channels;
+  }
+
+  get channels(): ChannelCount {
+    return this.channelCount;
+  }
+
+  write(frame: MixFrame): void {
     // A copy: the writer may reuse its buffer.
     const copy = frame.slice();
     if (this.ring.length < this.capacity) {
@@ -37,7 +47,7 @@ export class MemorySink implements AudioSink {
   }
 
   /** The frames kept, oldest first (a new list each time; the frames themselves are not copied). */
-  get frames(): Frame[] {
+  get frames(): MixFrame[] {
     return [...this.ring.slice(this.oldest), ...this.ring.slice(0, this.oldest)];
   }
 
@@ -60,6 +70,18 @@ export class MemorySink implements AudioSink {
       offset += frame.length;
     }
     return all;
+  }
+
+  /** One channel of what was kept (0 = left, 1 = right; of a mono mix, 0 is all of it). */
+  channel(index: 0 | 1, seconds?: number): Int16Array {
+    const all = this.samples(seconds);
+    if (this.channelCount === 1) {
+      if (index !== 0) throw new RangeError('this sink kept a mono mix: it has channel 0 only');
+      return all;
+    }
+    const side = new Int16Array(all.length / 2);
+    for (let i = 0; i < side.length; i++) side[i] = all[2 * i + index]!;
+    return side;
   }
 
   /** Forgets what was kept (and the dropped count). */

@@ -7,13 +7,13 @@ export interface ObservedInput {
   name: string;
   /** The peer's frame this tick, before its volume; null when it had nothing to play. */
   frame: Frame | null;
-  /** The volume it is mixed at (1 = 100 %). */
+  /** The gain it is mixed at (1 = 100 %): its volume, times the distance law in a spatial room (without the pan). */
   gain: number;
 }
 
 export interface MixObserver {
   /** Our own frame (silence while muted) at the moment it is handed to the network. */
   captured?(frame: Frame, atMs: number): void;
-  /** One tick: every remote peer's frame and volume, and the mix handed to the sink. */
+  /** One tick: every remote peer's frame and gain, and the mix handed to the sink (stereo interleaved in a spatial room). */
   mixed?(inputs: readonly ObservedInput[], mix: Frame, atMs: number): void;
 }

@@ -1,12 +1,19 @@
 // The registry of remote peers' audio: for each peer by name, its reassembly into 10 ms frames,
-// its jitter buffer, its gain and level. The topology pushes decoded PCM in; the engine pulls
+// its jitter buffer, its gains (volume, and in spatial rooms where it is heard from) and level. The topology pushes decoded PCM in; the engine pulls
 // one frame per peer per tick. Volumes outlive a peer's presence (a volume set before someone
 // joins applies when they do). Knows nothing of WebRTC or of files.
 import type { Frame } from './format.js';
 import { FrameAssembler, type PcmChunk } from './frame-assembler.js';
 import { JitterBuffer, type JitterBufferStats } from './jitter-buffer.js';
 import { LevelMeter } from './level-meter.js';
-import { SmoothedGain, type MixInput } from './mixer.js';
+import { SmoothedGain, type MixInput, type StereoMixInput } from './mixer.js';
+import type { Hearing } from './spatial.js';
+
+/** How a peer is heard until the room says otherwise: at full level, in the middle. */
+const UNPLACED: Hearing = Object.freeze({ level: 1, left: Math.SQRT1_2, right: Math.SQRT1_2 });
+
+/** One peer's frame for the mix, with its gains for a mono mix (`gain`) and for a stereo one. */
+export type RemoteMixInput = MixInput & StereoMixInput;
 
 /**
  * Remote audio starts two frames deep, goes down to one when 2 s pass without a late frame
@@ -27,12 +34,19 @@ export interface RemoteAudioStatus extends JitterBufferStats {
 export interface PulledFrame {
   name: string;
   frame: Frame | null;
-  /** Its volume (1 = 100 %). */
+  /** The gain it is mixed at (1 = 100 %): its volume, times the distance law in a spatial room. */
   gain: number;
 }
 
 class RemoteAudio {
+  /** The listener's volume for this peer (1 = 100 %). */
+  private volume: number;
+  private hearing: Hearing = UNPLACED;
+  /** The gain of a mono mix: volume × level. */
   readonly gain: SmoothedGain;
+  /** The gains of a stereo mix: volume × level × pan, per side. */
+  readonly left: SmoothedGain;
+  readonly right: SmoothedGain;
   readonly meter = new LevelMeter();
   buffer = new JitterBuffer(REMOTE_BUFFER);
   /** Present while the peer is connected; released on leave (it may hold a resampler). */
@@ -45,8 +59,39 @@ class RemoteAudio {
     volumePercent: number,
     private readonly probe?: (frame: Frame) => void,
   ) {
-    this.gain = new SmoothedGain(volumePercent / 100);
+    this.volume = volumePercent / 100;
+    this.gain = new SmoothedGain(this.volume * this.hearing.level);
+    this.left = new SmoothedGain(this.volume * this.hearing.left);
+    this.right = new SmoothedGain(this.volume * this.hearing.right);
     this.connect();
+  }
+
+  get volumePercent(): number {
+    return Math.round(this.volume * 100);
+  }
+
+  setVolume(percent: number): void {
+    this.volume = percent / 100;
+    this.retarget();
+  }
+
+  setHearing(hearing: Hearing): void {
+    this.hearing = hearing;
+    this.retarget();
+  }
+
+  /** A silent tick: the gains still move, so a change made while the peer is quiet lands. */
+  advanceGains(): void {
+    this.gain.advance();
+    this.left.advance();
+    this.right.advance();
+  }
+
+  /** The gains ramp to their new values over the next frame (SmoothedGain): no clicks as people walk. */
+  private retarget(): void {
+    this.gain.set(this.volume * this.hearing.level);
+    this.left.set(this.volume * this.hearing.left);
+    this.right.set(this.volume * this.hearing.right);
   }
 
   connect(): void {
@@ -112,7 +157,12 @@ export class RemoteAudioRegistry {
 
   setVolume(name: string, percent: number): void {
     this.volumes.set(name, percent);
-    this.remotes.get(name)?.gain.set(percent / 100);
+    this.remotes.get(name)?.setVolume(percent);
+  }
+
+  /** Spatial rooms: where this peer is heard from (on top of its volume). */
+  setHearing(name: string, hearing: Hearing): void {
+    this.remotes.get(name)?.setHearing(hearing);
   }
 
   volumeOf(name: string): number {
@@ -123,15 +173,15 @@ export class RemoteAudioRegistry {
    * One tick: a frame (or null) from every peer, and the mix inputs with their gains. A peer
    * with nothing to play still advances its gain, so a volume change while silent lands.
    */
-  pull(): { frames: PulledFrame[]; inputs: MixInput[] } {
+  pull(): { frames: PulledFrame[]; inputs: RemoteMixInput[] } {
     const frames: PulledFrame[] = [];
-    const inputs: MixInput[] = [];
+    const inputs: RemoteMixInput[] = [];
     for (const remote of this.remotes.values()) {
       const frame = remote.buffer.pull();
       remote.meter.update(frame);
       frames.push({ name: remote.name, frame, gain: remote.gain.value });
-      if (frame) inputs.push({ frame, gain: remote.gain });
-      else remote.gain.advance();
+      if (frame) inputs.push({ frame, gain: remote.gain, left: remote.left, right: remote.right });
+      else remote.advanceGains();
     }
     return { frames, inputs };
   }
@@ -141,7 +191,7 @@ export class RemoteAudioRegistry {
     if (!remote) return null;
     return {
       name,
-      volumePercent: Math.round(remote.gain.value * 100),
+      volumePercent: remote.volumePercent,
       levelDbfs: remote.meter.dbfs,
       rateChanges: remote.rateChanges + (remote.assembler?.rateChanges ?? 0),
       receivedFrames: remote.receivedFrames,

@@ -1,9 +1,9 @@
-// Streaming WAV writer (48 kHz mono 16-bit). The header's sizes are rewritten every second, so a
+// Streaming WAV writer (48 kHz 16-bit; mono, or stereo for a spatial room's mix). The header's sizes are rewritten every second, so a
 // process that is killed still leaves a valid file holding all but the last second; close()
 // writes the final sizes. Synchronous writes of 960 bytes per frame are cheap (page cache) and
 // keep every file in step with the one timeline.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from './format.js';
+import { FRAME_SAMPLES, SAMPLE_RATE, type ChannelCount, type MixFrame } from './format.js';
 import type { AudioSink } from './backend.js';
 
 const HEADER_BYTES = 44;
@@ -14,6 +14,7 @@ export class WavFileSink implements AudioSink {
   private fd: number | null;
   private dataBytes = 0;
   private framesSinceHeader = 0;
+  private channels: ChannelCount = 1;
 
   constructor(readonly path: string) {
     this.label = `file:${path}`;
@@ -21,7 +22,14 @@ export class WavFileSink implements AudioSink {
     this.writeHeader();
   }
 
-  write(frame: Frame): void {
+  /** Stereo (interleaved frames) from now on; only before the first frame, as the header says one format. */
+  setChannelCount(channels: ChannelCount): void {
+    if (this.dataBytes > 0 && channels !== this.channels) throw new Error(`${this.path}: the channel count must be set before the first frame is written`);
+    this.channels = channels;
+    this.writeHeader();
+  }
+
+  write(frame: MixFrame): void {
     if (this.fd === null) return;
     const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
     writeSync(this.fd, bytes, 0, bytes.length, HEADER_BYTES + this.dataBytes);
@@ -31,12 +39,12 @@ export class WavFileSink implements AudioSink {
 
   /** Appends `count` frames of silence (a peer that was absent so far). */
   writeSilence(count: number): void {
-    const silence = new Int16Array(FRAME_SAMPLES);
+    const silence = new Int16Array(FRAME_SAMPLES * this.channels);
     for (let i = 0; i < count; i++) this.write(silence);
   }
 
   get frames(): number {
-    return this.dataBytes / (FRAME_SAMPLES * 2);
+    return this.dataBytes / (FRAME_SAMPLES * 2 * this.channels);
   }
 
   async close(): Promise<void> {
@@ -48,7 +56,7 @@ export class WavFileSink implements AudioSink {
 
   private writeHeader(): void {
     if (this.fd === null) return;
-    writeSync(this.fd, wavHeader(this.dataBytes), 0, HEADER_BYTES, 0);
+    writeSync(this.fd, wavHeader(this.dataBytes, SAMPLE_RATE, this.channels), 0, HEADER_BYTES, 0);
     this.framesSinceHeader = 0;
   }
 }

@@ -5,7 +5,8 @@
 // sum clips instead of being turned down). The ratio mix / baseline is what the ramps and the
 // limiter cost: 1 is nothing, 0.5 is twice the time per frame.
 import { FRAME_SAMPLES, clampToInt16, type Frame } from '../audio/format.js';
-import { Mixer, SmoothedGain } from '../audio/mixer.js';
+import { Mixer, SmoothedGain, StereoMixer } from '../audio/mixer.js';
+import { hear, type HearingRules } from '../audio/spatial.js';
 
 export interface MixerFigures {
   peers: number;
@@ -73,4 +74,46 @@ export function measureMixer(peers = 16, seconds = 2): MixerFigures {
   realtimeMultiples(mix, baseline, 0.2);
   const [mixed, plain] = realtimeMultiples(mix, baseline, seconds);
   return { peers, realtimeMultiple: Math.round(mixed), baselineMultiple: Math.round(plain) };
+}
+
+export interface SpatialMixerFigures {
+  peers: number;
+  /** The stereo mix of a spatial room, every peer's gains and pan changing every frame, × real time. */
+  spatialMultiple: number;
+  /** The mono mix of a room without a map (volumes fixed), × real time, in the same run. */
+  monoMultiple: number;
+}
+
+/**
+ * The spatial mix at its worst: `peers` speakers all walking round the listener, so every
+ * frame each one's place is recomputed (spatial.ts's hear(): distance law, zones, pan) and both
+ * its gains ramp to new values, into the stereo mix; next to the plain mono mix.
+ */
+export function measureSpatialMixer(peers = 16, seconds = 2): SpatialMixerFigures {
+  const frames = Array.from({ length: peers }, () => Int16Array.from({ length: FRAME_SAMPLES }, () => Math.round((Math.random() - 0.5) * 4000)));
+  const rules: HearingRules = { radius: 20, rolloff: 1, zones: [{ name: 'booth', kind: 'booth', x: 0, y: 0, width: 2, height: 2 }] };
+  const listener = { x: 10, y: 10, facing: 0 };
+  const stereo = frames.map((frame) => ({ frame, left: new SmoothedGain(1), right: new SmoothedGain(1) }));
+  const mono = frames.map((frame) => ({ frame, gain: new SmoothedGain(1) }));
+  const stereoMixer = new StereoMixer();
+  const monoMixer = new Mixer();
+  let frameCount = 0;
+  const spatial = (): void => {
+    frameCount++;
+    stereo.forEach((input, i) => {
+      // Each speaker circles the listener at 2–17 m, a little further round every frame.
+      const angle = (frameCount + i * 37) * 0.01;
+      const radius = 2 + (i % 16);
+      const heard = hear(listener, { x: 10 + radius * Math.sin(angle), y: 10 - radius * Math.cos(angle) }, rules);
+      input.left.set(heard.left);
+      input.right.set(heard.right);
+    });
+    stereoMixer.mix(stereo);
+  };
+  const plain = (): void => {
+    monoMixer.mix(mono);
+  };
+  realtimeMultiples(spatial, plain, 0.2);
+  const [spatialMultiple, monoMultiple] = realtimeMultiples(spatial, plain, seconds);
+  return { peers, spatialMultiple: Math.round(spatialMultiple), monoMultiple: Math.round(monoMultiple) };
 }

@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { measureDevicePathLatency, measureFilePathLatency, type LatencyFigures } from './latency.js';
 import { measureMesh, type MeshFigures } from './mesh.js';
-import { measureMixer } from './mixer.js';
+import { measureMixer, measureSpatialMixer } from './mixer.js';
 import { JOIN_UPDATES_NEEDED, RELAY_TIMEOUT_MS, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
 import { measureStability } from './stability.js';
 import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
@@ -254,6 +254,17 @@ async function main(): Promise<void> {
       table(
         ['peers', 'mix (gain ramps + limiter), × real time', 'plain gain, sum and clamp, × real time', 'ratio mix / baseline'],
         [[mixer.peers, mixer.realtimeMultiple, mixer.baselineMultiple, round(mixer.realtimeMultiple / mixer.baselineMultiple, 2)]],
+      ),
+    );
+    log('mixer: 16-peer spatial (stereo) mix throughput…');
+    const spatial = measureSpatialMixer(16, 2);
+    parts.push(
+      '',
+      `Spatial rooms (issue 16): the stereo mix of ${spatial.peers} speakers all walking, so every frame each one's place is recomputed (distance law, zones, equal-power pan: \`hear()\`) and both its gains ramp to new values, next to the mono mix of a room without a map, taking turns the same way (\`measureSpatialMixer\` in \`src/bench/mixer.ts\`). Goal: at least 300× real time.`,
+      '',
+      table(
+        ['peers', 'spatial stereo mix, every gain and pan changing every frame, × real time', 'mono mix, × real time', 'ratio spatial / mono'],
+        [[spatial.peers, spatial.spatialMultiple, spatial.monoMultiple, round(spatial.spatialMultiple / spatial.monoMultiple, 2)]],
       ),
     );
   }

@@ -2,7 +2,7 @@
 // standard input, and stopped by --duration, `quit`, the end of its input file, or a signal.
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ROOM_ID_PATTERN } from '../protocol.js';
+import { ROOM_ID_PATTERN, type Place, type Position } from '../protocol.js';
 import { createLogger } from '../log.js';
 import { SOURCE_FORMS, parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
 import { openSink, openSource } from '../audio/open-backend.js';
@@ -10,7 +10,7 @@ import { SilenceSource, type AudioSink, type AudioSource } from '../audio/backen
 import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
 import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
 import { VoicePeer } from '../peer/voice-peer.js';
-import { DEFAULT_RECONNECT_TIMEOUT_MS, JoinError } from '../peer/signalling-client.js';
+import { DEFAULT_RECONNECT_TIMEOUT_MS, JoinError, MoveError } from '../peer/signalling-client.js';
 import { collect, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { Output } from './output.js';
@@ -41,6 +41,16 @@ interface JoinFlags {
   expectWithin?: number;
   report?: string;
   reconnectTimeout: number;
+  at?: string;
+  position?: { x: number; y: number };
+  /** commander's --no-spatial: false when given. */
+  spatial: boolean;
+}
+
+function parsePosition(value: string): { x: number; y: number } {
+  const parts = value.split(',').map((part) => Number(part.trim()));
+  if (parts.length !== 2 || !parts.every(Number.isFinite)) throw new InvalidArgumentError(`"${value}" is not a position; use X,Y in metres from the map's top-left corner, e.g. --position 4.5,2`);
+  return { x: parts[0]!, y: parts[1]! };
 }
 
 const asOption = <T>(parse: (value: string) => T) => (value: string): T => {
@@ -74,6 +84,9 @@ export function joinCommand(): Command {
     .option('--expect-within <seconds>', 'the --expect peers must be heard this soon after joining; without --duration the run lasts this long', parsePositiveSeconds)
     .option('--report <file.xml>', 'write the expectations\' verdicts as a JUnit XML report')
     .addOption(new Option('--token <token>', 'room token from the server\'s operator (voxroom token); your name is then the token\'s. Prefer $VOXROOM_TOKEN: `ps` shows flags').env('VOXROOM_TOKEN'))
+    .option('--at <spot>', 'rooms with a map: enter at this named spot (default: the map\'s entry)')
+    .option('--position <x,y>', 'rooms with a map: enter at this point, in metres from the top-left corner', parsePosition)
+    .option('--no-spatial', 'mix as in a room without a map: no distance, no stereo pan (you still stand on the map for the others)')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')
     .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
@@ -112,7 +125,11 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   const name = flags.name ?? `bot-${Math.random().toString(36).slice(2, 6)}`;
   const expectations = parseExpectations(flags, name);
   const durationSeconds = flags.duration ?? flags.expectWithin;
-  const deviceOptions = { latency: flags.latency, logger };
+  if (flags.at !== undefined && flags.position !== undefined) throw new UsageError('give --at SPOT or --position X,Y, not both');
+  const at: Place | undefined = flags.at !== undefined ? { spot: flags.at } : flags.position;
+  // A stereo-capable output device opens in stereo unless spatial hearing is off: whether the
+  // room has a map is only known after the join, and a mono mix plays on both sides alike.
+  const deviceOptions = { latency: flags.latency, logger, outputChannels: flags.spatial ? (2 as const) : (1 as const) };
 
   // A listener opens no microphone: it sends nothing.
   const source: AudioSource = flags.listenOnly ? new SilenceSource() : await openSource(flags.input, { loop: flags.loop, device: deviceOptions });
@@ -120,7 +137,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   let peer: VoicePeer;
   try {
     sink = await openSink(flags.output, { device: deviceOptions });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000 });
+    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000, spatial: flags.spatial, ...(at ? { at } : {}) });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
     throw error;
@@ -172,9 +189,14 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
 
 function wireEvents(peer: VoicePeer, out: Output): void {
   peer.on('joined', ({ self, peers, renamed, resumed }) =>
-    out.event(resumed ? 'rejoined' : 'joined', { self, peers, renamed }, `${resumed ? 'rejoined' : 'joined'} as ${self.name}${renamed ? ' (name was taken)' : ''}; ${peers.length} other${peers.length === 1 ? '' : 's'} here${peers.length ? ': ' + peers.map((p) => p.name).join(', ') : ''}`),
+    out.event(
+      resumed ? 'rejoined' : 'joined',
+      { self, peers, renamed, spatial: peer.spatial },
+      `${resumed ? 'rejoined' : 'joined'} as ${self.name}${renamed ? ' (name was taken)' : ''}${self.state.position ? ` at ${formatPosition(self.state.position)}` : ''}; ${peers.length} other${peers.length === 1 ? '' : 's'} here${peers.length ? ': ' + peers.map((p) => p.name).join(', ') : ''}`,
+    ),
   );
-  peer.on('peer-joined', (p) => out.event('peer-joined', { name: p.name, id: p.id, state: p.state }, `${p.name} joined${p.state.muted ? ' (muted)' : ''}`));
+  peer.on('peer-joined', (p) => out.event('peer-joined', { name: p.name, id: p.id, state: p.state }, `${p.name} joined${p.state.muted ? ' (muted)' : ''}${p.state.position ? ` at ${formatPosition(p.state.position)}` : ''}`));
+  peer.on('moved', (position) => out.event('moved', { position }, `you stand at ${formatPosition(position)}`));
   peer.on('peer-left', (p) => out.event('peer-left', { name: p.name, id: p.id }, `${p.name} left`));
   const before = new Map<string, { muted: boolean; away: boolean }>();
   peer.on('peer-updated', (p) => {
@@ -193,6 +215,10 @@ function wireEvents(peer: VoicePeer, out: Output): void {
   peer.on('problem', ({ message, peer: name }) => out.problem(message, name));
   peer.on('disconnected', ({ reason }) => out.event('disconnected', { reason }, `lost the server (${reason}); reconnecting…`));
   peer.on('server-shutdown', ({ message }) => out.event('server-shutdown', { message }, `server: ${message}; will reconnect when it is back`));
+}
+
+function formatPosition({ x, y, facing }: Position): string {
+  return `(${x.toFixed(1)}, ${y.toFixed(1)}) facing ${Math.round(facing)}°`;
 }
 
 function readControlLines(peer: VoicePeer, out: Output, quit: () => void): void {
@@ -222,6 +248,14 @@ function readControlLines(peer: VoicePeer, out: Output, quit: () => void): void 
       case 'help':
         out.text(CONTROL_HELP);
         break;
+      case 'move':
+      case 'goto':
+      case 'face': {
+        // The 'moved' event reports where we end up (as the server announces it).
+        const moving = command.kind === 'move' ? peer.moveTo(command.x, command.y) : command.kind === 'goto' ? peer.goto(command.spot) : peer.face(command.degrees);
+        moving.catch((error: Error) => out.problem(error instanceof MoveError ? `${command.kind}: ${error.message} (${error.code})` : `${command.kind}: ${error.message}`));
+        break;
+      }
       case 'quit':
         quit();
         break;

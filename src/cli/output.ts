@@ -18,8 +18,18 @@ export class Output {
   peers(peers: PeerStatus[]): void {
     if (this.json) return this.line(JSON.stringify({ event: 'peers', peers }));
     if (peers.length === 0) return this.line('nobody else is here');
-    const rows = peers.map((p) => [p.name, p.connection, formatState(p.state), formatLevel(p.audio?.levelDbfs), `${p.audio?.volumePercent ?? 100} %`, `${p.packets?.sent ?? '-'}`, `${p.packets?.received ?? '-'}`]);
-    this.table(['NAME', 'CONNECTION', 'STATE', 'LEVEL', 'VOLUME', 'PACKETS SENT', 'RECEIVED'], rows);
+    const placed = peers.some((p) => p.state.position);
+    const rows = peers.map((p) => [
+      p.name,
+      p.connection,
+      formatState(p.state),
+      ...(placed ? [p.state.position ? `${p.state.position.x.toFixed(1)}, ${p.state.position.y.toFixed(1)}` : '-'] : []),
+      formatLevel(p.audio?.levelDbfs),
+      `${p.audio?.volumePercent ?? 100} %`,
+      `${p.packets?.sent ?? '-'}`,
+      `${p.packets?.received ?? '-'}`,
+    ]);
+    this.table(['NAME', 'CONNECTION', 'STATE', ...(placed ? ['POSITION'] : []), 'LEVEL', 'VOLUME', 'PACKETS SENT', 'RECEIVED'], rows);
   }
 
   text(text: string): void {

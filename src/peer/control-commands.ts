@@ -6,13 +6,20 @@ export type ControlCommand =
   | { kind: 'peers' }
   | { kind: 'status' }
   | { kind: 'quit' }
-  | { kind: 'help' };
+  | { kind: 'help' }
+  /** Spatial rooms: walk to a point (metres), jump to a named spot, turn (degrees clockwise, 0 = up). */
+  | { kind: 'move'; x: number; y: number }
+  | { kind: 'goto'; spot: string }
+  | { kind: 'face'; degrees: number };
 
 export const CONTROL_HELP = [
   'volume NAME PCT   set a peer\'s volume, 0–200 (quote names with spaces: volume "Ann Lee" 50)',
   'mute | unmute     stop / resume sending your own audio',
   'peers             list peers: name, connection, level, volume',
   'status            own state and audio I/O figures',
+  'move X Y          walk to X, Y (metres; x right, y down) at 5 m/s (rooms with a map)',
+  'goto SPOT         jump to a named spot of the map',
+  'face DEG          turn: 0 faces up the map, 90 right, 180 down, 270 left',
   'quit              leave the room and exit',
 ].join('\n');
 
@@ -67,5 +74,19 @@ export function parseControlLine(line: string): ParseResult {
     if (!Number.isFinite(percent) || percent < 0 || percent > 200) return { ok: false, error: `volume must be a number from 0 to 200, not "${args[1]}"` };
     return { ok: true, command: { kind: 'volume', name: args[0]!, percent } };
   }
-  return { ok: false, error: `unknown command "${verb}"; commands: volume, mute, unmute, peers, status, quit, help` };
+  if (verb.toLowerCase() === 'move') {
+    const [x, y] = args.map(Number);
+    if (args.length !== 2 || !Number.isFinite(x) || !Number.isFinite(y)) return { ok: false, error: 'usage: move X Y (metres from the top-left corner, e.g. move 4.5 2)' };
+    return { ok: true, command: { kind: 'move', x: x!, y: y! } };
+  }
+  if (verb.toLowerCase() === 'goto') {
+    if (args.length !== 1) return { ok: false, error: 'usage: goto SPOT (quote names with spaces)' };
+    return { ok: true, command: { kind: 'goto', spot: args[0]! } };
+  }
+  if (verb.toLowerCase() === 'face') {
+    const degrees = Number(args[0]);
+    if (args.length !== 1 || !Number.isFinite(degrees)) return { ok: false, error: 'usage: face DEG (0 faces up the map, 90 right, 180 down, 270 left)' };
+    return { ok: true, command: { kind: 'face', degrees } };
+  }
+  return { ok: false, error: `unknown command "${verb}"; commands: volume, mute, unmute, peers, status, move, goto, face, quit, help` };
 }

@@ -13,6 +13,9 @@ import {
   type MemberLeft,
   type MemberStatePatch,
   type MemberUpdated,
+  type MoveAck,
+  type MoveRequest,
+  type Place,
   type ProtocolError,
   type RelayedSignal,
   type ServerToClientEvents,
@@ -28,15 +31,18 @@ import type { Logger } from '../log.js';
 
 export type JoinedRoom = Extract<JoinAck, { ok: true }>;
 
-export class JoinError extends Error {
+/** A refusal or failure with a code to branch on (the protocol's, or one of the client's own). */
+abstract class CodedError<Code extends string> extends Error {
   constructor(
-    readonly code: ProtocolError['code'] | 'unreachable' | 'timeout' | 'session-replaced',
+    readonly code: Code,
     message: string,
   ) {
     super(message);
-    this.name = 'JoinError';
+    this.name = new.target.name;
   }
 }
+
+export class JoinError extends CodedError<ProtocolError['code'] | 'unreachable' | 'timeout' | 'session-replaced'> {}
 
 interface SignallingEvents {
   joined: [room: JoinedRoom, resumed: boolean];
@@ -64,6 +70,9 @@ interface SignallingEvents {
   refused: [error: JoinError];
 }
 
+/** The server refused a move (outside-room, unknown-spot, too-many-moves, not-spatial, …). */
+export class MoveError extends CodedError<ProtocolError['code'] | 'timeout' | 'not-joined'> {}
+
 const ACK_TIMEOUT_MS = 10_000;
 /** How long a peer tries to get back to an unreachable server before it gives up. */
 export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
@@ -78,17 +87,20 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   /** Runs while we are disconnected after a join: when it fires, we give up. */
   private reconnectDeadline: NodeJS.Timeout | null = null;
   private readonly reconnectTimeoutMs: number;
+  /** Spatial rooms: where to enter. */
+  private readonly at: Place | undefined;
 
   constructor(
     readonly serverUrl: string,
     private readonly room: string,
     private readonly name: string,
     private readonly logger: Logger,
-    options: { rejectUnauthorized?: boolean; token?: string; reconnectTimeoutMs?: number } = {},
+    options: { rejectUnauthorized?: boolean; token?: string; reconnectTimeoutMs?: number; at?: Place } = {},
   ) {
     super();
     this.token = options.token;
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+    this.at = options.at;
     this.socket = io(serverUrl, {
       transports: ['websocket'],
       autoConnect: false,
@@ -235,6 +247,19 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.emit('gave-up', error);
   }
 
+  /** Spatial rooms: asks the server to move us; resolves with where we stand now. */
+  move(request: MoveRequest): Promise<Extract<MoveAck, { ok: true }>> {
+    return new Promise((resolve, reject) => {
+      if (!this.joined || !this.socket.connected) return reject(new MoveError('not-joined', 'not in the room right now (reconnecting?); try again in a moment'));
+      const answered = ackWithin<MoveAck>(ACK_TIMEOUT_MS, (result) => {
+        if (result === null) reject(new MoveError('timeout', `the server did not answer the move within ${ACK_TIMEOUT_MS / 1000} s`));
+        else if (!result.ok) reject(new MoveError(result.error.code, result.error.message));
+        else resolve(result);
+      });
+      this.socket.emit('move', request, answered);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -259,7 +284,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   private sendJoin(resumed: boolean, resume?: string): Promise<JoinedRoom> {
     return new Promise((resolve, reject) => {
       // The token goes with every join, a rejoin too: the server checks it each time.
-      const request = { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}), ...(this.token !== undefined ? { token: this.token } : {}) };
+      const request = { room: this.room, name: this.name, v: PROTOCOL_VERSION, ...(resume ? { resume } : {}), ...(this.token !== undefined ? { token: this.token } : {}), ...(this.at ? { at: this.at } : {}) };
       const answered = ackWithin<JoinAck>(ACK_TIMEOUT_MS, (ack) => {
         if (ack === null) return reject(new JoinError('timeout', `the server at ${this.serverUrl} did not answer the join within ${ACK_TIMEOUT_MS / 1000} s`));
         if (!ack.ok) return reject(new JoinError(ack.error.code, ack.error.message));

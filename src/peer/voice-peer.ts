@@ -5,7 +5,8 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, type IceServer, type Member, type MemberState, type RoomLayout, type SelfState } from '../protocol.js';
+import { isPolite, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
+import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
@@ -21,6 +22,7 @@ import { SwitchReadiness } from './switch-readiness.js';
 /** A media change completes after this long even if the new path never carried everyone. */
 const SWITCH_TIMEOUT_MS = 3000;
 import { SignallingClient, type JoinError, type JoinedRoom } from './signalling-client.js';
+import { Walker } from './walker.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
 
 export interface VoicePeerOptions {
@@ -61,6 +63,14 @@ export interface VoicePeerOptions {
    * without a valid one.
    */
   token?: string;
+  /**
+   * In a room with a map, hear each roommate from where it stands (nearer is louder, left is
+   * left; a stereo mix if the sink takes it). Default true; false mixes as in a room without a
+   * map (we still stand somewhere, for the others).
+   */
+  spatial?: boolean;
+  /** Rooms with a map: where to enter (a spot's name, or a point in metres); default the map's entry. */
+  at?: Place;
 }
 
 export interface PeerStatus {
@@ -84,6 +94,8 @@ export interface VoicePeerEvents {
   'connection-state': [info: { peer: string; state: RTCPeerConnectionState }];
   /** The room now carries audio another way (its media server was lost, or is back). */
   'media-changed': [info: { media: MediaMode; reason: string }];
+  /** Spatial rooms: we stand somewhere else, or face another way (as the server announced it). */
+  moved: [position: Position];
   /** The safety net re-offered a pair that was not connected in time. */
   retry: [info: { peer: string; attempt: number; by: 'newcomer' | 'impolite'; state: MediaState }];
   /** Something went wrong that the peer survives (a rejected connection, a server error). */
@@ -120,6 +132,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   private iceServers: IceServer[] = [];
   private stopping: Promise<void> | null = null;
   private started = false;
+  /** The room's hearing rules while we hear it spatially; null: a room without a map, or spatial off. */
+  private hearingRules: HearingRules | null = null;
+  private readonly walker: Walker;
 
   constructor(private readonly options: VoicePeerOptions) {
     super();
@@ -142,7 +157,12 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
     });
-    this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls, token: options.token, reconnectTimeoutMs: options.reconnectTimeoutMs });
+    this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls, token: options.token, reconnectTimeoutMs: options.reconnectTimeoutMs, ...(options.at ? { at: options.at } : {}) });
+    this.walker = new Walker(async (request) => {
+      const answer = await this.signalling.move(request);
+      this.updateSelf({ ...this.self!.state, position: answer.position });
+      return answer;
+    });
     this.topology = this.createTopology('mesh');
     this.signalling.on('joined', (room, resumed) => this.onJoined(room, resumed));
     this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
@@ -196,6 +216,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.clearAwayTimers();
+      this.walker.stop();
       this.dropIncoming();
       this.topology.close();
       await this.signalling.close();
@@ -212,6 +233,34 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   /** Sends from another source from now on (the old one is closed): a bot switching input. */
   replaceSource(source: AudioSource): Promise<void> {
     return this.engine.replaceSource(source);
+  }
+
+  /** Spatial rooms: where we stand and face (null in a room without a map). */
+  get position(): Position | null {
+    return this.self?.state.position ?? null;
+  }
+
+  /** Whether we hear the room spatially (it has a map, and spatial is not switched off). */
+  get spatial(): boolean {
+    return this.hearingRules !== null;
+  }
+
+  /**
+   * Walks to (x, y) at walking speed (the server's 5 m/s); resolves where we stand when the walk
+   * ends. Rejects with a MoveError (outside-room, not-spatial, …) when the server refuses.
+   */
+  moveTo(x: number, y: number): Promise<Position> {
+    return this.walker.walkTo(x, y);
+  }
+
+  /** Jumps to a named spot of the map. */
+  goto(spot: string): Promise<Position> {
+    return this.walker.once({ spot });
+  }
+
+  /** Turns to face `degrees` (clockwise, 0 = up the map). */
+  face(degrees: number): Promise<Position> {
+    return this.walker.once({ facing: degrees });
   }
 
   set muted(value: boolean) {
@@ -289,6 +338,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.members.clear();
     this.self = room.self;
     this.iceServers = room.iceServers;
+    this.hearingRules = room.map && this.options.spatial !== false ? hearingRules(room.map) : null;
+    // A stereo mix from the first join on (the sink's format is fixed once it is written to).
+    if (this.hearingRules && this.engine.useStereo() === 1) this.logger.info('a spatial room, but the output takes mono only: each peer is heard at its distance, without the pan');
     // The room says how it carries audio; a peer follows it on every (re)join.
     const media: MediaMode = room.media ?? 'mesh';
     this.dropIncoming();
@@ -433,6 +485,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (this.members.has(member.id)) return this.updateMember(member.id, member.state);
     this.members.set(member.id, member);
     this.engine.attachRemote(member.name);
+    this.placeRemote(member);
     this.logger.info('peer joined', { peer: member.name });
     this.emit('peer-joined', member);
     this.topology.addMember(member, weAreNewcomer);
@@ -453,10 +506,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   private updateMember(id: string, state: MemberState): void {
-    if (this.self && id === this.self.id) {
-      this.self = { ...this.self, state };
-      return;
-    }
+    if (this.self && id === this.self.id) return this.updateSelf(state);
     const member = this.members.get(id);
     if (!member) return;
     if (!state.away && this.awayTimers.has(id)) {
@@ -465,11 +515,36 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     }
     const updated = { ...member, state };
     this.members.set(id, updated);
+    if (!samePosition(member.state.position, state.position)) this.placeRemote(updated);
     this.emit('peer-updated', updated);
+  }
+
+  /** Our own state as the server has it (an update, or a move's answer): moving re-places everyone. */
+  private updateSelf(state: MemberState): void {
+    if (!this.self) return;
+    const before = this.self.state.position;
+    this.self = { ...this.self, state };
+    if (samePosition(before, state.position) || !state.position) return;
+    for (const member of this.members.values()) this.placeRemote(member);
+    this.emit('moved', { ...state.position });
+  }
+
+  /** Where we hear a roommate from, from where both of us stand (spatial rooms only). */
+  private placeRemote(member: Member): void {
+    const rules = this.hearingRules;
+    const listener = this.self?.state.position;
+    if (!rules || !listener) return;
+    const speaker = member.state.position;
+    // A member the server has not placed (it cannot be, in a room with a map) is not heard.
+    this.engine.setHearing(member.name, speaker ? hear(listener, speaker, rules) : SILENT);
   }
 
   private publishState(patch: Partial<SelfState>): void {
     this.signalling.updateState(patch);
   }
+}
+
+function samePosition(a: Position | undefined, b: Position | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.x === b.x && a.y === b.y && a.facing === b.facing);
 }
 

@@ -11,6 +11,14 @@ import type { ServerMetrics } from './metrics.js';
  */
 export const DEFAULT_STATIC_DIRS = [fileURLToPath(new URL('../../public/', import.meta.url)), fileURLToPath(new URL('../../dist/web/', import.meta.url))];
 
+/**
+ * Modules of the Node build that the web client imports as they are (pure code, no Node APIs):
+ * the page and the headless peer hear a spatial room by the same laws, from the same file.
+ */
+const SHARED_MODULES: Record<string, string> = {
+  '/audio/spatial.js': fileURLToPath(new URL('../../dist/audio/spatial.js', import.meta.url)),
+};
+
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -49,6 +57,8 @@ async function route(context: HttpRouteContext, request: IncomingMessage, respon
   if (path === '/metrics') {
     return send(response, 200, context.metrics.registry.contentType, await context.metrics.registry.metrics());
   }
+  const shared = SHARED_MODULES[path];
+  if (shared) return send(response, 200, CONTENT_TYPES['.js']!, await readFile(shared));
   // The web client is a single page: "/" and "/r/<room>" both load it; it reads the room from the URL.
   const file = path === '/' || /^\/r\/[A-Za-z0-9_-]{1,64}\/?$/.test(path) ? 'index.html' : decodeURIComponent(path.slice(1));
   for (const dir of context.staticDirs) {

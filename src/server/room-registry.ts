@@ -3,7 +3,7 @@
 // I/O: the server drives it (and verifies resume tokens before they get here).
 import { randomBytes } from 'node:crypto';
 import type { ResumeClaim } from './resume-tokens.js';
-import { INITIAL_SELF_STATE, OPEN_SERVER_GRANTS, type Grant, type Member as MemberView, type MemberState, type MemberStatePatch, type PeerInfo, type SelfState } from '../protocol.js';
+import { INITIAL_SELF_STATE, OPEN_SERVER_GRANTS, type Grant, type Member as MemberView, type MemberState, type PeerInfo, type Position, type SelfState } from '../protocol.js';
 
 export interface Member extends PeerInfo {
   room: string;
@@ -31,7 +31,12 @@ export interface JoinOptions {
    * another session in the room under it is replaced.
    */
   ownsName?: boolean;
+  /** Spatial rooms: where a newcomer stands (a member back in its place keeps its own). */
+  position?: Position;
 }
+
+/** What a member sets itself (update-state), or the server sets for it (its position after a move). */
+type StatePatch = Partial<SelfState> & { position?: Position };
 
 export type JoinOutcome =
   | {
@@ -81,6 +86,7 @@ export class RoomRegistry {
       existing.protocolVersion = protocolVersion;
       // What it may do comes from this join (its token may have changed).
       existing.state = { ...existing.state, away: false, grants: [...grants] };
+      if (existing.state.position) existing.state.position = { ...existing.state.position };
       this.bySocket.set(socketId, existing);
       const others = [...roomMembers.values()].filter((m) => m !== existing).map(toMemberView);
       return { ok: true, member: existing, others, renamed: false, resumed: 'rebound', staleSocketId, replaced: null };
@@ -96,7 +102,7 @@ export class RoomRegistry {
     const baseName = claim ? claim.name : requestedName;
     const name = ownsName ? requestedName : this.uniqueName(room, baseName);
     const id = claim && !this.memberById(claim.id) ? claim.id : this.newId();
-    const state: MemberState = { ...INITIAL_SELF_STATE, away: false, grants: [...grants] };
+    const state: MemberState = { ...INITIAL_SELF_STATE, away: false, grants: [...grants], ...(options.position ? { position: { ...options.position } } : {}) };
     const member: Member = { id, name, room, socketId, state, protocolVersion };
     const others = [...roomMembers.values()].map(toMemberView);
     roomMembers.set(member.id, member);
@@ -135,13 +141,13 @@ export class RoomRegistry {
   }
 
   /** Applies a member's change to its own state; `changed` is false when nothing differed. */
-  updateState(socketId: string, patch: MemberStatePatch): { member: Member; changed: boolean } | null {
+  updateState(socketId: string, patch: StatePatch): { member: Member; changed: boolean } | null {
     const member = this.bySocket.get(socketId);
     return member ? this.applyPatch(member, patch) : null;
   }
 
   /** The same by member id, for changes the server makes (the SFU's talking events). */
-  updateStateById(id: string, patch: Partial<SelfState>): { member: Member; changed: boolean } | null {
+  updateStateById(id: string, patch: StatePatch): { member: Member; changed: boolean } | null {
     const member = this.memberById(id);
     return member ? this.applyPatch(member, patch) : null;
   }
@@ -150,8 +156,8 @@ export class RoomRegistry {
     let changed = false;
     for (const key of Object.keys(patch) as Array<keyof SelfState>) {
       const value = patch[key];
-      if (value !== undefined && member.state[key] !== value) {
-        member.state[key] = value;
+      if (value !== undefined && !sameValue(member.state[key], value)) {
+        Object.assign(member.state, { [key]: value });
         changed = true;
       }
     }
@@ -223,10 +229,21 @@ export class RoomRegistry {
   }
 }
 
+/** Field values of a state patch: booleans, or a position compared by its numbers. */
+function sameValue(a: StatePatch[keyof StatePatch], b: StatePatch[keyof StatePatch]): boolean {
+  if (typeof a === 'object' && typeof b === 'object') return a.x === b.x && a.y === b.y && a.facing === b.facing;
+  return a === b;
+}
+
 export function toPeerInfo(member: PeerInfo): PeerInfo {
   return { id: member.id, name: member.name };
 }
 
 export function toMemberView(member: Member): MemberView {
-  return { id: member.id, name: member.name, state: { ...member.state, grants: [...member.state.grants] } };
+  return { id: member.id, name: member.name, state: copyState(member.state) };
+}
+
+/** A copy that shares nothing with the registry's own (grants and positions are objects). */
+export function copyState(state: MemberState): MemberState {
+  return { ...state, grants: [...state.grants], ...(state.position ? { position: { ...state.position } } : {}) };
 }

@@ -12,6 +12,7 @@ import {
   LIMITS,
   MemberStatePatchSchema,
   OPEN_SERVER_GRANTS,
+  MoveRequestSchema,
   PROTOCOL_VERSION,
   SfuCandidateSchema,
   SfuPublishSchema,
@@ -26,6 +27,8 @@ import {
   type JoinAckV1,
   type JoinRequest,
   type MemberLeftReason,
+  type MoveAck,
+  type Position,
   type ProtocolError,
   type ServerToClientEvents,
 } from '../protocol.js';
@@ -39,9 +42,11 @@ import type { AutoMediaOptions, MediaSetting } from './room-media-policy.js';
 import { SfuRooms, type JanusSource } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
 import { ResumeTokens } from './resume-tokens.js';
-import { RoomRegistry, toMemberView, toPeerInfo, type Member } from './room-registry.js';
+import { RoomRegistry, copyState, toMemberView, toPeerInfo, type Member } from './room-registry.js';
 import { TokenBucket } from './rate-limiter.js';
 import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
+import { MemberMotion, entryPosition } from './room-positions.js';
+import { ThrottledAnnouncer } from './throttled-announcer.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -136,7 +141,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   // In SFU rooms the media server hears every publisher: its talking events are the room's
   // `speaking`, one source for everyone (a member's own claim is then ignored).
   const announceState = (member: Member): void => {
-    io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: { ...member.state } });
+    io.to(versionRoom(member.room, 2)).emit('member-updated', { room: member.room, id: member.id, state: copyState(member.state) });
+  };
+  // Spatial rooms: each member's moves (rate and walking budget), and its position changes
+  // announced at a bounded rate per member (the latest always goes out).
+  const motions = new Map<string, MemberMotion>();
+  const positions = new ThrottledAnnouncer<string>(LIMITS.positionBroadcastMs, (memberId) => {
+    const member = registry.memberById(memberId);
+    if (member) announceState(member);
+  });
+  const forgetMotion = (member: Member): void => {
+    motions.delete(member.id);
+    positions.forget(member.id);
   };
   const sfu = new SfuRooms(
     { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), meshLimit, sfuLimit },
@@ -165,7 +181,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     },
     logger,
   );
-  const leaveSfu = (member: Member): void => sfu.memberLeft(member.room, member.id);
+  /** A member left its room: its media-server handles and its moves go. */
+  const forgetMember = (member: Member): void => {
+    sfu.memberLeft(member.room, member.id);
+    forgetMotion(member);
+  };
   // v1 clients cannot use the SFU: when their room moves there, they are told why and let go.
   const dismissV1 = (room: string): void => {
     for (const member of registry.membersIn(room).filter((m) => m.protocolVersion < 2)) {
@@ -174,6 +194,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (member.socketId === null) registry.removeAway(member.id);
       else registry.leave(member.socketId);
       endGrace(member.id);
+      forgetMotion(member);
       if (socket) leaveSocketRooms(socket, member);
       announceLeave(member, 'left');
     }
@@ -289,12 +310,22 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (request.v < 2 && sfu.mediaAfterJoin(request.room, registry.membersIn(request.room).length + 1) === 'sfu') {
         return refuse(socket, 'version-mismatch', `room "${request.room}" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom`, ack);
       }
+      // Spatial rooms (with a map): where the newcomer stands. A resumed session keeps its place.
+      const layout = map.layoutFor(request.room);
+      let position: Position | undefined;
+      if (layout) {
+        const entry = entryPosition(layout, request.at);
+        if (!entry.ok) return refuse(socket, entry.code, `cannot enter room "${request.room}" there: ${entry.message}`, ack);
+        position = entry.position;
+      } else if (request.at) {
+        return refuse(socket, 'not-spatial', `room "${request.room}" has no map, so there is nowhere to stand; join without a place (--at/--position), or ask the operator for a map (voxroom serve --map)`, ack);
+      }
       const previous = registry.memberOf(socket.id);
       const capacity = sfu.capacityFor(request.room, registry.membersIn(request.room).length + 1);
       const verified = request.resume === undefined ? null : resumeTokens.verify(request.resume, Date.now());
       if (verified && !verified.ok) logger.info('resume token not accepted; joining as a new member', { room: request.room, reason: verified.reason });
       const claim = verified?.ok ? verified.claim : null;
-      const outcome = registry.join(socket.id, request.room, identity.name, { resume: claim, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName });
+      const outcome = registry.join(socket.id, request.room, identity.name, { resume: claim, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName, ...(position ? { position } : {}) });
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
@@ -302,7 +333,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const { member, others, renamed, resumed, staleSocketId, replaced } = outcome;
       if (previous && previous !== member) {
         leaveSocketRooms(socket, previous);
-        leaveSfu(previous);
+        forgetMember(previous);
         endGrace(previous.id);
         announceLeave(previous, 'left');
       }
@@ -322,7 +353,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
           replacedSocket.emit('session-replaced', { room: replaced.room, message: `another session joined room "${replaced.room}" as "${replaced.name}" (the name in its room token), so this one has left the room; a name has one session at a time` });
           replacedSocket.disconnect(true);
         }
-        leaveSfu(replaced);
+        forgetMember(replaced);
         announceLeave(replaced, 'replaced');
         logger.info('session replaced by a namesake', { room: member.room, name: member.name, replaced: replaced.id });
       }
@@ -330,6 +361,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // A member back in its place keeps its media path (its SFU handles were kept while away);
       // a new or restored one starts its own, and the room may move to the SFU with it.
       const media = resumed === 'rebound' ? sfu.mediaOf(member.room) : sfu.memberJoined(member.room, member.id);
+      if (layout && !motions.has(member.id)) motions.set(member.id, new MemberMotion(Date.now()));
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
       logger.info(resumed ? 'peer resumed' : 'peer joined', { room: member.room, name: member.name, id: member.id, v: member.protocolVersion, ...(resumed ? { resumed } : {}) });
@@ -362,6 +394,21 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
       if (updated.changed) announceState(updated.member);
       ack?.({ ok: true });
+    });
+
+    socket.on('move', (...args: unknown[]) => {
+      const ack = extractAck<MoveAck>(args);
+      const parsed = MoveRequestSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, 'bad-request', `invalid move: ${describeIssues(parsed.error)}; send { x, y }, { spot } or { facing }`, ack);
+      const member = registry.memberOf(socket.id);
+      if (!member) return refuse(socket, 'not-in-room', 'join a room before moving', ack);
+      const layout = map.layoutFor(member.room);
+      const motion = motions.get(member.id);
+      if (!layout || !member.state.position || !motion) return refuse(socket, 'not-spatial', `room "${member.room}" has no map, so there is nowhere to move`, ack);
+      const outcome = motion.move(layout, member.state.position, parsed.data, Date.now());
+      if (!outcome.ok) return refuse(socket, outcome.code, outcome.message, ack);
+      if (registry.updateState(socket.id, { position: outcome.position })?.changed) positions.changed(member.id);
+      ack?.({ ok: true, position: { ...outcome.position }, shortened: outcome.shortened });
     });
 
     // SFU rooms: the peer's two connections (publisher, subscriber) are negotiated with Janus
@@ -419,7 +466,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
       endGrace(member.id);
       leaveSocketRooms(socket, member);
-      leaveSfu(member);
+      forgetMember(member);
       logger.info('peer left', { room: member.room, name: member.name, id: member.id });
       ack?.({ ok: true });
       announceLeave(member, 'left');
@@ -439,7 +486,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         graceTimers.delete(member.id);
         const gone = registry.removeAway(member.id);
         if (!gone) return;
-        leaveSfu(gone);
+        forgetMember(gone);
         logger.info('peer disconnected', { room: gone.room, name: gone.name, id: gone.id, reason: 'did not resume in time' });
         announceLeave(gone, 'disconnected');
       }, resumeGraceMs);
@@ -474,6 +521,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     close: () => {
       closing ??= (async () => {
         for (const id of [...graceTimers.keys()]) endGrace(id);
+        positions.close();
         await sfu.close();
         io.emit('server-shutdown', { message: 'the server is shutting down' });
         // Let the notice reach clients before their sockets close.

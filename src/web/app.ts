@@ -1,11 +1,16 @@
 // The web client served by `voxroom serve`: a person in a browser joins the same room as
 // headless peers. Same wire protocol (types from src/protocol.ts), same negotiation roles:
 // the newcomer offers, the lower id is polite; one RTCPeerConnection per pair; each remote
-// peer's audio goes through its own Web Audio gain (0–200 %) and meter.
+// peer's audio goes through its own Web Audio gain (0–200 %) and meter. In a room with a map it
+// then goes through a PannerNode placed where the peer stands (Web Audio's inverse distance
+// model and equal-power pan, HRTF on request) and a gain for the rest of the same laws as the
+// headless peer's (the edge fade, stage and booths): both come from src/audio/spatial.ts, which
+// the server also serves to the page at /audio/spatial.js. Dragging your own dot walks there.
 // Compiled by tsconfig.web.json to dist/web/app.js; socket.io's browser client comes from the
 // server at /socket.io/socket.io.min.js (a global `io`).
 import type { Socket } from 'socket.io-client';
-import type { ClientToServerEvents, IceServer, JoinAck, MediaMode, Member, MemberState, PeerInfo, RelayedSignal, RoomLayout, SelfState, ServerToClientEvents, SfuOffer, SfuStream, SignalData } from '../protocol.js';
+import type { ClientToServerEvents, IceServer, JoinAck, MediaMode, Member, MemberState, PeerInfo, Position, RelayedSignal, RoomLayout, SelfState, ServerToClientEvents, SfuOffer, SfuStream, SignalData } from '../protocol.js';
+import { SPATIAL_DEFAULTS, hearingRules, placeForListener, type HearingRules, type Point } from '../audio/spatial.js';
 
 // Values, not types, cannot be imported (the browser does not load zod); these annotations make
 // the compiler check them against src/protocol.ts.
@@ -17,12 +22,22 @@ declare const io: (options?: { transports?: string[] }) => VoxSocket;
 
 const $ = <T extends HTMLElement>(selector: string): T => document.querySelector(selector) as T;
 
+/** A spatial room's part of a peer's audio path: gain → fade → panner → speakers, and each side measured. */
+interface SpatialPath {
+  /** The laws besides the panner's own: the edge fade, 0 across a booth's walls, 1 on a stage. */
+  fade: GainNode;
+  panner: PannerNode;
+  /** After the panner: what reaches each ear (for tests and the curious). */
+  sides: [AnalyserNode, AnalyserNode];
+}
+
 interface RemotePeer {
   info: Member;
   /** The mesh connection to this peer; null in SFU rooms (its audio comes on the subscriber connection). */
   pc: RTCPeerConnection | null;
   gain: GainNode;
   analyser: AnalyserNode;
+  spatial: SpatialPath | null;
   muted: boolean;
   volume: number;
   row: HTMLElement;
@@ -56,6 +71,15 @@ class RoomClient {
   private sfuOffers: Promise<void> = Promise.resolve();
   /** Another session took our name: the room is theirs now, and we do not rejoin. */
   private replaced = false;
+  /** The room's hearing rules; null in a room without a map. */
+  private rules: HearingRules | null = null;
+  /** Where we stand, as the server last said. */
+  private position: Position | null = null;
+  /** Where a drag asked us to walk; asked for again every 100 ms until we are there. */
+  private walkTarget: Point | null = null;
+  private walkTimer = 0;
+  private walking = false;
+  private panningModel: PanningModelType = 'equalpower';
 
   constructor(
     private readonly room: string,
@@ -91,7 +115,7 @@ class RoomClient {
     // Room events apply in order, each to the state the previous one left (PROTOCOL.md).
     socket.on('member-joined', ({ member }) => this.self && this.addPeer(member, false));
     socket.on('member-left', ({ id }) => this.removePeer(id));
-    socket.on('member-updated', ({ id, state }) => this.updatePeer(id, state));
+    socket.on('member-updated', ({ id, state }) => (id === this.self?.id ? this.updateSelf(state) : this.updatePeer(id, state)));
     socket.on('signal', (signal) => void this.onSignal(signal));
     socket.on('sfu-offer', (offer) => {
       this.sfuOffers = this.sfuOffers.then(() => this.applySfuOffer(offer)).catch((error: Error) => showProblem(`Media server: ${error.message}`));
@@ -124,8 +148,45 @@ class RoomClient {
     this.socket?.emit('update-state', patch);
   }
 
+  /** HRTF (for headphones) or equal-power panning, the default that the headless peer also uses. */
+  setHrtf(on: boolean): void {
+    this.panningModel = on ? 'HRTF' : 'equalpower';
+    for (const peer of this.peers.values()) if (peer.spatial) peer.spatial.panner.panningModel = this.panningModel;
+  }
+
+  /** Walks to a point of the map (a drag of our own dot): the server lets us go 5 m/s. */
+  walkTo(target: Point): void {
+    this.walkTarget = target;
+    if (!this.walkTimer) this.walkTimer = window.setInterval(() => this.walkStep(), 100);
+    this.walkStep();
+  }
+
+  private walkStep(): void {
+    const target = this.walkTarget;
+    if (!target || this.walking || !this.socket) return;
+    this.walking = true;
+    this.socket.emit('move', { x: target.x, y: target.y }, (answer) => {
+      this.walking = false;
+      if (!answer.ok) {
+        // Too many moves in this second: the next step asks again. Anything else ends the walk.
+        if (answer.error.code !== 'too-many-moves') this.stopWalking(answer.error.message);
+        return;
+      }
+      this.updateSelf({ ...this.ownState, position: answer.position });
+      if (!answer.shortened && this.walkTarget === target) this.stopWalking();
+    });
+  }
+
+  private stopWalking(problem?: string): void {
+    this.walkTarget = null;
+    window.clearInterval(this.walkTimer);
+    this.walkTimer = 0;
+    if (problem) showProblem(`Cannot go there: ${problem}`);
+  }
+
   leave(): void {
     window.clearInterval(this.meterTimer);
+    this.stopWalking();
     this.socket?.emit('leave');
     this.socket?.disconnect();
     for (const peer of this.peers.values()) this.closePeer(peer);
@@ -145,6 +206,13 @@ class RoomClient {
         const peer = [...this.peers.values()].find((p) => p.info.name === name);
         return peer ? toneLevelDb(peer.analyser, hz) : null;
       },
+      /** Spatial rooms: a peer's tone after the panner, on each side (dB), or null. */
+      sideLevels: (name: string, hz: number) => {
+        const sides = [...this.peers.values()].find((p) => p.info.name === name)?.spatial?.sides;
+        return sides ? { left: toneLevelDb(sides[0], hz), right: toneLevelDb(sides[1], hz) } : null;
+      },
+      position: () => this.position,
+      walkTo: (x: number, y: number) => this.walkTo({ x, y }),
     };
   }
 
@@ -171,7 +239,10 @@ class RoomClient {
     this.iceServers = ack.iceServers;
     this.resumeToken = ack.resume;
     setStatus(`In room “${this.room}” as ${ack.self.name}${ack.renamed ? ' (your name was taken)' : ''}.`);
-    drawMap(ack.map);
+    this.rules = ack.map ? hearingRules(ack.map) : null;
+    this.position = ack.self.state.position ?? null;
+    drawMap(ack.map, (target) => this.walkTo(target));
+    this.placeListener();
     this.media = ack.media;
     if (inPlace) {
       // Roommates not back yet (a restarted server) stay, away, for the grace.
@@ -212,6 +283,77 @@ class RoomClient {
     if (!peer) return;
     peer.info = { ...peer.info, state };
     showMemberState(peer.row, state);
+    this.placePeer(peer);
+  }
+
+  /** Our own state as the server has it: when we moved, everyone is heard from elsewhere. */
+  private updateSelf(state: Pick<MemberState, 'position'>): void {
+    const position = state.position ?? null;
+    if (!position || (this.position && position.x === this.position.x && position.y === this.position.y && position.facing === this.position.facing)) return;
+    this.position = position;
+    this.placeListener();
+    for (const peer of this.peers.values()) this.placePeer(peer);
+  }
+
+  /** The Web Audio listener stands and faces where we do (map x → Web Audio x, map y → z). */
+  private placeListener(): void {
+    const context = this.context;
+    const position = this.position;
+    if (!context || !position || !this.rules) return;
+    const { listener } = context;
+    const now = context.currentTime;
+    listener.positionX.setTargetAtTime(position.x, now, RAMP_SECONDS);
+    listener.positionY.setValueAtTime(0, now);
+    listener.positionZ.setTargetAtTime(position.y, now, RAMP_SECONDS);
+    const radians = (position.facing * Math.PI) / 180;
+    listener.forwardX.setValueAtTime(Math.sin(radians), now);
+    listener.forwardY.setValueAtTime(0, now);
+    listener.forwardZ.setValueAtTime(-Math.cos(radians), now);
+    listener.upX.setValueAtTime(0, now);
+    listener.upY.setValueAtTime(1, now);
+    listener.upZ.setValueAtTime(0, now);
+    drawAvatar(this.self!.id, this.self!.name, position, true);
+  }
+
+  /** Puts a peer's panner where we should hear it from (zones applied), and its fade. */
+  private placePeer(peer: RemotePeer): void {
+    const speaker = peer.info.state.position;
+    if (speaker) drawAvatar(peer.info.id, peer.info.name, speaker, false);
+    const listener = this.position;
+    if (!peer.spatial || !listener || !this.rules || !this.context) return;
+    const { source, extraGain } = placeForListener(listener, speaker ?? listener, this.rules);
+    const now = this.context.currentTime;
+    peer.spatial.panner.positionX.setTargetAtTime(source.x, now, RAMP_SECONDS);
+    peer.spatial.panner.positionZ.setTargetAtTime(source.y, now, RAMP_SECONDS);
+    peer.spatial.fade.gain.setTargetAtTime(speaker ? extraGain : 0, now, RAMP_SECONDS);
+  }
+
+  /** Spatial rooms: gain → fade → panner → speakers, the panner with the headless peer's laws. */
+  private spatialPath(gain: GainNode): SpatialPath | null {
+    const context = this.context!;
+    if (!this.rules) return null;
+    // Mono into the panner: Chromium decodes a WebRTC track as two equal channels, and the
+    // equal-power panner pans a stereo input by another law (full left would be +6 dB, centre
+    // 0 dB a side instead of −3). A voice is mono; so is the headless peer's model.
+    const fade = new GainNode(context, { channelCount: 1, channelCountMode: 'explicit', channelInterpretation: 'speakers' });
+    const panner = new PannerNode(context, {
+      panningModel: this.panningModel,
+      distanceModel: 'inverse',
+      refDistance: SPATIAL_DEFAULTS.refDistance,
+      rolloffFactor: this.rules.rolloff,
+      // The hearing radius is the fade's business; the panner's own ceiling stays out of the way.
+      maxDistance: 10_000,
+    });
+    const splitter = context.createChannelSplitter(2);
+    const sides: [AnalyserNode, AnalyserNode] = [context.createAnalyser(), context.createAnalyser()];
+    gain.connect(fade).connect(panner).connect(context.destination);
+    panner.connect(splitter);
+    sides.forEach((side, index) => {
+      side.fftSize = 8192;
+      side.smoothingTimeConstant = 0;
+      splitter.connect(side, index);
+    });
+    return { fade, panner, sides };
   }
 
   private addPeer(info: Member, initiator: boolean): RemotePeer | null {
@@ -227,10 +369,13 @@ class RoomClient {
     analyser.fftSize = 8192;
     analyser.smoothingTimeConstant = 0; // each reading reflects now, not earlier readings
     gain.connect(analyser);
-    analyser.connect(context.destination);
-    const peer: RemotePeer = { info, pc: null, gain, analyser, muted: false, volume: 100, row: peerRow(info), audioElement: new Audio(), ignoreOffer: false, makingOffer: false, negotiated: false };
+    // A room without a map: straight to the speakers, as before. With one: through the panner.
+    const spatial = this.spatialPath(gain);
+    if (!spatial) analyser.connect(context.destination);
+    const peer: RemotePeer = { info, pc: null, gain, analyser, spatial, muted: false, volume: 100, row: peerRow(info), audioElement: new Audio(), ignoreOffer: false, makingOffer: false, negotiated: false };
     this.peers.set(info.id, peer);
     this.wireRow(peer);
+    this.placePeer(peer);
     if (this.media === 'sfu') {
       // Its audio may already be on a subscriber section.
       for (const [mid, member] of this.streams) if (member === info.id) this.routeSection(mid);
@@ -333,6 +478,9 @@ class RoomClient {
     peer.pc = null;
     peer.gain.disconnect();
     peer.analyser.disconnect();
+    peer.spatial?.fade.disconnect();
+    peer.spatial?.panner.disconnect();
+    document.querySelector(`#map [data-member="${CSS.escape(peer.info.id)}"]`)?.remove();
     peer.audioElement.srcObject = null;
     peer.row.remove();
   }
@@ -497,14 +645,59 @@ function setMeter(meter: HTMLElement, db: number): void {
   meter.setAttribute('aria-valuenow', String(Math.round(db)));
 }
 
-function drawMap(map: RoomLayout | null): void {
+/** Position changes glide over this time constant in the page too: no clicks as people walk. */
+const RAMP_SECONDS = 0.02;
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** The map: the room, its zones and spots, and a dot per member; dragging your own dot walks there. */
+function drawMap(map: RoomLayout | null, walkTo: (target: Point) => void): void {
   const holder = $('#map');
   holder.hidden = map === null;
   if (!map) return;
+  const zones = (map.zones ?? []).map((z) => `<rect class="zone ${z.kind}" x="${z.x}" y="${z.y}" width="${z.width}" height="${z.height}"></rect><text x="${z.x + z.width / 2}" y="${z.y + z.height / 2}">${escapeHtml(z.name)}</text>`).join('');
   const spots = map.spots
-    .map((s) => `<circle cx="${s.x}" cy="${s.y}" r="${s.radius ?? Math.max(map.width, map.height) / 60}"></circle><text x="${s.x}" y="${s.y}" dy="-0.8">${escapeHtml(s.name)}</text>`)
+    .map((s) => `<circle class="spot" cx="${s.x}" cy="${s.y}" r="${s.radius ?? Math.max(map.width, map.height) / 60}"></circle><text x="${s.x}" y="${s.y}" dy="-0.8">${escapeHtml(s.name)}</text>`)
     .join('');
-  holder.innerHTML = `<svg viewBox="0 0 ${map.width} ${map.height}" role="img" aria-label="room map"><rect width="${map.width}" height="${map.height}"></rect>${spots}</svg>`;
+  const canvas = holder.querySelector('.canvas')!;
+  canvas.innerHTML = `<svg viewBox="0 0 ${map.width} ${map.height}" role="img" aria-label="room map"><rect class="room" width="${map.width}" height="${map.height}"></rect>${zones}${spots}<g class="avatars"></g></svg>`;
+  const svg = canvas.querySelector('svg')!;
+  const toMap = (event: PointerEvent): Point => {
+    const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(svg.getScreenCTM()!.inverse());
+    return { x: Math.min(map.width, Math.max(0, point.x)), y: Math.min(map.height, Math.max(0, point.y)) };
+  };
+  let dragging = false;
+  svg.addEventListener('pointerdown', (event) => {
+    if (!(event.target as Element).closest('.avatar.self')) return;
+    dragging = true;
+    svg.setPointerCapture(event.pointerId);
+  });
+  svg.addEventListener('pointermove', (event) => {
+    if (dragging) walkTo(toMap(event));
+  });
+  const drop = (): void => {
+    dragging = false;
+  };
+  svg.addEventListener('pointerup', drop);
+  svg.addEventListener('pointercancel', drop);
+}
+
+/** Draws (or moves) a member's dot on the map, with a tick showing where it faces. */
+function drawAvatar(id: string, name: string, position: Position, self: boolean): void {
+  const layer = document.querySelector('#map .avatars');
+  if (!layer) return;
+  let avatar = layer.querySelector<SVGGElement>(`[data-member="${CSS.escape(id)}"]`);
+  if (!avatar) {
+    avatar = document.createElementNS(SVG, 'g');
+    avatar.setAttribute('class', self ? 'avatar self' : 'avatar');
+    avatar.dataset.member = id;
+    avatar.innerHTML = `<circle class="avatar-dot" r="0.5"></circle><line x1="0" y1="0" x2="0" y2="-0.9"></line><text dy="1.3"></text>`;
+    avatar.querySelector('text')!.textContent = name;
+    layer.append(avatar);
+  }
+  avatar.setAttribute('transform', `translate(${position.x} ${position.y})`);
+  avatar.querySelector('line')!.setAttribute('transform', `rotate(${position.facing})`);
+  avatar.dataset.x = String(position.x);
+  avatar.dataset.y = String(position.y);
 }
 
 function escapeHtml(text: string): string {
@@ -559,6 +752,10 @@ function start(): void {
       $('#join').removeAttribute('disabled');
       return;
     }
+    const hrtf = $<HTMLInputElement>('#hrtf');
+    hrtf.checked = new URLSearchParams(location.search).has('hrtf');
+    client.setHrtf(hrtf.checked);
+    hrtf.addEventListener('change', () => client.setHrtf(hrtf.checked));
     const micButton = $<HTMLButtonElement>('#mute-self');
     micButton.addEventListener('click', () => {
       const muted = micButton.getAttribute('aria-pressed') !== 'true';

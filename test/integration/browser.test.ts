@@ -2,7 +2,7 @@
 // with headless peers. Chromium's fake microphone plays a tone file; what the page hears is
 // measured in the page (AnalyserNode after each peer's gain), what the headless peer hears in
 // its recording.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -14,10 +14,9 @@ import { RoomMap } from '../../src/server/room-map.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { startTestServer } from '../helpers/signalling.js';
 import { expectAbsent, expectHears, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
-import { sine, writeWav48k } from '../helpers/pulse.js';
+import { CHROMIUM, joinInBrowser as joinChromium, launchBrowser as launchChromium, requireChromium, waitForPageConnections } from '../helpers/browser.js';
 import { wavTail } from '../helpers/wav.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** A peer's tone counts as heard in the page above this spectrum level (dB). */
 const HEARD_DB = -60;
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-browser-'));
@@ -26,7 +25,7 @@ const browsers: Browser[] = [];
 const peers: TestPeer[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/test-env.sh (npm test does) to install Debian's chromium`);
+  requireChromium();
   const map = RoomMap.parse(JSON.stringify({ default: { width: 12, height: 8, spots: [{ name: 'stage', x: 6, y: 1.5, radius: 1.2 }, { name: 'door', x: 0.5, y: 7 }] } }), 'test');
   server = await startTestServer({ map });
 });
@@ -38,47 +37,15 @@ afterAll(async () => {
   await server.close();
 });
 
-/** A Chromium whose fake microphone plays a sine at `hz` (−20 dBFS). */
-async function launchBrowser(hz: number): Promise<Browser> {
-  const file = join(scratch, `mic-${hz}.wav`);
-  writeWav48k(file, sine(hz, 60, 3277));
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${file}`,
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-networking',
-      '--disable-component-update',
-      // Chromium's default mDNS hiding stays on: a page holding the microphone sends real
-      // addresses anyway, which is what lets headless peers connect (see README).
-    ],
-  });
+const launchBrowser = async (hz: number): Promise<Browser> => {
+  const browser = await launchChromium(hz, scratch);
   browsers.push(browser);
   return browser;
-}
+};
 
-async function joinInBrowser(browser: Browser, room: string, name: string, serverUrl = server.url): Promise<Page> {
-  const page = await browser.newPage();
-  await page.goto(`${serverUrl}/r/${room}?name=${encodeURIComponent(name)}`);
-  await page.click('#join');
-  await page.waitForSelector('#in-room:not([hidden])', { timeout: 15_000 }).catch(async (error: Error) => {
-    throw new Error(`join failed in the page: ${await page.textContent('#problem')} (${error.message})`);
-  });
-  return page;
-}
+const joinInBrowser = (browser: Browser, room: string, name: string, serverUrl = server.url): Promise<Page> => joinChromium(browser, serverUrl, room, name);
 
-type PageApi = { voxroom: { peers(): Array<{ name: string; connection: string }>; toneLevel(name: string, hz: number): number | null } };
-
-async function waitForPageConnections(page: Page, count: number): Promise<void> {
-  await page.waitForFunction((n) => {
-    const peers = (globalThis as unknown as PageApi).voxroom.peers();
-    return peers.length === n && peers.every((p) => p.connection === 'connected');
-  }, count, { timeout: 20_000 });
-}
+type PageApi = { voxroom: { toneLevel(name: string, hz: number): number | null } };
 
 const toneInPage = (page: Page, name: string, hz: number): Promise<number | null> => page.evaluate(([n, f]) => (globalThis as unknown as PageApi).voxroom.toneLevel(n as string, f as number), [name, hz] as const);
 
@@ -156,7 +123,7 @@ describe('web client', () => {
     expect(await page.textContent('.peer .state')).toBe('connected');
     // The bot's tone lights its meter once audio flows.
     await page.waitForSelector('.peer[data-name="bot"] .meter[data-speaking="true"]', { timeout: 10_000 });
-    expect(await page.locator('#map svg circle').count()).toBe(2);
+    expect(await page.locator('#map svg circle.spot').count()).toBe(2);
     // Member state both ways: the bot's tone makes it "speaking" in the room's state, its mute
     // shows in the page; the page's microphone makes it speak, its mute button mutes it for the bot.
     await page.waitForSelector('.peer[data-name="bot"][data-speaking="true"]', { timeout: 5000 });

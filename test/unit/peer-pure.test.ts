@@ -20,6 +20,11 @@ describe('control commands', () => {
     expect(parseControlLine('MUTE')).toEqual({ ok: true, command: { kind: 'mute' } });
     expect(parseControlLine('exit')).toEqual({ ok: true, command: { kind: 'quit' } });
     expect(parseControlLine('')).toEqual({ ok: true, command: null });
+    expect(parseControlLine('move 4.5 2')).toEqual({ ok: true, command: { kind: 'move', x: 4.5, y: 2 } });
+    expect(parseControlLine('goto "the stage"')).toEqual({ ok: true, command: { kind: 'goto', spot: 'the stage' } });
+    expect(parseControlLine('face 180')).toEqual({ ok: true, command: { kind: 'face', degrees: 180 } });
+    expect(parseControlLine('move 4')).toMatchObject({ ok: false, error: expect.stringMatching(/usage: move X Y/) });
+    expect(parseControlLine('face left')).toMatchObject({ ok: false, error: expect.stringMatching(/usage: face DEG/) });
     expect(parseControlLine('volume bob')).toMatchObject({ ok: false, error: expect.stringMatching(/usage/) });
     expect(parseControlLine('volume bob 201')).toMatchObject({ ok: false });
     expect(parseControlLine('peers now')).toMatchObject({ ok: false, error: expect.stringMatching(/takes no arguments/) });

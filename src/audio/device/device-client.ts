@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { silentLogger, type Logger } from '../../log.js';
 import type { AudioSink, AudioSource, BackendFailureHandler } from '../backend.js';
-import { samplesToMs, silentFrame, type Frame } from '../format.js';
+import { samplesToMs, silentFrame, type ChannelCount, type Frame, type MixFrame } from '../format.js';
 import { selectDevice } from './device-select.js';
 import { LATENCY_PRESETS, outputBufferMs, type LatencySettings } from './latency.js';
 import type { DeviceInfo, Direction, OpenedStream, ParentMessage, WorkerMessage, WorkerStats } from './worker-protocol.js';
@@ -19,6 +19,11 @@ const CLOSE_TIMEOUT_MS = 3_000;
 export interface DeviceOptions {
   latency?: LatencySettings;
   logger?: Logger;
+  /**
+   * Output: open the device with this many channels if it takes them (default 1). 2 lets a
+   * spatial room's stereo mix through; a mono mix then plays on both sides.
+   */
+  outputChannels?: ChannelCount;
 }
 
 interface WorkerEvents {
@@ -111,7 +116,8 @@ async function openWorkerStream(direction: Direction, wanted: string | null, opt
   const worker = new DeviceWorker(logger);
   try {
     const opened = worker.expect('opened', `open ${direction} device "${device.name}"`);
-    worker.send({ type: 'open', direction, settings: { deviceIndex: device.index, framesPerBuffer: latency.framesPerBuffer, reserveMs: latency.outputReserveMs } });
+    const channels = direction === 'output' ? (options.outputChannels ?? 1) : 1;
+    worker.send({ type: 'open', direction, settings: { deviceIndex: device.index, framesPerBuffer: latency.framesPerBuffer, reserveMs: latency.outputReserveMs, channels } });
     const { stream } = await opened;
     logger.info(`${direction} device open`, { device: stream.deviceName, rate: stream.sampleRate, channels: stream.channels, framesPerBuffer: stream.framesPerBuffer, latency: latency.name });
     return { worker, stream, latency };
@@ -225,7 +231,12 @@ export class DeviceSink extends DeviceStream implements AudioSink {
     this.worker.send({ type: 'start' });
   }
 
-  write(frame: Frame): void {
+  /** The worker converts whatever the mix has to the channels the device was opened with. */
+  setChannelCount(channels: ChannelCount): void {
+    this.worker.send({ type: 'mix-channels', channels });
+  }
+
+  write(frame: MixFrame): void {
     this.worker.send({ type: 'frame', samples: frame });
   }
 

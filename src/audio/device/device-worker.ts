@@ -1,5 +1,5 @@
 // The device worker: a child process that owns one PortAudio stream (naudiodon) and exchanges
-// 48 kHz mono 10 ms frames with the peer over IPC. Runs as `node device-worker.js`.
+// 48 kHz 10 ms frames with the peer over IPC (mono; the output also takes a stereo mix). Runs as `node device-worker.js`.
 //
 // Output is paced by the device: naudiodon's write completes only when its one-slot queue has
 // room, i.e. when PortAudio's callback took the previous chunk, and the pump asks the peer for
@@ -8,7 +8,7 @@
 // C (printf); the parent discards or logs it, which is one more reason this is a process.
 import { createRequire } from 'node:module';
 import { Writable, Readable } from 'node:stream';
-import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16, msToSamples } from '../format.js';
+import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16, convertChannels, msToSamples, type ChannelCount } from '../format.js';
 import { FrameAssembler } from '../frame-assembler.js';
 import { SampleFifo } from '../sample-fifo.js';
 import { createResampler, type StreamResampler } from '../resampler.js';
@@ -66,13 +66,17 @@ function listDevices(portAudio: Naudiodon): DeviceInfo[] {
   }));
 }
 
-/** Opens the first format the device accepts: 48 kHz saves a conversion, mono saves bandwidth. */
-function openStream(portAudio: Naudiodon, direction: Direction, settings: StreamSettings): { stream: IoStream; sampleRate: number; channels: number; deviceName: string } {
+/**
+ * Opens the first format the device accepts: 48 kHz saves a conversion; the channel count the
+ * peer asked for first (mono saves bandwidth; an output for a spatial room asks for stereo).
+ */
+function openStream(portAudio: Naudiodon, direction: Direction, settings: StreamSettings): { stream: IoStream; sampleRate: number; channels: ChannelCount; deviceName: string } {
   const devices = portAudio.getDevices();
   const device = settings.deviceIndex >= 0 ? devices.find((d) => d.id === settings.deviceIndex) : undefined;
   const maxChannels = device ? (direction === 'input' ? device.maxInputChannels : device.maxOutputChannels) : 2;
   const rates = [...new Set([SAMPLE_RATE, device?.defaultSampleRate ?? SAMPLE_RATE])];
-  const channelChoices = [...new Set([1, Math.min(2, Math.max(1, maxChannels))])];
+  const fits = (wanted: ChannelCount): ChannelCount => (wanted === 2 && maxChannels >= 2 ? 2 : 1);
+  const channelChoices = [...new Set<ChannelCount>([fits(settings.channels), 1, fits(2)])];
   let lastError: Error | null = null;
   for (const sampleRate of rates) {
     for (const channels of channelChoices) {
@@ -107,23 +111,28 @@ function openStream(portAudio: Naudiodon, direction: Direction, settings: Stream
  * in time (only when the samples on hand would not cover the next chunk plus the reserve), so
  * a frame waits ~one chunk here instead of a queue's worth. A late frame means one chunk of
  * silence, never a stall: naudiodon's callback blocks on an empty queue.
+ * The FIFO holds samples in the device's channel layout (interleaved), so every count of
+ * samples here is per channel and multiplied by `channels` where the FIFO is concerned.
  */
 class OutputPump {
   private readonly fifo = new SampleFifo();
+  /** Channels of the frames the mix sends (mono until the peer says otherwise). */
+  private mixChannels: ChannelCount = 1;
   private readonly stats: WorkerStats = { underruns: 0, overflows: 0, queued: 0 };
   private awaitingFrames = 0;
   /** Samples of silence played for late audio (at most a frame), skipped when it comes. */
   private owedSamples = 0;
   private stopped = false;
   private started = false;
-  private resampler: StreamResampler | null = null;
+  /** One per device channel, when the device does not run at 48 kHz. */
+  private resamplers: StreamResampler[] = [];
   private readonly chunkSamples: number;
   private readonly wantSamples: number;
 
   constructor(
     private readonly stream: Writable,
     private readonly sampleRate: number,
-    private readonly channels: number,
+    private readonly channels: ChannelCount,
     settings: StreamSettings,
   ) {
     this.chunkSamples = settings.framesPerBuffer;
@@ -131,7 +140,11 @@ class OutputPump {
   }
 
   async prepare(): Promise<void> {
-    if (this.sampleRate !== SAMPLE_RATE) this.resampler = await createResampler(SAMPLE_RATE, this.sampleRate);
+    if (this.sampleRate !== SAMPLE_RATE) this.resamplers = await Promise.all(Array.from({ length: this.channels }, () => createResampler(SAMPLE_RATE, this.sampleRate)));
+  }
+
+  setMixChannels(channels: ChannelCount): void {
+    this.mixChannels = channels;
   }
 
   requestInitialFrames(): void {
@@ -140,7 +153,7 @@ class OutputPump {
 
   push(frame: Int16Array): void {
     this.awaitingFrames = Math.max(0, this.awaitingFrames - 1);
-    this.fifo.push(frame);
+    this.fifo.push(convertChannels(frame, this.mixChannels, this.channels));
     // Silence played in place of a late frame: skip as much of it, or every later frame would
     // be played that much later (the mix clock would slip a chunk per underrun).
     const skip = Math.min(this.owedSamples, this.fifo.length);
@@ -150,13 +163,13 @@ class OutputPump {
     }
     // Frames mixed while the device was not asking (the peer's stand-in timer) would build
     // latency: beyond one frame over what is wanted, the oldest go.
-    const excess = this.fifo.length - (this.wantSamples + FRAME_SAMPLES);
+    const excess = this.fifo.length - (this.wantSamples + FRAME_SAMPLES) * this.channels;
     if (excess > 0) {
       this.fifo.discard(excess);
       this.stats.overflows++;
     }
     // Start playing once the first chunk is ready, so the device does not begin on an underrun.
-    if (!this.started && this.fifo.length >= this.wantSamples) {
+    if (!this.started && this.fifo.length >= this.wantSamples * this.channels) {
       this.started = true;
       (this.stream as unknown as { start(): void }).start();
       this.writeNext();
@@ -165,17 +178,17 @@ class OutputPump {
 
   stop(): void {
     this.stopped = true;
-    this.resampler?.destroy();
+    for (const resampler of this.resamplers) resampler.destroy();
   }
 
   report(): WorkerStats {
-    return { ...this.stats, queued: this.fifo.length };
+    return { ...this.stats, queued: this.fifo.length / this.channels };
   }
 
   /** Asks the mix for frames until what is on hand or on its way covers the next chunk and the reserve. */
   private demand(): void {
     let frames = 0;
-    while (this.fifo.length + (this.awaitingFrames + frames) * FRAME_SAMPLES < this.wantSamples) frames++;
+    while (this.fifo.length / this.channels + (this.awaitingFrames + frames) * FRAME_SAMPLES < this.wantSamples) frames++;
     if (frames === 0) return;
     this.awaitingFrames += frames;
     send({ type: 'demand', frames });
@@ -183,11 +196,11 @@ class OutputPump {
 
   private writeNext(): void {
     if (this.stopped) return;
-    let chunk = this.fifo.take(this.chunkSamples);
+    let chunk = this.fifo.take(this.chunkSamples * this.channels);
     if (!chunk) {
       this.stats.underruns++;
-      chunk = new Int16Array(this.chunkSamples);
-      if (this.started) this.owedSamples = Math.min(this.owedSamples + this.chunkSamples, FRAME_SAMPLES);
+      chunk = new Int16Array(this.chunkSamples * this.channels);
+      if (this.started) this.owedSamples = Math.min(this.owedSamples + this.chunkSamples * this.channels, FRAME_SAMPLES * this.channels);
     }
     this.demand();
     this.stream.write(this.toDevice(chunk), (error) => {
@@ -197,16 +210,17 @@ class OutputPump {
     });
   }
 
+  /** The chunk (already in the device's channels) at the device's rate, as bytes. */
   private toDevice(chunk: Int16Array): Buffer {
-    let mono: Int16Array = chunk;
-    if (this.resampler) {
-      const converted = this.resampler.process(Float32Array.from(chunk, (sample) => sample / 32768));
-      mono = Int16Array.from(converted, (sample) => clampToInt16(sample * 32768));
+    let out = chunk;
+    if (this.resamplers.length > 0) {
+      const channels = this.channels;
+      const converted = this.resamplers.map((resampler, c) => resampler.process(Float32Array.from({ length: chunk.length / channels }, (_, i) => chunk[i * channels + c]! / 32768)));
+      const length = Math.min(...converted.map((side) => side.length));
+      out = new Int16Array(length * channels);
+      for (let i = 0; i < length; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = clampToInt16(converted[c]![i]! * 32768);
     }
-    if (this.channels === 1) return Buffer.from(mono.buffer, mono.byteOffset, mono.byteLength);
-    const interleaved = new Int16Array(mono.length * this.channels);
-    for (let i = 0; i < mono.length; i++) for (let c = 0; c < this.channels; c++) interleaved[i * this.channels + c] = mono[i]!;
-    return Buffer.from(interleaved.buffer);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   }
 }
 
@@ -240,6 +254,7 @@ async function open(direction: Direction, settings: StreamSettings): Promise<voi
     await pump.prepare();
     process.on('message', (message: ParentMessage) => {
       if (message.type === 'frame') pump.push(message.samples);
+      else if (message.type === 'mix-channels') pump.setMixChannels(message.channels);
       else if (message.type === 'start') pump.requestInitialFrames();
     });
     statsTimer = setInterval(() => send({ type: 'stats', stats: pump.report() }), 500);

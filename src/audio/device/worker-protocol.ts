@@ -1,6 +1,7 @@
 // Messages between the peer and its device worker: a child process that owns PortAudio, so
 // that a crash in native audio code (naudiodon's tracker has reports of segfaults on quit and on
 // reopening streams) can never take the peer, its connections or its recordings down with it.
+import type { ChannelCount } from '../format.js';
 
 export interface DeviceInfo {
   index: number;
@@ -22,12 +23,16 @@ export interface StreamSettings {
   framesPerBuffer: number;
   /** Output: milliseconds of mixed audio kept ready beyond the next chunk. */
   reserveMs: number;
+  /** The channel count to open first (the device's other choice is tried next). */
+  channels: ChannelCount;
 }
 
 export type ParentMessage =
   | { type: 'list' }
   | { type: 'open'; direction: Direction; settings: StreamSettings }
   | { type: 'frame'; samples: Int16Array }
+  /** Output: the channels of the frames sent from now on (interleaved when 2); mono until said. */
+  | { type: 'mix-channels'; channels: ChannelCount }
   /** Output: the mix is ready to be paced; start asking for frames. */
   | { type: 'start' }
   | { type: 'close' };

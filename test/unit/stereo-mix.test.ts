@@ -1,0 +1,78 @@
+// The stereo mix of spatial rooms: per-side gains ramped over a frame, interleaved output, and
+// the sinks that keep it (WAV header, memory), plus the channel conversion of the device output.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FRAME_SAMPLES, convertChannels } from '../../src/audio/format.js';
+import { MemorySink } from '../../src/audio/memory-sink.js';
+import { SmoothedGain, StereoMixer } from '../../src/audio/mixer.js';
+import { WavFileSink } from '../../src/audio/wav-writer.js';
+
+const constant = (value: number): Int16Array => new Int16Array(FRAME_SAMPLES).fill(value);
+
+describe('StereoMixer', () => {
+  it('puts each input on each side at its own gain, interleaved L R', () => {
+    const mixer = new StereoMixer();
+    const out = mixer.mix([
+      { frame: constant(1000), left: new SmoothedGain(1), right: new SmoothedGain(0) },
+      { frame: constant(100), left: new SmoothedGain(0.5), right: new SmoothedGain(2) },
+    ]);
+    expect(out.length).toBe(2 * FRAME_SAMPLES);
+    expect(new Set(out.filter((_, i) => i % 2 === 0))).toEqual(new Set([1050]));
+    expect(new Set(out.filter((_, i) => i % 2 === 1))).toEqual(new Set([200]));
+  });
+
+  it('ramps a changed gain across one frame on its side only (no clicks when someone walks)', () => {
+    const mixer = new StereoMixer();
+    const left = new SmoothedGain(1);
+    const right = new SmoothedGain(1);
+    mixer.mix([{ frame: constant(10_000), left, right }]);
+    left.set(0);
+    const ramp = mixer.mix([{ frame: constant(10_000), left, right }]);
+    const leftSide = ramp.filter((_, i) => i % 2 === 0);
+    for (let i = 1; i < leftSide.length; i++) expect(leftSide[i - 1]! - leftSide[i]!).toBeLessThanOrEqual(22);
+    expect(leftSide[FRAME_SAMPLES - 1]).toBe(0);
+    expect(new Set(ramp.filter((_, i) => i % 2 === 1))).toEqual(new Set([10_000]));
+  });
+
+  it('limits both sides with one gain: a loud left lowers the right alike', () => {
+    const mixer = new StereoMixer();
+    const out = mixer.mix(Array.from({ length: 4 }, () => ({ frame: constant(30_000), left: new SmoothedGain(1), right: new SmoothedGain(0.1) })));
+    expect(Math.max(...out)).toBeLessThanOrEqual(Math.round(32767 * 10 ** (-1 / 20)));
+    expect(out[out.length - 2]! / out[out.length - 1]!).toBeCloseTo(10, 0);
+  });
+});
+
+describe('stereo sinks and conversions', () => {
+  it('a WAV sink told 2 channels writes a stereo header and counts frames per channel pair', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'voxroom-stereo-')), 'mix.wav');
+    const sink = new WavFileSink(path);
+    sink.setChannelCount(2);
+    sink.write(new Int16Array(2 * FRAME_SAMPLES));
+    expect(sink.frames).toBe(1);
+    expect(() => sink.setChannelCount(1)).toThrow(/before the first frame/);
+    await sink.close();
+    const bytes = readFileSync(path);
+    expect(bytes.readUInt16LE(22)).toBe(2);
+    expect(bytes.readUInt32LE(28)).toBe(48_000 * 4);
+    expect(bytes.readUInt32LE(40)).toBe(2 * FRAME_SAMPLES * 2);
+  });
+
+  it('a memory sink keeps a stereo mix and hands out either side', () => {
+    const sink = new MemorySink();
+    sink.setChannelCount(2);
+    const frame = new Int16Array(2 * FRAME_SAMPLES).map((_, i) => (i % 2 === 0 ? 7 : -7));
+    sink.write(frame);
+    expect(sink.samples().length).toBe(2 * FRAME_SAMPLES);
+    expect(new Set(sink.channel(0))).toEqual(new Set([7]));
+    expect(new Set(sink.channel(1))).toEqual(new Set([-7]));
+  });
+
+  it('converts mono to stereo by copying, stereo to mono by averaging', () => {
+    expect([...convertChannels(Int16Array.from([1, 2]), 1, 2)]).toEqual([1, 1, 2, 2]);
+    expect([...convertChannels(Int16Array.from([10, 20, -3, -5]), 2, 1)]).toEqual([15, -4]);
+    const same = Int16Array.from([1]);
+    expect(convertChannels(same, 1, 1)).toBe(same);
+  });
+});
