@@ -298,7 +298,9 @@ export type ErrorCode =
   | 'not-spatial'
   | 'unknown-spot'
   | 'outside-room'
-  | 'too-many-moves';
+  | 'too-many-moves'
+  /** The server cannot admit anyone now (a cluster node cut off from its Redis): retry shortly. */
+  | 'unavailable';
 
 /** The codes of a refused room token: a client with a token cannot fix these by trying again. */
 export const TOKEN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>(['token-required', 'token-invalid', 'token-expired', 'token-wrong-room']);

@@ -8,6 +8,7 @@ import { RoomMap } from '../server/room-map.js';
 import { DEFAULT_RESUME_GRACE_MS, startSignallingServer, type RunningServer } from '../server/signalling-server.js';
 import { defaultSecretPath, loadOrCreateSecret, readSecretFile } from '../server/server-secret.js';
 import { JanusConnector } from '../server/janus-connector.js';
+import { joinCluster, redactedUrl, type ClusterNode } from '../server/cluster-node.js';
 import { collect, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { readFileFor, readSecret, tokenVerifierFrom } from './secrets.js';
@@ -36,6 +37,7 @@ interface ServeFlags {
   maxSpeakers: number;
   secretFile?: string;
   resumeGrace: number;
+  redis?: string;
 }
 
 export function serveCommand(): Command {
@@ -60,6 +62,7 @@ export function serveCommand(): Command {
     .option('--max-speakers <n>', 'SFU rooms: each listener gets at most this many speakers at once, the ones talking (loudest-speaker routing)', parseIntegerInRange(1, 64), 3)
     .option('--mesh-max <n>', 'with --media auto: a room of more members than this moves to the SFU (back to the mesh after 10 s at 4 or fewer)', parseIntegerInRange(2, 64), DEFAULT_AUTO_MEDIA.meshMax)
     .option('--secret-file <file>', `key that signs resume tokens, so members resume across a restart (default: generated once and kept in ${defaultSecretPath()})`)
+    .option('--redis <url>', 'join a cluster: rooms live in this Redis, shared with every node given the same URL (default: $VOXROOM_REDIS; none: this server runs alone)')
     .option('--resume-grace <seconds>', 'how long a member whose connection dropped keeps its place (away) before it leaves', parsePositiveSeconds, DEFAULT_RESUME_GRACE_MS / 1000)
     .addOption(new Option('--inject-delay <ms>', 'testing: hold each incoming message up to this long, in order per socket').argParser(parseIntegerInRange(1, 5000)).hideHelp())
     .option('-v, --verbose', 'log every join, leave and refused message')
@@ -100,23 +103,34 @@ async function runServe(flags: ServeFlags): Promise<void> {
   }
 
   let server: RunningServer;
-  let resumeKey: Buffer;
+  let resumeKey: Buffer | undefined;
+  const redisUrl = flags.redis ?? (process.env.VOXROOM_REDIS || undefined);
+  if (redisUrl !== undefined && !/^rediss?:\/\/\S+$/.test(redisUrl)) throw new UsageError(`--redis "${redisUrl}": give redis://HOST:PORT (or rediss:// for TLS)`);
+  if (redisUrl !== undefined && connectors.length > 0) {
+    await stopJanuses();
+    throw new UsageError('SFU rooms (--janus) do not run in a cluster yet: run the SFU server without --redis');
+  }
+  let cluster: ClusterNode | undefined;
   try {
-    resumeKey = flags.secretFile !== undefined ? await readSecretFile(flags.secretFile) : await loadOrCreateSecret(defaultSecretPath());
+    // A cluster shares the key kept in Redis unless --secret-file names one (then every node needs it).
+    if (flags.secretFile !== undefined) resumeKey = await readSecretFile(flags.secretFile);
+    else if (redisUrl === undefined) resumeKey = await loadOrCreateSecret(defaultSecretPath());
+    if (redisUrl !== undefined) cluster = await joinCluster(redisUrl, logger);
   } catch (error) {
     await stopJanuses();
     throw error;
   }
   try {
-    server = await startSignallingServer({ resumeKey, resumeGraceMs: flags.resumeGrace * 1000, port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+    server = await startSignallingServer({ ...(resumeKey ? { resumeKey } : {}), ...(cluster ? { cluster } : {}), resumeGraceMs: flags.resumeGrace * 1000, port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
   } catch (error) {
     await stopJanuses();
+    await cluster?.close();
     throw error;
   }
   const janusUrls = connectors.map((connector) => connector.driver?.url ?? connector.location);
-  const listening = { url: server.url, media, ...(janusUrls.length > 0 ? { janus: janusUrls } : {}), ...(tokens ? { tokens: tokens.algorithm } : {}) };
+  const listening = { url: server.url, media, ...(cluster ? { node: cluster.nodeId } : {}), ...(janusUrls.length > 0 ? { janus: janusUrls } : {}), ...(tokens ? { tokens: tokens.algorithm } : {}) };
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
-  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}\n`);
+  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${cluster ? `; cluster node ${cluster.nodeId} (Redis ${redactedUrl(redisUrl ?? '')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}\n`);
 
   await onShutdownSignal();
   logger.info('shutting down');
@@ -151,3 +165,4 @@ async function turnAuthFrom(flags: ServeFlags, logger: Logger): Promise<TurnAuth
   const secret = await readSecret('--turn-secret-file', flags.turnSecretFile, 'VOXROOM_TURN_SECRET');
   return secret !== undefined ? { kind: 'secret', secret, ttlSeconds: flags.turnTtl } : { kind: 'none' };
 }
+

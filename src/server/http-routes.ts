@@ -32,7 +32,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export interface HttpRouteContext {
   metrics: ServerMetrics;
-  health: () => { rooms: number; peers: number };
+  /** What /healthz reports; `ok: false` answers 503 (a balancer then sends joins elsewhere). */
+  health: () => Promise<{ ok: boolean } & Record<string, unknown>>;
   staticDirs: string[];
 }
 
@@ -52,7 +53,8 @@ async function route(context: HttpRouteContext, request: IncomingMessage, respon
     return send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
   }
   if (path === '/healthz') {
-    return send(response, 200, 'application/json', JSON.stringify({ ok: true, ...context.health() }) + '\n');
+    const health = await context.health();
+    return send(response, health.ok ? 200 : 503, 'application/json', JSON.stringify(health) + '\n');
   }
   if (path === '/metrics') {
     return send(response, 200, context.metrics.registry.contentType, await context.metrics.registry.metrics());

@@ -36,7 +36,7 @@ export interface JoinOptions {
 }
 
 /** What a member sets itself (update-state), or the server sets for it (its position after a move). */
-type StatePatch = Partial<SelfState> & { position?: Position };
+export type StatePatch = Partial<SelfState> & { position?: Position };
 
 export type JoinOutcome =
   | {

@@ -31,6 +31,7 @@ import {
   type Position,
   type ProtocolError,
   type ServerToClientEvents,
+  type SignalRequest,
 } from '../protocol.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_STATIC_DIRS, createRequestHandler } from './http-routes.js';
@@ -43,6 +44,8 @@ import { SfuRooms, type JanusSource } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
 import { ResumeTokens } from './resume-tokens.js';
 import { RoomRegistry, copyState, toMemberView, toPeerInfo, type Member } from './room-registry.js';
+import { LocalRoomStore, StoreUnavailableError, type RoomStore } from './room-store.js';
+import type { ClusterNode } from './cluster-node.js';
 import { TokenBucket } from './rate-limiter.js';
 import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
 import { MemberMotion, entryPosition } from './room-positions.js';
@@ -76,11 +79,17 @@ export interface SignallingServerOptions {
   faults?: InjectedFaults;
   /**
    * The key that signs resume tokens. Give the same key to a restarted server (or every node)
-   * and members resume their places across it; default: random for this process.
+   * and members resume their places across it; default: the cluster's (kept in Redis), or
+   * random for this process.
    */
   resumeKey?: Buffer;
   /** How long a member whose socket closed keeps its place, away, before it leaves (default 15 s). */
   resumeGraceMs?: number;
+  /**
+   * A cluster node (cluster-node.ts): rooms live in Redis, shared with the other nodes, and the
+   * resume key is the cluster's. Without it the rooms live in this process, as on one machine.
+   */
+  cluster?: ClusterNode;
 }
 
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
@@ -118,8 +127,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const meshLimit = Math.min(options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom, LIMITS.maxMeshPeersPerRoom);
   const sfuLimit = options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerSfuRoom;
   const maxPeersPerRoom = Math.max(meshLimit, sfuLimit);
-  const registry = new RoomRegistry(maxPeersPerRoom);
-  const resumeTokens = new ResumeTokens(options.resumeKey ?? randomBytes(32));
+  const cluster = options.cluster ?? null;
+  const store: RoomStore = cluster?.store ?? new LocalRoomStore(new RoomRegistry(maxPeersPerRoom));
+  const resumeTokens = new ResumeTokens(options.resumeKey ?? cluster?.resumeKey ?? randomBytes(32));
   const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS;
   /** Away members' grace timers, by member id. */
   const graceTimers = new Map<string, NodeJS.Timeout>();
@@ -147,7 +157,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   // announced at a bounded rate per member (the latest always goes out).
   const motions = new Map<string, MemberMotion>();
   const positions = new ThrottledAnnouncer<string>(LIMITS.positionBroadcastMs, (memberId) => {
-    const member = registry.memberById(memberId);
+    const member = store.localMemberById(memberId);
     if (member) announceState(member);
   });
   const forgetMotion = (member: Member): void => {
@@ -159,16 +169,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     januses,
     {
       offer: (memberId, offer) => {
-        const member = registry.memberById(memberId);
+        const member = store.localMemberById(memberId);
         if (member) emitTo(member, 'sfu-offer', offer);
       },
       streams: (memberId, streams) => {
-        const member = registry.memberById(memberId);
+        const member = store.localMemberById(memberId);
         if (member) emitTo(member, 'sfu-streams', { streams });
       },
       talking: (memberId, talking) => {
-        const updated = registry.updateStateById(memberId, { speaking: talking });
-        if (updated?.changed) announceState(updated.member);
+        void store.updateStateById(memberId, { speaking: talking }).then(
+          (updated) => updated?.changed && announceState(updated.member),
+          (error: Error) => logger.warn('could not record who is talking', { error: error.message }),
+        );
       },
       mediaChanged: (room, media, reason) => {
         io.to(versionRoom(room, 2)).emit('media-changed', { room, media, reason });
@@ -177,7 +189,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       mediaUnavailable: (room, reason) => {
         io.to(socketRoom(room)).emit('error-message', { code: 'media-unavailable', message: reason });
       },
-      membersOf: (room) => registry.membersIn(room).map((member) => member.id),
+      membersOf: (room) => store.localMembersIn(room).map((member) => member.id),
     },
     logger,
   );
@@ -188,22 +200,27 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   };
   // v1 clients cannot use the SFU: when their room moves there, they are told why and let go.
   const dismissV1 = (room: string): void => {
-    for (const member of registry.membersIn(room).filter((m) => m.protocolVersion < 2)) {
+    // SFU rooms are single-node (a cluster refuses --janus), so every member is this node's.
+    for (const member of store.localMembersIn(room).filter((m) => m.protocolVersion < 2)) {
       const socket = member.socketId === null ? undefined : io.sockets.sockets.get(member.socketId);
       socket?.emit('error-message', { code: 'version-mismatch', message: `room "${room}" now carries audio through the SFU, which protocol v1 clients cannot use; update voxroom` });
-      if (member.socketId === null) registry.removeAway(member.id);
-      else registry.leave(member.socketId);
+      if (member.socketId === null) void store.removeAway(member);
+      else void store.leave(member.socketId);
       endGrace(member.id);
       forgetMotion(member);
       if (socket) leaveSocketRooms(socket, member);
       announceLeave(member, 'left');
     }
   };
-  const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
+  if (cluster && januses.length > 0) throw new Error('SFU rooms (--janus) do not run in a cluster yet; run the SFU node without --redis');
+  const metrics = new ServerMetrics(() => store.counts());
 
   const handler = createRequestHandler({
     metrics,
-    health: () => ({ rooms: registry.roomCount, peers: registry.peerCount }),
+    health: async () => {
+      const counts = await store.counts();
+      return { ok: counts.cluster?.redis !== 'down', ...counts, ...(cluster ? { node: cluster.nodeId } : {}) };
+    },
     staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS,
   });
   const httpServer: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
@@ -216,12 +233,17 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     cors: { origin: true },
     // The web client loads socket.io's browser build from /socket.io/socket.io.min.js.
     serveClient: true,
+    // A cluster: rooms and emits reach sockets on every node through Redis.
+    ...(cluster ? { adapter: cluster.adapter } : {}),
   });
 
   // Room events: v2 clients get one small event per change, v1 clients the whole list on each
   // join and leave (and nothing on state changes, which v1 does not know).
   const sendListToV1 = (room: string): void => {
-    io.to(versionRoom(room, 1)).emit('room-users-updated', { room, peers: registry.peersIn(room) });
+    void store.peersIn(room).then(
+      (peers) => io.to(versionRoom(room, 1)).emit('room-users-updated', { room, peers }),
+      (error: Error) => logger.warn('could not list a room for v1 clients', { room, error: error.message }),
+    );
   };
   const announceJoin = (member: Member): void => {
     io.to(versionRoom(member.room, 2))
@@ -246,6 +268,33 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     else socket.emit('error-message', error);
   };
 
+  /** An away member's grace ran out (here, or noticed by this node's sweep of the cluster). */
+  const memberGone = (gone: Member): void => {
+    forgetMember(gone);
+    logger.info('peer disconnected', { room: gone.room, name: gone.name, id: gone.id, reason: 'did not resume in time' });
+    announceLeave(gone, 'disconnected');
+  };
+  store.subscribe({
+    away: (member) => {
+      logger.info('peer away (its node stopped answering)', { room: member.room, name: member.name, id: member.id });
+      announceState(member);
+    },
+    gone: memberGone,
+    restored: (member) => announceJoin(member),
+  });
+  cluster?.start(resumeGraceMs);
+
+  /**
+   * Runs a handler that waits for the room store; the cluster's Redis being away is refused as
+   * `unavailable` (retryable), anything else is logged.
+   */
+  const settle = (socket: VoxSocket, what: string, ack: Ack<{ ok: false; error: ProtocolError }> | undefined, handler: () => Promise<void>): void => {
+    handler().catch((error: Error) => {
+      if (error instanceof StoreUnavailableError) return refuse(socket, 'unavailable', `${what}: ${error.message}`, ack);
+      logger.error(`${what} failed`, { socket: socket.id, error: error.message });
+    });
+  };
+
   io.on('connection', (socket: VoxSocket) => {
     const events = new TokenBucket(LIMITS.eventsPerSecond, LIMITS.eventBurst, Date.now());
     const joins = new TokenBucket(LIMITS.joinsPerSecond, LIMITS.joinBurst, Date.now());
@@ -253,8 +302,12 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // ones (a candidate for a peer that has just left), a flood empties this bucket quickly.
     const refusals = new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now());
     logger.debug('socket connected', { socket: socket.id, address: socket.handshake.address });
-    // Joins of one socket are admitted in the order they came, also while a token is checked.
-    let joinsInOrder: Promise<void> = Promise.resolve();
+    // Membership changes of one socket (join, leave, its disconnect) run one at a time in the
+    // order they came, also while a token is checked or the cluster's Redis answers.
+    let membershipChanges: Promise<void> = Promise.resolve();
+    const inOrder = (what: string, change: () => Promise<void>): void => {
+      membershipChanges = membershipChanges.then(change).catch((error: Error) => logger.error(`${what} failed`, { socket: socket.id, error: error.message }));
+    };
 
     // Gatekeeper for every incoming packet: known event and rate. Size is bounded twice without
     // re-serializing anything: the transport refuses packets over maxTransportBytes, and every
@@ -289,25 +342,23 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       const request = parsed.data;
       if (!SUPPORTED_PROTOCOL_VERSIONS.includes(request.v)) return refuse(socket, 'version-mismatch', versionMismatch(request.v), ack);
-      if (!tokens) return admit(request, { name: request.name, grants: OPEN_SERVER_GRANTS, ownsName: false }, ack);
+      if (!tokens) return inOrder('a join', () => admit(request, { name: request.name, grants: OPEN_SERVER_GRANTS, ownsName: false }, ack));
       if (request.v < 2) return refuse(socket, 'version-mismatch', 'this server admits only members with a room token, which protocol v1 clients cannot send; update voxroom', ack);
-      joinsInOrder = joinsInOrder
-        .then(async () => {
-          const check = await tokens.verify(request.token, request.room);
-          // The socket may have gone while its token was checked: then there is no one to admit.
-          if (!socket.connected) return;
-          if (!check.ok) {
-            logger.info('refused a room token', { socket: socket.id, room: request.room, reason: check.reason });
-            return refuse(socket, errorCodeFor(check.reason), check.message, ack);
-          }
-          admit(request, { name: check.claims.name, grants: check.claims.grants, ownsName: true }, ack);
-        })
-        .catch((error: Error) => logger.error('a join failed', { socket: socket.id, error: error.message }));
+      inOrder('a join', async () => {
+        const check = await tokens.verify(request.token, request.room);
+        if (!check.ok) {
+          logger.info('refused a room token', { socket: socket.id, room: request.room, reason: check.reason });
+          return refuse(socket, errorCodeFor(check.reason), check.message, ack);
+        }
+        await admit(request, { name: check.claims.name, grants: check.claims.grants, ownsName: true }, ack);
+      });
     });
 
     /** Puts the socket in the room under `identity` (checked: a token's, or on an open server the requested one). */
-    const admit = (request: JoinRequest, identity: { name: string; grants: readonly Grant[]; ownsName: boolean }, ack: Ack<JoinAck> | undefined): void => {
-      if (request.v < 2 && sfu.mediaAfterJoin(request.room, registry.membersIn(request.room).length + 1) === 'sfu') {
+    const admit = async (request: JoinRequest, identity: { name: string; grants: readonly Grant[]; ownsName: boolean }, ack: Ack<JoinAck> | undefined): Promise<void> => {
+      // The socket may have gone while its token was checked: then there is no one to admit.
+      if (!socket.connected) return;
+      if (request.v < 2 && sfu.mediaAfterJoin(request.room, store.localMembersIn(request.room).length + 1) === 'sfu') {
         return refuse(socket, 'version-mismatch', `room "${request.room}" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom`, ack);
       }
       // Spatial rooms (with a map): where the newcomer stands. A resumed session keeps its place.
@@ -320,18 +371,25 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       } else if (request.at) {
         return refuse(socket, 'not-spatial', `room "${request.room}" has no map, so there is nowhere to stand; join without a place (--at/--position), or ask the operator for a map (voxroom serve --map)`, ack);
       }
-      const previous = registry.memberOf(socket.id);
-      const capacity = sfu.capacityFor(request.room, registry.membersIn(request.room).length + 1);
+      const previous = store.memberOf(socket.id);
+      const capacity = sfu.capacityFor(request.room, store.localMembersIn(request.room).length + 1);
       const verified = request.resume === undefined ? null : resumeTokens.verify(request.resume, Date.now());
       if (verified && !verified.ok) logger.info('resume token not accepted; joining as a new member', { room: request.room, reason: verified.reason });
       const claim = verified?.ok ? verified.claim : null;
-      const outcome = registry.join(socket.id, request.room, identity.name, { resume: claim, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName, ...(position ? { position } : {}) });
+      let outcome;
+      try {
+        outcome = await store.join(socket.id, request.room, identity.name, { resume: claim, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName, ...(position ? { position } : {}) });
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        logger.warn('refused a join: the room store is unavailable', { room: request.room, error: error.message });
+        return refuse(socket, 'unavailable', `${error.message} (room "${request.room}"); this is temporary: join again in a few seconds, or through another server`, ack);
+      }
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
       }
       const { member, others, renamed, resumed, staleSocketId, replaced } = outcome;
-      if (previous && previous !== member) {
+      if (previous && previous.id !== member.id) {
         leaveSocketRooms(socket, previous);
         forgetMember(previous);
         endGrace(previous.id);
@@ -343,15 +401,22 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         if (staleSocket) {
           leaveSocketRooms(staleSocket, member);
           staleSocket.disconnect(true);
+        } else if (cluster) {
+          // It is on another node: the adapter carries the disconnect there.
+          io.in(staleSocketId).disconnectSockets(true);
         }
       }
       if (replaced) {
         endGrace(replaced.id);
         const replacedSocket = replaced.socketId === null ? undefined : io.sockets.sockets.get(replaced.socketId);
+        const notice = { room: replaced.room, message: `another session joined room "${replaced.room}" as "${replaced.name}" (the name in its room token), so this one has left the room; a name has one session at a time` };
         if (replacedSocket) {
           leaveSocketRooms(replacedSocket, replaced);
-          replacedSocket.emit('session-replaced', { room: replaced.room, message: `another session joined room "${replaced.room}" as "${replaced.name}" (the name in its room token), so this one has left the room; a name has one session at a time` });
+          replacedSocket.emit('session-replaced', notice);
           replacedSocket.disconnect(true);
+        } else if (cluster && replaced.socketId !== null) {
+          io.to(replaced.socketId).emit('session-replaced', notice);
+          io.in(replaced.socketId).disconnectSockets(true);
         }
         forgetMember(replaced);
         announceLeave(replaced, 'replaced');
@@ -388,27 +453,31 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
       const parsed = MemberStatePatchSchema.safeParse(args[0]);
       if (!parsed.success) return refuse(socket, 'bad-request', `invalid update-state: ${describeIssues(parsed.error)}`, ack);
-      const current = registry.memberOf(socket.id);
+      const current = store.memberOf(socket.id);
       const patch = current && sfu.isSfuMember(current.id) ? { ...parsed.data, speaking: undefined } : parsed.data;
-      const updated = registry.updateState(socket.id, patch);
-      if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
-      if (updated.changed) announceState(updated.member);
-      ack?.({ ok: true });
+      settle(socket, 'update-state', ack, async () => {
+        const updated = await store.updateState(socket.id, patch);
+        if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
+        if (updated.changed) announceState(updated.member);
+        ack?.({ ok: true });
+      });
     });
 
     socket.on('move', (...args: unknown[]) => {
       const ack = extractAck<MoveAck>(args);
       const parsed = MoveRequestSchema.safeParse(args[0]);
       if (!parsed.success) return refuse(socket, 'bad-request', `invalid move: ${describeIssues(parsed.error)}; send { x, y }, { spot } or { facing }`, ack);
-      const member = registry.memberOf(socket.id);
+      const member = store.memberOf(socket.id);
       if (!member) return refuse(socket, 'not-in-room', 'join a room before moving', ack);
       const layout = map.layoutFor(member.room);
       const motion = motions.get(member.id);
       if (!layout || !member.state.position || !motion) return refuse(socket, 'not-spatial', `room "${member.room}" has no map, so there is nowhere to move`, ack);
       const outcome = motion.move(layout, member.state.position, parsed.data, Date.now());
       if (!outcome.ok) return refuse(socket, outcome.code, outcome.message, ack);
-      if (registry.updateState(socket.id, { position: outcome.position })?.changed) positions.changed(member.id);
-      ack?.({ ok: true, position: { ...outcome.position }, shortened: outcome.shortened });
+      settle(socket, 'move', ack, async () => {
+        if ((await store.updateState(socket.id, { position: outcome.position }))?.changed) positions.changed(member.id);
+        ack?.({ ok: true, position: { ...outcome.position }, shortened: outcome.shortened });
+      });
     });
 
     // SFU rooms: the peer's two connections (publisher, subscriber) are negotiated with Janus
@@ -418,7 +487,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const ack = extractAck<R | { ok: false; error: ProtocolError }>(args);
         const parsed = schema.safeParse(args[0]);
         if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid ${event}: ${describeIssues(parsed.error)}`, ack);
-        const member = registry.memberOf(socket.id);
+        const member = store.memberOf(socket.id);
         if (!member) return refuse(socket, 'not-in-room', 'join a room first', ack);
         if (!sfu.isSfuMember(member.id)) return refuse(socket, 'not-sfu', `room "${member.room}" does not carry audio through the SFU now; negotiate with your roommates through signal`, ack);
         act(sfu.driverFor(member.id), member, parsed.data).then(
@@ -444,54 +513,65 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const code = tooBig(parsed.error) ? 'payload-too-large' : 'bad-request';
         return refuse(socket, code, `${code === 'payload-too-large' ? 'signal too large' : 'invalid signal'}: ${describeIssues(parsed.error)}`, ack);
       }
-      const sender = registry.memberOf(socket.id);
+      const sender = store.memberOf(socket.id);
       if (!sender) return refuse(socket, 'not-in-room', 'join a room before sending signals', ack);
-      const target = registry.roommate(socket.id, parsed.data.to);
-      if (!target) return refuse(socket, 'unknown-peer', `no peer "${parsed.data.to}" in room "${sender.room}"`, ack);
+      settle(socket, 'signal', ack, async () => relay(sender, parsed.data, ack));
+    });
+    const relay = async (sender: Member, request: SignalRequest, ack: Ack<{ ok: true } | { ok: false; error: ProtocolError }> | undefined): Promise<void> => {
+      const target = await store.roommate(socket.id, request.to);
+      if (!target) return refuse(socket, 'unknown-peer', `no peer "${request.to}" in room "${sender.room}"`, ack);
       if (target.socketId === null) return refuse(socket, 'peer-away', `${target.name} is away (its connection to the server is lost); send again when it is back (member-updated, away: false)`, ack);
-      const { data } = parsed.data;
+      const { data } = request;
       if (offersToDrop > 0 && 'description' in data && data.description.type === 'offer') {
         offersToDrop--;
         logger.warn('dropping an offer (injected fault)', { from: sender.name, to: target.name });
         return ack?.({ ok: true });
       }
-      emitTo(target, 'signal', { from: sender.id, data: parsed.data.data });
+      emitTo(target, 'signal', { from: sender.id, data });
       metrics.signalsRelayed.inc();
       ack?.({ ok: true });
-    });
+    };
 
     socket.on('leave', (...args: unknown[]) => {
       const ack = extractAck<{ ok: true } | { ok: false; error: ProtocolError }>(args);
-      const member = registry.leave(socket.id);
-      if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
-      endGrace(member.id);
-      leaveSocketRooms(socket, member);
-      forgetMember(member);
-      logger.info('peer left', { room: member.room, name: member.name, id: member.id });
-      ack?.({ ok: true });
-      announceLeave(member, 'left');
+      inOrder('a leave', async () => {
+        const local = store.memberOf(socket.id);
+        const member = await store.leave(socket.id).catch((error: Error) => {
+          // Redis is away: the socket leaves here at once; Redis forgets the member with its grace.
+          if (error instanceof StoreUnavailableError) return local;
+          throw error;
+        });
+        if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
+        endGrace(member.id);
+        leaveSocketRooms(socket, member);
+        forgetMember(member);
+        logger.info('peer left', { room: member.room, name: member.name, id: member.id });
+        ack?.({ ok: true });
+        announceLeave(member, 'left');
+      });
     });
 
     // A closed socket is not a member leaving: its media may flow on (peer to peer, or through
     // Janus), and it comes back with its resume token. It is away until then, for the grace.
     socket.on('disconnect', (reason) => {
       delays?.forget(socket.id);
-      const member = registry.markAway(socket.id);
       logger.debug('socket disconnected', { socket: socket.id, reason });
-      if (!member) return;
-      logger.info('peer away', { room: member.room, name: member.name, id: member.id, reason, graceMs: resumeGraceMs });
-      announceState(member);
-      endGrace(member.id);
-      const timer = setTimeout(() => {
-        graceTimers.delete(member.id);
-        const gone = registry.removeAway(member.id);
-        if (!gone) return;
-        forgetMember(gone);
-        logger.info('peer disconnected', { room: gone.room, name: gone.name, id: gone.id, reason: 'did not resume in time' });
-        announceLeave(gone, 'disconnected');
-      }, resumeGraceMs);
-      timer.unref();
-      graceTimers.set(member.id, timer);
+      inOrder('marking a member away', async () => {
+        const member = await store.markAway(socket.id, resumeGraceMs);
+        if (!member) return;
+        logger.info('peer away', { room: member.room, name: member.name, id: member.id, reason, graceMs: resumeGraceMs });
+        announceState(member);
+        endGrace(member.id);
+        const timer = setTimeout(() => {
+          graceTimers.delete(member.id);
+          void store.removeAway(member).then(
+            (gone) => gone && memberGone(gone),
+            (error: Error) => logger.warn('could not end an away member (the cluster sweeps it later)', { id: member.id, error: error.message }),
+          );
+        }, resumeGraceMs);
+        timer.unref();
+        graceTimers.set(member.id, timer);
+      });
     });
   });
 
@@ -531,6 +611,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         // a browser tab's keep-alive connection would hold shutdown up. End them now.
         httpServer.closeAllConnections();
         await closed;
+        // Its members' sockets closed above (away, for another node to take back): now the node goes.
+        await cluster?.close();
       })();
       return closing;
     },

@@ -1,0 +1,114 @@
+// One node of a cluster: connects to Redis (refusing to start without it), announces itself with
+// a heartbeat that expires within seconds of its death, sweeps the cluster (dead nodes' members
+// become away, expired away members leave), shares one resume-token key with every node, and
+// writes its members back when Redis returns after an outage.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createClient } from 'redis';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import type { Logger } from '../log.js';
+import { RedisRoomStore, type RedisClient } from './redis-room-store.js';
+
+/** A node's heartbeat lives this long: a node killed with -9 is noticed within it (plus a sweep). */
+export const NODE_TTL_MS = 5_000;
+const HEARTBEAT_MS = 1_000;
+const SWEEP_MS = 1_000;
+const CONNECT_TIMEOUT_MS = 3_000;
+
+export interface ClusterNode {
+  readonly nodeId: string;
+  readonly store: RedisRoomStore;
+  /** The resume-token key every node shares (the first node to start creates it). */
+  readonly resumeKey: Buffer;
+  /** socket.io's adapter: rooms and emits across nodes. */
+  readonly adapter: ReturnType<typeof createAdapter>;
+  /** Starts heartbeats and sweeps; `graceMs` is the away members' grace. */
+  start(graceMs: number): void;
+  close(): Promise<void>;
+}
+
+export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom:'): Promise<ClusterNode> {
+  let started = false;
+  const redis: RedisClient = createClient({
+    url,
+    // While Redis is away, commands fail at once (joins get `unavailable`) instead of queueing.
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      // At start, one failure is final (a clear message, a non-zero exit); later, keep trying.
+      reconnectStrategy: (retries: number, cause: Error) => (started ? Math.min(200 * 2 ** retries, 2_000) : cause),
+    },
+  });
+  let lastError = '';
+  redis.on('error', (error: Error) => {
+    if (started && error.message !== lastError) logger.warn('lost Redis; joins are refused (unavailable) until it returns', { error: error.message });
+    lastError = error.message;
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    if (redis.isOpen) redis.destroy();
+    throw new Error(`cannot reach Redis at ${redactedUrl(url)} (${(error as Error).message}); start redis-server there, or check --redis / $VOXROOM_REDIS`);
+  }
+  started = true;
+  const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const store = new RedisRoomStore(redis, nodeId, prefix);
+  // SET NX: the first node creates the key, every later one reads that same key.
+  await redis.set(`${prefix}resume-key`, randomBytes(32).toString('hex'), { condition: 'NX' });
+  const resumeKey = Buffer.from((await redis.get(`${prefix}resume-key`)) ?? '', 'utf8');
+  const adapter = createAdapter(redis, { streamName: `${prefix}socket.io` });
+
+  const aliveKey = (node: string): string => `${prefix}node:${node}:alive`;
+  const heartbeat = async (): Promise<void> => {
+    if (!redis.isReady) return;
+    await redis.multi().set(aliveKey(nodeId), String(Date.now()), { expiration: { type: 'PX', value: NODE_TTL_MS } }).sAdd(`${prefix}nodes`, nodeId).exec();
+  };
+  let timers: NodeJS.Timeout[] = [];
+  let outage = false;
+  redis.on('end', () => (outage = true));
+  redis.on('reconnecting', () => (outage = true));
+  redis.on('ready', () => {
+    if (!outage) return;
+    outage = false;
+    logger.warn('Redis is back; writing this node\'s members back');
+    void heartbeat()
+      .then(() => store.restoreLocalMembers())
+      .then((restored) => logger.info('members written back', { restored }))
+      .catch((error: Error) => logger.error('could not write members back to Redis', { error: error.message }));
+  });
+  await heartbeat();
+
+  return {
+    nodeId,
+    store,
+    resumeKey,
+    adapter,
+    start(graceMs: number) {
+      const quietly = (what: string) => (error: Error) => logger.debug(`${what} failed`, { error: error.message });
+      timers = [
+        setInterval(() => void heartbeat().catch(quietly('heartbeat')), HEARTBEAT_MS),
+        setInterval(
+          () =>
+            void store
+              .sweep(graceMs, async (nodes) => (nodes.length === 0 ? [] : (await redis.mGet(nodes.map(aliveKey))).map((value) => value !== null)))
+              .catch(quietly('sweep')),
+          SWEEP_MS,
+        ),
+      ];
+      for (const timer of timers) timer.unref();
+    },
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      // A node that stops on purpose says so at once: the others sweep its members without waiting.
+      if (redis.isReady) await redis.del(aliveKey(nodeId)).catch(() => undefined);
+      await store.close();
+      redis.destroy();
+    },
+  };
+}
+
+/** A Redis URL without its password, for messages and logs. */
+export function redactedUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}

@@ -1,0 +1,246 @@
+// A cluster node's rooms, kept in Redis and shared by every node. Each change is one Lua script
+// (cluster-scripts.ts), atomic in Redis. This node also remembers the members its own sockets
+// carry: to answer memberOf at once, to relay among them while Redis is away, and to write them
+// back when Redis returns without them.
+import { ErrorReply, type createClient } from 'redis';
+import { INITIAL_SELF_STATE, type MemberState, type PeerInfo } from '../protocol.js';
+import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
+import { toMemberView, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
+import { StoreUnavailableError, type RoomStore, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
+import { randomBytes } from 'node:crypto';
+
+export type RedisClient = ReturnType<typeof createClient>;
+
+/** A member as Redis holds it: "" for no socket and no node (away), which cjson keeps cleanly. */
+interface StoredMember {
+  id: string;
+  name: string;
+  room: string;
+  socketId: string;
+  node: string;
+  state: MemberState;
+  protocolVersion: number;
+}
+
+type StoredJoin =
+  | { ok: false }
+  | { ok: true; member: StoredMember; others: StoredMember[] | Record<string, never>; resumed: 'rebound' | 'restored' | false; stale: string; renamed: boolean; previous: StoredMember | false; replaced: StoredMember | false };
+
+const NAME_LIMIT = 32;
+
+/** The name trimmed (by characters, not bytes) to leave room for a suffix of 2..6 characters. */
+export function nameBases(name: string): string[] {
+  return [2, 3, 4, 5, 6].map((tail) => [...name].slice(0, NAME_LIMIT - tail).join(''));
+}
+
+export class RedisRoomStore implements RoomStore {
+  private readonly bySocket = new Map<string, Member>();
+  /** Members whose socket closed while Redis was away: marked away when it returns. */
+  private readonly awayWhileCutOff: Array<{ member: Member; socketId: string; graceMs: number }> = [];
+  private events: StoreEvents | null = null;
+
+  constructor(
+    private readonly redis: RedisClient,
+    readonly nodeId: string,
+    private readonly prefix = 'voxroom:',
+    private readonly newId: () => string = () => randomBytes(6).toString('hex'),
+  ) {}
+
+  get available(): boolean {
+    return this.redis.isReady;
+  }
+
+  subscribe(events: StoreEvents): void {
+    this.events = events;
+  }
+
+  async join(socketId: string, room: string, requestedName: string, options: JoinOptions): Promise<JoinOutcome> {
+    const { protocolVersion = 2, capacity = Number.MAX_SAFE_INTEGER, grants = [], ownsName = false } = options;
+    const claim = options.resume && options.resume.room === room && (!ownsName || options.resume.name === requestedName) ? options.resume : null;
+    const previous = this.bySocket.get(socketId) ?? null;
+    const initial: MemberState = { ...INITIAL_SELF_STATE, away: false, grants: [...grants], ...(options.position ? { position: { ...options.position } } : {}) };
+    const reply = await this.run<StoredJoin>('join', JOIN_SCRIPT, [
+      room, socketId, this.nodeId, claim?.id ?? '', claim?.name ?? '', ownsName ? '1' : '0', requestedName, String(capacity), String(protocolVersion),
+      JSON.stringify(initial), this.newId(), previous?.room ?? '', previous?.id ?? '', JSON.stringify(nameBases(claim ? claim.name : requestedName)),
+    ]);
+    if (!reply || !reply.ok) return { ok: false, reason: 'room-full' };
+    const member = toMember(reply.member);
+    if (previous) this.bySocket.delete(socketId);
+    if (reply.stale !== '') this.bySocket.delete(reply.stale);
+    const replaced = reply.replaced ? toMember(reply.replaced) : null;
+    if (replaced?.socketId) this.bySocket.delete(replaced.socketId);
+    this.bySocket.set(socketId, member);
+    return {
+      ok: true,
+      member,
+      others: listOf(reply.others).map((m) => toMemberView(toMember(m))),
+      renamed: reply.renamed,
+      resumed: reply.resumed === false ? null : reply.resumed,
+      staleSocketId: reply.stale === '' ? null : reply.stale,
+      replaced,
+    };
+  }
+
+  async leave(socketId: string): Promise<Member | null> {
+    const member = this.bySocket.get(socketId);
+    if (!member) return null;
+    this.bySocket.delete(socketId);
+    const stored = await this.run<StoredMember>('leave', LEAVE_SCRIPT, [member.room, member.id, socketId]);
+    return stored ? toMember(stored) : null;
+  }
+
+  async markAway(socketId: string, graceMs: number): Promise<Member | null> {
+    const member = this.bySocket.get(socketId);
+    if (!member) return null;
+    this.bySocket.delete(socketId);
+    try {
+      const stored = await this.run<StoredMember>('mark away', MARK_AWAY_SCRIPT, [member.room, member.id, socketId, String(Date.now() + graceMs)]);
+      return stored ? toMember(stored) : null;
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      this.awayWhileCutOff.push({ member, socketId, graceMs });
+      return null;
+    }
+  }
+
+  async removeAway(member: Member): Promise<Member | null> {
+    const stored = await this.run<StoredMember>('remove away', LEAVE_SCRIPT, [member.room, member.id, '']);
+    return stored ? toMember(stored) : null;
+  }
+
+  async updateState(socketId: string, patch: StatePatch): Promise<StateChange> {
+    const member = this.bySocket.get(socketId);
+    if (!member) return null;
+    const change = await this.patch(member, socketId, patch);
+    if (change) this.bySocket.set(socketId, change.member);
+    return change;
+  }
+
+  async updateStateById(id: string, patch: StatePatch): Promise<StateChange> {
+    const member = this.localMemberById(id);
+    return member ? this.patch(member, '', patch) : null;
+  }
+
+  private async patch(member: Member, socketId: string, patch: StatePatch): Promise<StateChange> {
+    const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+    const reply = await this.run<{ member: StoredMember; changed: boolean }>('update state', UPDATE_STATE_SCRIPT, [member.room, member.id, socketId, JSON.stringify(defined)]);
+    return reply ? { member: toMember(reply.member), changed: reply.changed } : null;
+  }
+
+  async roommate(socketId: string, peerId: string): Promise<Member | null> {
+    const sender = this.bySocket.get(socketId);
+    if (!sender || sender.id === peerId) return null;
+    if (!this.redis.isReady) {
+      // Redis is away: relays among this node's own members go on.
+      return [...this.bySocket.values()].find((m) => m.room === sender.room && m.id === peerId) ?? null;
+    }
+    const raw = await this.guard('look up a roommate', () => this.redis.hGet(this.roomKey(sender.room), peerId));
+    return typeof raw === 'string' ? toMember(JSON.parse(raw) as StoredMember) : null;
+  }
+
+  async membersIn(room: string): Promise<Member[]> {
+    const raw = await this.guard('list a room', () => this.redis.hVals(this.roomKey(room)));
+    return raw.map((value) => toMember(JSON.parse(value) as StoredMember));
+  }
+
+  async peersIn(room: string): Promise<PeerInfo[]> {
+    return (await this.membersIn(room)).map(({ id, name }) => ({ id, name }));
+  }
+
+  memberOf(socketId: string): Member | null {
+    return this.bySocket.get(socketId) ?? null;
+  }
+
+  localMemberById(id: string): Member | null {
+    for (const member of this.bySocket.values()) if (member.id === id) return member;
+    return null;
+  }
+
+  localMembersIn(room: string): Member[] {
+    return [...this.bySocket.values()].filter((m) => m.room === room);
+  }
+
+  async counts(): Promise<StoreCounts> {
+    const own = { rooms: new Set([...this.bySocket.values()].map((m) => m.room)).size, peers: this.bySocket.size };
+    if (!this.redis.isReady) return { ...own, cluster: { rooms: 0, peers: 0, nodes: 0, redis: 'down' } };
+    try {
+      const rooms = await this.redis.sMembers(`${this.prefix}rooms`);
+      const sizes = await Promise.all(rooms.map((room) => this.redis.hLen(this.roomKey(room))));
+      const nodes = await this.redis.sCard(`${this.prefix}nodes`);
+      return { ...own, cluster: { rooms: rooms.length, peers: sizes.reduce((sum, n) => sum + n, 0), nodes, redis: 'up' } };
+    } catch {
+      return { ...own, cluster: { rooms: 0, peers: 0, nodes: 0, redis: 'down' } };
+    }
+  }
+
+  /**
+   * Cluster housekeeping, run by every node every second: dead nodes' members become away, and
+   * away members whose grace ran out leave. Each change is made by exactly one node's script,
+   * which then announces it.
+   */
+  async sweep(graceMs: number, liveNodes: (nodes: string[]) => Promise<boolean[]>): Promise<void> {
+    if (!this.redis.isReady || !this.events) return;
+    const nodes = await this.redis.sMembers(`${this.prefix}nodes`);
+    const alive = await liveNodes(nodes);
+    for (const [index, node] of nodes.entries()) {
+      if (alive[index] || node === this.nodeId) continue;
+      const away = await this.run<StoredMember[] | Record<string, never>>('sweep a node', SWEEP_NODE_SCRIPT, [node, String(Date.now() + graceMs)]);
+      for (const member of listOf(away ?? [])) this.events.away(toMember(member));
+    }
+    const gone = await this.run<StoredMember[] | Record<string, never>>('expire away members', EXPIRE_AWAY_SCRIPT, [String(Date.now())]);
+    for (const member of listOf(gone ?? [])) this.events.gone(toMember(member));
+  }
+
+  /** Redis is back: this node's connected members are written back (announced if Redis had lost them). */
+  async restoreLocalMembers(): Promise<number> {
+    for (const { member, socketId, graceMs } of this.awayWhileCutOff.splice(0)) {
+      const stored = await this.run<StoredMember>('mark away', MARK_AWAY_SCRIPT, [member.room, member.id, socketId, String(Date.now() + graceMs)]);
+      if (stored) this.events?.away(toMember(stored));
+    }
+    let restored = 0;
+    for (const [socketId, member] of this.bySocket) {
+      const stored: StoredMember = { ...member, socketId, node: this.nodeId, state: { ...member.state, away: false } };
+      const outcome = await this.redis.eval(RESTORE_SCRIPT, { keys: [], arguments: [this.prefix, JSON.stringify(stored)] });
+      if (outcome === 'restored') {
+        restored++;
+        this.events?.restored(member);
+      }
+    }
+    return restored;
+  }
+
+  async close(): Promise<void> {
+    this.bySocket.clear();
+  }
+
+  private roomKey(room: string): string {
+    return `${this.prefix}room:${room}`;
+  }
+
+  /** Runs a script; its JSON reply decoded, or null for a nil reply. */
+  private async run<T>(what: string, script: string, args: string[]): Promise<T | null> {
+    const reply = await this.guard(what, () => this.redis.eval(script, { keys: [], arguments: [this.prefix, ...args] }));
+    return typeof reply === 'string' ? (JSON.parse(reply) as T) : null;
+  }
+
+  /** A lost connection becomes StoreUnavailableError (retryable); a script's own error stays what it is. */
+  private async guard<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (!this.redis.isReady) throw new StoreUnavailableError(`cannot ${what}`);
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof ErrorReply) throw new Error(`Redis refused to ${what}: ${error.message}`);
+      throw new StoreUnavailableError(`cannot ${what}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** cjson writes an empty list as {}: read it back as a list. */
+function listOf<T>(value: T[] | Record<string, never>): T[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function toMember(stored: StoredMember): Member {
+  const state: MemberState = { ...stored.state, grants: listOf(stored.state.grants as MemberState['grants'] | Record<string, never>) };
+  return { id: stored.id, name: stored.name, room: stored.room, socketId: stored.socketId === '' ? null : stored.socketId, state, protocolVersion: stored.protocolVersion };
+}
