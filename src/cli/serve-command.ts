@@ -130,7 +130,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const janusUrls = connectors.map((connector) => connector.driver?.url ?? connector.location);
   const listening = { url: server.url, media, ...(cluster ? { node: cluster.nodeId } : {}), ...(janusUrls.length > 0 ? { janus: janusUrls } : {}), ...(tokens ? { tokens: tokens.algorithm } : {}) };
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
-  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${cluster ? `; cluster node ${cluster.nodeId} (Redis ${redactedUrl(redisUrl ?? '')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}\n`);
+  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${cluster ? ` (cluster node ${cluster.nodeId}, Redis at ${redactedUrl(redisUrl ?? '')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}\n`);
 
   await onShutdownSignal();
   logger.info('shutting down');

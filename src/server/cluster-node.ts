@@ -57,7 +57,13 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
   // SET NX: the first node creates the key, every later one reads that same key.
   await redis.set(`${prefix}resume-key`, randomBytes(32).toString('hex'), { condition: 'NX' });
   const resumeKey = Buffer.from((await redis.get(`${prefix}resume-key`)) ?? '', 'utf8');
-  const adapter = createAdapter(redis, { streamName: `${prefix}socket.io` });
+  // The adapter gets its own client that queues while Redis is away: its reading loop retries at
+  // once on a failed read, so a client that fails fast would spin and starve the event loop;
+  // queued publishes also reach the other nodes once Redis is back.
+  const adapterRedis: RedisClient = redis.duplicate({ disableOfflineQueue: false });
+  adapterRedis.on('error', () => undefined);
+  await adapterRedis.connect();
+  const adapter = createAdapter(adapterRedis, { streamName: `${prefix}socket.io` });
 
   const aliveKey = (node: string): string => `${prefix}node:${node}:alive`;
   const heartbeat = async (): Promise<void> => {
@@ -104,6 +110,7 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
       if (redis.isReady) await redis.del(aliveKey(nodeId)).catch(() => undefined);
       await store.close();
       redis.destroy();
+      adapterRedis.destroy();
     },
   };
 }

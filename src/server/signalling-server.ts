@@ -137,9 +137,16 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     clearTimeout(graceTimers.get(id));
     graceTimers.delete(id);
   };
-  /** Sends to a member's socket; an away member has none (what it misses, its resume ack brings). */
+  /**
+   * Sends to a member's socket; an away member has none (what it misses, its resume ack brings).
+   * A socket of this node gets it directly: in a cluster that skips Redis, so relays among a
+   * node's own members go on while Redis is away; a socket on another node through the adapter.
+   */
   const emitTo = <E extends keyof ServerToClientEvents>(member: Member, event: E, ...args: Parameters<ServerToClientEvents[E]>): void => {
-    if (member.socketId !== null) io.to(member.socketId).emit(event, ...args);
+    if (member.socketId === null) return;
+    const local = io.sockets.sockets.get(member.socketId);
+    if (local) local.emit(event, ...args);
+    else io.to(member.socketId).emit(event, ...args);
   };
   const delays = options.faults?.maxDelayMs ? new DelayInjector(options.faults.maxDelayMs) : null;
   let offersToDrop = options.faults?.dropOffers ?? 0;

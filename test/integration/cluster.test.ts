@@ -1,0 +1,187 @@
+// Three signalling nodes sharing rooms through one real Redis (started by the test): members on
+// different nodes see each other and relay signals; racing joins through different nodes never
+// both get the last seat or a name; a node that stops answering leaves no ghosts; no Redis at
+// start is a clear failure. socket.io only (no media): fast, and no wrtc threads.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JoinAck, ServerToClientEvents } from '../../src/protocol.js';
+import type { RunningServer } from '../../src/server/signalling-server.js';
+import { exitOf, runCli, startCli } from '../helpers/cli.js';
+import { NODE_TTL_MS } from '../../src/server/cluster-node.js';
+import { freePort, startNode, startRedis, type Service } from '../helpers/cluster.js';
+import { sleep } from '../helpers/peers.js';
+import { connectClient, join, joinOk, trackRoom, type TestClient } from '../helpers/signalling.js';
+
+let redis: Service;
+let nodes: RunningServer[] = [];
+const clients: TestClient[] = [];
+
+async function client(node: RunningServer): Promise<TestClient> {
+  const socket = await connectClient(node.url);
+  clients.push(socket);
+  return socket;
+}
+
+function nextEvent<E extends keyof ServerToClientEvents>(socket: TestClient, event: E, ms = 3000): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    const on = socket.once.bind(socket) as (event: string, listener: (payload: Parameters<ServerToClientEvents[E]>[0]) => void) => void;
+    on(event, (payload) => {
+      clearTimeout(timer);
+      resolve(payload);
+    });
+  });
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  nodes = await Promise.all([0, 1, 2].map(() => startNode(redis.url, { maxPeersPerRoom: 3, resumeGraceMs: 1500 })));
+});
+
+afterAll(async () => {
+  for (const socket of clients) socket.disconnect();
+  await Promise.all(nodes.map((node) => node.close()));
+  await redis.stop();
+});
+
+describe('a cluster of three nodes and one Redis', () => {
+  it('members on different nodes see each other join, change state, relay signals and leave', async () => {
+    const [a, b, c] = await Promise.all(nodes.map((node) => client(node)));
+    const alice = await joinOk(a!, 'cross', 'alice');
+    const bobJoined = nextEvent(a!, 'member-joined');
+    const bob = await joinOk(b!, 'cross', 'bob');
+    expect(bob.peers.map((p) => p.name)).toEqual(['alice']);
+    expect((await bobJoined).member.name).toBe('bob');
+    const carolView = trackRoom(c!);
+    await joinOk(c!, 'cross', 'carol');
+    await trackRoom(a!).waitFor((view) => view.peers.length === 3);
+    expect(carolView.latest()!.peers.map((p) => p.name).sort()).toEqual(['alice', 'bob', 'carol']);
+
+    // A signal from node 0 to node 1, and back.
+    const toBob = nextEvent(b!, 'signal');
+    const ack = await new Promise((resolve) => a!.emit('signal', { to: bob.self.id, data: { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 } } }, resolve));
+    expect(ack).toEqual({ ok: true });
+    expect(await toBob).toMatchObject({ from: alice.self.id, data: { candidate: { sdpMid: '0' } } });
+
+    const muted = nextEvent(c!, 'member-updated');
+    a!.emit('update-state', { muted: true });
+    expect(await muted).toMatchObject({ id: alice.self.id, state: { muted: true } });
+
+    const health = (await (await fetch(`${nodes[2]!.url}/healthz`)).json()) as { ok: boolean; peers: number; cluster: { peers: number; nodes: number; redis: string } };
+    expect(health).toMatchObject({ ok: true, peers: 1, cluster: { nodes: 3, redis: 'up' } });
+    expect(health.cluster.peers).toBeGreaterThanOrEqual(3);
+
+    const bobLeft = nextEvent(c!, 'member-left');
+    b!.emit('leave');
+    expect(await bobLeft).toMatchObject({ id: bob.self.id, reason: 'left' });
+  });
+
+  it('racing joins through three nodes: exactly one gets the last seat, and exactly one the name, in each of 50 rounds', async () => {
+    const racers = 9;
+    const seatWinners: number[] = [];
+    const nameWinners: number[] = [];
+    for (let round = 0; round < 50; round++) {
+      // The seat: the room holds 3, two are in; nine race for the third.
+      const seatRoom = `seat-${round}`;
+      const holders = await Promise.all([0, 1].map((i) => client(nodes[i]!)));
+      for (const [i, holder] of holders.entries()) await joinOk(holder, seatRoom, `holder-${i}`);
+      const seatRacers = await Promise.all(Array.from({ length: racers }, (_, i) => client(nodes[i % 3]!)));
+      const seatAcks: JoinAck[] = await Promise.all(seatRacers.map((socket, i) => join(socket, seatRoom, `racer-${i}`)));
+      seatWinners.push(seatAcks.filter((ack) => ack.ok).length);
+      for (const ack of seatAcks) if (!ack.ok) expect(ack.error.code).toBe('room-full');
+
+      // The name: nine join an empty room (of three seats) as "same": one gets the name, two
+      // more a suffixed one, the rest find the room full.
+      const nameRacers = await Promise.all(Array.from({ length: racers }, (_, i) => client(nodes[i % 3]!)));
+      const nameAcks = await Promise.all(nameRacers.map((socket) => join(socket, `name-${round}`, 'same')));
+      const given = nameAcks.flatMap((ack) => (ack.ok ? [ack.self.name] : []));
+      expect(given).toHaveLength(3);
+      expect(new Set(given).size).toBe(given.length);
+      nameWinners.push(given.filter((name) => name === 'same').length);
+      for (const socket of [...holders, ...seatRacers, ...nameRacers]) socket.disconnect();
+    }
+    expect(seatWinners).toEqual(Array(50).fill(1));
+    expect(nameWinners).toEqual(Array(50).fill(1));
+  });
+
+  it('a node killed with -9 leaves no ghosts: its members are away within the heartbeat TTL, then gone after the grace', async () => {
+    const node = await startCli(['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '2'], /listening on (http:\/\/\S+)/);
+    const watcher = await client(nodes[0]!);
+    await joinOk(watcher, 'ghosts', 'watcher');
+    const timeline: Array<{ event: string; id: string; atMs: number }> = [];
+    let killedAt = 0;
+    watcher.on('member-updated', ({ id, state }) => state.away && timeline.push({ event: 'away', id, atMs: Date.now() - killedAt }));
+    watcher.on('member-left', ({ id }) => timeline.push({ event: 'left', id, atMs: Date.now() - killedAt }));
+    const doomed = await connectClient(node.match[1]!);
+    clients.push(doomed);
+    const ghost = await joinOk(doomed, 'ghosts', 'ghost');
+    await trackRoom(watcher).waitFor((v) => v.peers.length === 2);
+    killedAt = Date.now();
+    node.child.kill('SIGKILL');
+    await exitOf(node.child);
+    const deadline = Date.now() + NODE_TTL_MS + 2_000 + 4_000;
+    while (Date.now() < deadline && !timeline.some((e) => e.event === 'left')) await sleep(100);
+    const ofGhost = timeline.filter((e) => e.id === ghost.self.id);
+    expect(ofGhost.map((e) => e.event)).toEqual(['away', 'left']);
+    // Away once its heartbeat expired (plus a sweep), gone a grace later.
+    expect(ofGhost[0]!.atMs).toBeLessThan(NODE_TTL_MS + 1_500);
+    expect(ofGhost[1]!.atMs - ofGhost[0]!.atMs).toBeGreaterThanOrEqual(2_000 - 100);
+    expect(ofGhost[1]!.atMs - ofGhost[0]!.atMs).toBeLessThan(2_000 + 1_500);
+    const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as { cluster: { nodes: number } };
+    expect(health.cluster.nodes).toBe(3);
+    console.log(`node kill -9: ghost away after ${ofGhost[0]!.atMs} ms, gone after ${ofGhost[1]!.atMs} ms (grace 2 s)`);
+  });
+});
+
+describe('Redis unreachable at start', () => {
+  it('voxroom serve --redis names the problem and exits non-zero', async () => {
+    const port = await freePort();
+    const run = await runCli(['serve', '--port', '0', '--redis', `redis://127.0.0.1:${port}`], { timeoutMs: 15_000 });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ .*start redis-server there/);
+  });
+});
+
+describe('Redis lost while running', () => {
+  it('joins get a retryable unavailable error, /healthz says so, and the node writes its members back when Redis returns', async () => {
+    const own = await startRedis();
+    const node = await startNode(own.url, { resumeGraceMs: 5_000 });
+    try {
+      const [a, b] = [await connectClient(node.url), await connectClient(node.url)];
+      clients.push(a, b);
+      const alice = await joinOk(a, 'outage', 'alice');
+      const bob = await joinOk(b, 'outage', 'bob');
+      await own.stop('SIGKILL');
+      await sleep(300);
+      const down = await fetch(`${node.url}/healthz`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toMatchObject({ ok: false, peers: 2, cluster: { redis: 'down' } });
+      const late = await connectClient(node.url);
+      clients.push(late);
+      const refused = await join(late, 'outage', 'carol');
+      expect(refused).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+      // Relays among this node's own members go on without Redis.
+      const toBob = nextEvent(b, 'signal');
+      a.emit('signal', { to: bob.self.id, data: { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host' } } });
+      expect((await toBob).from).toBe(alice.self.id);
+
+      // Redis returns empty (no persistence): the node writes alice and bob back.
+      const back = await startRedis(own.port);
+      try {
+        const deadline = Date.now() + 10_000;
+        let health: { ok: boolean; cluster: { peers: number } } = { ok: false, cluster: { peers: 0 } };
+        while (Date.now() < deadline && !(health.ok && health.cluster.peers === 2)) {
+          await sleep(200);
+          health = (await (await fetch(`${node.url}/healthz`)).json()) as typeof health;
+        }
+        expect(health).toMatchObject({ ok: true, cluster: { peers: 2 } });
+        const carol = await joinOk(late, 'outage', 'carol');
+        expect(carol.peers.map((p) => p.name).sort()).toEqual(['alice', 'bob']);
+      } finally {
+        await node.close();
+        await back.stop();
+      }
+    } finally {
+      await node.close();
+    }
+  });
+});
