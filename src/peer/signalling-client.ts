@@ -89,6 +89,9 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   private readonly reconnectTimeoutMs: number;
   /** Spatial rooms: where to enter. */
   private readonly at: Place | undefined;
+  /** Every server we may use (a cluster's nodes): a lost or unreachable one makes us try the next. */
+  private readonly serverUrls: string[];
+  private serverIndex = 0;
 
   constructor(
     readonly serverUrl: string,
@@ -101,7 +104,8 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.token = options.token;
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
     this.at = options.at;
-    this.socket = io(serverUrl, {
+    this.serverUrls = serverUrlsOf(serverUrl);
+    this.socket = io(this.serverUrls[0], {
       transports: ['websocket'],
       autoConnect: false,
       reconnectionDelay: 500,
@@ -109,6 +113,9 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
       timeout: 5000,
       rejectUnauthorized: options.rejectUnauthorized ?? true,
     });
+    // Each reconnection attempt goes to the next server of the list: any node of a cluster can
+    // take our resume, so whichever answers first is the right one.
+    this.socket.io.on('reconnect_attempt', () => this.useNextServer());
     // Room events are handed on in arrival order, and only once the join ack that they follow
     // has been handled (see sendJoin).
     this.socket.on('member-joined', (event) => this.joined && this.emit('member-joined', event));
@@ -144,6 +151,19 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
           // A token that expired meanwhile (say) will not be taken on any later attempt either.
           if (TOKEN_ERROR_CODES.has(error.code)) return this.refuse(error);
           if (error.code === 'timeout') return this.logger.warn('rejoin after reconnect: no answer yet; trying again on the next connection', { error: error.message });
+          // A cluster node cut off from its Redis cannot admit us now: come back (through the next
+          // server, if there are several) in a moment; the reconnect deadline still runs.
+          if (error.code === 'unavailable') {
+            this.logger.warn('rejoin after reconnect: the server cannot admit anyone now; trying again shortly', { error: error.message });
+            this.socket.disconnect();
+            this.startReconnectDeadline();
+            setTimeout(() => {
+              if (this.closed || this.refused) return;
+              this.useNextServer();
+              this.socket.connect();
+            }, 1000).unref();
+            return;
+          }
           this.giveUp(new JoinError(error.code, `the server refused our return to room "${this.room}": ${error.message}`));
         },
       );
@@ -163,23 +183,41 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.emit('refused', error);
   }
 
-  /** Connects and joins; rejects with a JoinError that says what to do. */
+  /** Connects (to the first server of the list that answers) and joins; rejects with a JoinError that says what to do. */
   async join(): Promise<JoinedRoom> {
-    await new Promise<void>((resolve, reject) => {
-      const onConnect = (): void => {
-        this.socket.off('connect_error', onError);
-        resolve();
-      };
-      const onError = (error: Error): void => {
-        this.socket.off('connect', onConnect);
-        this.socket.disconnect();
-        reject(new JoinError('unreachable', `cannot reach the voxroom server at ${this.serverUrl} (${error.message}); is "voxroom serve" running there? check --server`));
-      };
-      this.socket.once('connect', onConnect);
-      this.socket.once('connect_error', onError);
-      this.socket.connect();
-    });
-    return this.sendJoin(false);
+    const failures: string[] = [];
+    for (let attempt = 0; attempt < this.serverUrls.length; attempt++) {
+      if (attempt > 0) this.useNextServer();
+      const error = await new Promise<Error | null>((resolve) => {
+        const onConnect = (): void => {
+          this.socket.off('connect_error', onError);
+          resolve(null);
+        };
+        const onError = (failure: Error): void => {
+          this.socket.off('connect', onConnect);
+          this.socket.disconnect();
+          resolve(failure);
+        };
+        this.socket.once('connect', onConnect);
+        this.socket.once('connect_error', onError);
+        this.socket.connect();
+      });
+      if (!error) return this.sendJoin(false);
+      failures.push(`${this.serverUrls[this.serverIndex]}: ${error.message}`);
+    }
+    throw new JoinError('unreachable', `cannot reach the voxroom server (${failures.join('; ')}); is "voxroom serve" running there? check --server`);
+  }
+
+  /**
+   * Points the connection at the next server of the list. socket.io's Manager opens every
+   * (re)connection from its \`uri\`, which it does not let us change through its API; setting
+   * it is how one connection (and its handlers) moves between a cluster's nodes.
+   */
+  private useNextServer(): void {
+    if (this.serverUrls.length < 2) return;
+    this.serverIndex = (this.serverIndex + 1) % this.serverUrls.length;
+    (this.socket.io as unknown as { uri: string }).uri = this.serverUrls[this.serverIndex]!;
+    this.logger.debug('trying the next server', { url: this.serverUrls[this.serverIndex] });
   }
 
   /** Sends a signal; one the server cannot deliver is reported as 'signal-undelivered'. */
@@ -311,4 +349,11 @@ function ackWithin<T>(ms: number, onResult: (result: T | null) => void): (result
     clearTimeout(timer);
     onResult(result);
   };
+}
+
+/** "URL1,URL2" → the servers to try, in order (one URL is a list of one). */
+export function serverUrlsOf(list: string): [string, ...string[]] {
+  const urls = list.split(',').map((url) => url.trim()).filter((url) => url !== '');
+  if (urls.length === 0) throw new JoinError('unreachable', 'no server given; pass --server URL (or several: URL1,URL2)');
+  return urls as [string, ...string[]];
 }
