@@ -65,7 +65,7 @@ export function joinCommand(): Command {
   return new Command('join')
     .description('join a room as a headless WebRTC peer: send your audio, hear and mix everyone else')
     .argument('<room>', 'room id (letters, digits, _ and -)')
-    .option('-s, --server <url>', 'signalling server', process.env.VOXROOM_SERVER ?? 'http://127.0.0.1:8080')
+    .option('-s, --server <url>', 'signalling server; several, comma-separated (URL1,URL2), are tried in turn', process.env.VOXROOM_SERVER ?? 'http://127.0.0.1:8080')
     .option('-n, --name <name>', 'your name in the room (default: bot-<random>)')
     .option('-i, --input <source>', `what you send: ${SOURCE_FORMS}`, asOption(parseSourceSpec), parseSourceSpec('default'))
     .option('-o, --output <sink>', 'where the mix goes: file:<path.wav>, null, default, device:<index or name>', asOption(parseSinkSpec), parseSinkSpec('default'))
