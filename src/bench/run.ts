@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { measureDevicePathLatency, measureFilePathLatency, type LatencyFigures } from './latency.js';
 import { measureMesh, type MeshFigures } from './mesh.js';
 import { measureMixer, measureSpatialMixer } from './mixer.js';
-import { JOIN_UPDATES_NEEDED, RELAY_TIMEOUT_MS, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
+import { JOIN_UPDATES_NEEDED, RELAY_TIMEOUT_MS, measureClusterSignalling, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
 import { measureStability } from './stability.js';
 import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
@@ -17,7 +17,7 @@ import { FRAME_MS, samplesToMs } from '../audio/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'mixer', 'stability', 'joins'] as const;
+const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'mixer', 'stability', 'joins'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Opus's algorithmic delay at 48 kHz: the decoded signal comes out this much later. */
 const OPUS_LOOKAHEAD_MS = 6.5;
@@ -237,6 +237,32 @@ async function main(): Promise<void> {
         ['arrival', 'server', 'join p50 ms', 'join p99 ms', 'join updates seen / expected', 'signals/s relayed', 'signals delivered / sent', 'relay timed out', 'server KB per connection', 'complete'],
         [...rows('all at once', storm), ...steady.flatMap((c) => rows(`${c.voxroom.joinsPerSecond}/s`, c))],
       ),
+    );
+  }
+
+  if (sections.has('cluster')) {
+    log('cluster: 1000 clients, 100 rooms at 250 joins/s, one node alone, then 1, 2 and 3 nodes with Redis…');
+    const { alone, cluster } = await measureClusterSignalling(BIN);
+    const row = (label: string, f: SignallingFigures): Array<string | number> => [
+      label,
+      f.joinP50Ms,
+      f.joinP99Ms,
+      round(f.joinP99Ms / alone.joinP99Ms, 2),
+      f.signalsPerSecond,
+      round(f.signalsPerSecond / alone.signalsPerSecond, 2),
+      f.crossNodeRelayShare,
+      f.incomplete ?? 'yes',
+    ];
+    parts.push(
+      '',
+      '## Cluster signalling',
+      '',
+      'The signalling benchmark\'s joins (250/s) and relays, through one node without Redis, then 1, 2 and 3 nodes sharing one Redis (`voxroom serve --redis`, a private redis-server on this machine), each room's members spread over the nodes. Ratios are against the node alone.',
+      '',
+      table(['servers', 'join p50 ms', 'join p99 ms', 'p99 / alone', 'signals/s', 'relay rate / alone', 'cross-node relay share', 'complete'], [
+        row('1 node, no Redis', alone),
+        ...cluster.map((f) => row(`${f.nodes} node${f.nodes > 1 ? 's' : ''}, Redis`, f)),
+      ]),
     );
   }
 

@@ -6,6 +6,7 @@
 // measures a bare socket.io server doing the same job, so the ratio shows voxroom's overhead.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
@@ -30,6 +31,10 @@ export interface SignallingFigures {
   relayTimedOut: boolean;
   /** Why these figures are not from a complete run, or null when it completed. */
   incomplete: string | null;
+  /** Servers the clients were spread over (a cluster's nodes; 1 for a single server). */
+  nodes: number;
+  /** Share of the relayed signals whose sender and target were on different nodes. */
+  crossNodeRelayShare: number;
 }
 
 /** How long the relay phase waits for every signal before giving up. */
@@ -40,7 +45,8 @@ export const JOIN_UPDATES_NEEDED = 0.99;
 async function startServerProcess(args: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-  const port = /(\d+)\s*$/.exec(line[0])?.[1];
+  // The first port in the line: a cluster node's line goes on to name its Redis.
+  const port = /https?:\/\/[^\s:]+:(\d+)/.exec(line[0])?.[1] ?? /(\d+)\s*$/.exec(line[0])?.[1];
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
@@ -51,11 +57,17 @@ async function startServerProcess(args: string[]): Promise<{ url: string; pid: n
   };
 }
 
-async function run(url: string, pid: number, clients: number, rooms: number, joinsPerSecond = 0): Promise<SignallingFigures> {
-  const rssBefore = rssMb(pid);
+/**
+ * Client i joins room i % rooms through node ⌊i / rooms⌋ % nodes: each room's members are spread
+ * over the nodes, and a relay to the room's next member (i + rooms) crosses nodes.
+ */
+async function run(urls: string[], pids: number[], clients: number, rooms: number, joinsPerSecond = 0): Promise<SignallingFigures> {
+  const nodeOf = (client: number): number => Math.floor(client / rooms) % urls.length;
+  const rss = (): number => pids.reduce((sum, pid) => sum + rssMb(pid), 0);
+  const rssBefore = rss();
   const sockets: Socket[] = [];
   for (let i = 0; i < clients; i += 100) {
-    const batch = Array.from({ length: Math.min(100, clients - i) }, () => io(url, { transports: ['websocket'], reconnection: false, forceNew: true }));
+    const batch = Array.from({ length: Math.min(100, clients - i) }, (_, k) => io(urls[nodeOf(i + k)]!, { transports: ['websocket'], reconnection: false, forceNew: true }));
     await Promise.all(batch.map((s) => new Promise((resolve) => s.once('connect', () => resolve(null)))));
     sockets.push(...batch);
   }
@@ -84,7 +96,7 @@ async function run(url: string, pid: number, clients: number, rooms: number, joi
   // Each member is seen by itself and by everyone who was in its room before it came.
   const perRoom = clients / rooms;
   const expected = rooms * ((perRoom * (perRoom + 1)) / 2);
-  const rssAfter = rssMb(pid);
+  const rssAfter = rss();
 
   // Relay: each client sends 40 signals to the next client in its room.
   const perClient = 40;
@@ -92,8 +104,10 @@ async function run(url: string, pid: number, clients: number, rooms: number, joi
   sockets.forEach((socket) => socket.on('signal', () => received++));
   const data = { candidate: { candidate: 'candidate:1 1 udp 2122252543 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 } };
   const relayStart = performance.now();
+  let crossNode = 0;
   sockets.forEach((socket, i) => {
     const partner = ids[(i + rooms) % clients]!;
+    if (nodeOf(i) !== nodeOf((i + rooms) % clients)) crossNode += perClient;
     for (let k = 0; k < perClient; k++) socket.emit('signal', { to: partner, data });
   });
   const total = clients * perClient;
@@ -120,6 +134,8 @@ async function run(url: string, pid: number, clients: number, rooms: number, joi
     signalsDelivered: received,
     relayTimedOut,
     incomplete: problems.length > 0 ? problems.join('; ') : null,
+    nodes: urls.length,
+    crossNodeRelayShare: round(crossNode / total, 2),
   };
 }
 
@@ -132,10 +148,10 @@ export interface SignallingComparison {
 export async function measureSignalling(bin: string, clients = 1000, rooms = 100, steadyRates = [250, 1000]): Promise<{ storm: SignallingComparison; steady: SignallingComparison[] }> {
   const measure = async (joinsPerSecond: number): Promise<SignallingComparison> => {
     const voxroomServer = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64']);
-    const voxroom = await run(voxroomServer.url, voxroomServer.pid, clients, rooms, joinsPerSecond);
+    const voxroom = await run([voxroomServer.url], [voxroomServer.pid], clients, rooms, joinsPerSecond);
     await voxroomServer.stop();
     const bareServer = await startServerProcess([fileURLToPath(new URL('./bare-server.js', import.meta.url))]);
-    const bare = await run(bareServer.url, bareServer.pid, clients, rooms, joinsPerSecond);
+    const bare = await run([bareServer.url], [bareServer.pid], clients, rooms, joinsPerSecond);
     await bareServer.stop();
     return { voxroom, bare };
   };
@@ -143,4 +159,52 @@ export async function measureSignalling(bin: string, clients = 1000, rooms = 100
   const steady: SignallingComparison[] = [];
   for (const rate of steadyRates) steady.push(await measure(rate));
   return { storm, steady };
+}
+
+/**
+ * The same joins and relays through a cluster: one node without Redis, then 1, 2 and 3 nodes
+ * sharing one Redis (a private redis-server on a free port, started here), each room's members
+ * spread over the nodes, so most relays cross nodes (crossNodeRelayShare says how many).
+ */
+export async function measureClusterSignalling(bin: string, clients = 1000, rooms = 100, nodeCounts = [1, 2, 3], joinsPerSecond = 250): Promise<{ alone: SignallingFigures; cluster: SignallingFigures[] }> {
+  const alone = await (async () => {
+    const server = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64']);
+    try {
+      return await run([server.url], [server.pid], clients, rooms, joinsPerSecond);
+    } finally {
+      await server.stop();
+    }
+  })();
+  const cluster: SignallingFigures[] = [];
+  for (const count of nodeCounts) {
+    const redis = await startRedisProcess();
+    const nodes: Array<Awaited<ReturnType<typeof startServerProcess>>> = [];
+    try {
+      for (let n = 0; n < count; n++) nodes.push(await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64', '--redis', redis.url]));
+      cluster.push(await run(nodes.map((node) => node.url), nodes.map((node) => node.pid), clients, rooms, joinsPerSecond));
+    } finally {
+      for (const node of nodes) await node.stop();
+      await redis.stop();
+    }
+  }
+  return { alone, cluster };
+}
+
+/** A throwaway redis-server (no persistence) on a free loopback port. */
+async function startRedisProcess(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  for await (const line of createInterface({ input: child.stdout! })) if (/Ready to accept connections/.test(line)) break;
+  // Its later log lines must not fill the pipe and stall it.
+  child.stdout!.resume();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    },
+  };
 }
