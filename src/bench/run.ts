@@ -257,7 +257,7 @@ async function main(): Promise<void> {
       '',
       '## Cluster signalling',
       '',
-      'The signalling benchmark\'s joins (250/s) and relays, through one node without Redis, then 1, 2 and 3 nodes sharing one Redis (`voxroom serve --redis`, a private redis-server on this machine), each room's members spread over the nodes. Ratios are against the node alone.',
+      'The signalling benchmark\'s joins (250/s) and relays, through one node without Redis, then 1, 2 and 3 nodes sharing one Redis (`voxroom serve --redis`, a private redis-server on this machine), each room\'s members spread over the nodes. Ratios are against the node alone.',
       '',
       table(['servers', 'join p50 ms', 'join p99 ms', 'p99 / alone', 'signals/s', 'relay rate / alone', 'cross-node relay share', 'complete'], [
         row('1 node, no Redis', alone),

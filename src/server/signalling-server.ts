@@ -610,7 +610,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         for (const id of [...graceTimers.keys()]) endGrace(id);
         positions.close();
         await sfu.close();
-        io.emit('server-shutdown', { message: 'the server is shutting down' });
+        // This node's sockets only: in a cluster a plain emit would reach every node's.
+        io.local.emit('server-shutdown', { message: 'the server is shutting down' });
         // Let the notice reach clients before their sockets close.
         await new Promise((resolve) => setTimeout(resolve, 50));
         const closed = new Promise<void>((resolve) => io.close(() => resolve()));
