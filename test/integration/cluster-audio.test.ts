@@ -90,9 +90,10 @@ describe('voice across a cluster', () => {
     const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
     const silentAt = (peer: TestPeer): number[] => framesHeard(peer, since).flatMap((frame, i) => (longestSilenceMs([frame]) > 0 ? [Math.round(i * 10 - 1000)] : []));
     console.log(`node kill -9 behind nginx: longest silence heard since the kill: alice ${gaps.alice} ms, bob ${gaps.bob} ms; silent frames (ms after the kill): alice ${silentAt(alice).slice(0, 40).join(' ')}; bob ${silentAt(bob).slice(0, 40).join(' ')}`);
-    // Links rebuilt would cost ~300 ms of silence (issue 14). Gaps of 50-170 ms were seen on this
-    // loaded 2-core machine, also just before the kill, so they are load, not the resume; the
-    // goal (no gap, <= 20 ms as in resume.test.ts) is not yet shown here.
+    // Links rebuilt would cost ~300 ms of silence (issue 14). Three runs on the loaded 2-core
+    // machine measured 10, 50-80 (with gaps also just before the kill: load) and 100-170 ms
+    // (around 5-6 s after the kill, when the dead node's heartbeat expires: not explained yet),
+    // so the goal (no gap, <= 20 ms as in resume.test.ts) is not reliably shown here.
     expect(gaps.alice).toBeLessThan(250);
     expect(gaps.bob).toBeLessThan(250);
     expectHears(lastSeconds(alice.sink, 1), TONES.bob);
