@@ -132,7 +132,10 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   const deviceOptions = { latency: flags.latency, logger, outputChannels: flags.spatial ? (2 as const) : (1 as const) };
 
   // A listener opens no microphone: it sends nothing.
-  const source: AudioSource = flags.listenOnly ? new SilenceSource() : await openSource(flags.input, { loop: flags.loop, device: deviceOptions });
+  // An input file that cannot be played is the command line's mistake (exit 2); a device is not.
+  const source: AudioSource = flags.listenOnly
+    ? new SilenceSource()
+    : await openSource(flags.input, { loop: flags.loop, device: deviceOptions }).catch((error: Error) => Promise.reject(flags.input.kind === 'device' ? error : new UsageError(error.message)));
   let sink: AudioSink | null = null;
   let peer: VoicePeer;
   try {
@@ -145,7 +148,9 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   wireEvents(peer, out);
 
   let exitCode = 0;
+  let endRun: (reason: string) => void = () => undefined;
   const ended = new Promise<string>((resolve) => {
+    endRun = resolve;
     peer.once('source-ended', () => resolve('input ended'));
     peer.once('fatal', ({ message, code }) => {
       out.problem(message);
@@ -157,7 +162,6 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       exitCode = EXIT_CODES.failure;
       resolve(code === 'session-replaced' ? 'another session took this name' : 'the server refused the token');
     });
-    if (durationSeconds !== undefined) setTimeout(() => resolve('duration reached'), durationSeconds * 1000).unref();
     void onShutdownSignal().then((signal) => resolve(signal));
     readControlLines(peer, out, () => resolve('quit'));
   });
@@ -170,10 +174,12 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
     throw error;
   }
-  // Expectation times count from the join.
+  // Expectation times, and --duration, count from the join.
   const joinedAt = performance.now();
   expectations?.startAt(joinedAt);
+  if (durationSeconds !== undefined) setTimeout(() => endRun('duration reached'), durationSeconds * 1000).unref();
   const reason = await ended;
+  expectations?.stopAt(performance.now());
   logger.info('leaving', { reason });
   await peer.stop();
   out.event('ended', { reason, ...(flags.recordDir ? { recordDir: flags.recordDir } : {}) }, `left the room (${reason})`);
