@@ -4,11 +4,11 @@
 import { EventEmitter } from 'node:events';
 import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
 import type { Logger } from '../log.js';
-import { isPolite, type IceServer, type PeerInfo, type RelayedSignal } from '../protocol.js';
+import { isPolite, type IceServer, type PeerInfo, type RelayedSignal, type SignalData } from '../protocol.js';
 import type { MediaState, MediaTopology, MediaTopologyEvents, MediaTopologyOptions } from './media-topology.js';
 import { PeerLink } from './peer-link.js';
 import { decideRetry, retryDelayMs } from './retry-policy.js';
-import { dtlsFingerprint } from './sdp-guard.js';
+import { SdpRejected, candidateProblem, dtlsFingerprint, sanitizeRemoteDescription } from './sdp-guard.js';
 import { nonstandard, type WrtcAudioSource, type WrtcTrack } from './wrtc.js';
 
 /** Reasons this class closes links for itself; any other close is worth reporting. */
@@ -87,24 +87,51 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
 
   handleSignal(signal: RelayedSignal): void {
     if (this.closed) return;
-    const { from, data } = signal;
+    const { from } = signal;
     const pair = this.pairs.get(from);
     if (!pair) return this.hold(signal);
-    const isOffer = 'description' in data && data.description.type === 'offer';
+    // Remote input is checked before it can cost anything: a refused offer builds no connection
+    // and leaves the current one alone.
+    let data: SignalData;
+    try {
+      data = this.checked(signal.data);
+    } catch (error) {
+      if (!(error instanceof SdpRejected)) throw error;
+      return this.refuse(pair, `refused a signal from ${pair.peer.name}: ${error.message}`);
+    }
+    const offer = 'description' in data && data.description.type === 'offer' ? data.description : null;
     // An offer with a new DTLS fingerprint comes from a fresh remote connection: start anew.
-    if (pair.link && isOffer && pair.link.remoteFingerprint !== null && dtlsFingerprint(data.description.sdp) !== pair.link.remoteFingerprint) {
+    const fresh = offer !== null && (!pair.link || (pair.link.remoteFingerprint !== null && dtlsFingerprint(offer.sdp) !== pair.link.remoteFingerprint));
+    if (fresh && pair.link) {
       this.logger.debug('offer from a fresh connection; replacing ours', { peer: pair.peer.name });
       pair.link.close('replaced');
       pair.link = null;
     }
     if (!pair.link) {
-      if (!isOffer) {
+      if (!offer) {
         this.logger.debug('signal for a connection we do not have', { peer: pair.peer.name, kind: 'candidate' in data ? 'candidate' : data.description.type });
         return;
       }
       this.createLink(pair, false);
     }
     pair.link!.handleSignal(data);
+  }
+
+  /** A remote description made safe for wrtc, or a candidate checked; throws SdpRejected. */
+  private checked(data: SignalData): SignalData {
+    if ('candidate' in data) {
+      const problem = candidateProblem(data.candidate.candidate);
+      if (problem) throw new SdpRejected(problem);
+      return data;
+    }
+    // A mesh link carries exactly one audio section (the defaults of sdp-guard's policy).
+    return { description: sanitizeRemoteDescription(data.description, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx }) };
+  }
+
+  /** Hostile or broken input from a roommate: reported, never fatal, the link left as it is. */
+  private refuse(pair: Pair, message: string): void {
+    this.logger.warn(message, { peer: pair.peer.name });
+    this.emit('problem', { peer: pair.peer.name, message });
   }
 
   handleServerOffer(): void {
@@ -153,8 +180,6 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
       initiator,
       iceServers: this.iceServers,
       track: this.options.listenOnly ? null : this.track,
-      ptimeMs: this.options.ptimeMs,
-      dtx: this.options.dtx,
       sendSignal: (data) => this.options.sendSignal(peer.id, data),
       onAudio: (data) => this.options.onAudio(peer, data),
       logger: this.logger.child({ peer: peer.name }),
