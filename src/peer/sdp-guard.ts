@@ -54,11 +54,20 @@ export interface SdpPolicy {
 export function sanitizeRemoteDescription(description: SessionDescription, policy: SdpPolicy): SessionDescription {
   if (description.type === 'rollback') return { type: 'rollback', sdp: '' };
   checkLines(description.sdp);
-  const sdp = parse(description.sdp);
+  const sdp = parsed(description.sdp);
   checkSections(sdp, policy);
   checkFingerprints(sdp, policy.requireFingerprint ?? true);
   for (const section of sdp.media) if (section.type === 'audio') rewriteAudioSection(section, policy);
   return { type: description.type, sdp: write(sdp) };
+}
+
+/** The parser's view; whatever it trips on is refused input, not a fault of ours. */
+function parsed(text: string): ParsedSdp {
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new SdpRejected(`unparseable SDP: ${(error as Error).message}`);
+  }
 }
 
 /** Line-level bounds, before any parsing: printable ASCII, bounded lengths, candidates as trickled ones. */
@@ -175,8 +184,8 @@ function opusParameters(config: string, policy: SdpPolicy): string {
 
 /** The DTLS fingerprint identifies one remote PeerConnection: a new one means a fresh connection. */
 export function dtlsFingerprint(sdp: string): string | null {
-  const parsed = parse(sdp);
-  const fingerprint = parsed.fingerprint ?? parsed.media.find((section) => section.fingerprint)?.fingerprint;
+  const description = parsed(sdp);
+  const fingerprint = description.fingerprint ?? description.media.find((section) => section.fingerprint)?.fingerprint;
   return fingerprint ? `${fingerprint.type} ${fingerprint.hash}` : null;
 }
 
