@@ -161,7 +161,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       if (code === INTERNAL_FAULT) return internalFault(message);
       out.problem(message);
       exitCode = EXIT_CODES.failure;
-      resolve(code === undefined ? 'audio device failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
+      resolve(code === undefined ? 'audio input or output failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
     });
     peer.once('refused', ({ code, message }) => {
       out.problem(`${message} (${code})`);
