@@ -1,6 +1,7 @@
 // Issue 13, hostile input to a peer: a fake roommate (the real signalling client, against a real
 // server) sends mutated real offers and candidates to a live peer. The peer must never die, and
-// what it hears from its other, real roommate must stay free of gaps throughout.
+// what it hears from its other, real roommate must stay free of gaps throughout. A second test
+// pins the re-offer limit with valid offers from "new" connections.
 //
 // Seeded: VOXROOM_FUZZ_SEED=<n> replays a run, VOXROOM_FUZZ_RUNS=<n> sets how many inputs
 // (default 300). The seed is printed at the start and on failure.
@@ -9,6 +10,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
 import { silentLogger } from '../../src/log.js';
+import { REMOTE_REBUILD_BURST } from '../../src/peer/mesh-topology.js';
 import { SignallingClient } from '../../src/peer/signalling-client.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { hostileSignal, realSignals, type HostileKind } from '../helpers/hostile-signals.js';
@@ -107,5 +109,28 @@ describe('peer fuzzer', () => {
     expect(gapMs).toBeLessThanOrEqual(MAX_GAP_MS + stallMs);
     expect(problems.some((p) => p.includes('too often'))).toBe(true);
     expectHears(target.sink.samples(1), 440);
+  });
+
+  it(`a roommate forces at most ${REMOTE_REBUILD_BURST} new connections at once; further offers are refused and reported`, async () => {
+    server = await startTestServer();
+    const target = makePeer(server.url, 'reoffer', 'target', null);
+    peers.push(target);
+    await target.peer.start();
+    const problems: string[] = [];
+    target.peer.on('problem', ({ message }) => problems.push(message));
+    const { offer } = await realSignals();
+    attacker = new SignallingClient(server.url, 'reoffer', 'mallory', silentLogger);
+    await attacker.join();
+    const targetId = target.peer.identity!.id;
+    for (let i = 0; i < 6; i++) {
+      // A valid offer from a "new" connection each time: a fresh fingerprint.
+      const fingerprint = Array.from({ length: 32 }, (_, b) => ((b * 31 + i * 17) % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
+      attacker.sendSignal(targetId, { description: { type: 'offer', sdp: offer.replace(/a=fingerprint:[^\r\n]*/g, `a=fingerprint:sha-256 ${fingerprint}`) } });
+      await sleep(300);
+    }
+    const refused = problems.filter((p) => p.includes('asks for new connections too often'));
+    expect(refused, problems.join('\n')).toHaveLength(6 - REMOTE_REBUILD_BURST);
+    expect(refused[0]).toMatch(/mallory asks for new connections too often \(at most 3 at once, then one every 10 s\); offer refused/);
+    expect(target.peer.peers().find((p) => p.name === 'mallory')?.connection).not.toBe('never-started');
   });
 });
