@@ -9,7 +9,7 @@
 #   espeak-ng, ffmpeg             bots that speak (--input speak:) and play MP3/Ogg/FLAC files
 set -euo pipefail
 
-packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus espeak-ng ffmpeg)
+packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus espeak-ng ffmpeg sox)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

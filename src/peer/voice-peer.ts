@@ -85,6 +85,9 @@ export interface PeerStatus {
   packets?: { sent: number; received: number };
 }
 
+/** The 'fatal' code of a fault in voxroom itself (a tick that threw), as opposed to the outside world failing. */
+export const INTERNAL_FAULT = 'internal-fault';
+
 export interface VoicePeerEvents {
   joined: [info: { self: Member; peers: Member[]; map: RoomLayout | null; renamed: boolean; resumed: boolean }];
   'peer-joined': [peer: Member];
@@ -101,7 +104,10 @@ export interface VoicePeerEvents {
   /** Something went wrong that the peer survives (a rejected connection, a server error). */
   problem: [info: { message: string; peer?: string }];
   disconnected: [info: { reason: string }];
-  /** The peer cannot go on (an audio device failed, the server is gone or refused our return); stop() it. */
+  /**
+   * The peer cannot go on (an audio device failed, the server is gone or refused our return, or
+   * an internal fault: code INTERNAL_FAULT); stop() it, which finalises every file.
+   */
   fatal: [info: { message: string; code?: string }];
   /**
    * The peer has left the room for good: another session joined under its name
@@ -156,6 +162,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onSpeakingChange: (speaking) => this.publishState({ speaking }),
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
+      onFault: (error) => this.emit('fatal', { message: error.message, code: INTERNAL_FAULT }),
+      onRecordingProblem: (message) => this.emit('problem', { message }),
     });
     this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls, token: options.token, reconnectTimeoutMs: options.reconnectTimeoutMs, ...(options.at ? { at: options.at } : {}) });
     this.walker = new Walker(async (request) => {

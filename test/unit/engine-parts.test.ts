@@ -58,14 +58,14 @@ describe('TimelineRecorder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'voxroom-recorder-'));
     const recorder = new TimelineRecorder(dir);
     recorder.track('alice', 0);
-    recorder.write([{ name: 'alice', frame: constant(100) }]);
+    recorder.write([{ name: 'alice', frame: constant(100) }], 1);
     recorder.track('bob', 1);
     recorder.track('bob', 5); // once only
     recorder.write([
       { name: 'alice', frame: null },
       { name: 'bob', frame: constant(300) },
       { name: 'nobody', frame: constant(1) },
-    ]);
+    ], 2);
     await recorder.close();
     const alice = readWav16(join(dir, 'alice.wav')).samples;
     const bob = readWav16(join(dir, 'bob.wav')).samples;
@@ -83,7 +83,7 @@ describe('TimelineRecorder', () => {
     recorder.write([
       { name: 'a/b', frame: constant(1) },
       { name: 'a:b', frame: constant(2) },
-    ]);
+    ], 1);
     await recorder.close();
     expect(readWav16(join(dir, 'a_b.wav')).samples[0]).toBe(1);
     expect(readWav16(join(dir, 'a_b-2.wav')).samples[0]).toBe(2);
