@@ -155,7 +155,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     peer.once('refused', ({ code, message }) => {
       out.problem(`${message} (${code})`);
       exitCode = EXIT_CODES.failure;
-      resolve(code === 'session-replaced' ? 'another session took this name' : 'the server refused the token');
+      resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
     });
     if (durationSeconds !== undefined) setTimeout(() => resolve('duration reached'), durationSeconds * 1000).unref();
     void onShutdownSignal().then((signal) => resolve(signal));

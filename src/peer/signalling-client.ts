@@ -126,6 +126,8 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.on('server-shutdown', ({ message }) => this.emit('server-shutdown', message));
     // Taking the session back would only take it from the other one in turn: stop here.
     this.socket.on('session-replaced', ({ message }) => this.refuse(new JoinError('session-replaced', message)));
+    // A kicked member's resume is refused anyway: do not try.
+    this.socket.on('kicked', ({ message }) => this.refuse(new JoinError('kicked', message)));
     this.socket.on('disconnect', (reason) => {
       if (this.closed || this.refused) return;
       this.emit('disconnected', reason);

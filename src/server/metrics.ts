@@ -13,6 +13,8 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly floodDisconnects = new Counter({ name: 'voxroom_flood_disconnects_total', help: 'Sockets disconnected for sending too many refused events', registers: [this.registry] });
+
   constructor(counts: { rooms: () => number; peers: () => number }) {
     new Gauge({ name: 'voxroom_rooms', help: 'Rooms with at least one peer', registers: [this.registry], collect() { this.set(counts.rooms()); } });
     new Gauge({ name: 'voxroom_peers', help: 'Peers in rooms', registers: [this.registry], collect() { this.set(counts.peers()); } });

@@ -9,17 +9,20 @@ import type { ZodError, z } from 'zod';
 import {
   CLIENT_EVENTS,
   JoinRequestSchema,
+  KickRequestSchema,
   LIMITS,
   MemberStatePatchSchema,
   OPEN_SERVER_GRANTS,
   MoveRequestSchema,
   PROTOCOL_VERSION,
+  ServerMuteRequestSchema,
   SfuCandidateSchema,
   SfuPublishSchema,
   SfuSdpSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   SignalRequestSchema,
   describeIssues,
+  type AdminAck,
   type ClientToServerEvents,
   type ErrorCode,
   type Grant,
@@ -47,6 +50,7 @@ import { TokenBucket } from './rate-limiter.js';
 import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
 import { MemberMotion, entryPosition } from './room-positions.js';
 import { ThrottledAnnouncer } from './throttled-announcer.js';
+import { KickedMembers } from './kicked-members.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -238,20 +242,30 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     void socket.leave(versionRoom(member.room, member.protocolVersion));
   };
 
+  // Abuse is a rate of refusals, not a lifetime total: a long session accumulates a few benign
+  // ones (a candidate for a peer that has just left), a flood empties its bucket quickly. Every
+  // refusal counts, whichever handler makes it, so no event is a free way to keep the server busy.
+  const refusalBuckets = new WeakMap<VoxSocket, TokenBucket>();
   const refuse = (socket: VoxSocket, code: ErrorCode, message: string, ack?: Ack<{ ok: false; error: ProtocolError }>): void => {
     metrics.rejected.inc({ code });
     logger.debug('refused message', { socket: socket.id, code, message });
     const error = { code, message };
     if (ack) ack({ ok: false, error });
     else socket.emit('error-message', error);
+    const refusals = refusalBuckets.get(socket);
+    if (refusals && !refusals.take(Date.now()) && socket.connected) {
+      logger.warn('disconnecting a socket that keeps sending refused events', { socket: socket.id, code });
+      metrics.floodDisconnects.inc();
+      socket.disconnect(true);
+    }
   };
+  /** Members whose resume claims are refused: an admin kicked them. */
+  const kicked = new KickedMembers();
 
   io.on('connection', (socket: VoxSocket) => {
     const events = new TokenBucket(LIMITS.eventsPerSecond, LIMITS.eventBurst, Date.now());
     const joins = new TokenBucket(LIMITS.joinsPerSecond, LIMITS.joinBurst, Date.now());
-    // Abuse is a rate of refusals, not a lifetime total: a long session accumulates a few benign
-    // ones (a candidate for a peer that has just left), a flood empties this bucket quickly.
-    const refusals = new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now());
+    refusalBuckets.set(socket, new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now()));
     logger.debug('socket connected', { socket: socket.id, address: socket.handshake.address });
     // Joins of one socket are admitted in the order they came, also while a token is checked.
     let joinsInOrder: Promise<void> = Promise.resolve();
@@ -262,13 +276,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     socket.use((packet, next) => {
       const [event, ...args] = packet as unknown[];
       const ack = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as Ack<{ ok: false; error: ProtocolError }>) : undefined;
-      const fail = (code: ErrorCode, message: string): void => {
-        refuse(socket, code, message, ack);
-        if (!refusals.take(Date.now())) {
-          logger.warn('disconnecting a flooding socket', { socket: socket.id });
-          socket.disconnect(true);
-        }
-      };
+      const fail = (code: ErrorCode, message: string): void => refuse(socket, code, message, ack);
       if (typeof event !== 'string' || !CLIENT_EVENTS.has(event)) {
         return fail('unknown-event', `unknown event ${JSON.stringify(String(event)).slice(0, 80)}; this server accepts ${[...CLIENT_EVENTS].join(', ')}`);
       }
@@ -325,6 +333,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const verified = request.resume === undefined ? null : resumeTokens.verify(request.resume, Date.now());
       if (verified && !verified.ok) logger.info('resume token not accepted; joining as a new member', { room: request.room, reason: verified.reason });
       const claim = verified?.ok ? verified.claim : null;
+      if (claim && kicked.has(claim.id, Date.now())) {
+        return refuse(socket, 'kicked', `an admin removed you from room "${claim.room}", so your place there cannot be taken back; join again without resuming if your token allows it`, ack);
+      }
       const outcome = registry.join(socket.id, request.room, identity.name, { resume: claim, protocolVersion: request.v, capacity, grants: identity.grants, ownsName: identity.ownsName, ...(position ? { position } : {}) });
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
@@ -393,6 +404,59 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const updated = registry.updateState(socket.id, patch);
       if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
       if (updated.changed) announceState(updated.member);
+      ack?.({ ok: true });
+    });
+
+    /** The sender, if it is in a room and holds the admin grant; otherwise refuses and returns null. */
+    const adminOf = (action: string, ack: Ack<AdminAck> | undefined): Member | null => {
+      const admin = registry.memberOf(socket.id);
+      if (!admin) {
+        refuse(socket, 'not-in-room', `join a room before you ${action}`, ack);
+        return null;
+      }
+      if (!admin.state.grants.includes('admin')) {
+        refuse(socket, 'not-admin', `only admins may ${action}: your room token lacks the admin grant; ask whoever mints tokens for one with --grant speak,listen,admin`, ack);
+        return null;
+      }
+      return admin;
+    };
+
+    socket.on('kick', (...args: unknown[]) => {
+      const ack = extractAck<AdminAck>(args);
+      const parsed = KickRequestSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid kick: ${describeIssues(parsed.error)}; send { id } of a roommate`, ack);
+      const admin = adminOf('kick a member', ack);
+      if (!admin) return;
+      const target = registry.roommate(socket.id, parsed.data.id);
+      if (!target) return refuse(socket, 'unknown-peer', `no other member "${parsed.data.id}" in room "${admin.room}"`, ack);
+      kicked.add(target.id, Date.now());
+      registry.removeById(target.id);
+      endGrace(target.id);
+      forgetMember(target);
+      const targetSocket = target.socketId === null ? undefined : io.sockets.sockets.get(target.socketId);
+      if (targetSocket) {
+        leaveSocketRooms(targetSocket, target);
+        targetSocket.emit('kicked', { room: target.room, message: `an admin (${admin.name}) removed you from room "${target.room}"; you cannot resume this place` });
+        targetSocket.disconnect(true);
+      }
+      logger.info('member kicked', { room: target.room, name: target.name, id: target.id, by: admin.name });
+      ack?.({ ok: true });
+      announceLeave(target, 'kicked');
+    });
+
+    socket.on('server-mute', (...args: unknown[]) => {
+      const ack = extractAck<AdminAck>(args);
+      const parsed = ServerMuteRequestSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid server-mute: ${describeIssues(parsed.error)}; send { id, muted }`, ack);
+      const admin = adminOf(parsed.data.muted ? 'server-mute a member' : 'server-unmute a member', ack);
+      if (!admin) return;
+      const target = registry.roommate(socket.id, parsed.data.id);
+      if (!target) return refuse(socket, 'unknown-peer', `no other member "${parsed.data.id}" in room "${admin.room}"`, ack);
+      const updated = registry.updateStateById(target.id, { serverMuted: parsed.data.muted });
+      if (updated?.changed) {
+        announceState(updated.member);
+        logger.info(parsed.data.muted ? 'member server-muted' : 'member server-unmuted', { room: target.room, name: target.name, id: target.id, by: admin.name });
+      }
       ack?.({ ok: true });
     });
 

@@ -130,6 +130,12 @@ class RoomClient {
       this.replaced = true;
       setStatus(`You left the room: ${message}.`);
     });
+    socket.on('kicked', ({ message }) => {
+      // Like a replaced session: the server will not take us back, so do not try.
+      this.replaced = true;
+      socket.io.reconnection(false);
+      setStatus(`You were removed from the room: ${message}.`);
+    });
     socket.on('disconnect', () => !this.replaced && setStatus('Lost the server; reconnecting…'));
     socket.io.on('reconnect', () => void this.rejoin());
     await this.sendJoin();

@@ -118,7 +118,7 @@ describe('a server that requires room tokens', () => {
     const bob = await client(server);
     const bobAck = await joinOk(bob, 'lobby', 'alice', { token: await mint('bob', { grants: ['listen'] }) });
     expect(bobAck.self.name).toBe('bob');
-    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice', state: { muted: false, speaking: false, away: false, grants: ['speak', 'listen', 'admin'] } }]);
+    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice', state: { muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen', 'admin'] } }]);
     await aliceRoom.waitFor((view) => view.peers.some((p) => p.name === 'bob' && p.state?.grants.join() === 'listen'));
     // Grants come from the token only: a member cannot give itself more.
     expect(await bob.emitWithAck('update-state', { grants: ['speak', 'listen', 'admin'] } as never)).toMatchObject({ ok: false, error: { code: 'bad-request' } });
