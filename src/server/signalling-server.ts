@@ -22,6 +22,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   SignalRequestSchema,
   describeIssues,
+  mayBeHeard,
   type AdminAck,
   type ClientToServerEvents,
   type ErrorCode,
@@ -182,6 +183,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         io.to(socketRoom(room)).emit('error-message', { code: 'media-unavailable', message: reason });
       },
       membersOf: (room) => registry.membersIn(room).map((member) => member.id),
+      mayForward: (memberId) => {
+        const member = registry.memberById(memberId);
+        return member !== null && mayBeHeard(member.state);
+      },
     },
     logger,
   );
@@ -372,6 +377,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // A member back in its place keeps its media path (its SFU handles were kept while away);
       // a new or restored one starts its own, and the room may move to the SFU with it.
       const media = resumed === 'rebound' ? sfu.mediaOf(member.room) : sfu.memberJoined(member.room, member.id);
+      // Its token (and so its speak grant) may differ from the one it had before.
+      if (resumed === 'rebound') sfu.forwardingChanged(member.id);
       if (layout && !motions.has(member.id)) motions.set(member.id, new MemberMotion(Date.now()));
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
@@ -454,6 +461,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (!target) return refuse(socket, 'unknown-peer', `no other member "${parsed.data.id}" in room "${admin.room}"`, ack);
       const updated = registry.updateStateById(target.id, { serverMuted: parsed.data.muted });
       if (updated?.changed) {
+        sfu.forwardingChanged(target.id);
         announceState(updated.member);
         logger.info(parsed.data.muted ? 'member server-muted' : 'member server-unmuted', { room: target.room, name: target.name, id: target.id, by: admin.name });
       }
