@@ -1,6 +1,6 @@
 // The room signalling server: socket.io for rooms and signal relay, plain HTTP for health,
 // metrics and the web client. Every incoming payload is validated against src/protocol.ts.
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -52,6 +52,7 @@ import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
 import { MemberMotion, entryPosition } from './room-positions.js';
 import { ThrottledAnnouncer } from './throttled-announcer.js';
 import { KickedMembers } from './kicked-members.js';
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, clientAddress, normalOrigin, originAllowed, type ConnectionLimits } from './connection-gate.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -86,6 +87,14 @@ export interface SignallingServerOptions {
   resumeKey?: Buffer;
   /** How long a member whose socket closed keeps its place, away, before it leaves (default 15 s). */
   resumeGraceMs?: number;
+  /** Web origins besides the server's own whose pages may connect (`*`: any); default none. */
+  allowOrigins?: string[];
+  /** Open connections per client address and in total (default DEFAULT_CONNECTION_LIMITS). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Behind a load balancer: the client address is the one it appends to X-Forwarded-For. */
+  trustProxy?: boolean;
+  /** GET /metrics: require this bearer token, and/or serve it on this loopback port instead of the main one. */
+  metrics?: { token?: string; port?: number };
 }
 
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
@@ -101,6 +110,8 @@ export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
+  /** Where /metrics is served when it has its own loopback port (`metrics.port`); null otherwise. */
+  readonly metricsUrl: string | null;
   /** Tells connected peers, stops accepting, closes every socket. Idempotent. */
   close(): Promise<void>;
 }
@@ -210,21 +221,53 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   };
   const metrics = new ServerMetrics({ rooms: () => registry.roomCount, peers: () => registry.peerCount });
 
-  const handler = createRequestHandler({
-    metrics,
-    health: () => ({ rooms: registry.roomCount, peers: registry.peerCount }),
-    staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS,
-  });
+  const health = (): { rooms: number; peers: number } => ({ rooms: registry.roomCount, peers: registry.peerCount });
+  const metricsPort = options.metrics?.port;
+  const metricsAccess = { token: options.metrics?.token ?? null };
+  if (metricsPort === undefined && metricsAccess.token === null) logger.warn('GET /metrics is open to anyone who can reach this server; protect it with --metrics-token-file or move it to a loopback port with --metrics-port');
+  const handler = createRequestHandler({ metrics, metricsAccess: metricsPort === undefined ? metricsAccess : 'elsewhere', health, staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS });
   const httpServer: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
 
+  // Who may connect, checked in allowRequest: before socket.io runs any handler, so a refused
+  // handshake costs a header lookup and a map read (a 403 with the reason).
+  const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits });
+  const trustProxy = options.trustProxy ?? false;
+  const allowOrigins = options.allowOrigins ?? [];
+  for (const origin of allowOrigins) if (origin !== '*' && normalOrigin(origin) === null) throw new Error(`allowed origin "${origin}" is not an origin; write it as scheme://host[:port], e.g. https://app.example.org`);
+  const addressOf = (request: IncomingMessage): string => clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustProxy);
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
     maxHttpBufferSize: LIMITS.maxTransportBytes,
     // Notice dead peers within ~20 s instead of socket.io's default 45 s.
     pingInterval: 10_000,
     pingTimeout: 10_000,
-    cors: { origin: true },
+    // Pages from other origins get CORS headers only when allowed (the server's own page needs none).
+    cors: { origin: allowOrigins.includes('*') ? true : allowOrigins.map((origin) => normalOrigin(origin) ?? origin) },
+    allowRequest: (request, callback) => {
+      if (!originAllowed(request.headers.origin, request.headers.host, Boolean(options.tls), { allowed: allowOrigins })) {
+        metrics.refusedConnections.inc({ reason: 'origin' });
+        return callback(`pages from ${String(request.headers.origin).slice(0, 100)} may not connect to this server; its operator can allow them with --allow-origin`, false);
+      }
+      const refusal = gate.check(addressOf(request));
+      if (refusal) {
+        metrics.refusedConnections.inc({ reason: refusal.reason });
+        return callback(refusal.message, false);
+      }
+      callback(null, true);
+    },
     // The web client loads socket.io's browser build from /socket.io/socket.io.min.js.
     serveClient: true,
+  });
+  // Counted when a connection is established: simultaneous handshakes all pass allowRequest's
+  // check, and the ones beyond a limit are closed here, before socket.io's connection handler.
+  io.engine.on('connection', (raw: { request: IncomingMessage; close(): void; once(event: 'close', listener: () => void): void }) => {
+    const address = addressOf(raw.request);
+    const refusal = gate.opened(address);
+    if (refusal) {
+      metrics.refusedConnections.inc({ reason: refusal.reason });
+      raw.close();
+      return;
+    }
+    raw.once('close', () => gate.closed(address));
   });
 
   // Room events: v2 clients get one small event per change, v1 clients the whole list on each
@@ -581,6 +624,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     httpServer.listen(options.port, options.host ?? '127.0.0.1');
   });
   httpServer.on('error', (error) => logger.error('http server error', { error: error.message }));
+  // Metrics on their own port listen on loopback only: for a scraper on this machine (or a tunnel).
+  const metricsServer = metricsPort === undefined ? null : createHttpServer(createRequestHandler({ metrics, metricsAccess, health, staticDirs: [] }));
+  if (metricsServer) {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', (error: NodeJS.ErrnoException) => {
+        httpServer.close();
+        reject(listenError(error, { port: metricsPort!, host: '127.0.0.1' }, '--metrics-port'));
+      });
+      metricsServer.listen(metricsPort, '127.0.0.1', () => resolve());
+    });
+  }
+  const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : null;
 
   const address = httpServer.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -590,6 +645,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   return {
     url,
     port: address.port,
+    metricsUrl,
     close: () => {
       closing ??= (async () => {
         for (const id of [...graceTimers.keys()]) endGrace(id);
@@ -603,6 +659,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         // a browser tab's keep-alive connection would hold shutdown up. End them now.
         httpServer.closeAllConnections();
         await closed;
+        if (metricsServer) {
+          metricsServer.closeAllConnections();
+          await new Promise((resolve) => metricsServer.close(resolve));
+        }
       })();
       return closing;
     },
@@ -624,10 +684,10 @@ function extractAck<T>(args: unknown[]): Ack<T> | undefined {
   return typeof last === 'function' ? (last as Ack<T>) : undefined;
 }
 
-function listenError(error: NodeJS.ErrnoException, options: SignallingServerOptions): Error {
+function listenError(error: NodeJS.ErrnoException, options: { port: number; host?: string }, flag = '--port'): Error {
   const where = `${options.host ?? '127.0.0.1'}:${options.port}`;
-  if (error.code === 'EADDRINUSE') return new Error(`port ${options.port} is already in use on ${options.host ?? '127.0.0.1'}; stop the other program or pick another port with --port`);
-  if (error.code === 'EACCES') return new Error(`not allowed to listen on ${where}; ports below 1024 need privileges, pick another with --port`);
+  if (error.code === 'EADDRINUSE') return new Error(`port ${options.port} is already in use on ${options.host ?? '127.0.0.1'}; stop the other program or pick another port with ${flag}`);
+  if (error.code === 'EACCES') return new Error(`not allowed to listen on ${where}; ports below 1024 need privileges, pick another with ${flag}`);
   if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') return new Error(`cannot listen on ${where}: no such local address; check --host`);
   return new Error(`cannot listen on ${where}: ${error.message}`);
 }

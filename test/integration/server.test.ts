@@ -1,4 +1,5 @@
 // The signalling server with real socket.io clients on loopback.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js';
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS, PROTOCOL_VERSION, type RelayedSignal } from '../../src/protocol.js';
@@ -374,6 +375,9 @@ describe('bad input', () => {
 
 describe('scale', () => {
   it('200 clients joining 20 rooms at once end with consistent lists everywhere', async () => {
+    // All from 127.0.0.1: past the default per-address limit.
+    await server.close();
+    server = await startTestServer({ connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
     const sockets = await Promise.all(Array.from({ length: 200 }, () => client()));
     const trackers = sockets.map((s) => trackRoom(s));
     const acks = await Promise.all(sockets.map((s, i) => joinOk(s, `room-${i % 20}`, `peer-${i}`)));
