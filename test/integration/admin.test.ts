@@ -1,6 +1,8 @@
 // Admin actions (kick, server-mute): a real token server on loopback, real socket.io clients.
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { AdminError, SignallingClient, type JoinError } from '../../src/peer/signalling-client.js';
 import type { AdminAck, Grant, MemberLeft, ProtocolError } from '../../src/protocol.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
@@ -88,6 +90,28 @@ describe('admin actions', () => {
     expect(refusal(await admin(boss.socket, 'server-mute', { id: plain.id } as { id: string; muted: boolean }))?.code).toBe('bad-request');
     expect(refusal(await admin(boss.socket, 'kick', { id: 'x'.repeat(65) }))?.code).toBe('payload-too-large');
     expect(((await (await fetch(`${server.url}/healthz`)).json()) as { peers: number }).peers).toBe(2);
+  });
+
+  it('the library client: an admin kicks with kick(); the kicked client is refused for good and does not come back', async () => {
+    const server = await tokenServer();
+    const token = async (name: string, grants: Grant[]): Promise<string> => signer.mint({ name, scope: { room: 'lobby' }, grants, ttlSeconds: 600 });
+    const boss = new SignallingClient(server.url, 'lobby', 'boss', silentLogger, { token: await token('boss', ['speak', 'listen', 'admin']) });
+    const troll = new SignallingClient(server.url, 'lobby', 'troll', silentLogger, { token: await token('troll', ['speak', 'listen']) });
+    try {
+      const bossId = (await boss.join()).self.id;
+      const trollId = (await troll.join()).self.id;
+      const refused = new Promise<JoinError>((resolve) => troll.once('refused', resolve));
+      await expect(troll.kick(bossId)).rejects.toMatchObject({ code: 'not-admin' });
+      await expect(troll.kick('nobody')).rejects.toBeInstanceOf(AdminError);
+      await boss.kick(trollId);
+      expect(await refused).toMatchObject({ code: 'kicked', message: expect.stringMatching(/removed you from room "lobby"/) });
+      // It does not reconnect to try a resume (which would be refused anyway).
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(((await (await fetch(`${server.url}/healthz`)).json()) as { peers: number }).peers).toBe(1);
+    } finally {
+      await troll.close();
+      await boss.close();
+    }
   });
 
   it('an open server has no admins: kick is refused', async () => {
