@@ -77,10 +77,11 @@ export interface OriginPolicy {
 
 /**
  * Whether a handshake's Origin header is acceptable. No header: not a browser (headless peers,
- * scripts), which CORS does not concern. Otherwise the page must come from this server (same
- * host and scheme) or from an allowed origin.
+ * scripts), which CORS does not concern. Otherwise the page must come from this server (the
+ * same host and port as the Host header; the scheme is not compared, because behind a proxy
+ * that ends TLS the page is https and this server http) or from an allowed origin.
  */
-export function originAllowed(origin: string | undefined, host: string | undefined, secure: boolean, policy: OriginPolicy): boolean {
+export function originAllowed(origin: string | undefined, host: string | undefined, policy: OriginPolicy): boolean {
   if (origin === undefined) return true;
   if (policy.allowed.includes('*')) return true;
   let parsed: URL;
@@ -89,7 +90,7 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   } catch {
     return false;
   }
-  if (host !== undefined && parsed.host === host && parsed.protocol === (secure ? 'https:' : 'http:')) return true;
+  if (host !== undefined && parsed.host === host.toLowerCase()) return true;
   return policy.allowed.some((allowed) => normalOrigin(allowed) === parsed.origin);
 }
 

@@ -243,7 +243,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // Pages from other origins get CORS headers only when allowed (the server's own page needs none).
     cors: { origin: allowOrigins.includes('*') ? true : allowOrigins.map((origin) => normalOrigin(origin) ?? origin) },
     allowRequest: (request, callback) => {
-      if (!originAllowed(request.headers.origin, request.headers.host, Boolean(options.tls), { allowed: allowOrigins })) {
+      if (!originAllowed(request.headers.origin, request.headers.host, { allowed: allowOrigins })) {
         metrics.refusedConnections.inc({ reason: 'origin' });
         return callback(`pages from ${String(request.headers.origin).slice(0, 100)} may not connect to this server; its operator can allow them with --allow-origin`, false);
       }

@@ -36,17 +36,19 @@ describe('clientAddress', () => {
 describe('originAllowed', () => {
   const none = { allowed: [] };
   it('lets non-browsers (no Origin) and the server\'s own pages in, and nobody else by default', () => {
-    expect(originAllowed(undefined, 'voice.example:8080', false, none)).toBe(true);
-    expect(originAllowed('http://voice.example:8080', 'voice.example:8080', false, none)).toBe(true);
-    expect(originAllowed('https://voice.example:8080', 'voice.example:8080', false, none)).toBe(false);
-    expect(originAllowed('http://evil.example', 'voice.example:8080', false, none)).toBe(false);
-    expect(originAllowed('null', 'voice.example:8080', false, none)).toBe(false);
+    expect(originAllowed(undefined, 'voice.example:8080', none)).toBe(true);
+    expect(originAllowed('http://voice.example:8080', 'voice.example:8080', none)).toBe(true);
+    // Behind a proxy that ends TLS the page is https, the server http: the same host is enough.
+    expect(originAllowed('https://voice.example', 'Voice.example', none)).toBe(true);
+    expect(originAllowed('http://voice.example:8081', 'voice.example:8080', none)).toBe(false);
+    expect(originAllowed('http://evil.example', 'voice.example:8080', none)).toBe(false);
+    expect(originAllowed('null', 'voice.example:8080', none)).toBe(false);
   });
   it('lets listed origins in, written as browsers write them, or any with *', () => {
     const policy = { allowed: ['https://App.example.org:443/'] };
-    expect(originAllowed('https://app.example.org', 'voice.example', true, policy)).toBe(true);
-    expect(originAllowed('https://app.example.org:8443', 'voice.example', true, policy)).toBe(false);
-    expect(originAllowed('http://anything', 'voice.example', true, { allowed: ['*'] })).toBe(true);
+    expect(originAllowed('https://app.example.org', 'voice.example', policy)).toBe(true);
+    expect(originAllowed('https://app.example.org:8443', 'voice.example', policy)).toBe(false);
+    expect(originAllowed('http://anything', 'voice.example', { allowed: ['*'] })).toBe(true);
     expect(normalOrigin('not a url')).toBeNull();
   });
 });
