@@ -4,11 +4,10 @@
 // listen-only token is exactly the "patched peer that ignores its grant".
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toneLevel } from '../../src/audio/analysis.js';
 import type { Grant } from '../../src/protocol.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { allConnected, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { allConnected, heardDbfs, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { startTestServer } from '../helpers/signalling.js';
 
 const SECRET = randomBytes(32).toString('base64');
@@ -32,8 +31,6 @@ async function peer(room: string, name: string, tone: number | null, grants: Gra
   await made.peer.start();
   return made;
 }
-/** A tone's level in what a peer played during the last second, in dBFS (sine peak). */
-const heardDbfs = (listener: TestPeer, hz: number): number => 20 * Math.log10(Math.max(toneLevel(listener.sink.samples(1), hz), 1e-9) / 32767);
 const everyoneConnected = (group: TestPeer[]): boolean => group.every((p) => allConnected(p.peer, group.length - 1));
 
 describe('grants in a mesh', () => {

@@ -3,14 +3,13 @@
 // A real Janus, started by the test from the janus on the PATH.
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { toneLevel } from '../../src/audio/analysis.js';
 import { silentLogger } from '../../src/log.js';
 import type { Grant } from '../../src/protocol.js';
 import { JanusDriver } from '../../src/server/janus-driver.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { heardDbfs, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { startTestServer } from '../helpers/signalling.js';
 
 const SECRET = randomBytes(32).toString('base64');
@@ -45,7 +44,6 @@ async function peer(room: string, name: string, tone: number | null, grants: Gra
 const framesFrom = (listener: TestPeer, name: string): number => listener.peer.peers().find((p) => p.name === name)?.audio?.receivedFrames ?? 0;
 /** RTP packets of `name` that reached the listener (its decoder plays on without them, so frames alone say little). */
 const packetsFrom = async (listener: TestPeer, name: string): Promise<number> => (await listener.peer.peersWithPackets()).find((p) => p.name === name)?.packets?.received ?? 0;
-const heardDbfs = (listener: TestPeer, hz: number): number => 20 * Math.log10(Math.max(toneLevel(listener.sink.samples(1), hz), 1e-9) / 32767);
 
 describe('grants through the SFU', () => {
   it('a member without speak is never forwarded; a server-muted one stops being forwarded, and comes back when unmuted', async () => {
