@@ -163,6 +163,11 @@ export class AudioEngine {
     this.remotes.setHearing(name, hearing);
   }
 
+  /** Whether a remote peer may be heard at all (the room's grants and server-mute): gain 0 while not. */
+  setAudible(name: string, audible: boolean): void {
+    this.remotes.setAudible(name, audible);
+  }
+
   volumeOf(name: string): number {
     return this.remotes.volumeOf(name);
   }

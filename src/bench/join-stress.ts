@@ -2,6 +2,7 @@
 // against one `voxroom serve`, each sending its own tone and recording everyone else. A round
 // passes when every peer's recording of every other holds that peer's tone. Used by the test
 // suite (a few rounds) and by `npm run bench` (many), so that races that need real timing show.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +55,7 @@ export interface StressOptions {
 
 /** Starts a `voxroom serve` for the stress rounds; `injectDelayMs` slows its signalling. */
 export async function startStressServer(bin: string, injectDelayMs?: number): Promise<{ url: string; stop: () => Promise<void> }> {
-  const args = [bin, 'serve', '--port', '0', '--max-peers', '16', ...(injectDelayMs ? ['--inject-delay', String(injectDelayMs)] : [])];
+  const args = [bin, 'serve', '--port', '0', '--max-peers', '16', '--max-connections-per-ip', String(LOAD_TEST_CONNECTION_LIMITS.perAddress), ...(injectDelayMs ? ['--inject-delay', String(injectDelayMs)] : [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = createInterface({ input: child.stdout });
   const url = await new Promise<string>((resolve, reject) => {

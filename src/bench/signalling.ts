@@ -4,6 +4,7 @@
 // from a client's `join` to its own ack and to each roommate's `member-joined` for it; relay throughput
 // is signals per second delivered; memory is the server's RSS per connection. The same run
 // measures a bare socket.io server doing the same job, so the ratio shows voxroom's overhead.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -131,7 +132,7 @@ export interface SignallingComparison {
 /** The storm, then steady arrivals at each rate, each on fresh voxroom and bare servers. */
 export async function measureSignalling(bin: string, clients = 1000, rooms = 100, steadyRates = [250, 1000]): Promise<{ storm: SignallingComparison; steady: SignallingComparison[] }> {
   const measure = async (joinsPerSecond: number): Promise<SignallingComparison> => {
-    const voxroomServer = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64']);
+    const voxroomServer = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64', '--max-connections-per-ip', String(LOAD_TEST_CONNECTION_LIMITS.perAddress), '--max-connections', String(LOAD_TEST_CONNECTION_LIMITS.total)]);
     const voxroom = await run(voxroomServer.url, voxroomServer.pid, clients, rooms, joinsPerSecond);
     await voxroomServer.stop();
     const bareServer = await startServerProcess([fileURLToPath(new URL('./bare-server.js', import.meta.url))]);

@@ -171,7 +171,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     peer.once('refused', ({ code, message }) => {
       out.problem(`${message} (${code})`);
       exitCode = EXIT_CODES.failure;
-      resolve(code === 'session-replaced' ? 'another session took this name' : 'the server refused the token');
+      resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
     });
     void onShutdownSignal().then((signal) => resolve(signal));
     readControlLines(peer, out, () => resolve('quit'));

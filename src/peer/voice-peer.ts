@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
+import { isPolite, mayBeHeard, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
@@ -266,6 +266,16 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     return this.walker.once({ spot });
   }
 
+  /** Admins (a token with the admin grant): removes a roommate by id; it cannot resume. Rejects with an AdminError. */
+  async kick(id: string): Promise<void> {
+    await this.signalling.kick(id);
+  }
+
+  /** Admins: silences a roommate for everyone (no client plays it, the SFU does not forward it), or lets it be heard again. */
+  async serverMute(id: string, muted: boolean): Promise<void> {
+    await this.signalling.serverMute(id, muted);
+  }
+
   /** Turns to face `degrees` (clockwise, 0 = up the map). */
   face(degrees: number): Promise<Position> {
     return this.walker.once({ facing: degrees });
@@ -493,6 +503,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (this.members.has(member.id)) return this.updateMember(member.id, member.state);
     this.members.set(member.id, member);
     this.engine.attachRemote(member.name);
+    this.engine.setAudible(member.name, mayBeHeard(member.state));
     this.placeRemote(member);
     this.logger.info('peer joined', { peer: member.name });
     this.emit('peer-joined', member);
@@ -524,6 +535,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     const updated = { ...member, state };
     this.members.set(id, updated);
     if (!samePosition(member.state.position, state.position)) this.placeRemote(updated);
+    // Grants are enforced where the media is: a member without speak, or server-muted, is not
+    // played whatever its own client sends.
+    this.engine.setAudible(member.name, mayBeHeard(state));
     this.emit('peer-updated', updated);
   }
 

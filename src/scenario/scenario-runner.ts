@@ -1,6 +1,7 @@
 // Runs a scenario: its own server (or the one it names), every bot as a library VoicePeer in
 // this process, each bot's timeline on one clock, and the expectations judged at the end.
 // Reports progress as it goes through a callback; prints nothing itself.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { performance } from 'node:perf_hooks';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { SilenceSource } from '../audio/backend.js';
@@ -84,7 +85,8 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   let server: RunningServer | null = null;
   try {
     if (scenario.serverUrl === null) {
-      server = await startSignallingServer({ port: 0, host: '127.0.0.1', logger });
+      // Its own loopback server: every bot connects from the same address, so no per-address limit.
+      server = await startSignallingServer({ port: 0, host: '127.0.0.1', logger, connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
       progress({ kind: 'server', url: server.url, embedded: true });
     } else {
       progress({ kind: 'server', url: scenario.serverUrl, embedded: false });

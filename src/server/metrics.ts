@@ -13,6 +13,15 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly floodDisconnects = new Counter({ name: 'voxroom_flood_disconnects_total', help: 'Sockets disconnected for sending too many refused events', registers: [this.registry] });
+
+  readonly refusedConnections = new Counter({
+    name: 'voxroom_refused_connections_total',
+    help: 'Connections refused before any handler ran: by web origin, per-address or total limit',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(counts: { rooms: () => number; peers: () => number }) {
     new Gauge({ name: 'voxroom_rooms', help: 'Rooms with at least one peer', registers: [this.registry], collect() { this.set(counts.rooms()); } });
     new Gauge({ name: 'voxroom_peers', help: 'Peers in rooms', registers: [this.registry], collect() { this.set(counts.peers()); } });

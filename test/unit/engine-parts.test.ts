@@ -53,6 +53,26 @@ describe('RemoteAudioRegistry', () => {
   });
 });
 
+describe('RemoteAudioRegistry: who may be heard', () => {
+  it('mixes an inaudible peer at gain 0 whatever its volume, set before or after it comes, and restores its volume', () => {
+    const remotes = new RemoteAudioRegistry({ rogue: 150 });
+    remotes.setAudible('rogue', false);
+    remotes.attach('rogue');
+    const gainAfterTicks = (ticks: number): number => {
+      let gain = NaN;
+      for (let i = 0; i < ticks; i++) gain = remotes.pull().frames.find((f) => f.name === 'rogue')!.gain;
+      return gain;
+    };
+    expect(gainAfterTicks(2)).toBe(0);
+    remotes.setVolume('rogue', 200);
+    expect(gainAfterTicks(2)).toBe(0);
+    remotes.setAudible('rogue', true);
+    expect(gainAfterTicks(2)).toBe(2);
+    remotes.setAudible('rogue', false);
+    expect(gainAfterTicks(2)).toBe(0);
+  });
+});
+
 describe('TimelineRecorder', () => {
   it('pads a late peer with the silence before it came, and writes silence for missing frames', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'voxroom-recorder-'));
