@@ -10,7 +10,7 @@
 #   redis-server, nginx           cluster tests (each starts its own on free loopback ports)
 set -euo pipefail
 
-packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus espeak-ng ffmpeg redis-server nginx)
+packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus espeak-ng ffmpeg sox redis-server nginx)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

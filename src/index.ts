@@ -5,7 +5,7 @@
 
 // Peers
 export { VoicePeer, type VoicePeerOptions, type VoicePeerEvents, type PeerStatus } from './peer/voice-peer.js';
-export { JoinError, MoveError, type JoinedRoom } from './peer/signalling-client.js';
+export { AdminError, JoinError, MoveError, type JoinedRoom } from './peer/signalling-client.js';
 export type { RTCPeerConnectionState } from './peer/wrtc.js';
 
 // Audio: one format (48 kHz mono Int16, 10 ms frames), sources and sinks of it

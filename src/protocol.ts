@@ -144,6 +144,15 @@ export interface MediaChanged {
 export type SfuPublishAck = { ok: true; sdp: string } | { ok: false; error: ProtocolError };
 export type SignalRequest = z.infer<typeof SignalRequestSchema>;
 
+// ---- Admin actions: members with the `admin` grant moderate their own room. ----
+
+/** `kick`: the member leaves (reason `kicked`), is disconnected and cannot resume its place. */
+export const KickRequestSchema = z.strictObject({ id: PeerIdSchema });
+export type KickRequest = z.infer<typeof KickRequestSchema>;
+/** `server-mute`: silence a member for everyone (`muted: true`) or let it be heard again. */
+export const ServerMuteRequestSchema = z.strictObject({ id: PeerIdSchema, muted: z.boolean() });
+export type ServerMuteRequest = z.infer<typeof ServerMuteRequestSchema>;
+
 export interface PeerInfo {
   id: string;
   name: string;
@@ -185,10 +194,21 @@ export const MemberStateSchema = SelfStateSchema.extend({
   grants: z.array(GrantSchema),
   /** Its connection to the server is lost; its media may flow on, its place is kept while it resumes (set by the server). */
   away: z.boolean(),
+  /** An admin silenced this member (`server-mute`): it is not forwarded and no client plays it, whatever it sends (set by the server). */
+  serverMuted: z.boolean(),
   /** Rooms with a map only: where the member stands (the server owns it; members ask with `move`). */
   position: PositionSchema.optional(),
 });
 export type MemberState = z.infer<typeof MemberStateSchema>;
+
+/**
+ * Whether a member's audio may be played: it holds the `speak` grant and no admin has
+ * server-muted it. Every voxroom client applies this (gain 0 otherwise), and the SFU does not
+ * forward such a member; a patched client that sends anyway is not heard.
+ */
+export function mayBeHeard(state: Pick<MemberState, 'grants' | 'serverMuted'>): boolean {
+  return state.grants.includes('speak') && !state.serverMuted;
+}
 
 /** What a member may change about itself with `update-state`: some of its own fields, at least one. */
 export const MemberStatePatchSchema = SelfStateSchema.partial().refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change');
@@ -300,7 +320,11 @@ export type ErrorCode =
   | 'outside-room'
   | 'too-many-moves'
   /** The server cannot admit anyone now (a cluster node cut off from its Redis): retry shortly. */
-  | 'unavailable';
+  | 'unavailable'
+  /** An admin action (kick, server-mute) from a member without the `admin` grant. */
+  | 'not-admin'
+  /** A resume claim for a member an admin kicked: its place is gone; join anew if you may. */
+  | 'kicked';
 
 /** The codes of a refused room token: a client with a token cannot fix these by trying again. */
 export const TOKEN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>(['token-required', 'token-invalid', 'token-expired', 'token-wrong-room']);
@@ -345,6 +369,7 @@ export type UpdateStateAck = { ok: true } | { ok: false; error: ProtocolError };
 /** `shortened`: the walk was longer than the walking speed allows, and stopped short of the target. */
 export type MoveAck = { ok: true; position: Position; shortened: boolean } | { ok: false; error: ProtocolError };
 export type SignalAck = { ok: true } | { ok: false; error: ProtocolError };
+export type AdminAck = { ok: true } | { ok: false; error: ProtocolError };
 
 /** v1 only: the whole member list, on every join and leave. */
 export interface RoomUsersUpdated {
@@ -358,7 +383,7 @@ export interface MemberJoined {
   member: Member;
 }
 
-export type MemberLeftReason = 'left' | 'disconnected' | 'replaced';
+export type MemberLeftReason = 'left' | 'disconnected' | 'replaced' | 'kicked';
 
 /** v2: someone left the room. */
 export interface MemberLeft {
@@ -376,6 +401,13 @@ export interface MemberUpdated {
 
 /** Another session joined under this member's name (or resumed it): this one is no longer in the room. */
 export interface SessionReplaced {
+  room: string;
+  /** A sentence for people: what happened and what to do. */
+  message: string;
+}
+
+/** An admin removed this member from its room; the server disconnects the socket after this. */
+export interface Kicked {
   room: string;
   /** A sentence for people: what happened and what to do. */
   message: string;
@@ -403,6 +435,8 @@ export interface ServerToClientEvents {
   'server-shutdown': (notice: { message: string }) => void;
   /** This session left its room because another one took its name (same token name) or resumed it. */
   'session-replaced': (notice: SessionReplaced) => void;
+  /** An admin kicked this member: it is out of the room, its socket is closed next, and it cannot resume. */
+  kicked: (notice: Kicked) => void;
 }
 
 export interface ClientToServerEvents {
@@ -418,9 +452,13 @@ export interface ClientToServerEvents {
   /** SFU rooms: our answer to the latest sfu-offer. */
   'sfu-answer': (request: { sdp: string }, ack?: (result: UpdateStateAck) => void) => void;
   'sfu-candidate': (request: SfuCandidate, ack?: (result: UpdateStateAck) => void) => void;
+  /** Admins only: remove a member of one's room; it cannot resume. */
+  kick: (request: KickRequest, ack?: (result: AdminAck) => void) => void;
+  /** Admins only: silence a member of one's room for everyone, or let it be heard again. */
+  'server-mute': (request: ServerMuteRequest, ack?: (result: AdminAck) => void) => void;
 }
 
-export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state', 'move', 'sfu-publish', 'sfu-answer', 'sfu-candidate']);
+export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state', 'move', 'sfu-publish', 'sfu-answer', 'sfu-candidate', 'kick', 'server-mute']);
 
 /** Turns a zod failure into one readable sentence for an error message. */
 export function describeIssues(error: z.ZodError): string {

@@ -1,7 +1,15 @@
 // Signal analysis used by tests, benchmarks and level meters. Pure.
 
-/** Amplitude (same units as the samples, peak) of the component at `frequency`, by Goertzel. */
-export function toneAmplitude(samples: ArrayLike<number>, frequency: number, sampleRate = 48_000): number {
+/** A Hann window of `n` points, for callers that analyse many blocks of one size. */
+export function hannWindow(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1)));
+}
+
+/**
+ * Amplitude (same units as the samples, peak) of the component at `frequency`, by Goertzel.
+ * `window`: a precomputed Hann window of the samples' length (saves a cosine per sample).
+ */
+export function toneAmplitude(samples: ArrayLike<number>, frequency: number, sampleRate = 48_000, window?: Float32Array): number {
   const n = samples.length;
   if (n === 0) return 0;
   const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
@@ -9,7 +17,7 @@ export function toneAmplitude(samples: ArrayLike<number>, frequency: number, sam
   let s2 = 0;
   for (let i = 0; i < n; i++) {
     // Hann window: keeps leakage from the other tones out of the measurement.
-    const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
+    const w = window ? window[i]! : 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
     const s0 = samples[i]! * w + coefficient * s1 - s2;
     s2 = s1;
     s1 = s0;

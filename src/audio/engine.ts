@@ -42,6 +42,14 @@ export interface AudioEngineOptions {
   onRemoteFrame?: (name: string, frame: Frame) => void;
   /** A device failed at run time; the owner should stop cleanly. */
   onBackendFailure?: (error: Error) => void;
+  /**
+   * A tick threw (a bug, or a source that broke in an unforeseen way): the engine stops ticking
+   * rather than repeat the fault 100 times a second. The owner should stop, which finalises the
+   * files, and say so (the CLI exits with the internal-fault code).
+   */
+  onFault?: (error: Error) => void;
+  /** A recording could not be opened or written on (disk full, permissions): reported, the run goes on. */
+  onRecordingProblem?: (message: string) => void;
   /** Listens along: what we send, each tick's per-peer frames and the mix (bot expectations). */
   observer?: MixObserver;
 }
@@ -61,12 +69,14 @@ export class AudioEngine {
   private ticks = 0;
   /** The source pushes its frames (a microphone): ticks do not read it. */
   private liveCapture = false;
+  /** A tick threw: no more ticks (see onFault). */
+  private faulted = false;
   muted = false;
 
   constructor(private readonly options: AudioEngineOptions) {
-    this.recorder = options.recordDir ? new TimelineRecorder(options.recordDir) : null;
+    this.recorder = options.recordDir ? new TimelineRecorder(options.recordDir, { onProblem: (message) => options.onRecordingProblem?.(message) }) : null;
     this.remotes = new RemoteAudioRegistry(options.volumes, options.onRemoteFrame);
-    this.pacer = new TickPacer(() => this.tick());
+    this.pacer = new TickPacer(() => this.guardedTick());
     this.speaking = new SpeakingDetector((speaking) => options.onSpeakingChange?.(speaking));
     for (const backend of [options.source, options.sink]) backend.onFailure?.((error) => options.onBackendFailure?.(error));
   }
@@ -126,7 +136,9 @@ export class AudioEngine {
 
   /** A remote peer with this name is (again) connected; its audio arrives through push(). */
   attachRemote(name: string): void {
-    if (this.remotes.attach(name)) this.recorder?.track(name, this.ticks);
+    this.remotes.attach(name);
+    // Also for a returning peer whose file is still open: it is no longer gone.
+    this.recorder?.track(name, this.ticks);
   }
 
   /**
@@ -135,6 +147,7 @@ export class AudioEngine {
    */
   detachRemote(name: string): void {
     this.remotes.detach(name, this.recorder?.has(name) ?? false);
+    this.recorder?.gone(name, this.ticks);
   }
 
   push(name: string, chunk: PcmChunk): void {
@@ -148,6 +161,11 @@ export class AudioEngine {
   /** Spatial rooms: where a remote peer is heard from, on top of its volume (ramped over a frame). */
   setHearing(name: string, hearing: Hearing): void {
     this.remotes.setHearing(name, hearing);
+  }
+
+  /** Whether a remote peer may be heard at all (the room's grants and server-mute): gain 0 while not. */
+  setAudible(name: string, audible: boolean): void {
+    this.remotes.setAudible(name, audible);
   }
 
   volumeOf(name: string): number {
@@ -188,6 +206,18 @@ export class AudioEngine {
     this.options.observer?.captured?.(sent, performance.now());
   }
 
+  private guardedTick(): void {
+    if (this.faulted) return;
+    try {
+      this.tick();
+    } catch (error) {
+      this.faulted = true;
+      this.pacer.stop();
+      const fault = error instanceof Error ? error : new Error(String(error));
+      queueMicrotask(() => this.options.onFault?.(new Error(`the audio tick failed: ${fault.message}`, { cause: fault })));
+    }
+  }
+
   private tick(): void {
     this.ticks++;
     if (!this.liveCapture && this.options.capture !== false) {
@@ -199,7 +229,8 @@ export class AudioEngine {
       this.sendCaptured(captured ?? silentFrame());
     }
     const { frames, inputs } = this.remotes.pull();
-    this.recorder?.write(frames);
+    // Files of peers gone too long are closed; the registry forgets them too.
+    for (const name of this.recorder?.write(frames, this.ticks) ?? []) this.remotes.detach(name, false);
     const mixed = this.stereoMixer ? this.stereoMixer.mix(inputs) : this.mixer.mix(inputs);
     this.mixMeter.update(mixed);
     this.options.sink.write(mixed);

@@ -42,6 +42,8 @@ class RemoteAudio {
   /** The listener's volume for this peer (1 = 100 %). */
   private volume: number;
   private hearing: Hearing = UNPLACED;
+  /** False while the room says this peer may not be heard (no speak grant, server-muted): gain 0 whatever the volume. */
+  private audible = true;
   /** The gain of a mono mix: volume × level. */
   readonly gain: SmoothedGain;
   /** The gains of a stereo mix: volume × level × pan, per side. */
@@ -80,6 +82,11 @@ class RemoteAudio {
     this.retarget();
   }
 
+  setAudible(audible: boolean): void {
+    this.audible = audible;
+    this.retarget();
+  }
+
   /** A silent tick: the gains still move, so a change made while the peer is quiet lands. */
   advanceGains(): void {
     this.gain.advance();
@@ -89,9 +96,10 @@ class RemoteAudio {
 
   /** The gains ramp to their new values over the next frame (SmoothedGain): no clicks as people walk. */
   private retarget(): void {
-    this.gain.set(this.volume * this.hearing.level);
-    this.left.set(this.volume * this.hearing.left);
-    this.right.set(this.volume * this.hearing.right);
+    const volume = this.audible ? this.volume : 0;
+    this.gain.set(volume * this.hearing.level);
+    this.left.set(volume * this.hearing.left);
+    this.right.set(volume * this.hearing.right);
   }
 
   connect(): void {
@@ -115,6 +123,8 @@ class RemoteAudio {
 export class RemoteAudioRegistry {
   private readonly remotes = new Map<string, RemoteAudio>();
   private readonly volumes = new Map<string, number>();
+  /** Peers the room does not let us hear (kept by name like volumes: it applies when they attach). */
+  private readonly inaudible = new Set<string>();
 
   constructor(
     initialVolumes: Record<string, number> = {},
@@ -132,7 +142,9 @@ export class RemoteAudioRegistry {
       return false;
     }
     const probe = this.onRemoteFrame;
-    this.remotes.set(name, new RemoteAudio(name, this.volumeOf(name), probe && ((frame) => probe(name, frame))));
+    const remote = new RemoteAudio(name, this.volumeOf(name), probe && ((frame) => probe(name, frame)));
+    if (this.inaudible.has(name)) remote.setAudible(false);
+    this.remotes.set(name, remote);
     return true;
   }
 
@@ -163,6 +175,16 @@ export class RemoteAudioRegistry {
   /** Spatial rooms: where this peer is heard from (on top of its volume). */
   setHearing(name: string, hearing: Hearing): void {
     this.remotes.get(name)?.setHearing(hearing);
+  }
+
+  /**
+   * Whether this peer may be heard at all (its grants and server-mute, PROTOCOL.md): when not,
+   * its audio is mixed at gain 0 whatever its volume, until it may be heard again.
+   */
+  setAudible(name: string, audible: boolean): void {
+    if (audible) this.inaudible.delete(name);
+    else this.inaudible.add(name);
+    this.remotes.get(name)?.setAudible(audible);
   }
 
   volumeOf(name: string): number {

@@ -2,12 +2,14 @@
 // against one `voxroom serve`, each sending its own tone and recording everyone else. A round
 // passes when every peer's recording of every other holds that peer's tone. Used by the test
 // suite (a few rounds) and by `npm run bench` (many), so that races that need real timing show.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { toneLevel } from '../audio/analysis.js';
+import { RECORDING_HEADER_BYTES } from '../audio/wav-header.js';
 
 /** Non-harmonic tones, one per peer of a room (Goertzel tells them apart in 100 ms blocks). */
 const TONES = [350, 470, 590, 710, 830, 950, 1070, 1190];
@@ -53,7 +55,7 @@ export interface StressOptions {
 
 /** Starts a `voxroom serve` for the stress rounds; `injectDelayMs` slows its signalling. */
 export async function startStressServer(bin: string, injectDelayMs?: number): Promise<{ url: string; stop: () => Promise<void> }> {
-  const args = [bin, 'serve', '--port', '0', '--max-peers', '16', ...(injectDelayMs ? ['--inject-delay', String(injectDelayMs)] : [])];
+  const args = [bin, 'serve', '--port', '0', '--max-peers', '16', '--max-connections-per-ip', String(LOAD_TEST_CONNECTION_LIMITS.perAddress), ...(injectDelayMs ? ['--inject-delay', String(injectDelayMs)] : [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = createInterface({ input: child.stdout });
   const url = await new Promise<string>((resolve, reject) => {
@@ -119,10 +121,10 @@ function heardDb(recording: string, tone: number): number {
   } catch {
     return -Infinity; // never recorded: that peer was never heard
   }
-  // voxroom's own recordings: 16-bit mono PCM after a 44-byte header (wav-writer.ts). Reading the
-  // tail directly is 100× faster than a general decoder over the whole file.
-  if (bytes.length <= 44) return -Infinity;
-  const pcm = bytes.subarray(44, 44 + 2 * Math.floor((bytes.length - 44) / 2));
+  // voxroom's own recordings: 16-bit mono PCM after a fixed-size header (wav-header.ts). Reading
+  // the tail directly is 100× faster than a general decoder over the whole file.
+  if (bytes.length <= RECORDING_HEADER_BYTES) return -Infinity;
+  const pcm = bytes.subarray(RECORDING_HEADER_BYTES, RECORDING_HEADER_BYTES + 2 * Math.floor((bytes.length - RECORDING_HEADER_BYTES) / 2));
   // An Int16Array view needs an even offset; a pooled small Buffer may not have one.
   const samples = pcm.byteOffset % 2 === 0 ? new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2) : new Int16Array(Uint8Array.from(pcm).buffer);
   const tail = samples.subarray(Math.max(0, samples.length - ANALYSED_TAIL_S * 48_000));

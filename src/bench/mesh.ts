@@ -2,6 +2,7 @@
 // processes in one room, each sending a tone (or only some of them, the rest silent: a
 // conversation, where DTX spares the silent); figures from /proc and from each peer's own
 // `status`/`peers` answers (underruns, late ticks, levels) over a measurement window.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { startSignallingServer } from '../server/signalling-server.js';
@@ -86,7 +87,7 @@ class MeshPeer {
 
 export async function measureMesh(bin: string, size: number, options: { extraArgs?: string[]; windowSeconds?: number; talkers?: number } = {}): Promise<MeshFigures> {
   const { extraArgs = [], windowSeconds = 8, talkers = size } = options;
-  const server = await startSignallingServer({ port: 0, maxPeersPerRoom: 64 });
+  const server = await startSignallingServer({ port: 0, maxPeersPerRoom: 64, connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
   const isTalker = (name: string): boolean => Number(name.slice(1)) < talkers;
   const peers = Array.from({ length: size }, (_, i) => new MeshPeer(bin, server.url, `mesh${size}`, `p${i}`, i < talkers ? `tone:${300 + 97 * i}` : 'silence', extraArgs));
   try {

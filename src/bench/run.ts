@@ -12,12 +12,13 @@ import { measureStability } from './stability.js';
 import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
+import { ATTACK_ADDRESSES, measureAttack } from './attack.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
 import { FRAME_MS, samplesToMs } from '../audio/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'mixer', 'stability', 'joins'] as const;
+const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'mixer', 'stability', 'joins', 'attack'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Opus's algorithmic delay at 48 kHz: the decoded signal comes out this much later. */
 const OPUS_LOOKAHEAD_MS = 6.5;
@@ -352,6 +353,28 @@ async function main(): Promise<void> {
       'Separate `voxroom join` processes (tones, `--output null`, `--record-dir`) start at the same moment against one `voxroom serve`: six in one room; five arriving while a sixth leaves; four in each of two rooms; six through a server that holds each incoming message up to 200 ms (`--inject-delay`, in order per socket). A round fails when any peer\'s recording of any roommate lacks that roommate\'s tone (within 10 dB of the −20 dBFS sent) in its last 1.5 s, 2.5 s after every pair reported `connected` (or 20 s, when some never did). "Safety net" counts rounds in which some pair was re-offered because it was not connected 5 s after both knew each other. Settle: from the first process start until every pair was connected.',
       '',
       table(['scenario', 'rounds', 'failed rounds', 'rounds needing the safety net', 'retries', 'settle median ms', 'settle max ms'], rows),
+    );
+  }
+
+  if (sections.has('attack')) {
+    log(`attack: honest joins while ${ATTACK_ADDRESSES[0]}–${ATTACK_ADDRESSES.at(-1)} flood the server…`);
+    const attack = await measureAttack(BIN);
+    parts.push(
+      '',
+      '## 8. Joins under attack',
+      '',
+      `60 honest clients join one room one after another from 127.0.0.1 (each connects, joins, times its ack, leaves), first on a quiet server, then while ${ATTACK_ADDRESSES.length} processes on ${ATTACK_ADDRESSES[0]}–${ATTACK_ADDRESSES.at(-1)} keep 40 sockets each sending a hostile message every 200 ms (1600 a second in all): unknown events, malformed and oversized joins, join spam, bad signals and state updates, reconnecting whenever the server drops them (\`src/bench/attack.ts\`). Server, attackers and honest clients share this machine's cores.`,
+      '',
+      table(
+        ['run', 'join p50 ms', 'join p99 ms', 'failed joins'],
+        [
+          ['quiet', attack.quiet.p50Ms, attack.quiet.p99Ms, attack.quiet.failed],
+          ['under attack', attack.attacked.p50Ms, attack.attacked.p99Ms, attack.attacked.failed],
+          ['ratio attacked / quiet', round(attack.attacked.p50Ms / attack.quiet.p50Ms, 2), round(attack.attacked.p99Ms / attack.quiet.p99Ms, 2), ''],
+        ],
+      ),
+      '',
+      `The attackers sent ${attack.attackMessages} messages; the server dropped their sockets ${attack.attackDisconnects} times (each came back). The server ${attack.serverAlive ? 'still answered /healthz afterwards' : '**no longer answered /healthz afterwards**'}.`,
     );
   }
 

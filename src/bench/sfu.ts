@@ -2,6 +2,7 @@
 // mouth-to-ear latency next to the mesh's. The bench process runs Janus (a child) and the
 // signalling server; the peers run in `voxroom load` processes (many peers each), so their CPU,
 // Janus's and the server's are measured apart.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../log.js';
@@ -46,7 +47,7 @@ export class SfuBench {
     const janus = await startJanusProcess({ logger: silentLogger });
     // --max-speakers 4: a listener gets the room's four speakers, and no more.
     const driver = await JanusDriver.connect(janus.url, silentLogger, { maxSpeakers: 4 });
-    const server = await startSignallingServer({ port: 0, media: 'sfu', janus: driver, maxPeersPerRoom: 5000 });
+    const server = await startSignallingServer({ port: 0, media: 'sfu', janus: driver, maxPeersPerRoom: 5000, connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
     return new SfuBench(janus, driver, server);
   }
 

@@ -4,6 +4,7 @@
 // from a client's `join` to its own ack and to each roommate's `member-joined` for it; relay throughput
 // is signals per second delivered; memory is the server's RSS per connection. The same run
 // measures a bare socket.io server doing the same job, so the ratio shows voxroom's overhead.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
@@ -144,10 +145,13 @@ export interface SignallingComparison {
   bare: SignallingFigures;
 }
 
+/** Every bench client comes from this machine's one address: lift the per-address and total limits. */
+const LOAD_TEST_SERVE_FLAGS = ['--port', '0', '--max-peers', '64', '--max-connections-per-ip', String(LOAD_TEST_CONNECTION_LIMITS.perAddress), '--max-connections', String(LOAD_TEST_CONNECTION_LIMITS.total)];
+
 /** The storm, then steady arrivals at each rate, each on fresh voxroom and bare servers. */
 export async function measureSignalling(bin: string, clients = 1000, rooms = 100, steadyRates = [250, 1000]): Promise<{ storm: SignallingComparison; steady: SignallingComparison[] }> {
   const measure = async (joinsPerSecond: number): Promise<SignallingComparison> => {
-    const voxroomServer = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64']);
+    const voxroomServer = await startServerProcess([bin, 'serve', ...LOAD_TEST_SERVE_FLAGS]);
     const voxroom = await run([voxroomServer.url], [voxroomServer.pid], clients, rooms, joinsPerSecond);
     await voxroomServer.stop();
     const bareServer = await startServerProcess([fileURLToPath(new URL('./bare-server.js', import.meta.url))]);
@@ -168,7 +172,7 @@ export async function measureSignalling(bin: string, clients = 1000, rooms = 100
  */
 export async function measureClusterSignalling(bin: string, clients = 1000, rooms = 100, nodeCounts = [1, 2, 3], joinsPerSecond = 250): Promise<{ alone: SignallingFigures; cluster: SignallingFigures[] }> {
   const alone = await (async () => {
-    const server = await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64']);
+    const server = await startServerProcess([bin, 'serve', ...LOAD_TEST_SERVE_FLAGS]);
     try {
       return await run([server.url], [server.pid], clients, rooms, joinsPerSecond);
     } finally {
@@ -180,7 +184,7 @@ export async function measureClusterSignalling(bin: string, clients = 1000, room
     const redis = await startRedisProcess();
     const nodes: Array<Awaited<ReturnType<typeof startServerProcess>>> = [];
     try {
-      for (let n = 0; n < count; n++) nodes.push(await startServerProcess([bin, 'serve', '--port', '0', '--max-peers', '64', '--redis', redis.url]));
+      for (let n = 0; n < count; n++) nodes.push(await startServerProcess([bin, 'serve', ...LOAD_TEST_SERVE_FLAGS, '--redis', redis.url]));
       cluster.push(await run(nodes.map((node) => node.url), nodes.map((node) => node.pid), clients, rooms, joinsPerSecond));
     } finally {
       for (const node of nodes) await node.stop();

@@ -9,12 +9,13 @@ import { openSink, openSource } from '../audio/open-backend.js';
 import { SilenceSource, type AudioSink, type AudioSource } from '../audio/backend.js';
 import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
 import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
-import { VoicePeer } from '../peer/voice-peer.js';
+import { INTERNAL_FAULT, VoicePeer } from '../peer/voice-peer.js';
 import { DEFAULT_RECONNECT_TIMEOUT_MS, JoinError, MoveError } from '../peer/signalling-client.js';
 import { collect, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { Output } from './output.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { FAULT_EXIT_DEADLINE_MS, watchForInternalFaults } from './fault-guard.js';
 import { exitCodeFor, printVerdicts, writeJunitReport } from './verdict-output.js';
 import { ExpectationSyntaxError, parseExpectFlag, parseExpectSilenceFlag } from '../scenario/expectation.js';
 import { ExpectationSet } from '../scenario/expectation-set.js';
@@ -132,7 +133,10 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   const deviceOptions = { latency: flags.latency, logger, outputChannels: flags.spatial ? (2 as const) : (1 as const) };
 
   // A listener opens no microphone: it sends nothing.
-  const source: AudioSource = flags.listenOnly ? new SilenceSource() : await openSource(flags.input, { loop: flags.loop, device: deviceOptions });
+  // An input file that cannot be played is the command line's mistake (exit 2); a device is not.
+  const source: AudioSource = flags.listenOnly
+    ? new SilenceSource()
+    : await openSource(flags.input, { loop: flags.loop, device: deviceOptions }).catch((error: Error) => Promise.reject(flags.input.kind === 'device' ? error : new UsageError(error.message)));
   let sink: AudioSink | null = null;
   let peer: VoicePeer;
   try {
@@ -144,20 +148,31 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   }
   wireEvents(peer, out);
 
-  let exitCode = 0;
+  let exitCode: number = EXIT_CODES.ok;
+  let stopWatchingFaults = (): void => undefined;
+  let endRun: (reason: string) => void = () => undefined;
   const ended = new Promise<string>((resolve) => {
+    endRun = resolve;
+    const internalFault = (message: string): void => {
+      out.problem(`internal fault: ${message}; leaving (recordings are finalised). Please report this as a bug.`);
+      exitCode = EXIT_CODES.internalFault;
+      resolve('internal fault');
+      // Leaving must not hang on whatever broke.
+      setTimeout(() => process.exit(EXIT_CODES.internalFault), FAULT_EXIT_DEADLINE_MS).unref();
+    };
+    stopWatchingFaults = watchForInternalFaults((error, origin) => internalFault(`${origin}: ${error.stack ?? error.message}`));
     peer.once('source-ended', () => resolve('input ended'));
     peer.once('fatal', ({ message, code }) => {
+      if (code === INTERNAL_FAULT) return internalFault(message);
       out.problem(message);
       exitCode = EXIT_CODES.failure;
-      resolve(code === undefined ? 'audio device failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
+      resolve(code === undefined ? 'audio input or output failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
     });
     peer.once('refused', ({ code, message }) => {
       out.problem(`${message} (${code})`);
       exitCode = EXIT_CODES.failure;
-      resolve(code === 'session-replaced' ? 'another session took this name' : 'the server refused the token');
+      resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
     });
-    if (durationSeconds !== undefined) setTimeout(() => resolve('duration reached'), durationSeconds * 1000).unref();
     void onShutdownSignal().then((signal) => resolve(signal));
     readControlLines(peer, out, () => resolve('quit'));
   });
@@ -170,12 +185,15 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
     throw error;
   }
-  // Expectation times count from the join.
+  // Expectation times, and --duration, count from the join.
   const joinedAt = performance.now();
   expectations?.startAt(joinedAt);
+  if (durationSeconds !== undefined) setTimeout(() => endRun('duration reached'), durationSeconds * 1000).unref();
   const reason = await ended;
+  expectations?.stopAt(performance.now());
   logger.info('leaving', { reason });
   await peer.stop();
+  stopWatchingFaults();
   out.event('ended', { reason, ...(flags.recordDir ? { recordDir: flags.recordDir } : {}) }, `left the room (${reason})`);
   if (expectations) {
     const verdicts = expectations.judge();

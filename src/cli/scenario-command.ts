@@ -50,10 +50,14 @@ async function runScenarioCommand(file: string, flags: ScenarioFlags): Promise<v
     throw error;
   }
   progressLine.clear();
-  if (result.interrupted) out.problem(`interrupted (${result.interrupted}) after ${result.durationSeconds.toFixed(1)} s: judged on what was measured so far`);
+  const interrupted = result.interrupted ? `interrupted (${result.interrupted}) after ${result.durationSeconds.toFixed(1)} s: judged on what was measured so far` : null;
+  if (interrupted) out.problem(interrupted);
   printVerdicts(out, result.verdicts);
-  const wrote = flags.report ? await writeJunitReport(flags.report, [{ name: result.name, verdicts: result.verdicts, durationSeconds: result.durationSeconds, startedAt: result.startedAt }], out) : true;
-  process.exitCode = result.interrupted || !wrote ? EXIT_CODES.failure : exitCodeFor(result.verdicts);
+  // A bot that could not join or a step that failed fails the run, whatever the verdicts say.
+  const errors = [...(interrupted ? [interrupted] : []), ...result.failures];
+  if (errors.length > 0 && !interrupted) out.problem(`the run itself failed: ${errors.join('; ')}`);
+  const wrote = flags.report ? await writeJunitReport(flags.report, [{ name: result.name, verdicts: result.verdicts, durationSeconds: result.durationSeconds, startedAt: result.startedAt, errors }], out) : true;
+  process.exitCode = errors.length > 0 || !wrote ? EXIT_CODES.failure : exitCodeFor(result.verdicts);
 }
 
 function report(progress: ScenarioProgress, out: Output, line: ProgressLine): void {

@@ -12,6 +12,7 @@ import { joinCluster, redactedUrl, type ClusterNode } from '../server/cluster-no
 import { collect, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { readFileFor, readSecret, tokenVerifierFrom } from './secrets.js';
+import { DEFAULT_CONNECTION_LIMITS, normalOrigin } from '../server/connection-gate.js';
 
 interface ServeFlags {
   port?: number;
@@ -38,6 +39,12 @@ interface ServeFlags {
   secretFile?: string;
   resumeGrace: number;
   redis?: string;
+  allowOrigin: string[];
+  metricsTokenFile?: string;
+  metricsPort?: number;
+  maxConnectionsPerIp: number;
+  maxConnections: number;
+  trustProxy?: boolean;
 }
 
 export function serveCommand(): Command {
@@ -64,6 +71,12 @@ export function serveCommand(): Command {
     .option('--secret-file <file>', `key that signs resume tokens, so members resume across a restart (default: generated once and kept in ${defaultSecretPath()})`)
     .option('--redis <url>', 'join a cluster: rooms live in this Redis, shared with every node given the same URL (default: $VOXROOM_REDIS; none: this server runs alone)')
     .option('--resume-grace <seconds>', 'how long a member whose connection dropped keeps its place (away) before it leaves', parsePositiveSeconds, DEFAULT_RESUME_GRACE_MS / 1000)
+    .option('--allow-origin <origin>', 'web pages from this origin (scheme://host[:port]) may connect, besides the server\'s own; "*" for any (repeatable)', collect, [])
+    .option('--metrics-token-file <file>', 'GET /metrics requires "Authorization: Bearer <the token in this file>"; default: $VOXROOM_METRICS_TOKEN')
+    .option('--metrics-port <n>', 'serve /metrics on this port of 127.0.0.1 instead of the main one', parseIntegerInRange(0, 65535))
+    .option('--max-connections-per-ip <n>', 'open connections from one client address; more are refused', parseIntegerInRange(1, 100_000), DEFAULT_CONNECTION_LIMITS.perAddress)
+    .option('--max-connections <n>', 'open connections in all; more are refused', parseIntegerInRange(1, 1_000_000), DEFAULT_CONNECTION_LIMITS.total)
+    .option('--trust-proxy', 'behind a load balancer: take the client address from the last X-Forwarded-For entry (for --max-connections-per-ip)')
     .addOption(new Option('--inject-delay <ms>', 'testing: hold each incoming message up to this long, in order per socket').argParser(parseIntegerInRange(1, 5000)).hideHelp())
     .option('-v, --verbose', 'log every join, leave and refused message')
     .addOption(new Option('--json', 'log as JSON lines, and print the listening line as JSON'))
@@ -75,6 +88,10 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const port = flags.port ?? portFromEnvironment();
   const turnAuth = await turnAuthFrom(flags, logger);
   const tokens = await tokenVerifierFrom(flags);
+  const metricsToken = await readSecret('--metrics-token-file', flags.metricsTokenFile, 'VOXROOM_METRICS_TOKEN');
+  for (const origin of flags.allowOrigin) {
+    if (origin !== '*' && normalOrigin(origin) === null) throw new UsageError(`--allow-origin "${origin}": not an origin; write scheme://host[:port], e.g. https://app.example.org`);
+  }
   const urls = flags.iceServer.map((url) => {
     try {
       return validateIceUrl(url);
@@ -121,16 +138,16 @@ async function runServe(flags: ServeFlags): Promise<void> {
     throw error;
   }
   try {
-    server = await startSignallingServer({ ...(resumeKey ? { resumeKey } : {}), ...(cluster ? { cluster } : {}), resumeGraceMs: flags.resumeGrace * 1000, port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}) });
+    server = await startSignallingServer({ ...(resumeKey ? { resumeKey } : {}), ...(cluster ? { cluster } : {}), resumeGraceMs: flags.resumeGrace * 1000, port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}), allowOrigins: flags.allowOrigin, connectionLimits: { perAddress: flags.maxConnectionsPerIp, total: flags.maxConnections }, trustProxy: Boolean(flags.trustProxy), metrics: { ...(metricsToken !== undefined ? { token: metricsToken } : {}), ...(flags.metricsPort !== undefined ? { port: flags.metricsPort } : {}) } });
   } catch (error) {
     await stopJanuses();
     await cluster?.close();
     throw error;
   }
   const janusUrls = connectors.map((connector) => connector.driver?.url ?? connector.location);
-  const listening = { url: server.url, media, ...(cluster ? { node: cluster.nodeId } : {}), ...(janusUrls.length > 0 ? { janus: janusUrls } : {}), ...(tokens ? { tokens: tokens.algorithm } : {}) };
+  const listening = { url: server.url, ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}), media, ...(cluster ? { node: cluster.nodeId } : {}), ...(janusUrls.length > 0 ? { janus: janusUrls } : {}), ...(tokens ? { tokens: tokens.algorithm } : {}) };
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
-  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${cluster ? ` (cluster node ${cluster.nodeId}, Redis at ${redactedUrl(redisUrl ?? '')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}\n`);
+  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${cluster ? ` (cluster node ${cluster.nodeId}, Redis at ${redactedUrl(redisUrl ?? '')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}${server.metricsUrl ? `; metrics on ${server.metricsUrl}` : ''}\n`);
 
   await onShutdownSignal();
   logger.info('shutting down');

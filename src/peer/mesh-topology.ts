@@ -4,11 +4,12 @@
 import { EventEmitter } from 'node:events';
 import { FRAME_SAMPLES, SAMPLE_RATE, type Frame } from '../audio/format.js';
 import type { Logger } from '../log.js';
-import { isPolite, type IceServer, type PeerInfo, type RelayedSignal } from '../protocol.js';
+import { isPolite, type IceServer, type PeerInfo, type RelayedSignal, type SignalData } from '../protocol.js';
 import type { MediaState, MediaTopology, MediaTopologyEvents, MediaTopologyOptions } from './media-topology.js';
 import { PeerLink } from './peer-link.js';
 import { decideRetry, retryDelayMs } from './retry-policy.js';
-import { dtlsFingerprint } from './sdp-guard.js';
+import { SdpRejected, candidateProblem, dtlsFingerprint, sanitizeRemoteDescription } from './sdp-guard.js';
+import { TokenBucket } from '../server/rate-limiter.js';
 import { nonstandard, type WrtcAudioSource, type WrtcTrack } from './wrtc.js';
 
 /** Reasons this class closes links for itself; any other close is worth reporting. */
@@ -17,6 +18,15 @@ const EXPECTED_CLOSE_REASONS = new Set(['stopping', 'peer left', 'rejoined', 're
 /** Signals from an id we do not know yet are held this long (and at most this many) for it. */
 const PENDING_SIGNAL_MS = 5000;
 const MAX_PENDING_SIGNALS = 64;
+
+/**
+ * How often a roommate may force us to build a new connection (an offer with a new DTLS
+ * fingerprint, or any offer while we have none): a burst of 3, then one every 10 s, so at most
+ * about 3 per 30 s in the long run. Each costs a PeerConnection with its threads and ports; the
+ * safety net's own re-offers (5, 10, 20 s apart) stay well inside. README.md documents it.
+ */
+export const REMOTE_REBUILD_BURST = 3;
+export const REMOTE_REBUILD_INTERVAL_MS = 10_000;
 
 export interface MeshOptions extends MediaTopologyOptions {
   /** Opus packet duration our sender uses (10 or 20 ms). */
@@ -35,6 +45,8 @@ interface Pair {
   /** Safety-net checks made since the pair last needed one. */
   attempts: number;
   retryTimer: NodeJS.Timeout | null;
+  /** New connections this roommate may still force (REMOTE_REBUILD_*). */
+  remoteRebuilds: TokenBucket;
 }
 
 interface PendingSignals {
@@ -68,7 +80,7 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
 
   addMember(peer: PeerInfo, weAreNewcomer: boolean): void {
     if (this.closed || this.pairs.has(peer.id)) return;
-    const pair: Pair = { peer, weAreNewcomer, link: null, attempts: 0, retryTimer: null };
+    const pair: Pair = { peer, weAreNewcomer, link: null, attempts: 0, retryTimer: null, remoteRebuilds: new TokenBucket(1000 / REMOTE_REBUILD_INTERVAL_MS, REMOTE_REBUILD_BURST, performance.now()) };
     this.pairs.set(peer.id, pair);
     // The newcomer offers; the roommate already here waits for that offer.
     if (weAreNewcomer) this.createLink(pair, true);
@@ -87,24 +99,54 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
 
   handleSignal(signal: RelayedSignal): void {
     if (this.closed) return;
-    const { from, data } = signal;
+    const { from } = signal;
     const pair = this.pairs.get(from);
     if (!pair) return this.hold(signal);
-    const isOffer = 'description' in data && data.description.type === 'offer';
+    // Remote input is checked before it can cost anything: a refused offer builds no connection
+    // and leaves the current one alone.
+    let data: SignalData;
+    try {
+      data = this.checked(signal.data);
+    } catch (error) {
+      if (!(error instanceof SdpRejected)) throw error;
+      return this.refuse(pair, `refused a signal from ${pair.peer.name}: ${error.message}`);
+    }
+    const offer = 'description' in data && data.description.type === 'offer' ? data.description : null;
     // An offer with a new DTLS fingerprint comes from a fresh remote connection: start anew.
-    if (pair.link && isOffer && pair.link.remoteFingerprint !== null && dtlsFingerprint(data.description.sdp) !== pair.link.remoteFingerprint) {
+    const fresh = offer !== null && (!pair.link || (pair.link.remoteFingerprint !== null && dtlsFingerprint(offer.sdp) !== pair.link.remoteFingerprint));
+    if (fresh && !pair.remoteRebuilds.take(performance.now())) {
+      return this.refuse(pair, `${pair.peer.name} asks for new connections too often (at most ${REMOTE_REBUILD_BURST} at once, then one every ${REMOTE_REBUILD_INTERVAL_MS / 1000} s); offer refused`);
+    }
+    if (fresh && pair.link) {
       this.logger.debug('offer from a fresh connection; replacing ours', { peer: pair.peer.name });
       pair.link.close('replaced');
       pair.link = null;
     }
     if (!pair.link) {
-      if (!isOffer) {
+      if (!offer) {
         this.logger.debug('signal for a connection we do not have', { peer: pair.peer.name, kind: 'candidate' in data ? 'candidate' : data.description.type });
         return;
       }
       this.createLink(pair, false);
     }
     pair.link!.handleSignal(data);
+  }
+
+  /** A remote description made safe for wrtc, or a candidate checked; throws SdpRejected. */
+  private checked(data: SignalData): SignalData {
+    if ('candidate' in data) {
+      const problem = candidateProblem(data.candidate.candidate);
+      if (problem) throw new SdpRejected(problem);
+      return data;
+    }
+    // A mesh link carries exactly one audio section (the defaults of sdp-guard's policy).
+    return { description: sanitizeRemoteDescription(data.description, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx }) };
+  }
+
+  /** Hostile or broken input from a roommate: reported, never fatal, the link left as it is. */
+  private refuse(pair: Pair, message: string): void {
+    this.logger.warn(message, { peer: pair.peer.name });
+    this.emit('problem', { peer: pair.peer.name, message });
   }
 
   handleServerOffer(): void {
@@ -153,8 +195,6 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
       initiator,
       iceServers: this.iceServers,
       track: this.options.listenOnly ? null : this.track,
-      ptimeMs: this.options.ptimeMs,
-      dtx: this.options.dtx,
       sendSignal: (data) => this.options.sendSignal(peer.id, data),
       onAudio: (data) => this.options.onAudio(peer, data),
       logger: this.logger.child({ peer: peer.name }),

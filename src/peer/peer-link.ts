@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../protocol.js';
 import type { Logger } from '../log.js';
-import { SdpRejected, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from './sdp-guard.js';
+import { SdpRejected, dtlsFingerprint } from './sdp-guard.js';
 import { RTCPeerConnection, nonstandard, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
 
 export interface PeerLinkOptions {
@@ -18,9 +18,6 @@ export interface PeerLinkOptions {
   iceServers: IceServer[];
   /** Our outgoing audio; the link adds it to its own transceiver. null: receive only (no encoder). */
   track: WrtcTrack | null;
-  ptimeMs: number;
-  /** Opus DTX for our sender: almost no packets while we are silent. */
-  dtx: boolean;
   sendSignal: (data: SignalData) => void;
   onAudio: (data: SinkData) => void;
   logger: Logger;
@@ -107,6 +104,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     return this.pc.connectionState;
   }
 
+  /** Applies a remote description or candidate, already checked by the owner (sdp-guard.ts). */
   handleSignal(data: SignalData): void {
     this.enqueue(async () => {
       if ('description' in data) await this.applyDescription(data.description);
@@ -149,12 +147,11 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     this.sendDescription(offer);
   }
 
-  private async applyDescription(remote: SessionDescription): Promise<void> {
-    if (remote.type === 'rollback' || remote.type === 'pranswer') {
-      this.options.logger.debug('ignoring remote description type', { peer: this.remote.name, type: remote.type });
+  private async applyDescription(description: SessionDescription): Promise<void> {
+    if (description.type === 'rollback' || description.type === 'pranswer') {
+      this.options.logger.debug('ignoring remote description type', { peer: this.remote.name, type: description.type });
       return;
     }
-    const description = sanitizeRemoteDescription(remote, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx });
     const collision = description.type === 'offer' && this.pc.signalingState !== 'stable';
     this.ignoreOffer = !this.options.polite && collision;
     if (this.ignoreOffer) {
@@ -191,7 +188,6 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   }
 
   private async applyCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void> {
-    if (!isWellFormedCandidate(candidate.candidate)) throw new SdpRejected(`malformed ICE candidate ${JSON.stringify(candidate.candidate.slice(0, 60))}`);
     try {
       await this.pc.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null });
     } catch (error) {

@@ -6,6 +6,7 @@ import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
   TOKEN_ERROR_CODES,
+  type AdminAck,
   type ClientToServerEvents,
   type JoinAck,
   type MediaChanged,
@@ -71,7 +72,11 @@ interface SignallingEvents {
 }
 
 /** The server refused a move (outside-room, unknown-spot, too-many-moves, not-spatial, …). */
-export class MoveError extends CodedError<ProtocolError['code'] | 'timeout' | 'not-joined'> {}
+/** Why a request the server answers (a move, an admin action) failed: its refusal, or no answer. */
+type RequestFailure = ProtocolError['code'] | 'timeout' | 'not-joined';
+export class MoveError extends CodedError<RequestFailure> {}
+/** An admin action (kick, server-mute) that did not happen: `not-admin`, `unknown-peer`, … */
+export class AdminError extends CodedError<RequestFailure> {}
 
 const ACK_TIMEOUT_MS = 10_000;
 /** How long a peer tries to get back to an unreachable server before it gives up. */
@@ -133,6 +138,8 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.on('server-shutdown', ({ message }) => this.emit('server-shutdown', message));
     // Taking the session back would only take it from the other one in turn: stop here.
     this.socket.on('session-replaced', ({ message }) => this.refuse(new JoinError('session-replaced', message)));
+    // A kicked member's resume is refused anyway: do not try.
+    this.socket.on('kicked', ({ message }) => this.refuse(new JoinError('kicked', message)));
     this.socket.on('disconnect', (reason) => {
       if (this.closed || this.refused) return;
       this.emit('disconnected', reason);
@@ -287,14 +294,30 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
 
   /** Spatial rooms: asks the server to move us; resolves with where we stand now. */
   move(request: MoveRequest): Promise<Extract<MoveAck, { ok: true }>> {
+    return this.ask<MoveAck>('the move', MoveError, (answered) => this.socket.emit('move', request, answered));
+  }
+
+  /** Admins: removes a roommate from the room (it cannot resume). */
+  kick(id: string): Promise<unknown> {
+    return this.ask<AdminAck>('the kick', AdminError, (answered) => this.socket.emit('kick', { id }, answered));
+  }
+
+  /** Admins: silences a roommate for everyone (`muted: true`), or lets it be heard again. */
+  serverMute(id: string, muted: boolean): Promise<unknown> {
+    return this.ask<AdminAck>('the server-mute', AdminError, (answered) => this.socket.emit('server-mute', { id, muted }, answered));
+  }
+
+  /** Sends a request the server acknowledges; resolves with its success, rejects with its refusal (or no answer in time). */
+  private ask<A extends { ok: true } | { ok: false; error: ProtocolError }>(what: string, Failure: new (code: RequestFailure, message: string) => Error, send: (answered: (result: A) => void) => void): Promise<Extract<A, { ok: true }>> {
     return new Promise((resolve, reject) => {
-      if (!this.joined || !this.socket.connected) return reject(new MoveError('not-joined', 'not in the room right now (reconnecting?); try again in a moment'));
-      const answered = ackWithin<MoveAck>(ACK_TIMEOUT_MS, (result) => {
-        if (result === null) reject(new MoveError('timeout', `the server did not answer the move within ${ACK_TIMEOUT_MS / 1000} s`));
-        else if (!result.ok) reject(new MoveError(result.error.code, result.error.message));
-        else resolve(result);
-      });
-      this.socket.emit('move', request, answered);
+      if (!this.joined || !this.socket.connected) return reject(new Failure('not-joined', 'not in the room right now (reconnecting?); try again in a moment'));
+      send(
+        ackWithin<A>(ACK_TIMEOUT_MS, (result) => {
+          if (result === null) reject(new Failure('timeout', `the server did not answer ${what} within ${ACK_TIMEOUT_MS / 1000} s`));
+          else if (!result.ok) reject(new Failure(result.error.code, result.error.message));
+          else resolve(result as Extract<A, { ok: true }>);
+        }),
+      );
     });
   }
 

@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
+import { isPolite, mayBeHeard, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
@@ -85,6 +85,9 @@ export interface PeerStatus {
   packets?: { sent: number; received: number };
 }
 
+/** The 'fatal' code of a fault in voxroom itself (a tick that threw), as opposed to the outside world failing. */
+export const INTERNAL_FAULT = 'internal-fault';
+
 export interface VoicePeerEvents {
   joined: [info: { self: Member; peers: Member[]; map: RoomLayout | null; renamed: boolean; resumed: boolean }];
   'peer-joined': [peer: Member];
@@ -101,7 +104,10 @@ export interface VoicePeerEvents {
   /** Something went wrong that the peer survives (a rejected connection, a server error). */
   problem: [info: { message: string; peer?: string }];
   disconnected: [info: { reason: string }];
-  /** The peer cannot go on (an audio device failed, the server is gone or refused our return); stop() it. */
+  /**
+   * The peer cannot go on (an audio device failed, the server is gone or refused our return, or
+   * an internal fault: code INTERNAL_FAULT); stop() it, which finalises every file.
+   */
   fatal: [info: { message: string; code?: string }];
   /**
    * The peer has left the room for good: another session joined under its name
@@ -156,6 +162,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onSpeakingChange: (speaking) => this.publishState({ speaking }),
       onSourceEnded: () => this.emit('source-ended'),
       onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
+      onFault: (error) => this.emit('fatal', { message: error.message, code: INTERNAL_FAULT }),
+      onRecordingProblem: (message) => this.emit('problem', { message }),
     });
     this.signalling = new SignallingClient(options.serverUrl, options.room, options.name, this.logger, { rejectUnauthorized: !options.insecureTls, token: options.token, reconnectTimeoutMs: options.reconnectTimeoutMs, ...(options.at ? { at: options.at } : {}) });
     this.walker = new Walker(async (request) => {
@@ -256,6 +264,16 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   /** Jumps to a named spot of the map. */
   goto(spot: string): Promise<Position> {
     return this.walker.once({ spot });
+  }
+
+  /** Admins (a token with the admin grant): removes a roommate by id; it cannot resume. Rejects with an AdminError. */
+  async kick(id: string): Promise<void> {
+    await this.signalling.kick(id);
+  }
+
+  /** Admins: silences a roommate for everyone (no client plays it, the SFU does not forward it), or lets it be heard again. */
+  async serverMute(id: string, muted: boolean): Promise<void> {
+    await this.signalling.serverMute(id, muted);
   }
 
   /** Turns to face `degrees` (clockwise, 0 = up the map). */
@@ -485,6 +503,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (this.members.has(member.id)) return this.updateMember(member.id, member.state);
     this.members.set(member.id, member);
     this.engine.attachRemote(member.name);
+    this.engine.setAudible(member.name, mayBeHeard(member.state));
     this.placeRemote(member);
     this.logger.info('peer joined', { peer: member.name });
     this.emit('peer-joined', member);
@@ -516,6 +535,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     const updated = { ...member, state };
     this.members.set(id, updated);
     if (!samePosition(member.state.position, state.position)) this.placeRemote(updated);
+    // Grants are enforced where the media is: a member without speak, or server-muted, is not
+    // played whatever its own client sends.
+    this.engine.setAudible(member.name, mayBeHeard(state));
     this.emit('peer-updated', updated);
   }
 

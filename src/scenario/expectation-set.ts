@@ -52,6 +52,12 @@ export class ExpectationSet {
     for (const probe of this.probes.values()) probe.startAt(originMs);
   }
 
+  /** Nothing after this moment counts: call at the end of the run, before the bots leave. */
+  stopAt(atMs: number): void {
+    for (const monitor of this.monitors.values()) monitor.stopAt(atMs);
+    for (const probe of this.probes.values()) probe.stopAt(atMs);
+  }
+
   /** One verdict per expectation, in their order. Call once the bots have stopped. */
   judge(): Verdict[] {
     for (const monitor of this.monitors.values()) monitor.finish();

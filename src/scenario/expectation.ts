@@ -8,6 +8,8 @@ export const DEFAULT_HEARD_DBFS = -50;
 export const DEFAULT_SILENT_DBFS = -60;
 /** How long `at T` looks: the second from T. */
 export const AT_SPAN_MS = 1000;
+/** Levels are measured over half seconds on the run's clock (0–0.5 s, 0.5–1 s, …): the shortest span that says anything. */
+export const MIN_SPAN_MS = 500;
 
 /**
  * When an expectation is checked, in ms from the start (a bot's join, a scenario's start):
@@ -37,6 +39,7 @@ export function parseExpectFlag(value: string, listener: string, withinMs?: numb
   const match = new RegExp(String.raw`^(.+?)(?::(${NUMBER}))?(?:>=(${NUMBER}))?$`).exec(value.trim());
   if (!match) throw new ExpectationSyntaxError(`--expect "${value}": use NAME, NAME:HZ, NAME>=DBFS or NAME:HZ>=DBFS, e.g. --expect alice:440>=-30`);
   const [, speaker, hz, level] = match;
+  if (/[<>=]/.test(speaker!) || speaker !== speaker!.trim()) throw new ExpectationSyntaxError(`--expect "${value}": write NAME:HZ>=DBFS without spaces and with >= (e.g. --expect alice:440>=-30); a name cannot hold <, > or =`);
   const frequencyHz = hz === undefined ? undefined : checkFrequency(Number(hz), `--expect "${value}"`);
   const minDbfs = level === undefined ? DEFAULT_HEARD_DBFS : checkLevel(Number(level), `--expect "${value}"`);
   const text = `${listener} hears ${speaker}${frequencyHz === undefined ? '' : ` at ${frequencyHz} Hz`} >= ${minDbfs} dBFS${withinMs === undefined ? '' : ` within ${withinMs / 1000} s`}`;
@@ -129,6 +132,7 @@ function splitTimePrefix(text: string): { span: TimeSpan; rest: string } {
     if (mode !== 'from') throw new ExpectationSyntaxError(`"${text}": only "from T to U" takes an end`);
     const toMs = parseDurationMs(match[3]);
     if (toMs <= fromMs) throw new ExpectationSyntaxError(`"${text}": the end (${match[3].trim()}) must come after the start (${match[2]!.trim()})`);
+    if (Math.floor(toMs / MIN_SPAN_MS) <= Math.ceil(fromMs / MIN_SPAN_MS)) throw new ExpectationSyntaxError(`"${text}": levels are measured over half seconds (0–0.5 s, 0.5–1 s, …), and no whole one lies between ${match[2]!.trim()} and ${match[3].trim()}; widen the span`);
     return { span: { mode: 'from', fromMs, toMs }, rest };
   }
   if (mode === 'at') return { span: { mode: 'at', fromMs }, rest };
@@ -156,6 +160,6 @@ export function spanEndMs(span: TimeSpan): number | null {
     case 'at':
       return span.fromMs + AT_SPAN_MS;
     case 'from':
-      return span.toMs ?? span.fromMs;
+      return span.toMs ?? span.fromMs + MIN_SPAN_MS;
   }
 }

@@ -8,6 +8,8 @@ export interface JunitSuite {
   verdicts: readonly Verdict[];
   durationSeconds: number;
   startedAt: Date;
+  /** What went wrong besides the expectations (a bot that could not join, an interrupted run): one error case each. */
+  errors?: readonly string[];
 }
 
 /** Characters XML 1.0 cannot hold at all are dropped; the five special ones escaped. */
@@ -22,12 +24,16 @@ export function escapeXml(text: string): string {
 }
 
 export function junitXml(suites: readonly JunitSuite[]): string {
-  const count = (suite: JunitSuite) => ({ tests: suite.verdicts.length, failures: suite.verdicts.filter((v) => !v.passed).length });
-  const totals = suites.reduce((sum, suite) => ({ tests: sum.tests + count(suite).tests, failures: sum.failures + count(suite).failures, time: sum.time + suite.durationSeconds }), { tests: 0, failures: 0, time: 0 });
-  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="voxroom" tests="${totals.tests}" failures="${totals.failures}" errors="0" time="${totals.time.toFixed(3)}">`];
+  const count = (suite: JunitSuite) => ({ tests: suite.verdicts.length + (suite.errors?.length ?? 0), failures: suite.verdicts.filter((v) => !v.passed).length, errors: suite.errors?.length ?? 0 });
+  const totals = suites.reduce((sum, suite) => ({ tests: sum.tests + count(suite).tests, failures: sum.failures + count(suite).failures, errors: sum.errors + count(suite).errors, time: sum.time + suite.durationSeconds }), { tests: 0, failures: 0, errors: 0, time: 0 });
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="voxroom" tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" time="${totals.time.toFixed(3)}">`];
   for (const suite of suites) {
-    const { tests, failures } = count(suite);
-    lines.push(`  <testsuite name="${escapeXml(suite.name)}" tests="${tests}" failures="${failures}" errors="0" skipped="0" time="${suite.durationSeconds.toFixed(3)}" timestamp="${suite.startedAt.toISOString().replace(/\.\d+Z$/, '')}">`);
+    const { tests, failures, errors } = count(suite);
+    lines.push(`  <testsuite name="${escapeXml(suite.name)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${suite.durationSeconds.toFixed(3)}" timestamp="${suite.startedAt.toISOString().replace(/\.\d+Z$/, '')}">`);
+    (suite.errors ?? []).forEach((error, index) => {
+      const message = escapeXml(error);
+      lines.push(`    <testcase classname="${escapeXml(`voxroom.${suite.name}`)}" name="run problem ${index + 1}" time="0">`, `      <error type="run" message="${message}">${message}</error>`, '    </testcase>');
+    });
     for (const verdict of suite.verdicts) {
       const name = escapeXml(verdict.expectation.text);
       const reason = escapeXml(verdict.reason);

@@ -16,6 +16,7 @@ export class LatencyProbe {
   private readonly mouthLog = new FrameLog();
   private readonly earLog = new FrameLog();
   private origin: number | null = null;
+  private stoppedAt = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly speaker: string,
@@ -25,6 +26,11 @@ export class LatencyProbe {
 
   startAt(originMs: number): void {
     this.origin = originMs;
+  }
+
+  /** The run's end: nothing logged after it (bots leaving). */
+  stopAt(atMs: number): void {
+    this.stoppedAt = atMs;
   }
 
   /** Goes on the speaker bot: logs what it sends. */
@@ -50,7 +56,7 @@ export class LatencyProbe {
 
   /** `graceMs`: how long past the span's end to go on (the ear, for clicks still on their way). */
   private inSpan(atMs: number, graceMs: number): boolean {
-    if (this.origin === null) return false;
+    if (this.origin === null || atMs >= this.stoppedAt) return false;
     const t = atMs - this.origin;
     const { span } = this;
     const spanEnd = span.mode === 'from' && span.toMs !== undefined ? span.toMs : span.mode === 'at' ? span.fromMs + AT_SPAN_MS : Number.POSITIVE_INFINITY;

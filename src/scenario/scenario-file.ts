@@ -35,6 +35,8 @@ export interface BotPlan {
   ptimeMs?: number;
   listenOnly: boolean;
   loop: boolean;
+  /** Its room token, if the server requires one. */
+  token?: string;
   /** When it joins: 0 unless its timeline says `join`. */
   joinAtMs: number;
   /** Everything after the join, in time order (the join itself is not in it). */
@@ -66,6 +68,9 @@ const BotSchema = z.strictObject({
   ptime: z.union([z.literal(10), z.literal(20)]).optional(),
   'listen-only': z.boolean().optional(),
   loop: z.boolean().optional(),
+  /** A room token for a server that requires them, or (better: no secret in the file) the environment variable holding it. */
+  token: z.string().min(1).optional(),
+  'token-env': z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
   timeline: z.array(TimelineItemSchema).optional(),
 });
 const ScenarioSchema = z.strictObject({
@@ -92,7 +97,7 @@ export async function loadScenario(path: string): Promise<Scenario> {
   return parseScenario(text, path);
 }
 
-export function parseScenario(text: string, path: string): Scenario {
+export function parseScenario(text: string, path: string, env: NodeJS.ProcessEnv = process.env): Scenario {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const at = (offset: number | undefined): string => {
@@ -166,6 +171,9 @@ export function parseScenario(text: string, path: string): Scenario {
       actions.push({ atMs, action, text: String(what) });
     });
     for (const peer of Object.keys(bot.volumes ?? {})) if (!botNames.includes(peer)) fail([...where, 'volumes', peer], `"${peer}" is not one of the bots (${botNames.join(', ')})`);
+    if (bot.token !== undefined && bot['token-env'] !== undefined) fail([...where, 'token'], 'give token or token-env, not both');
+    const envName = bot['token-env'];
+    const token = envName !== undefined ? (env[envName] ?? fail([...where, 'token-env'], `the environment variable ${envName} is not set; export the bot's room token in it`)) : bot.token;
     return {
       name,
       input,
@@ -175,6 +183,7 @@ export function parseScenario(text: string, path: string): Scenario {
       ptimeMs: bot.ptime,
       listenOnly: bot['listen-only'] ?? false,
       loop: bot.loop ?? false,
+      ...(token !== undefined ? { token } : {}),
       joinAtMs,
       actions,
     };
@@ -232,7 +241,7 @@ function withBase<T extends SourceSpec | SinkSpec>(spec: T, base: string): T {
 
 function describeKeys(path: readonly PropertyKey[]): string {
   if (path.length === 0) return ' (a scenario has: name, server, room, duration, bots, expect)';
-  if (path[0] === 'bots' && path.length === 2) return ` in bot "${String(path[1])}" (a bot has: input, output, record-dir, volumes, ptime, listen-only, loop, timeline)`;
+  if (path[0] === 'bots' && path.length === 2) return ` in bot "${String(path[1])}" (a bot has: input, output, record-dir, volumes, ptime, listen-only, loop, token, token-env, timeline)`;
   return ` in ${path.join('.')}`;
 }
 

@@ -1,6 +1,7 @@
 // Runs a scenario: its own server (or the one it names), every bot as a library VoicePeer in
 // this process, each bot's timeline on one clock, and the expectations judged at the end.
 // Reports progress as it goes through a callback; prints nothing itself.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { performance } from 'node:perf_hooks';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
 import { SilenceSource } from '../audio/backend.js';
@@ -9,7 +10,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { VoicePeer } from '../peer/voice-peer.js';
 import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
 import { ExpectationSet } from './expectation-set.js';
-import type { BotAction, BotPlan, Scenario } from './scenario-file.js';
+import type { BotPlan, Scenario, TimedAction } from './scenario-file.js';
 import type { Verdict } from './verdict.js';
 
 export type ScenarioProgress =
@@ -21,6 +22,8 @@ export type ScenarioProgress =
 export interface ScenarioResult {
   name: string;
   verdicts: Verdict[];
+  /** What failed besides the expectations: a bot that could not join or had to stop, a step that failed. */
+  failures: string[];
   startedAt: Date;
   durationSeconds: number;
   /** Why the run ended early (a signal), if it did. */
@@ -43,6 +46,8 @@ interface BotRun {
   plan: BotPlan;
   source: AudioSource;
   sink: AudioSink;
+  /** Its timeline's inputs, opened before the run (so a missing file stops it before it starts). */
+  stepSources: Map<TimedAction, AudioSource>;
   peer: VoicePeer | null;
   left: boolean;
 }
@@ -50,15 +55,23 @@ interface BotRun {
 /** Opens every bot's input and output first: a missing file stops the run before it starts. */
 async function openBots(scenario: Scenario): Promise<BotRun[]> {
   const opened: BotRun[] = [];
-  const closeAll = () => Promise.all(opened.flatMap((bot) => [bot.source.close(), bot.sink.close()]));
+  const closeAll = () => Promise.all(opened.flatMap((bot) => [bot.source.close(), bot.sink.close(), ...[...bot.stepSources.values()].map((s) => s.close())]));
   for (const plan of scenario.bots) {
-    let source: AudioSource | null = null;
+    const openedHere: AudioSource[] = [];
     try {
-      source = plan.listenOnly ? new SilenceSource() : await openSource(plan.input, { loop: plan.loop });
+      const source = plan.listenOnly ? new SilenceSource() : await openSource(plan.input, { loop: plan.loop });
+      openedHere.push(source);
+      const stepSources = new Map<TimedAction, AudioSource>();
+      for (const step of plan.actions) {
+        if (step.action.kind !== 'input') continue;
+        const stepSource = await openSource(step.action.source, { loop: plan.loop });
+        openedHere.push(stepSource);
+        stepSources.set(step, stepSource);
+      }
       const sink = await openSink(plan.output);
-      opened.push({ plan, source, sink, peer: null, left: false });
+      opened.push({ plan, source, sink, stepSources, peer: null, left: false });
     } catch (error) {
-      await Promise.all([source?.close(), closeAll()]);
+      await Promise.all([...openedHere.map((s) => s.close()), closeAll()]);
       throw new BotSetupError(`bot ${plan.name}: ${(error as Error).message}`);
     }
   }
@@ -72,7 +85,8 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   let server: RunningServer | null = null;
   try {
     if (scenario.serverUrl === null) {
-      server = await startSignallingServer({ port: 0, host: '127.0.0.1', logger });
+      // Its own loopback server: every bot connects from the same address, so no per-address limit.
+      server = await startSignallingServer({ port: 0, host: '127.0.0.1', logger, connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
       progress({ kind: 'server', url: server.url, embedded: true });
     } else {
       progress({ kind: 'server', url: scenario.serverUrl, embedded: false });
@@ -89,25 +103,37 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   expectations.startAt(origin);
 
   const timers: NodeJS.Timeout[] = [];
-  const at = (ms: number, run: () => Promise<void> | void): void => {
-    timers.push(setTimeout(() => void Promise.resolve().then(run), Math.max(0, ms - elapsed())));
+  /** Every join and step under way: the run waits for them before it tears the bots down. */
+  const pending = new Set<Promise<void>>();
+  const at = (ms: number, run: () => Promise<void>): void => {
+    timers.push(
+      setTimeout(() => {
+        const work = run().finally(() => pending.delete(work));
+        pending.add(work);
+      }, Math.max(0, ms - elapsed())),
+    );
   };
-  const problem = (bot: string, message: string): void => progress({ kind: 'problem', atMs: elapsed(), bot, message });
+  const failures: string[] = [];
+  /** `fails`: the run cannot be trusted any more (a bot is missing); otherwise a peer survived it. */
+  const problem = (bot: string, message: string, fails = false): void => {
+    if (fails) failures.push(`${bot}: ${message}`);
+    progress({ kind: 'problem', atMs: elapsed(), bot, message });
+  };
 
   for (const bot of bots) {
-    // Steps wait for the join to finish, whenever it does: a step never runs on a peer not yet there.
-    let ready: Promise<VoicePeer | null> = Promise.resolve(null);
-    at(bot.plan.joinAtMs, () => {
-      ready = joinBot(bot, scenario, serverUrl, expectations, logger, problem);
+    // Steps wait for their bot's join, whenever it ends (a step timed with the join included).
+    let joined: (peer: VoicePeer | null) => void = () => undefined;
+    const ready = new Promise<VoicePeer | null>((resolve) => (joined = resolve));
+    at(bot.plan.joinAtMs, async () => {
       progress({ kind: 'step', atMs: elapsed(), bot: bot.plan.name, text: 'join' });
-      return ready.then(() => undefined);
+      joined(await joinBot(bot, scenario, serverUrl, expectations, logger, problem));
     });
     for (const step of bot.plan.actions) {
       at(step.atMs, async () => {
         const peer = await ready;
         if (!peer || bot.left) return;
         progress({ kind: 'step', atMs: elapsed(), bot: bot.plan.name, text: step.text });
-        await applyAction(bot, peer, step.action).catch((error: Error) => problem(bot.plan.name, `${step.text}: ${error.message}`));
+        await applyAction(bot, peer, step).catch((error: Error) => problem(bot.plan.name, `${step.text}: ${error.message}`, true));
       });
     }
   }
@@ -123,13 +149,21 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   });
   clearInterval(ticker);
   for (const timer of timers) clearTimeout(timer);
+  expectations.stopAt(performance.now());
   const durationSeconds = elapsed() / 1000;
-  await Promise.all(bots.map((bot) => (bot.peer ? bot.peer.stop() : Promise.all([bot.source.close(), bot.sink.close()]))));
+  await Promise.all(pending);
+  await Promise.all(
+    bots.map(async (bot) => {
+      await (bot.peer ? bot.peer.stop() : Promise.all([bot.source.close(), bot.sink.close()]));
+      // Inputs its timeline never reached (a replaced one was closed by the switch).
+      await Promise.all([...bot.stepSources.values()].map((source) => source.close()));
+    }),
+  );
   await server?.close();
-  return { name: scenario.name, verdicts: expectations.judge(), startedAt, durationSeconds, interrupted };
+  return { name: scenario.name, verdicts: expectations.judge(), failures, startedAt, durationSeconds, interrupted };
 }
 
-async function joinBot(bot: BotRun, scenario: Scenario, serverUrl: string, expectations: ExpectationSet, logger: Logger, problem: (bot: string, message: string) => void): Promise<VoicePeer | null> {
+async function joinBot(bot: BotRun, scenario: Scenario, serverUrl: string, expectations: ExpectationSet, logger: Logger, problem: (bot: string, message: string, fails?: boolean) => void): Promise<VoicePeer | null> {
   const { plan } = bot;
   const peer = new VoicePeer({
     serverUrl,
@@ -143,20 +177,23 @@ async function joinBot(bot: BotRun, scenario: Scenario, serverUrl: string, expec
     listenOnly: plan.listenOnly,
     observer: expectations.observerFor(plan.name),
     logger,
+    ...(plan.token !== undefined ? { token: plan.token } : {}),
   });
   peer.on('problem', ({ message }) => problem(plan.name, message));
-  peer.on('fatal', ({ message }) => problem(plan.name, message));
+  peer.on('fatal', ({ message }) => problem(plan.name, message, true));
+  peer.on('refused', ({ message, code }) => problem(plan.name, `${message} (${code})`, true));
   try {
     await peer.start();
     bot.peer = peer;
     return peer;
   } catch (error) {
-    problem(plan.name, `could not join: ${(error as Error).message}`);
+    problem(plan.name, `could not join: ${(error as Error).message}`, true);
     return null;
   }
 }
 
-async function applyAction(bot: BotRun, peer: VoicePeer, action: BotAction): Promise<void> {
+async function applyAction(bot: BotRun, peer: VoicePeer, step: TimedAction): Promise<void> {
+  const { action } = step;
   switch (action.kind) {
     case 'join':
       return; // handled by the schedule
@@ -172,7 +209,8 @@ async function applyAction(bot: BotRun, peer: VoicePeer, action: BotAction): Pro
       peer.setVolume(action.name, action.percent);
       return;
     case 'input': {
-      const source = await openSource(action.source, { loop: bot.plan.loop });
+      const source = bot.stepSources.get(step)!;
+      bot.stepSources.delete(step);
       await peer.replaceSource(source);
       return;
     }

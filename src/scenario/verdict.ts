@@ -14,6 +14,9 @@ export interface Verdict {
 
 type HearingExpectation = Extract<Expectation, { kind: 'hears' | 'silent' }>;
 
+/** A named peer counts as connected in a window when its audio arrived in at least half the ticks. */
+const MIN_RECEIVED_SHARE = 0.5;
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const level = (db: number): string => (Number.isFinite(db) ? `${db.toFixed(1)} dBFS` : 'silence');
 
@@ -107,6 +110,11 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
 
   const max = expectation.maxDbfs;
   const subject = speaker ?? 'anybody';
+  // Silence proves something only from a peer whose audio arrives (muted, or at volume 0).
+  if (speaker !== null) {
+    const absent = inSpan.find((w) => (w.speakers.get(speaker)?.received ?? 0) < MIN_RECEIVED_SHARE);
+    if (absent) return verdict(false, `${speaker}'s audio was not arriving at ${seconds(absent.startMs)} (not connected, or gone), so its silence says nothing`);
+  }
   const heardAt = inSpan.findIndex((_, i) => levels[i]!.dbfs >= max);
   if (heardAt >= 0) {
     const who = levels[heardAt]!.who ?? subject;

@@ -9,6 +9,8 @@
 //   node:<node>:members    set    "<room>\n<id>" of the connected members a node carries
 //   node:<node>:alive      string heartbeat, expires unless renewed (cluster-node.ts)
 //   nodes                  set    nodes that announced themselves
+//   kicked:<id>            string a member an admin kicked: its resume claims are refused; expires
+//                                 when a resume token issued before the kick would have
 // Members are JSON; an away member has socketId "" and node "" (cjson has no clean null).
 // Scripts that reach other rooms' or nodes' keys (sweeps) name them from the data, which suits a
 // single Redis (or a primary with replicas), not Redis Cluster sharding.
@@ -63,13 +65,15 @@ end
  * ARGV: prefix, room, socketId, node, claimId, claimName, ownsName (1/0), requestedName, capacity,
  * protocolVersion, a new member's state JSON (its grants also go to a resuming one), newId,
  * previousRoom, previousId, name bases JSON (the name trimmed for a suffix of 2..6 characters).
- * Returns JSON: { ok, member, others, resumed, stale, replaced, renamed, previous } or { ok: false }.
+ * Returns JSON: { ok, member, others, resumed, stale, replaced, renamed, previous }, or { ok: false }
+ * (room full), or { ok: false, kicked: true } (the claim is for a member an admin kicked).
  */
 export const JOIN_SCRIPT = `${COMMON}
 local room, socketId, node = ARGV[2], ARGV[3], ARGV[4]
 local claimId, claimName, ownsName, requested = ARGV[5], ARGV[6], ARGV[7] == '1', ARGV[8]
 local capacity, version, initial, newId = tonumber(ARGV[9]), tonumber(ARGV[10]), cjson.decode(ARGV[11]), ARGV[12]
 local previousRoom, previousId, bases = ARGV[13], ARGV[14], cjson.decode(ARGV[15])
+if claimId ~= '' and redis.call('EXISTS', prefix .. 'kicked:' .. claimId) == 1 then return cjson.encode({ ok = false, kicked = true }) end
 local previous = nil
 if previousId ~= '' then
   previous = load(previousRoom, previousId)
@@ -174,6 +178,19 @@ return cjson.encode({ member = member, changed = changed })
 `;
 
 /**
+ * An admin kicked a member: it leaves wherever it is (connected on any node, or away), and its
+ * id goes on the deny-list for ARGV ttl ms, in the same step, so no resume slips in between.
+ * ARGV: prefix, room, id, ttlMs. Returns the member JSON, or nil if it had already gone.
+ */
+export const KICK_SCRIPT = `${COMMON}
+redis.call('SET', prefix .. 'kicked:' .. ARGV[3], '1', 'PX', ARGV[4])
+local member = load(ARGV[2], ARGV[3])
+if not member then return nil end
+forget(member)
+return cjson.encode(member)
+`;
+
+/**
  * Every away member whose grace ended leaves. ARGV: prefix, now. Returns a JSON list of the
  * members removed (each removed by exactly one sweeping node, which announces it).
  */
@@ -212,11 +229,12 @@ return cjson.encode(away)
 
 /**
  * Redis came back (or forgot everything): a node writes one of its connected members back.
- * ARGV: prefix, member JSON. Returns "kept" (it was there; now carried by this node again) or
- * "restored" (it was gone: the room must hear of it again).
+ * ARGV: prefix, member JSON. Returns "kept" (it was there; now carried by this node again),
+ * "restored" (it was gone: the room must hear of it again), or "kicked" (an admin removed it).
  */
 export const RESTORE_SCRIPT = `${COMMON}
 local member = cjson.decode(ARGV[2])
+if redis.call('EXISTS', prefix .. 'kicked:' .. member.id) == 1 then return 'kicked' end
 local current = load(member.room, member.id)
 if current then
   carry(current, member.socketId, member.node)

@@ -1,4 +1,5 @@
 // Plain HTTP routes beside socket.io: health, metrics, and the static web client.
+import { timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
@@ -32,6 +33,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export interface HttpRouteContext {
   metrics: ServerMetrics;
+  /** Who may read /metrics: a bearer token (null: anyone), or `elsewhere` (served on another port, 404 here). */
+  metricsAccess: { token: string | null } | 'elsewhere';
   /** What /healthz reports; `ok: false` answers 503 (a balancer then sends joins elsewhere). */
   health: () => Promise<{ ok: boolean } & Record<string, unknown>>;
   staticDirs: string[];
@@ -56,7 +59,11 @@ async function route(context: HttpRouteContext, request: IncomingMessage, respon
     const health = await context.health();
     return send(response, health.ok ? 200 : 503, 'application/json', JSON.stringify(health) + '\n');
   }
-  if (path === '/metrics') {
+  if (path === '/metrics' && context.metricsAccess !== 'elsewhere') {
+    if (!bearerMatches(request.headers.authorization, context.metricsAccess.token)) {
+      response.setHeader('WWW-Authenticate', 'Bearer realm="voxroom metrics"');
+      return send(response, 401, 'text/plain; charset=utf-8', 'metrics need the bearer token of --metrics-token-file: Authorization: Bearer <token>\n');
+    }
     return send(response, 200, context.metrics.registry.contentType, await context.metrics.registry.metrics());
   }
   const shared = SHARED_MODULES[path];
@@ -75,6 +82,14 @@ async function route(context: HttpRouteContext, request: IncomingMessage, respon
     }
   }
   send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+}
+
+/** Constant-time comparison of an Authorization header with the expected bearer token (null: none needed). */
+function bearerMatches(header: string | undefined, token: string | null): boolean {
+  if (token === null) return true;
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1]?.trim() ?? '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {

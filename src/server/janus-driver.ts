@@ -88,6 +88,12 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private readonly talk = new Map<number, FeedTalk>();
   private readonly maxSpeakers: number;
   private readonly members = new Map<string, SfuMember>();
+  /**
+   * Members whose audio is not forwarded (no speak grant, or server-muted): nobody subscribes to
+   * their feeds, and an existing subscription stops relaying them (publisher `send: false`).
+   * Kept apart from the member records, so it may be set before the member joins.
+   */
+  private readonly unforwarded = new Set<string>();
   private nextRoomId = 1;
   private closed = false;
 
@@ -170,6 +176,37 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     this.syncSubscription(member);
   }
 
+  /**
+   * Whether Janus forwards this member's audio. Enforced here, where the media is, so a patched
+   * client that publishes anyway is still not heard.
+   */
+  setForwarded(memberId: string, forwarded: boolean): void {
+    if (forwarded === !this.unforwarded.has(memberId)) return;
+    if (forwarded) this.unforwarded.delete(memberId);
+    else this.unforwarded.add(memberId);
+    const member = this.members.get(memberId);
+    if (!member) return;
+    if (member.feed !== null) {
+      if (!forwarded) this.talk.delete(member.feed);
+      member.publisher?.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: forwarded }] }).catch((error: Error) => {
+        this.logger.warn('Janus: could not change whether a publisher is forwarded', { member: memberId, forwarded, error: error.message });
+      });
+    }
+    // Allowed again: listeners with a free slot subscribe to it (the others when it talks).
+    if (forwarded) {
+      for (const otherId of member.room.members) {
+        const other = this.members.get(otherId);
+        if (other && other !== member) this.syncSubscription(other);
+      }
+    }
+  }
+
+  /** A feed whose owner may be heard: the only ones listeners are subscribed or switched to. */
+  private isForwarded(room: SfuRoom, feed: number): boolean {
+    const owner = room.feeds.get(feed);
+    return owner !== undefined && !this.unforwarded.has(owner);
+  }
+
   /** The member's publisher offer; resolves with Janus's answer. */
   async publish(memberId: string, offerSdp: string): Promise<string> {
     const member = this.requireMember(memberId);
@@ -191,6 +228,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const memberId = member.id;
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
       if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
+      // Not forwarded: its talking neither shows (speaking) nor wins it a slot.
+      if (this.unforwarded.has(member.id)) return;
       this.talk.set(member.feed, { talking: event.talking, since: Date.now() });
       this.emit('talking', { member: member.id, talking: event.talking });
       if (event.talking) this.routeTalker(member.room, member.feed);
@@ -235,6 +274,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     member.left = true;
     member.answered?.();
     this.members.delete(memberId);
+    this.unforwarded.delete(memberId);
     const room = member.room;
     room.members.delete(memberId);
     if (member.feed !== null) {
@@ -313,7 +353,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       const capacity = this.maxSpeakers - member.subscribed.size;
       // The ones talking first, then those who talked last: they are the likeliest to be heard.
       const wanted = [...member.room.feeds.keys()]
-        .filter((feed) => feed !== member.feed && !member.subscribed.has(feed))
+        .filter((feed) => feed !== member.feed && !member.subscribed.has(feed) && this.isForwarded(member.room, feed))
         .sort((a, b) => this.priority(b) - this.priority(a))
         .slice(0, Math.max(0, capacity));
       if (wanted.length === 0) return;
@@ -405,7 +445,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   /** Moves the quietest slot (not talking, talked longest ago) of a full subscription to `feed`. */
   private async switchSlot(member: SfuMember, feed: number): Promise<void> {
-    if (member.left || !member.subscriber || member.subscribed.has(feed) || !member.room.feeds.has(feed)) return;
+    if (member.left || !member.subscriber || member.subscribed.has(feed) || !this.isForwarded(member.room, feed)) return;
     const victim = [...member.slots]
       .filter(([, slotFeed]) => !this.talk.get(slotFeed)?.talking)
       .sort(([, a], [, b]) => this.priority(a) - this.priority(b))[0];

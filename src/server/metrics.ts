@@ -14,6 +14,15 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly floodDisconnects = new Counter({ name: 'voxroom_flood_disconnects_total', help: 'Sockets disconnected for sending too many refused events', registers: [this.registry] });
+
+  readonly refusedConnections = new Counter({
+    name: 'voxroom_refused_connections_total',
+    help: 'Connections refused before any handler ran: by web origin, per-address or total limit',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(counts: () => Promise<StoreCounts>) {
     // One read of the store per scrape, shared by every gauge of that scrape.
     let scrape: Promise<StoreCounts> | null = null;

@@ -4,9 +4,10 @@
 // back when Redis returns without them.
 import { ErrorReply, type createClient } from 'redis';
 import { INITIAL_SELF_STATE, type MemberState, type PeerInfo } from '../protocol.js';
-import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
+import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, KICK_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
 import { toMemberView, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 import { StoreUnavailableError, type RoomStore, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
+import { RESUME_TOKEN_TTL_MS } from './resume-tokens.js';
 import { randomBytes } from 'node:crypto';
 
 export type RedisClient = ReturnType<typeof createClient>;
@@ -23,7 +24,7 @@ interface StoredMember {
 }
 
 type StoredJoin =
-  | { ok: false }
+  | { ok: false; kicked?: true }
   | { ok: true; member: StoredMember; others: StoredMember[] | Record<string, never>; resumed: 'rebound' | 'restored' | false; stale: string; renamed: boolean; previous: StoredMember | false; replaced: StoredMember | false };
 
 const NAME_LIMIT = 32;
@@ -44,6 +45,8 @@ export class RedisRoomStore implements RoomStore {
     readonly nodeId: string,
     private readonly prefix = 'voxroom:',
     private readonly newId: () => string = () => randomBytes(6).toString('hex'),
+    /** How long a kicked member's resume claims are refused: as long as its resume token lives. */
+    private readonly kickedTtlMs = RESUME_TOKEN_TTL_MS,
   ) {}
 
   get available(): boolean {
@@ -58,12 +61,12 @@ export class RedisRoomStore implements RoomStore {
     const { protocolVersion = 2, capacity = Number.MAX_SAFE_INTEGER, grants = [], ownsName = false } = options;
     const claim = options.resume && options.resume.room === room && (!ownsName || options.resume.name === requestedName) ? options.resume : null;
     const previous = this.bySocket.get(socketId) ?? null;
-    const initial: MemberState = { ...INITIAL_SELF_STATE, away: false, grants: [...grants], ...(options.position ? { position: { ...options.position } } : {}) };
+    const initial: MemberState = { ...INITIAL_SELF_STATE, away: false, serverMuted: false, grants: [...grants], ...(options.position ? { position: { ...options.position } } : {}) };
     const reply = await this.run<StoredJoin>('join', JOIN_SCRIPT, [
       room, socketId, this.nodeId, claim?.id ?? '', claim?.name ?? '', ownsName ? '1' : '0', requestedName, String(capacity), String(protocolVersion),
       JSON.stringify(initial), this.newId(), previous?.room ?? '', previous?.id ?? '', JSON.stringify(nameBases(claim ? claim.name : requestedName)),
     ]);
-    if (!reply || !reply.ok) return { ok: false, reason: 'room-full' };
+    if (!reply || !reply.ok) return { ok: false, reason: reply?.kicked ? 'kicked' : 'room-full' };
     const member = toMember(reply.member);
     if (previous) this.bySocket.delete(socketId);
     if (reply.stale !== '') this.bySocket.delete(reply.stale);
@@ -118,7 +121,21 @@ export class RedisRoomStore implements RoomStore {
 
   async updateStateById(id: string, patch: StatePatch): Promise<StateChange> {
     const member = this.localMemberById(id);
-    return member ? this.patch(member, '', patch) : null;
+    return member ? this.updateStateOf(member, patch) : null;
+  }
+
+  async updateStateOf(member: Member, patch: StatePatch): Promise<StateChange> {
+    const change = await this.patch(member, '', patch);
+    // This node's copy of a member it carries follows (another node's copy learns on its next write).
+    if (change) for (const [socketId, own] of this.bySocket) if (own.id === member.id) this.bySocket.set(socketId, change.member);
+    return change;
+  }
+
+  async kick(member: Member): Promise<Member | null> {
+    const stored = await this.run<StoredMember>('kick a member', KICK_SCRIPT, [member.room, member.id, String(this.kickedTtlMs)]);
+    // Carried here: forgotten now. Carried by another node: its socket's disconnect finds it gone.
+    for (const [socketId, own] of this.bySocket) if (own.id === member.id) this.bySocket.delete(socketId);
+    return stored ? toMember(stored) : null;
   }
 
   private async patch(member: Member, socketId: string, patch: StatePatch): Promise<StateChange> {

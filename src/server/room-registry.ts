@@ -35,8 +35,8 @@ export interface JoinOptions {
   position?: Position;
 }
 
-/** What a member sets itself (update-state), or the server sets for it (its position after a move). */
-export type StatePatch = Partial<SelfState> & { position?: Position };
+/** What a member sets itself (update-state), or the server sets for it (its position after a move, an admin's server-mute). */
+export type StatePatch = Partial<SelfState> & { position?: Position; serverMuted?: boolean };
 
 export type JoinOutcome =
   | {
@@ -55,7 +55,8 @@ export type JoinOutcome =
       /** Another session under an owned name, removed by this join: tell it and its room. */
       replaced: Member | null;
     }
-  | { ok: false; reason: 'room-full' };
+  /** `kicked`: the resume claim is for a member an admin kicked (RoomStore's deny-list). */
+  | { ok: false; reason: 'room-full' | 'kicked' };
 
 export class RoomRegistry {
   private readonly rooms = new Map<string, Map<string, Member>>();
@@ -102,7 +103,7 @@ export class RoomRegistry {
     const baseName = claim ? claim.name : requestedName;
     const name = ownsName ? requestedName : this.uniqueName(room, baseName);
     const id = claim && !this.memberById(claim.id) ? claim.id : this.newId();
-    const state: MemberState = { ...INITIAL_SELF_STATE, away: false, grants: [...grants], ...(options.position ? { position: { ...options.position } } : {}) };
+    const state: MemberState = { ...INITIAL_SELF_STATE, away: false, serverMuted: false, grants: [...grants], ...(options.position ? { position: { ...options.position } } : {}) };
     const member: Member = { id, name, room, socketId, state, protocolVersion };
     const others = [...roomMembers.values()].map(toMemberView);
     roomMembers.set(member.id, member);
@@ -140,6 +141,14 @@ export class RoomRegistry {
     return member;
   }
 
+  /** Ends a membership by member id, connected or away (an admin's kick); null if it is not in a room. */
+  removeById(id: string): Member | null {
+    const member = this.memberById(id);
+    if (!member) return null;
+    this.remove(member);
+    return member;
+  }
+
   /** Applies a member's change to its own state; `changed` is false when nothing differed. */
   updateState(socketId: string, patch: StatePatch): { member: Member; changed: boolean } | null {
     const member = this.bySocket.get(socketId);
@@ -152,9 +161,9 @@ export class RoomRegistry {
     return member ? this.applyPatch(member, patch) : null;
   }
 
-  private applyPatch(member: Member, patch: Partial<SelfState>): { member: Member; changed: boolean } {
+  private applyPatch(member: Member, patch: StatePatch): { member: Member; changed: boolean } {
     let changed = false;
-    for (const key of Object.keys(patch) as Array<keyof SelfState>) {
+    for (const key of Object.keys(patch) as Array<keyof StatePatch>) {
       const value = patch[key];
       if (value !== undefined && !sameValue(member.state[key], value)) {
         Object.assign(member.state, { [key]: value });

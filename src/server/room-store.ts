@@ -2,6 +2,7 @@
 // own memory (RoomRegistry, LocalRoomStore below); a cluster node keeps them in Redis, shared
 // with the other nodes (RedisRoomStore). The server talks to this interface only.
 import type { PeerInfo } from '../protocol.js';
+import { KickedMembers } from './kicked-members.js';
 import { RoomRegistry, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 
 export type StateChange = { member: Member; changed: boolean } | null;
@@ -15,7 +16,7 @@ export class StoreUnavailableError extends Error {
 }
 
 export interface RoomStore {
-  /** RoomRegistry.join, for a socket of this node. */
+  /** RoomRegistry.join, for a socket of this node; a resume claim of a kicked member is refused (`kicked`). */
   join(socketId: string, room: string, requestedName: string, options: JoinOptions): Promise<JoinOutcome>;
   /** Ends the membership the socket carries; the member, or null if it had none. */
   leave(socketId: string): Promise<Member | null>;
@@ -25,6 +26,14 @@ export interface RoomStore {
   removeAway(member: Member): Promise<Member | null>;
   updateState(socketId: string, patch: StatePatch): Promise<StateChange>;
   updateStateById(id: string, patch: StatePatch): Promise<StateChange>;
+  /** A state patch for a member found with roommate (in a cluster: carried by any node), e.g. an admin's server-mute. */
+  updateStateOf(member: Member, patch: StatePatch): Promise<StateChange>;
+  /**
+   * An admin removed the member (connected or away, on any node): it leaves, and resume claims
+   * for its id are refused while a resume token issued before could still be valid.
+   * The member as removed, or null if it had already gone.
+   */
+  kick(member: Member): Promise<Member | null>;
   /** The member with `peerId` if it shares a room with the socket's member. */
   roommate(socketId: string, peerId: string): Promise<Member | null>;
   membersIn(room: string): Promise<Member[]>;
@@ -59,10 +68,22 @@ export interface StoreCounts {
 
 /** One machine: the rooms live in this process's memory; every call answers at once. */
 export class LocalRoomStore implements RoomStore {
-  constructor(readonly registry: RoomRegistry) {}
+  constructor(
+    readonly registry: RoomRegistry,
+    /** Members an admin kicked: kept in this process (a single node has no other). */
+    private readonly kicked = new KickedMembers(),
+  ) {}
 
   async join(socketId: string, room: string, requestedName: string, options: JoinOptions): Promise<JoinOutcome> {
+    if (options.resume && this.kicked.has(options.resume.id, Date.now())) return { ok: false, reason: 'kicked' };
     return this.registry.join(socketId, room, requestedName, options);
+  }
+  async kick(member: Member): Promise<Member | null> {
+    this.kicked.add(member.id, Date.now());
+    return this.registry.removeById(member.id);
+  }
+  async updateStateOf(member: Member, patch: StatePatch): Promise<StateChange> {
+    return this.registry.updateStateById(member.id, patch);
   }
   async leave(socketId: string): Promise<Member | null> {
     return this.registry.leave(socketId);

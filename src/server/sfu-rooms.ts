@@ -21,6 +21,8 @@ export interface SfuRoomsHooks {
   mediaUnavailable(room: string, reason: string): void;
   /** The ids of a room's members now. */
   membersOf(room: string): string[];
+  /** Whether a member's audio may be forwarded to the others (its speak grant, no server-mute). */
+  mayForward(memberId: string): boolean;
 }
 
 export interface SfuRoomsOptions {
@@ -133,6 +135,11 @@ export class SfuRooms {
     }
   }
 
+  /** A member's grants or server-mute changed: its media server forwards it, or stops, accordingly. */
+  forwardingChanged(memberId: string): void {
+    this.driverOf(memberId)?.setForwarded(memberId, this.hooks.mayForward(memberId));
+  }
+
   /** How a room carries audio now (mesh for a room this does not track yet). */
   mediaOf(room: string): MediaMode {
     return this.rooms.get(room)?.media ?? 'mesh';
@@ -234,6 +241,8 @@ export class SfuRooms {
     }
     this.leaveNow(memberId);
     this.sfuMembers.set(memberId, room);
+    // Before it publishes: a member who may not be heard is never subscribed to.
+    driver.setForwarded(memberId, this.hooks.mayForward(memberId));
     driver.join(room, memberId).catch((error: Error) => {
       if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
       this.logger.warn('Janus: join failed', { member: memberId, error: error.message });

@@ -1,6 +1,6 @@
 // The room signalling server: socket.io for rooms and signal relay, plain HTTP for health,
 // metrics and the web client. Every incoming payload is validated against src/protocol.ts.
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -9,17 +9,21 @@ import type { ZodError, z } from 'zod';
 import {
   CLIENT_EVENTS,
   JoinRequestSchema,
+  KickRequestSchema,
   LIMITS,
   MemberStatePatchSchema,
   OPEN_SERVER_GRANTS,
   MoveRequestSchema,
   PROTOCOL_VERSION,
+  ServerMuteRequestSchema,
   SfuCandidateSchema,
   SfuPublishSchema,
   SfuSdpSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   SignalRequestSchema,
   describeIssues,
+  mayBeHeard,
+  type AdminAck,
   type ClientToServerEvents,
   type ErrorCode,
   type Grant,
@@ -50,6 +54,7 @@ import { TokenBucket } from './rate-limiter.js';
 import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
 import { MemberMotion, entryPosition } from './room-positions.js';
 import { ThrottledAnnouncer } from './throttled-announcer.js';
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, clientAddress, normalOrigin, originAllowed, type ConnectionLimits } from './connection-gate.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -90,6 +95,14 @@ export interface SignallingServerOptions {
    * resume key is the cluster's. Without it the rooms live in this process, as on one machine.
    */
   cluster?: ClusterNode;
+  /** Web origins besides the server's own whose pages may connect (`*`: any); default none. */
+  allowOrigins?: string[];
+  /** Open connections per client address and in total (default DEFAULT_CONNECTION_LIMITS). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Behind a load balancer: the client address is the one it appends to X-Forwarded-For. */
+  trustProxy?: boolean;
+  /** GET /metrics: require this bearer token, and/or serve it on this loopback port instead of the main one. */
+  metrics?: { token?: string; port?: number };
 }
 
 export const DEFAULT_RESUME_GRACE_MS = 15_000;
@@ -105,6 +118,8 @@ export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
+  /** Where /metrics is served when it has its own loopback port (`metrics.port`); null otherwise. */
+  readonly metricsUrl: string | null;
   /** Tells connected peers, stops accepting, closes every socket. Idempotent. */
   close(): Promise<void>;
 }
@@ -197,6 +212,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         io.to(socketRoom(room)).emit('error-message', { code: 'media-unavailable', message: reason });
       },
       membersOf: (room) => store.localMembersIn(room).map((member) => member.id),
+      mayForward: (memberId) => {
+        // SFU rooms are single-node (a cluster refuses --janus): the member is this node's.
+        const member = store.localMemberById(memberId);
+        return member !== null && mayBeHeard(member.state);
+      },
     },
     logger,
   );
@@ -222,26 +242,58 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   if (cluster && januses.length > 0) throw new Error('SFU rooms (--janus) do not run in a cluster yet; run the SFU node without --redis');
   const metrics = new ServerMetrics(() => store.counts());
 
-  const handler = createRequestHandler({
-    metrics,
-    health: async () => {
-      const counts = await store.counts();
-      return { ok: counts.cluster?.redis !== 'down', ...counts, ...(cluster ? { node: cluster.nodeId } : {}) };
-    },
-    staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS,
-  });
+  const health = async (): Promise<{ ok: boolean } & Record<string, unknown>> => {
+    const counts = await store.counts();
+    return { ok: counts.cluster?.redis !== 'down', ...counts, ...(cluster ? { node: cluster.nodeId } : {}) };
+  };
+  const metricsPort = options.metrics?.port;
+  const metricsAccess = { token: options.metrics?.token ?? null };
+  if (metricsPort === undefined && metricsAccess.token === null) logger.warn('GET /metrics is open to anyone who can reach this server; protect it with --metrics-token-file or move it to a loopback port with --metrics-port');
+  const handler = createRequestHandler({ metrics, metricsAccess: metricsPort === undefined ? metricsAccess : 'elsewhere', health, staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS });
   const httpServer: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
 
+  // Who may connect, checked in allowRequest: before socket.io runs any handler, so a refused
+  // handshake costs a header lookup and a map read (a 403 with the reason).
+  const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits });
+  const trustProxy = options.trustProxy ?? false;
+  const allowOrigins = options.allowOrigins ?? [];
+  for (const origin of allowOrigins) if (origin !== '*' && normalOrigin(origin) === null) throw new Error(`allowed origin "${origin}" is not an origin; write it as scheme://host[:port], e.g. https://app.example.org`);
+  const addressOf = (request: IncomingMessage): string => clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustProxy);
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
     maxHttpBufferSize: LIMITS.maxTransportBytes,
     // Notice dead peers within ~20 s instead of socket.io's default 45 s.
     pingInterval: 10_000,
     pingTimeout: 10_000,
-    cors: { origin: true },
+    // Pages from other origins get CORS headers only when allowed (the server's own page needs none).
+    cors: { origin: allowOrigins.includes('*') ? true : allowOrigins.map((origin) => normalOrigin(origin) ?? origin) },
+    allowRequest: (request, callback) => {
+      if (!originAllowed(request.headers.origin, request.headers.host, { allowed: allowOrigins })) {
+        metrics.refusedConnections.inc({ reason: 'origin' });
+        return callback(`pages from ${String(request.headers.origin).slice(0, 100)} may not connect to this server; its operator can allow them with --allow-origin`, false);
+      }
+      const refusal = gate.check(addressOf(request));
+      if (refusal) {
+        metrics.refusedConnections.inc({ reason: refusal.reason });
+        return callback(refusal.message, false);
+      }
+      callback(null, true);
+    },
     // The web client loads socket.io's browser build from /socket.io/socket.io.min.js.
     serveClient: true,
     // A cluster: rooms and emits reach sockets on every node through Redis.
     ...(cluster ? { adapter: cluster.adapter } : {}),
+  });
+  // Counted when a connection is established: simultaneous handshakes all pass allowRequest's
+  // check, and the ones beyond a limit are closed here, before socket.io's connection handler.
+  io.engine.on('connection', (raw: { request: IncomingMessage; close(): void; once(event: 'close', listener: () => void): void }) => {
+    const address = addressOf(raw.request);
+    const refusal = gate.opened(address);
+    if (refusal) {
+      metrics.refusedConnections.inc({ reason: refusal.reason });
+      raw.close();
+      return;
+    }
+    raw.once('close', () => gate.closed(address));
   });
 
   // Room events: v2 clients get one small event per change, v1 clients the whole list on each
@@ -267,12 +319,22 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     void socket.leave(versionRoom(member.room, member.protocolVersion));
   };
 
+  // Abuse is a rate of refusals, not a lifetime total: a long session accumulates a few benign
+  // ones (a candidate for a peer that has just left), a flood empties its bucket quickly. Every
+  // refusal counts, whichever handler makes it, so no event is a free way to keep the server busy.
+  const refusalBuckets = new WeakMap<VoxSocket, TokenBucket>();
   const refuse = (socket: VoxSocket, code: ErrorCode, message: string, ack?: Ack<{ ok: false; error: ProtocolError }>): void => {
     metrics.rejected.inc({ code });
     logger.debug('refused message', { socket: socket.id, code, message });
     const error = { code, message };
     if (ack) ack({ ok: false, error });
     else socket.emit('error-message', error);
+    const refusals = refusalBuckets.get(socket);
+    if (refusals && !refusals.take(Date.now()) && socket.connected) {
+      logger.warn('disconnecting a socket that keeps sending refused events', { socket: socket.id, code });
+      metrics.floodDisconnects.inc();
+      socket.disconnect(true);
+    }
   };
 
   /** An away member's grace ran out (here, or noticed by this node's sweep of the cluster). */
@@ -305,9 +367,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   io.on('connection', (socket: VoxSocket) => {
     const events = new TokenBucket(LIMITS.eventsPerSecond, LIMITS.eventBurst, Date.now());
     const joins = new TokenBucket(LIMITS.joinsPerSecond, LIMITS.joinBurst, Date.now());
-    // Abuse is a rate of refusals, not a lifetime total: a long session accumulates a few benign
-    // ones (a candidate for a peer that has just left), a flood empties this bucket quickly.
-    const refusals = new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now());
+    refusalBuckets.set(socket, new TokenBucket(LIMITS.refusalsPerSecond, LIMITS.maxRefusedBeforeDisconnect, Date.now()));
     logger.debug('socket connected', { socket: socket.id, address: socket.handshake.address });
     // Membership changes of one socket (join, leave, its disconnect) run one at a time in the
     // order they came, also while a token is checked or the cluster's Redis answers.
@@ -322,13 +382,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     socket.use((packet, next) => {
       const [event, ...args] = packet as unknown[];
       const ack = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as Ack<{ ok: false; error: ProtocolError }>) : undefined;
-      const fail = (code: ErrorCode, message: string): void => {
-        refuse(socket, code, message, ack);
-        if (!refusals.take(Date.now())) {
-          logger.warn('disconnecting a flooding socket', { socket: socket.id });
-          socket.disconnect(true);
-        }
-      };
+      const fail = (code: ErrorCode, message: string): void => refuse(socket, code, message, ack);
       if (typeof event !== 'string' || !CLIENT_EVENTS.has(event)) {
         return fail('unknown-event', `unknown event ${JSON.stringify(String(event)).slice(0, 80)}; this server accepts ${[...CLIENT_EVENTS].join(', ')}`);
       }
@@ -391,6 +445,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         logger.warn('refused a join: the room store is unavailable', { room: request.room, error: error.message });
         return refuse(socket, 'unavailable', `${error.message} (room "${request.room}"); this is temporary: join again in a few seconds, or through another server`, ack);
       }
+      if (!outcome.ok && outcome.reason === 'kicked') {
+        return refuse(socket, 'kicked', `an admin removed you from room "${request.room}", so your place there cannot be taken back; join again without resuming if your token allows it`, ack);
+      }
       if (!outcome.ok) {
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
@@ -433,6 +490,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // A member back in its place keeps its media path (its SFU handles were kept while away);
       // a new or restored one starts its own, and the room may move to the SFU with it.
       const media = resumed === 'rebound' ? sfu.mediaOf(member.room) : sfu.memberJoined(member.room, member.id);
+      // Its token (and so its speak grant) may differ from the one it had before.
+      if (resumed === 'rebound') sfu.forwardingChanged(member.id);
       if (layout && !motions.has(member.id)) motions.set(member.id, new MemberMotion(Date.now()));
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
@@ -466,6 +525,74 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const updated = await store.updateState(socket.id, patch);
         if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
         if (updated.changed) announceState(updated.member);
+        ack?.({ ok: true });
+      });
+    });
+
+    /** The sender, if it is in a room and holds the admin grant; otherwise refuses and returns null. */
+    const adminOf = (action: string, ack: Ack<AdminAck> | undefined): Member | null => {
+      const admin = store.memberOf(socket.id);
+      if (!admin) {
+        refuse(socket, 'not-in-room', `join a room before you ${action}`, ack);
+        return null;
+      }
+      if (!admin.state.grants.includes('admin')) {
+        refuse(socket, 'not-admin', `only admins may ${action}: your room token lacks the admin grant; ask whoever mints tokens for one with --grant speak,listen,admin`, ack);
+        return null;
+      }
+      return admin;
+    };
+
+    // Admin actions go through the store: in a cluster the target may be carried by another node
+    // (its socket is then reached through the adapter), and the kick's deny-list is in Redis.
+    socket.on('kick', (...args: unknown[]) => {
+      const ack = extractAck<AdminAck>(args);
+      const parsed = KickRequestSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid kick: ${describeIssues(parsed.error)}; send { id } of a roommate`, ack);
+      const admin = adminOf('kick a member', ack);
+      if (!admin) return;
+      const unknown = (): void => refuse(socket, 'unknown-peer', `no other member "${parsed.data.id}" in room "${admin.room}"`, ack);
+      settle(socket, 'kick', ack, async () => {
+        const found = await store.roommate(socket.id, parsed.data.id);
+        if (!found) return unknown();
+        const target = await store.kick(found);
+        if (!target) return unknown();
+        endGrace(target.id);
+        forgetMember(target);
+        const notice = { room: target.room, message: `an admin (${admin.name}) removed you from room "${target.room}"; you cannot resume this place` };
+        const targetSocket = target.socketId === null ? undefined : io.sockets.sockets.get(target.socketId);
+        if (targetSocket) {
+          leaveSocketRooms(targetSocket, target);
+          targetSocket.emit('kicked', notice);
+          targetSocket.disconnect(true);
+        } else if (cluster && target.socketId !== null) {
+          // Carried by another node: the adapter carries these there, in this order.
+          io.in(target.socketId).socketsLeave([socketRoom(target.room), versionRoom(target.room, target.protocolVersion)]);
+          io.to(target.socketId).emit('kicked', notice);
+          io.in(target.socketId).disconnectSockets(true);
+        }
+        logger.info('member kicked', { room: target.room, name: target.name, id: target.id, by: admin.name });
+        ack?.({ ok: true });
+        announceLeave(target, 'kicked');
+      });
+    });
+
+    socket.on('server-mute', (...args: unknown[]) => {
+      const ack = extractAck<AdminAck>(args);
+      const parsed = ServerMuteRequestSchema.safeParse(args[0]);
+      if (!parsed.success) return refuse(socket, tooBig(parsed.error) ? 'payload-too-large' : 'bad-request', `invalid server-mute: ${describeIssues(parsed.error)}; send { id, muted }`, ack);
+      const admin = adminOf(parsed.data.muted ? 'server-mute a member' : 'server-unmute a member', ack);
+      if (!admin) return;
+      settle(socket, 'server-mute', ack, async () => {
+        const target = await store.roommate(socket.id, parsed.data.id);
+        if (!target) return refuse(socket, 'unknown-peer', `no other member "${parsed.data.id}" in room "${admin.room}"`, ack);
+        // Kept in the member's state in the store (Redis in a cluster): it outlasts a resume.
+        const updated = await store.updateStateOf(target, { serverMuted: parsed.data.muted });
+        if (updated?.changed) {
+          sfu.forwardingChanged(target.id);
+          announceState(updated.member);
+          logger.info(parsed.data.muted ? 'member server-muted' : 'member server-unmuted', { room: target.room, name: target.name, id: target.id, by: admin.name });
+        }
         ack?.({ ok: true });
       });
     });
@@ -596,6 +723,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     httpServer.listen(options.port, options.host ?? '127.0.0.1');
   });
   httpServer.on('error', (error) => logger.error('http server error', { error: error.message }));
+  // Metrics on their own port listen on loopback only: for a scraper on this machine (or a tunnel).
+  const metricsServer = metricsPort === undefined ? null : createHttpServer(createRequestHandler({ metrics, metricsAccess, health, staticDirs: [] }));
+  if (metricsServer) {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', (error: NodeJS.ErrnoException) => {
+        httpServer.close();
+        reject(listenError(error, { port: metricsPort!, host: '127.0.0.1' }, '--metrics-port'));
+      });
+      metricsServer.listen(metricsPort, '127.0.0.1', () => resolve());
+    });
+  }
+  const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : null;
 
   const address = httpServer.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -605,6 +744,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   return {
     url,
     port: address.port,
+    metricsUrl,
     close: () => {
       closing ??= (async () => {
         for (const id of [...graceTimers.keys()]) endGrace(id);
@@ -619,6 +759,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         // a browser tab's keep-alive connection would hold shutdown up. End them now.
         httpServer.closeAllConnections();
         await closed;
+        if (metricsServer) {
+          metricsServer.closeAllConnections();
+          await new Promise((resolve) => metricsServer.close(resolve));
+        }
         // Its members' sockets closed above (away, for another node to take back): now the node goes.
         await cluster?.close();
       })();
@@ -642,10 +786,10 @@ function extractAck<T>(args: unknown[]): Ack<T> | undefined {
   return typeof last === 'function' ? (last as Ack<T>) : undefined;
 }
 
-function listenError(error: NodeJS.ErrnoException, options: SignallingServerOptions): Error {
+function listenError(error: NodeJS.ErrnoException, options: { port: number; host?: string }, flag = '--port'): Error {
   const where = `${options.host ?? '127.0.0.1'}:${options.port}`;
-  if (error.code === 'EADDRINUSE') return new Error(`port ${options.port} is already in use on ${options.host ?? '127.0.0.1'}; stop the other program or pick another port with --port`);
-  if (error.code === 'EACCES') return new Error(`not allowed to listen on ${where}; ports below 1024 need privileges, pick another with --port`);
+  if (error.code === 'EADDRINUSE') return new Error(`port ${options.port} is already in use on ${options.host ?? '127.0.0.1'}; stop the other program or pick another port with ${flag}`);
+  if (error.code === 'EACCES') return new Error(`not allowed to listen on ${where}; ports below 1024 need privileges, pick another with ${flag}`);
   if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') return new Error(`cannot listen on ${where}: no such local address; check --host`);
   return new Error(`cannot listen on ${where}: ${error.message}`);
 }

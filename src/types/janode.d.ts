@@ -84,6 +84,8 @@ declare module 'janode/plugins/videoroom' {
     listParticipants(params: { room: number }): Promise<{ participants: Array<{ feed: number; display?: string; publisher: boolean; talking?: boolean }> }>;
     leave(): Promise<unknown>;
     switch(params: { streams: Array<{ feed: number; mid: string; sub_mid: string }> }): Promise<unknown>;
+    /** Publishers (multistream): `send: false` makes Janus stop relaying that stream to every subscriber. */
+    configure(params: { streams: Array<{ mid: string; send: boolean }> }): Promise<unknown>;
   }
 
   const VideoRoomPlugin: {

@@ -16,6 +16,7 @@ import { SPATIAL_DEFAULTS, hearingRules, placeForListener, type HearingRules, ty
 // the compiler check them against src/protocol.ts.
 const PROTOCOL_VERSION: typeof import('../protocol.js').PROTOCOL_VERSION = 2;
 const isPolite: typeof import('../protocol.js').isPolite = (selfId, remoteId) => selfId < remoteId;
+const mayBeHeard: typeof import('../protocol.js').mayBeHeard = (state) => state.grants.includes('speak') && !state.serverMuted;
 
 type VoxSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 declare const io: (options?: { transports?: string[] }) => VoxSocket;
@@ -129,6 +130,12 @@ class RoomClient {
     socket.on('session-replaced', ({ message }) => {
       this.replaced = true;
       setStatus(`You left the room: ${message}.`);
+    });
+    socket.on('kicked', ({ message }) => {
+      // Like a replaced session: the server will not take us back, so do not try.
+      this.replaced = true;
+      socket.io.reconnection(false);
+      setStatus(`You were removed from the room: ${message}.`);
     });
     socket.on('disconnect', () => !this.replaced && setStatus('Lost the server; reconnecting…'));
     socket.io.on('reconnect', () => void this.rejoin());
@@ -281,9 +288,11 @@ class RoomClient {
   private updatePeer(id: string, state: MemberState): void {
     const peer = this.peers.get(id);
     if (!peer) return;
+    const wasHeard = mayBeHeard(peer.info.state);
     peer.info = { ...peer.info, state };
     showMemberState(peer.row, state);
     this.placePeer(peer);
+    if (mayBeHeard(state) !== wasHeard) this.setVolume(peer, peer.volume);
   }
 
   /** Our own state as the server has it: when we moved, everyone is heard from elsewhere. */
@@ -373,6 +382,8 @@ class RoomClient {
     const spatial = this.spatialPath(gain);
     if (!spatial) analyser.connect(context.destination);
     const peer: RemotePeer = { info, pc: null, gain, analyser, spatial, muted: false, volume: 100, row: peerRow(info), audioElement: new Audio(), ignoreOffer: false, makingOffer: false, negotiated: false };
+    // A member the room does not let us hear starts silent (gain 0), not at full volume.
+    if (!mayBeHeard(info.state)) gain.gain.value = 0;
     this.peers.set(info.id, peer);
     this.wireRow(peer);
     this.placePeer(peer);
@@ -453,7 +464,8 @@ class RoomClient {
 
   private setVolume(peer: RemotePeer, percent: number): void {
     peer.volume = percent;
-    const target = peer.muted ? 0 : percent / 100;
+    // Grants are enforced here too: a member without speak, or server-muted, is not played.
+    const target = peer.muted || !mayBeHeard(peer.info.state) ? 0 : percent / 100;
     // A short ramp, as in the headless mixer: no clicks.
     peer.gain.gain.setTargetAtTime(target, this.context!.currentTime, 0.01);
     (peer.row.querySelector('input[type=range]') as HTMLInputElement).value = String(percent);
@@ -619,7 +631,18 @@ function showMemberState(row: HTMLElement, state: MemberState): void {
   row.dataset.muted = String(state.muted);
   row.dataset.speaking = String(state.speaking);
   row.dataset.away = String(state.away);
-  row.querySelector('.member-state')!.textContent = state.away ? '⏳ away (reconnecting)' : state.muted ? '🔇 muted' : state.speaking ? '🔊 speaking' : '';
+  row.dataset.serverMuted = String(state.serverMuted);
+  row.querySelector('.member-state')!.textContent = state.away
+    ? '⏳ away (reconnecting)'
+    : state.serverMuted
+      ? '⛔ muted by an admin'
+      : !state.grants.includes('speak')
+        ? '👂 listener'
+        : state.muted
+          ? '🔇 muted'
+          : state.speaking
+            ? '🔊 speaking'
+            : '';
 }
 
 function levelDb(analyser: AnalyserNode): number {

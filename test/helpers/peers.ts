@@ -48,6 +48,11 @@ export function toneLevelDb(samples: Int16Array, frequency: number): number {
   return 20 * Math.log10(toneLevel(samples, frequency) / TONE_AMPLITUDE);
 }
 
+/** A tone's level in what a peer played during the last second, in dBFS (sine peak); −180 for none at all. */
+export function heardDbfs(listener: TestPeer, frequency: number): number {
+  return 20 * Math.log10(Math.max(toneLevel(listener.sink.samples(1), frequency), 1e-9) / 32767);
+}
+
 export function expectHears(samples: Int16Array, frequency: number, expectedDb = 0, toleranceDb = 3): void {
   const level = toneLevelDb(samples, frequency);
   expect(level, `level of ${frequency} Hz`).toBeGreaterThan(expectedDb - toleranceDb);

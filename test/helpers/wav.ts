@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { decodeWav } from '../../src/audio/wav-file-source.js';
+import { RECORDING_HEADER_BYTES } from '../../src/audio/wav-header.js';
 
 export function readWav16(path: string): { samples: Int16Array; sampleRate: number } {
   const { mono, sampleRate } = decodeWav(readFileSync(path), path);
@@ -14,10 +15,11 @@ export function wavTail(path: string, seconds: number): Int16Array {
   return samples.subarray(samples.length - seconds * 48_000);
 }
 
-/** A valid, finalized WAV: the header's sizes match the file. */
+/** A valid, finalized recording (wav-header.ts's layout, below 4 GiB): the header's sizes match the file. */
 export function expectCompleteWav(path: string): void {
   const bytes = readFileSync(path);
   expect(bytes.subarray(0, 4).toString('ascii')).toBe('RIFF');
   expect(bytes.readUInt32LE(4)).toBe(bytes.length - 8);
-  expect(bytes.readUInt32LE(40)).toBe(bytes.length - 44);
+  expect(bytes.subarray(RECORDING_HEADER_BYTES - 8, RECORDING_HEADER_BYTES - 4).toString('ascii')).toBe('data');
+  expect(bytes.readUInt32LE(RECORDING_HEADER_BYTES - 4)).toBe(bytes.length - RECORDING_HEADER_BYTES);
 }

@@ -144,8 +144,9 @@ describe('voxroom join', () => {
       [['join', 'bad room!', '--input', 'silence'], 2, /not a room id/],
       [['join', 'x', '--duration', '-3'], 2, /not a positive number of seconds/],
       [['join', 'x', '--latency', 'warp'], 2, /not a latency/],
-      [['join', 'x', '--input', `file:${join(scratch, 'missing.wav')}`, '--output', 'null'], 1, /cannot read input file .*missing\.wav: ENOENT/],
-      [['join', 'x', '--input', `file:${VOXROOM_BIN}`, '--output', 'null'], 1, /is not a WAV file/],
+      // An input file that cannot be played is a usage error (README, "Exit codes").
+      [['join', 'x', '--input', `file:${join(scratch, 'missing.wav')}`, '--output', 'null'], 2, /cannot read input file .*missing\.wav: ENOENT/],
+      [['join', 'x', '--input', `file:${VOXROOM_BIN}`, '--output', 'null'], 2, /is not a WAV file/],
       [['join', 'x', '--input', 'silence', '--output', `file:${join(scratch, 'no-such-dir', 'out.wav')}`], 1, /cannot write output file .*ENOENT/],
       [['join', 'x', '--input', 'silence', '--output', 'null', '--record-dir', join(VOXROOM_BIN, 'rec')], 1, /cannot create the recording folder .*ENOTDIR/],
     ];

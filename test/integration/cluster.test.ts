@@ -2,8 +2,10 @@
 // different nodes see each other and relay signals; racing joins through different nodes never
 // both get the last seat or a name; a node that stops answering leaves no ghosts; no Redis at
 // start is a clear failure. socket.io only (no media): fast, and no wrtc threads.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JoinAck, ServerToClientEvents } from '../../src/protocol.js';
+import type { AdminAck, Grant, JoinAck, MemberLeft, ServerToClientEvents } from '../../src/protocol.js';
+import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { NODE_TTL_MS } from '../../src/server/cluster-node.js';
@@ -138,6 +140,54 @@ describe('Redis unreachable at start', () => {
     const run = await runCli(['serve', '--port', '0', '--redis', `redis://127.0.0.1:${port}`], { timeoutMs: 15_000 });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ .*start redis-server there/);
+  });
+});
+
+describe('admin actions across nodes', () => {
+  it('an admin on one node server-mutes a member on another (kept through a resume on a third), then kicks it: it is disconnected there and no node takes its resume', async () => {
+    const secret = randomBytes(32).toString('base64');
+    const signer = RoomTokenSigner.fromSecret(secret);
+    const own = await Promise.all([0, 1, 2].map(() => startNode(redis.url, { tokens: RoomTokenVerifier.fromSecret(secret), resumeGraceMs: 5000 })));
+    try {
+      const token = (name: string, grants: Grant[] = ['speak', 'listen']): Promise<string> => signer.mint({ name, scope: { room: 'ops' }, grants, ttlSeconds: 600 });
+      const admin = (socket: TestClient, event: 'kick' | 'server-mute', request: { id: string; muted?: boolean }): Promise<AdminAck> =>
+        new Promise((resolve) => (socket as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, request, resolve));
+      const [a, b] = await Promise.all([client(own[0]!), client(own[1]!)]);
+      const boss = await joinOk(a!, 'ops', 'boss', { token: await token('boss', ['speak', 'listen', 'admin']) });
+      const troll = await joinOk(b!, 'ops', 'troll', { token: await token('troll') });
+      const bossView = trackRoom(a!);
+
+      // Server-mute across nodes: stored in Redis, so it holds when the member resumes on node 2.
+      expect(await admin(a!, 'server-mute', { id: troll.self.id, muted: true })).toEqual({ ok: true });
+      await bossView.waitFor((v) => v.peers.find((p) => p.id === troll.self.id)?.state?.serverMuted === true);
+      b!.disconnect();
+      const c = await client(own[2]!);
+      const back = await joinOk(c, 'ops', 'troll', { token: await token('troll'), resume: troll.resume });
+      expect(back.resumed).toBe(true);
+      expect(back.self.id).toBe(troll.self.id);
+      expect(back.self.state?.serverMuted).toBe(true);
+
+      // Kick from node 0 of a member carried by node 2.
+      const told = nextEvent(c, 'kicked');
+      const disconnected = new Promise<string>((resolve) => c.once('disconnect', resolve));
+      const left = new Promise<MemberLeft>((resolve) => a!.on('member-left', resolve));
+      expect(await admin(a!, 'kick', { id: troll.self.id })).toEqual({ ok: true });
+      expect((await told).message).toMatch(/an admin \(boss\) removed you from room "ops"/);
+      expect(await disconnected).toBe('io server disconnect');
+      expect(await left).toEqual({ room: 'ops', id: troll.self.id, reason: 'kicked' });
+      await bossView.waitFor((v) => v.peers.map((p) => p.name).join() === 'boss');
+
+      // Its resume token is refused on every node, even with a valid room token.
+      for (const node of own) {
+        const retry = await client(node);
+        const refused = await join(retry, 'ops', 'troll', { token: await token('troll'), resume: back.resume });
+        expect(refused.ok ? null : refused.error.code).toBe('kicked');
+        retry.disconnect();
+      }
+      expect(boss.self.name).toBe('boss');
+    } finally {
+      await Promise.all(own.map((node) => node.close()));
+    }
   });
 });
 

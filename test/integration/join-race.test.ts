@@ -29,10 +29,10 @@ describe('join ordering', () => {
     // offer: the client reads all three packets at once and socket.io dispatches them in one go.
     const http = createServer();
     const io = new Server<ClientToServerEvents, ServerToClientEvents>(http);
-    const intruder: Member = { id: 'zz', name: 'late', state: { muted: false, speaking: false, away: false, grants: ['speak', 'listen'] } };
+    const intruder: Member = { id: 'zz', name: 'late', state: { muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] } };
     io.on('connection', (socket) => {
       socket.on('join', (_request, ack) => {
-        ack?.({ ok: true, self: { id: 'aa', name: 'me', state: { muted: false, speaking: false, away: false, grants: ['speak', 'listen'] } }, peers: [], map: null, media: 'mesh', iceServers: [], resume: 'token', resumed: false, resumeGraceMs: 15_000, mediaKept: false, renamed: false });
+        ack?.({ ok: true, self: { id: 'aa', name: 'me', state: { muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] } }, peers: [], map: null, media: 'mesh', iceServers: [], resume: 'token', resumed: false, resumeGraceMs: 15_000, mediaKept: false, renamed: false });
         socket.emit('member-joined', { room: 'r', member: intruder });
         socket.emit('signal', { from: 'zz', data: { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host' } } });
       });

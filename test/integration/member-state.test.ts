@@ -27,7 +27,7 @@ describe('member state', () => {
     await quiet.peer.start();
     await waitUntil(() => allConnected(quiet.peer, 1), 'connected');
     await waitUntil(() => quiet.peer.peers()[0]?.state.speaking === true, 'the talker speaking', 5000);
-    expect(talker.peer.peers()[0]!.state).toEqual({ muted: false, speaking: false, away: false, grants: ['speak', 'listen'] });
+    expect(talker.peer.peers()[0]!.state).toEqual({ muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] });
     talker.peer.muted = true;
     await waitUntil(() => quiet.peer.peers()[0]?.state.muted === true, 'the mute', 3000);
     // Muted means silence is sent: speaking ends after its 400 ms hangover.

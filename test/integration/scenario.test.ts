@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-scenario-'));
 
 interface JunitSuites {
-  testsuites: { tests: string; failures: string; testsuite: { name: string; tests: string; failures: string; testcase: { name: string; failure?: { message: string } }[] } };
+  testsuites: { tests: string; failures: string; errors: string; testsuite: { name: string; tests: string; failures: string; testcase: { name: string; failure?: { message: string } }[] } };
 }
 const readJunit = (path: string): JunitSuites => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'testcase' }).parse(readFileSync(path, 'utf8')) as JunitSuites;
 const events = (stdout: string): Record<string, unknown>[] => stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -31,9 +31,9 @@ describe('voxroom scenario', () => {
     const result = await runCli(['scenario', join(root, 'examples/three-bots.yaml'), '--report', report], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/4\.0 s {2}dave: join/);
-    expect(result.stdout).toMatch(/all 6 expectations held/);
+    expect(result.stdout).toMatch(/all 7 expectations held/);
     const junit = readJunit(report);
-    expect(junit.testsuites).toMatchObject({ tests: '6', failures: '0' });
+    expect(junit.testsuites).toMatchObject({ tests: '7', failures: '0' });
     expect(junit.testsuites.testsuite.testcase.map((c) => c.name)).toContain('from 6s: carol does not hear bob');
   });
 
@@ -59,6 +59,16 @@ describe('voxroom scenario', () => {
     const junit = readJunit(report);
     expect(junit.testsuites).toMatchObject({ tests: '3', failures: '2' });
     expect(junit.testsuites.testsuite.testcase.filter((c) => c.failure).map((c) => c.failure!.message)).toHaveLength(2);
+  });
+
+  it('fails the run when a bot cannot join (exit 1, an error case in the report), whatever the verdicts', async () => {
+    const dir = mkdtempSync(join(scratch, 'unreachable-'));
+    writeFileSync(join(dir, 'gone.yaml'), 'server: http://127.0.0.1:9\nduration: 3s\nbots:\n  alice: {}\n');
+    const report = join(dir, 'gone.xml');
+    const result = await runCli(['scenario', join(dir, 'gone.yaml'), '--report', report], { timeoutMs: 20_000 });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/alice: could not join: cannot reach the voxroom server at http:\/\/127\.0\.0\.1:9/);
+    expect(readJunit(report).testsuites).toMatchObject({ tests: '1', failures: '0', errors: '1' });
   });
 
   it('refuses a bad file with the line and exit 2, and starts nothing', async () => {
@@ -88,7 +98,7 @@ describe('voxroom scenario', () => {
     expect(noTools.code).toBe(2);
     expect(noTools.stderr).toMatch(/bot talker: speech input \(speak:\) needs espeak-ng, which is not installed; install it \(sudo apt-get install espeak-ng\)/);
     const mp3Join = await runCli(['join', 'x', '-s', 'http://127.0.0.1:9', '-i', `file:${join(dir, 'tone-523.mp3')}`, '-o', 'null'], { timeoutMs: 10_000, env: { PATH: '/nonexistent' } });
-    expect(mp3Join.code).toBe(1);
+    expect(mp3Join.code).toBe(2);
     expect(mp3Join.stderr).toMatch(/is not a WAV file, and playing other formats \(MP3, Ogg\/Opus, FLAC\) needs ffmpeg: install it/);
   });
 });

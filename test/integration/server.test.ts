@@ -1,4 +1,5 @@
 // The signalling server with real socket.io clients on loopback.
+import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js';
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS, PROTOCOL_VERSION, type RelayedSignal } from '../../src/protocol.js';
@@ -41,7 +42,7 @@ describe('rooms', () => {
     await aliceRoom.waitFor((u) => names(u).join() === 'alice');
 
     const bobAck = await joinOk(bob, 'lobby', 'bob');
-    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice', state: { muted: false, speaking: false, away: false, grants: ['speak', 'listen'] } }]);
+    expect(bobAck.peers).toEqual([{ id: aliceAck.self.id, name: 'alice', state: { muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] } }]);
     await aliceRoom.waitFor((u) => names(u).join() === 'alice,bob');
     await bobRoom.waitFor((u) => names(u).join() === 'alice,bob');
 
@@ -78,9 +79,9 @@ describe('rooms', () => {
     await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 200));
     const bobId = bobAck.self.id;
     expect(events.slice(0, 5)).toEqual([
-      ['member-joined', { room: 'lobby', member: { id: bobId, name: 'bob', state: { muted: false, speaking: false, away: false, grants: ['speak', 'listen'] } } }],
-      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: false, away: false, grants: ['speak', 'listen'] } }],
-      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: true, away: false, grants: ['speak', 'listen'] } }],
+      ['member-joined', { room: 'lobby', member: { id: bobId, name: 'bob', state: { muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] } } }],
+      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] } }],
+      ['member-updated', { room: 'lobby', id: bobId, state: { muted: true, speaking: true, away: false, serverMuted: false, grants: ['speak', 'listen'] } }],
       ['member-left', { room: 'lobby', id: bobId, reason: 'left' }],
       ['member-joined', { room: 'lobby', member: expect.objectContaining({ name: 'bob' }) }],
     ]);
@@ -91,7 +92,7 @@ describe('rooms', () => {
     // Nobody is told about itself joining (its ack says it), but it hears its own state changes.
     expect(bobEvents.filter((name) => name === 'member-joined')).toEqual([]);
     expect(bobEvents.filter((name) => name === 'member-updated')).toHaveLength(2);
-    expect(aliceAck.self.state).toEqual({ muted: false, speaking: false, away: false, grants: ['speak', 'listen'] });
+    expect(aliceAck.self.state).toEqual({ muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] });
   });
 
   it('v2: a lost session is away, then resumes in place: same id, name and state; nobody sees it leave', async () => {
@@ -110,7 +111,7 @@ describe('rooms', () => {
     expect(after).toMatchObject({ resumed: true, mediaKept: true, self: { id: before.self.id, name: 'bob', state: { muted: true, away: false } } });
     expect(after.resume).not.toBe(before.resume);
     await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 100));
-    const state = (away: boolean) => ({ muted: true, speaking: false, away, grants: ['speak', 'listen'] });
+    const state = (away: boolean) => ({ muted: true, speaking: false, away, serverMuted: false, grants: ['speak', 'listen'] });
     expect(watcherEvents.slice(1)).toEqual([
       ['member-updated', { room: 'lobby', id: before.self.id, state: state(false) }],
       ['member-updated', { room: 'lobby', id: before.self.id, state: state(true) }],
@@ -172,7 +173,7 @@ describe('rooms', () => {
     expect(oldAck).toMatchObject({ ok: true, self: { name: 'old' }, peers: [] });
     expect(oldAck.ok && 'state' in oldAck.self).toBe(false);
     const modernAck = await joinOk(modern, 'lobby', 'modern');
-    expect(modernAck.peers).toEqual([{ id: oldAck.ok ? oldAck.self.id : '', name: 'old', state: { muted: false, speaking: false, away: false, grants: ['speak', 'listen'] } }]);
+    expect(modernAck.peers).toEqual([{ id: oldAck.ok ? oldAck.self.id : '', name: 'old', state: { muted: false, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] } }]);
     await oldRoom.waitFor((u) => names(u).join() === 'modern,old');
     expect(oldRoom.latest()!.peers.every((p) => !('state' in p))).toBe(true);
     // A v1 client may set its state too; v2 members see it, v1 members are not told.
@@ -183,8 +184,8 @@ describe('rooms', () => {
     modern.disconnect();
     await oldRoom.waitFor((u) => names(u).join() === 'old');
     expect(modernEvents).toEqual([
-      { room: 'lobby', id: oldAck.ok ? oldAck.self.id : '', state: { muted: true, speaking: false, away: false, grants: ['speak', 'listen'] } },
-      { room: 'lobby', id: modernAck.self.id, state: { muted: false, speaking: true, away: false, grants: ['speak', 'listen'] } },
+      { room: 'lobby', id: oldAck.ok ? oldAck.self.id : '', state: { muted: true, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen'] } },
+      { room: 'lobby', id: modernAck.self.id, state: { muted: false, speaking: true, away: false, serverMuted: false, grants: ['speak', 'listen'] } },
     ]);
     expect(oldEvents.filter((name) => name.startsWith('member-'))).toEqual([]);
   });
@@ -374,6 +375,9 @@ describe('bad input', () => {
 
 describe('scale', () => {
   it('200 clients joining 20 rooms at once end with consistent lists everywhere', async () => {
+    // All from 127.0.0.1: past the default per-address limit.
+    await server.close();
+    server = await startTestServer({ connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
     const sockets = await Promise.all(Array.from({ length: 200 }, () => client()));
     const trackers = sockets.map((s) => trackRoom(s));
     const acks = await Promise.all(sockets.map((s, i) => joinOk(s, `room-${i % 20}`, `peer-${i}`)));

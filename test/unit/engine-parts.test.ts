@@ -53,19 +53,39 @@ describe('RemoteAudioRegistry', () => {
   });
 });
 
+describe('RemoteAudioRegistry: who may be heard', () => {
+  it('mixes an inaudible peer at gain 0 whatever its volume, set before or after it comes, and restores its volume', () => {
+    const remotes = new RemoteAudioRegistry({ rogue: 150 });
+    remotes.setAudible('rogue', false);
+    remotes.attach('rogue');
+    const gainAfterTicks = (ticks: number): number => {
+      let gain = NaN;
+      for (let i = 0; i < ticks; i++) gain = remotes.pull().frames.find((f) => f.name === 'rogue')!.gain;
+      return gain;
+    };
+    expect(gainAfterTicks(2)).toBe(0);
+    remotes.setVolume('rogue', 200);
+    expect(gainAfterTicks(2)).toBe(0);
+    remotes.setAudible('rogue', true);
+    expect(gainAfterTicks(2)).toBe(2);
+    remotes.setAudible('rogue', false);
+    expect(gainAfterTicks(2)).toBe(0);
+  });
+});
+
 describe('TimelineRecorder', () => {
   it('pads a late peer with the silence before it came, and writes silence for missing frames', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'voxroom-recorder-'));
     const recorder = new TimelineRecorder(dir);
     recorder.track('alice', 0);
-    recorder.write([{ name: 'alice', frame: constant(100) }]);
+    recorder.write([{ name: 'alice', frame: constant(100) }], 1);
     recorder.track('bob', 1);
     recorder.track('bob', 5); // once only
     recorder.write([
       { name: 'alice', frame: null },
       { name: 'bob', frame: constant(300) },
       { name: 'nobody', frame: constant(1) },
-    ]);
+    ], 2);
     await recorder.close();
     const alice = readWav16(join(dir, 'alice.wav')).samples;
     const bob = readWav16(join(dir, 'bob.wav')).samples;
@@ -83,7 +103,7 @@ describe('TimelineRecorder', () => {
     recorder.write([
       { name: 'a/b', frame: constant(1) },
       { name: 'a:b', frame: constant(2) },
-    ]);
+    ], 1);
     await recorder.close();
     expect(readWav16(join(dir, 'a_b.wav')).samples[0]).toBe(1);
     expect(readWav16(join(dir, 'a_b-2.wav')).samples[0]).toBe(2);

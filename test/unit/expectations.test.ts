@@ -23,6 +23,11 @@ describe('expectation flags', () => {
     expect(parseExpectFlag('alice:440', 'me').text).toBe('me hears alice at 440 Hz >= -50 dBFS');
   });
 
+  it('refuses a flag with spaces or a misplaced comparison instead of taking it for a name', () => {
+    expect(() => parseExpectFlag('alice >= -30', 'me')).toThrow(/without spaces/);
+    expect(() => parseExpectFlag('alice>=-30dBFS', 'me')).toThrow(/cannot hold/);
+  });
+
   it('refuses frequencies and levels out of range', () => {
     expect(() => parseExpectFlag('alice:30000', 'me')).toThrow(ExpectationSyntaxError);
     expect(() => parseExpectFlag('alice>=10', 'me')).toThrow(/from -120 to 0/);
@@ -75,6 +80,7 @@ describe('scenario statements', () => {
     expect(error('carol hears nobody >= -20')).toMatch(/takes "< L dBFS"/);
     expect(error('from 5s to 2s: carol hears alice')).toMatch(/must come after the start/);
     expect(error('at 5s to 6s: carol hears alice')).toMatch(/only "from T to U"/);
+    expect(error('from 1.2s to 1.4s: carol hears alice')).toMatch(/no whole one lies between/);
     expect(error('mouth-to-ear alice bob <= 80 ms')).toMatch(/mouth-to-ear SPEAKER→LISTENER/);
     expect(error('carol hears carol')).toMatch(/does not hear itself/);
   });
@@ -125,10 +131,32 @@ describe('hearing windows and verdicts', () => {
     expect(wrongTone.reason).toMatch(/was heard at -23.0 dBFS, but not at 880 Hz/);
     expect(judge(parseExpectFlag('alice>=-10', 'me'), monitor)).toMatchObject({ passed: false });
     expect(judge(parseExpectFlag('carol', 'me'), monitor).reason).toBe("carol never joined me's room");
-    // Present but silent: not heard; and silent as expected.
+    // In the room but its audio never arrived: not heard, and its silence proves nothing.
     expect(judge(parseExpectFlag('bob', 'me'), monitor).passed).toBe(false);
-    expect(judge(parseExpectSilenceFlag('bob', 'me'), monitor)).toMatchObject({ passed: true });
+    expect(judge(parseExpectSilenceFlag('bob', 'me'), monitor)).toMatchObject({ passed: false, reason: "bob's audio was not arriving at 0.0 s (not connected, or gone), so its silence says nothing" });
     expect(judge(parseExpectSilenceFlag('carol', 'me'), monitor)).toMatchObject({ passed: false, reason: "carol never joined me's room" });
+  });
+
+  it('counts a muted peer or one at volume 0 as silent, because its audio arrives', () => {
+    const monitor = new HearingMonitor();
+    const quiet = new Int16Array(FRAME_SAMPLES);
+    const loud = tone(440);
+    listen(monitor, 1, { muted: () => ({ frame: quiet, gain: 1 }), turnedDown: () => ({ frame: loud().frame, gain: 0 }) });
+    expect(monitor.windows[0]!.speakers.get('muted')!.received).toBe(1);
+    expect(judge(parseExpectSilenceFlag('muted', 'me'), monitor).passed).toBe(true);
+    expect(judge(parseExpectSilenceFlag('turnedDown', 'me'), monitor).passed).toBe(true);
+  });
+
+  it('ignores what is mixed after the run ended (bots leaving)', () => {
+    const monitor = new HearingMonitor();
+    const alice = tone(440);
+    monitor.startAt(0);
+    monitor.stopAt(1000);
+    const mix = new Int16Array(FRAME_SAMPLES);
+    for (let tick = 0; tick < 200; tick++) monitor.mixed([{ name: 'alice', ...(tick < 100 ? alice() : { frame: null, gain: 1 }) }], mix, tick * 10 + 5);
+    monitor.finish();
+    expect(monitor.windows.map((w) => w.endMs)).toEqual([500, 1000]);
+    expect(judge(parseStatement('from 0s: me hears alice', ['me', 'alice']), monitor).passed).toBe(true);
   });
 
   it('judges spans: by, at, from, and hears nobody', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseControlLine, splitWords } from '../../src/peer/control-commands.js';
 import { SfuPublishSchema } from '../../src/protocol.js';
-import { SdpRejected, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from '../../src/peer/sdp-guard.js';
+import { SDP_LIMITS, SdpRejected, candidateProblem, dtlsFingerprint, isWellFormedCandidate, sanitizeRemoteDescription } from '../../src/peer/sdp-guard.js';
 import { selectDevice } from '../../src/audio/device/device-select.js';
 import { outputBufferMs, parseLatency } from '../../src/audio/device/latency.js';
 import type { DeviceInfo } from '../../src/audio/device/worker-protocol.js';
@@ -32,7 +32,8 @@ describe('control commands', () => {
   });
 });
 
-const OFFER = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2', 'a=maxptime:10', 'a=ptime:40', ''].join('\r\n');
+const FINGERPRINT = 'sha-256 ' + Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
+const OFFER = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=fingerprint:${FINGERPRINT}`, 'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2', 'a=maxptime:10', 'a=ptime:40', ''].join('\r\n');
 
 describe('remote SDP guard', () => {
   it('strips maxptime, sets our ptime and keeps the rest', () => {
@@ -40,7 +41,7 @@ describe('remote SDP guard', () => {
     expect(safe.sdp).not.toMatch(/maxptime/);
     expect(safe.sdp.match(/a=ptime:\d+/g)).toEqual(['a=ptime:10']);
     expect(safe.sdp).toMatch(/a=rtpmap:111 opus\/48000\/2\r\n/);
-    expect(dtlsFingerprint(safe.sdp)).toBe('sha-256 AA:BB');
+    expect(dtlsFingerprint(safe.sdp)).toBe(FINGERPRINT);
   });
 
   it('sets usedtx on Opus as asked, keeping its other parameters', () => {
@@ -60,6 +61,46 @@ describe('remote SDP guard', () => {
   ])('rejects %j', (sdp, reason) => {
     expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10, dtx: false })).toThrow(SdpRejected);
     expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, { ptimeMs: 10, dtx: false })).toThrow(reason);
+  });
+
+  const mesh = { ptimeMs: 20, dtx: false };
+  const audio = (extra = ''): string => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n${extra}`;
+  const offer = (...sections: string[]): string => `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=fingerprint:${FINGERPRINT}\r\n${sections.join('')}`;
+
+  it.each([
+    ['a video section', offer(audio(), 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n'), /2 media sections \(at most 1\)/],
+    ['a data channel instead of audio', offer('m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n'), /carries no audio/],
+    ['100 sections', offer(...Array.from({ length: 100 }, () => audio())), /100 media sections/],
+    ['audio over SCTP', offer('m=audio 9 UDP/DTLS/SCTP webrtc-datachannel\r\n'), /only RTP is accepted/],
+    ['no Opus', offer('m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n'), /offers no Opus/],
+    ['a huge fmtp line', offer(audio(`a=fmtp:111 ${'x=1;'.repeat(100)}\r\n`)), /a=fmtp line of \d+ characters/],
+    ['a huge line', offer(audio(`a=x-junk:${'y'.repeat(SDP_LIMITS.maxLineChars)}\r\n`)), /an SDP line of \d+ characters/],
+    ['a short fingerprint', offer(audio()).replace(FINGERPRINT, 'sha-256 AA:BB'), /malformed sha-256 DTLS fingerprint/],
+    ['an unknown hash', offer(audio()).replace('sha-256', 'md5'), /unknown hash function "md5"/],
+    ['no fingerprint', offer(audio()).replace(`a=fingerprint:${FINGERPRINT}\r\n`, ''), /no DTLS fingerprint/],
+    ['two fingerprints', offer(audio(`a=fingerprint:${FINGERPRINT.replace('00', 'FF')}\r\n`)), /different DTLS fingerprints/],
+    ['a bad embedded candidate', offer(audio('a=candidate:1 1 udp 2122252543 1.2.3.4 70000 typ host\r\n')), /embedded ICE candidate refused: ICE candidate port 70000/],
+    ['too many embedded candidates', offer(audio('a=candidate:1 1 udp 2122252543 1.2.3.4 5000 typ host\r\n'.repeat(33))), /embeds 33 ICE candidates/],
+  ])('refuses a mesh offer with %s', (_what, sdp, reason) => {
+    expect(() => sanitizeRemoteDescription({ type: 'offer', sdp }, mesh)).toThrow(reason);
+  });
+
+  it('strips maxptime in any form and keeps only known, sane Opus parameters', () => {
+    const sdp = offer(audio('a=fmtp:111 minptime=10;useinbandfec=1;maxptime=10;stereo=7;x-evil=1;maxplaybackrate=48000\r\na=maxptime:10\r\na=maxptime:junk\r\n'));
+    const safe = sanitizeRemoteDescription({ type: 'offer', sdp }, mesh).sdp;
+    expect(safe).not.toMatch(/maxptime/);
+    expect(safe).toMatch(/a=fmtp:111 minptime=10;useinbandfec=1;maxplaybackrate=48000\r\n/);
+    // A minptime above our own ptime would force a longer packetization on our sender: dropped.
+    expect(sanitizeRemoteDescription({ type: 'offer', sdp: sdp.replace('minptime=10', 'minptime=60') }, mesh).sdp).toMatch(/a=fmtp:111 useinbandfec=1;/);
+  });
+
+  it('explains why a candidate is refused', () => {
+    expect(candidateProblem('candidate:1 1 udp 2122252543 1.2.3.4 5000 typ host generation 0')).toBeNull();
+    expect(candidateProblem('candidate:1 1 udp 2122252543 fe80::1 5000 typ host')).toBeNull();
+    expect(candidateProblem('candidate:1 3 udp 2122252543 1.2.3.4 5000 typ host')).toMatch(/component 3/);
+    expect(candidateProblem('candidate:1 1 udp 9999999999 1.2.3.4 5000 typ host')).toMatch(/does not fit 32 bits/);
+    expect(candidateProblem('candidate:1 1 udp 1 evil.example.com 5000 typ host')).toMatch(/neither an IP address nor an mDNS name/);
+    expect(candidateProblem('candidate:1 1 udp 1 1.2.3.4 5000 typ host' + ' a b'.repeat(200))).toMatch(/at most 512/);
   });
 
   it('accepts real candidates and refuses garbage', () => {
@@ -103,7 +144,7 @@ describe('device selection', () => {
 
 describe('SFU descriptions', () => {
   const section = (mid: number, direction: string, codec = 'opus/48000/2'): string => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:${mid}\r\na=${direction}\r\na=rtpmap:111 ${codec}\r\n`;
-  const sfuOffer = (...sections: string[]): string => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n${sections.join('')}`;
+  const sfuOffer = (...sections: string[]): string => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=fingerprint:${FINGERPRINT}\r\n${sections.join('')}`;
   const policy = { ptimeMs: 20, dtx: false, audioOnly: true, maxMediaSections: 256, directions: ['sendonly', 'inactive'], requireOpus: true };
 
   it('accepts a subscriber offer of several send-only Opus sections, and inactive ones', () => {

@@ -16,7 +16,7 @@ describe('RoomRegistry', () => {
     const a = rooms.join('sa', 'lobby', 'alice');
     const b = rooms.join('sb', 'lobby', 'bob');
     expect(a.ok && a.others).toEqual([]);
-    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice', state: { muted: false, speaking: false, away: false, grants: OPEN } }]);
+    expect(b.ok && b.others).toEqual([{ id: 'p1', name: 'alice', state: { muted: false, speaking: false, away: false, serverMuted: false, grants: OPEN } }]);
     expect(rooms.peersIn('lobby')).toEqual([{ id: 'p1', name: 'alice' }, { id: 'p2', name: 'bob' }]);
   });
 
@@ -25,16 +25,16 @@ describe('RoomRegistry', () => {
     rooms.join('sa', 'lobby', 'alice');
     expect(rooms.updateState('sa', { muted: true })).toMatchObject({ changed: true, member: { state: { muted: true, speaking: false } } });
     expect(rooms.updateState('sa', { muted: true })?.changed).toBe(false);
-    expect(rooms.updateState('sa', { speaking: true })?.member.state).toEqual({ muted: true, speaking: true, away: false, grants: OPEN });
+    expect(rooms.updateState('sa', { speaking: true })?.member.state).toEqual({ muted: true, speaking: true, away: false, serverMuted: false, grants: OPEN });
     expect(rooms.updateState('nobody', { muted: true })).toBeNull();
     // A newcomer sees the state, not a shared object it could change.
     const bob = rooms.join('sb', 'lobby', 'bob');
-    expect(bob.ok && bob.others[0]!.state).toEqual({ muted: true, speaking: true, away: false, grants: OPEN });
+    expect(bob.ok && bob.others[0]!.state).toEqual({ muted: true, speaking: true, away: false, serverMuted: false, grants: OPEN });
     if (bob.ok) {
       bob.others[0]!.state.muted = false;
       bob.others[0]!.state.grants.push('admin');
     }
-    expect(rooms.memberOf('sa')!.state).toEqual({ muted: true, speaking: true, away: false, grants: OPEN });
+    expect(rooms.memberOf('sa')!.state).toEqual({ muted: true, speaking: true, away: false, serverMuted: false, grants: OPEN });
   });
 
   it('keeps an away member in its place, and takes it back on a resume: same id, name and state', () => {
@@ -139,12 +139,12 @@ describe('RoomRegistry', () => {
     const rooms = registry();
     const first = rooms.join('s1', 'r', 'alice', { grants: ['listen'], ownsName: true });
     if (!first.ok) throw new Error('join failed');
-    expect(first.member.state).toEqual({ muted: false, speaking: false, away: false, grants: ['listen'] });
+    expect(first.member.state).toEqual({ muted: false, speaking: false, away: false, serverMuted: false, grants: ['listen'] });
     rooms.updateState('s1', { muted: true });
     rooms.markAway('s1');
     const resumed = rooms.join('s2', 'r', 'alice', { resume: claimOf(first.member), grants: ['speak', 'listen', 'admin'], ownsName: true });
     expect(resumed.ok && resumed.resumed).toBe('rebound');
-    expect(resumed.ok && resumed.member.state).toEqual({ muted: true, speaking: false, away: false, grants: ['speak', 'listen', 'admin'] });
+    expect(resumed.ok && resumed.member.state).toEqual({ muted: true, speaking: false, away: false, serverMuted: false, grants: ['speak', 'listen', 'admin'] });
   });
 
   it('an owned name is never suffixed: its session in the room is replaced (fresh state), in another room left alone', () => {

@@ -52,6 +52,12 @@ describe('scenario files', () => {
     expect(scenario.expectations.map((e) => e.kind)).toEqual(['hears', 'silent', 'latency']);
   });
 
+  it('takes a bot\'s room token from the environment, and says when the variable is missing', () => {
+    const file = 'bots:\n  a:\n    token-env: A_TOKEN\n';
+    expect(parseScenario(file, '/tmp/s.yaml', { A_TOKEN: 'eyJ.x.y' }).bots[0]!.token).toBe('eyJ.x.y');
+    expect(errorOf(file)).toMatch(/^\/tmp\/s\.yaml:3:16: the environment variable A_TOKEN is not set/);
+  });
+
   it('reads JSON too', () => {
     const scenario = parseScenario('{"bots": {"a": {"input": "tone:300"}, "b": {}}, "expect": ["b hears a"], "duration": 4}', '/tmp/s.json');
     expect(scenario).toMatchObject({ name: 's', durationMs: 4000 });
@@ -84,6 +90,8 @@ describe('scenario files', () => {
 
   it('refuses a duration shorter than what it times, and YAML that does not parse', () => {
     expect(errorOf('duration: 2s\nbots:\n  a:\n    timeline:\n      - 5s: mute\n')).toMatch(/^\/tmp\/s\.yaml:1:11: the run lasts 2 s, but something is timed at 5 s/);
+    // "from T" needs at least a half second after T to measure anything.
+    expect(errorOf('duration: 10s\nbots:\n  a: {}\n  b: {}\nexpect:\n  - "from 10s: b hears a"\n')).toMatch(/the run lasts 10 s, but something is timed at 10.5 s/);
     expect(errorOf('bots:\n  a: [\n')).toMatch(/^\/tmp\/s\.yaml:\d+:\d+: /);
     expect(errorOf('bots:\n  a: {}\n  a: {}\n')).toMatch(/^\/tmp\/s\.yaml:3:3: Map keys must be unique/);
     expect(errorOf('bots: {}\n')).toMatch(/at least one bot/);

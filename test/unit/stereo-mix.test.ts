@@ -54,9 +54,10 @@ describe('stereo sinks and conversions', () => {
     expect(() => sink.setChannelCount(1)).toThrow(/before the first frame/);
     await sink.close();
     const bytes = readFileSync(path);
-    expect(bytes.readUInt16LE(22)).toBe(2);
-    expect(bytes.readUInt32LE(28)).toBe(48_000 * 4);
-    expect(bytes.readUInt32LE(40)).toBe(2 * FRAME_SAMPLES * 2);
+    // The recording header (wav-header.ts): fmt from byte 48, the data size at 76.
+    expect(bytes.readUInt16LE(58)).toBe(2);
+    expect(bytes.readUInt32LE(64)).toBe(48_000 * 4);
+    expect(bytes.readUInt32LE(76)).toBe(2 * FRAME_SAMPLES * 2);
   });
 
   it('a memory sink keeps a stereo mix and hands out either side', () => {

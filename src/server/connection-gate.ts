@@ -1,0 +1,105 @@
+// Who may open a socket.io connection: a bounded number per client address and in total, and
+// browsers only from allowed web origins. Pure (no sockets): the server asks it in socket.io's
+// allowRequest, before any handler runs, so a refusal costs a header lookup and a map read.
+
+/** Documented in README ("Connection limits"); `voxroom serve` can change both. */
+export const DEFAULT_CONNECTION_LIMITS = Object.freeze({ perAddress: 20, total: 5000 });
+
+/** Load tests and benchmarks open thousands of sockets from one machine (one address). */
+export const LOAD_TEST_CONNECTION_LIMITS = Object.freeze({ perAddress: 100_000, total: 100_000 });
+
+export interface ConnectionLimits {
+  /** Open connections from one client address. */
+  perAddress: number;
+  /** Open connections in all. */
+  total: number;
+}
+
+export type GateRefusal = { reason: 'per-address' | 'total'; message: string };
+
+export class ConnectionGate {
+  private readonly open = new Map<string, number>();
+  private count = 0;
+
+  constructor(private readonly limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS) {}
+
+  /** Would a new connection from `address` be admitted now? null: yes. */
+  check(address: string): GateRefusal | null {
+    if (this.count >= this.limits.total) return { reason: 'total', message: `the server has its maximum of ${this.limits.total} connections; try again later` };
+    if ((this.open.get(address) ?? 0) >= this.limits.perAddress) return { reason: 'per-address', message: `at most ${this.limits.perAddress} connections per address; close some first` };
+    return null;
+  }
+
+  /** A connection from `address` opened: counted, unless over a limit (then refused, not counted). */
+  opened(address: string): GateRefusal | null {
+    const refusal = this.check(address);
+    if (refusal) return refusal;
+    this.open.set(address, (this.open.get(address) ?? 0) + 1);
+    this.count++;
+    return null;
+  }
+
+  /** A counted connection closed. */
+  closed(address: string): void {
+    const left = (this.open.get(address) ?? 0) - 1;
+    if (left < 0) return;
+    if (left === 0) this.open.delete(address);
+    else this.open.set(address, left);
+    this.count--;
+  }
+
+  get total(): number {
+    return this.count;
+  }
+}
+
+/**
+ * The client's address: the socket's peer, or behind a trusted load balancer the address it
+ * appended to X-Forwarded-For (the last entry: the earlier ones are whatever the client sent,
+ * so anyone could choose them).
+ */
+export function clientAddress(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
+  const direct = remoteAddress ?? 'unknown';
+  if (!trustProxy || forwardedFor === undefined) return direct;
+  const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor;
+  const last = header
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .at(-1);
+  return last ?? direct;
+}
+
+/** Origins a browser may connect from: the server's own always, plus these (`*`: any). */
+export interface OriginPolicy {
+  allowed: readonly string[];
+}
+
+/**
+ * Whether a handshake's Origin header is acceptable. No header: not a browser (headless peers,
+ * scripts), which CORS does not concern. Otherwise the page must come from this server (the
+ * same host and port as the Host header; the scheme is not compared, because behind a proxy
+ * that ends TLS the page is https and this server http) or from an allowed origin.
+ */
+export function originAllowed(origin: string | undefined, host: string | undefined, policy: OriginPolicy): boolean {
+  if (origin === undefined) return true;
+  if (policy.allowed.includes('*')) return true;
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (host !== undefined && parsed.host === host.toLowerCase()) return true;
+  return policy.allowed.some((allowed) => normalOrigin(allowed) === parsed.origin);
+}
+
+/** `https://Example.org:443/` → `https://example.org`: how browsers write an Origin header. */
+export function normalOrigin(origin: string): string | null {
+  try {
+    const url = new URL(origin);
+    return url.origin === 'null' ? null : url.origin;
+  } catch {
+    return null;
+  }
+}
