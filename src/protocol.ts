@@ -56,7 +56,7 @@ export const PeerNameSchema = z
   .refine((name) => PRINTABLE_PATTERN.test(name), 'names may contain printable characters only');
 export const PeerIdSchema = z.string().min(1).max(64);
 
-const SpotNameSchema = z.string().min(1).max(64);
+export const SpotNameSchema = z.string().min(1).max(64);
 /** Where to stand in a spatial room: a named spot (or zone), or a point in metres. */
 export const PlaceSchema = z.union([z.strictObject({ spot: SpotNameSchema }), z.strictObject({ x: z.number().finite(), y: z.number().finite() })]);
 export type Place = z.infer<typeof PlaceSchema>;

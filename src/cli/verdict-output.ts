@@ -6,13 +6,12 @@ import type { Verdict } from '../scenario/verdict.js';
 import { EXIT_CODES } from './exit-codes.js';
 import type { Output } from './output.js';
 
+/** A table for people (result, expectation, what was measured), an `expectation` event each with --json. */
 export function printVerdicts(out: Output, verdicts: readonly Verdict[]): void {
-  for (const verdict of verdicts) {
-    out.event(
-      'expectation',
-      { expectation: verdict.expectation.text, passed: verdict.passed, reason: verdict.reason, ...(verdict.measured !== undefined ? { measured: verdict.measured } : {}) },
-      `${verdict.passed ? 'PASS' : 'FAIL'}  ${verdict.expectation.text}: ${verdict.reason}`,
-    );
+  if (out.json) {
+    for (const verdict of verdicts) out.event('expectation', { expectation: verdict.expectation.text, passed: verdict.passed, reason: verdict.reason, ...(verdict.measured !== undefined ? { measured: verdict.measured } : {}) }, '');
+  } else if (verdicts.length > 0) {
+    out.table(['RESULT', 'EXPECTATION', 'MEASURED'], verdicts.map((v) => [v.passed ? 'PASS' : 'FAIL', v.expectation.text, v.reason]));
   }
   const failed = verdicts.filter((v) => !v.passed).length;
   out.event('verdict', { expectations: verdicts.length, failed }, failed === 0 ? `all ${verdicts.length} expectation${verdicts.length === 1 ? '' : 's'} held` : `${failed} of ${verdicts.length} expectation${verdicts.length === 1 ? '' : 's'} failed`);

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { PeerNameSchema, RoomIdSchema } from '../protocol.js';
+import { PeerNameSchema, RoomIdSchema, SpotNameSchema, type Place } from '../protocol.js';
 import { parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
 import { parseControlLine, splitWords } from '../peer/control-commands.js';
 import { ExpectationSyntaxError, parseDurationMs, parseStatement, spanEndMs, type Expectation } from './expectation.js';
@@ -17,7 +17,11 @@ export type BotAction =
   | { kind: 'mute' }
   | { kind: 'unmute' }
   | { kind: 'volume'; name: string; percent: number }
-  | { kind: 'input'; source: SourceSpec };
+  | { kind: 'input'; source: SourceSpec }
+  /** Spatial rooms: walk to a point, jump to a spot, turn. */
+  | { kind: 'move'; x: number; y: number }
+  | { kind: 'goto'; spot: string }
+  | { kind: 'face'; degrees: number };
 
 export interface TimedAction {
   atMs: number;
@@ -37,6 +41,8 @@ export interface BotPlan {
   loop: boolean;
   /** Its room token, if the server requires one. */
   token?: string;
+  /** Rooms with a map: where it enters. */
+  at?: Place;
   /** When it joins: 0 unless its timeline says `join`. */
   joinAtMs: number;
   /** Everything after the join, in time order (the join itself is not in it). */
@@ -45,6 +51,8 @@ export interface BotPlan {
 
 export interface Scenario {
   name: string;
+  /** The embedded server's room map file (absolute), if the scenario has one. */
+  mapPath: string | null;
   /** null: the scenario starts its own server on a free loopback port. */
   serverUrl: string | null;
   room: string;
@@ -71,11 +79,15 @@ const BotSchema = z.strictObject({
   /** A room token for a server that requires them, or (better: no secret in the file) the environment variable holding it. */
   token: z.string().min(1).optional(),
   'token-env': z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+  /** Rooms with a map: where it enters, a spot's name or "X,Y" in metres. */
+  at: z.string().min(1).max(64).optional(),
   timeline: z.array(TimelineItemSchema).optional(),
 });
 const ScenarioSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
   server: z.string().url().optional(),
+  /** The embedded server's room map (as voxroom serve --map): the room becomes a spatial room. */
+  map: z.string().min(1).optional(),
   room: RoomIdSchema.default('scenario'),
   duration: TimeSchema.optional(),
   bots: z.record(z.string(), BotSchema).refine((bots) => Object.keys(bots).length > 0, 'a scenario needs at least one bot'),
@@ -184,6 +196,7 @@ export function parseScenario(text: string, path: string, env: NodeJS.ProcessEnv
       listenOnly: bot['listen-only'] ?? false,
       loop: bot.loop ?? false,
       ...(token !== undefined ? { token } : {}),
+      ...(bot.at !== undefined ? { at: parsePlace(bot.at, (message) => fail([...where, 'at'], message)) } : {}),
       joinAtMs,
       actions,
     };
@@ -207,7 +220,8 @@ export function parseScenario(text: string, path: string, env: NodeJS.ProcessEnv
   const durationMs = file.duration === undefined ? needed : time(file.duration, ['duration']);
   const lastTimed = Math.max(...timed);
   if (durationMs < lastTimed) fail(['duration'], `the run lasts ${durationMs / 1000} s, but something is timed at ${lastTimed / 1000} s`);
-  return { name: file.name ?? path.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/i, ''), serverUrl: file.server ?? null, room: file.room, durationMs, bots, expectations };
+  if (file.map !== undefined && file.server !== undefined) fail(['map'], 'a map is for the scenario\'s own server; a server given by URL has its own (voxroom serve --map)');
+  return { name: file.name ?? path.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/i, ''), mapPath: file.map === undefined ? null : resolveFrom(base, file.map), serverUrl: file.server ?? null, room: file.room, durationMs, bots, expectations };
 }
 
 function parseAction(text: string, base: string, fail: (message: string) => never): BotAction {
@@ -226,8 +240,17 @@ function parseAction(text: string, base: string, fail: (message: string) => neve
   const parsed = parseControlLine(text);
   if (parsed.ok && parsed.command && (parsed.command.kind === 'mute' || parsed.command.kind === 'unmute')) return { kind: parsed.command.kind };
   if (parsed.ok && parsed.command?.kind === 'volume') return { kind: 'volume', name: parsed.command.name, percent: parsed.command.percent };
-  if (!parsed.ok && verb === 'volume') return fail(parsed.error);
-  return fail(`"${text}" is not a step; steps: join, leave, mute, unmute, volume NAME PCT, input SOURCE, play FILE`);
+  if (parsed.ok && (parsed.command?.kind === 'move' || parsed.command?.kind === 'goto' || parsed.command?.kind === 'face')) return parsed.command;
+  if (!parsed.ok && ['volume', 'move', 'goto', 'face'].includes(verb)) return fail(parsed.error);
+  return fail(`"${text}" is not a step; steps: join, leave, mute, unmute, volume NAME PCT, input SOURCE, play FILE, and in a room with a map move X Y, goto SPOT, face DEG`);
+}
+
+/** "SPOT" or "X,Y" (metres), as voxroom join --at / --position. */
+function parsePlace(text: string, fail: (message: string) => never): Place {
+  const point = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+  if (point) return { x: Number(point[1]), y: Number(point[2]) };
+  const spot = SpotNameSchema.safeParse(text);
+  return spot.success ? { spot: spot.data } : fail(`"${text}" is neither a spot's name nor a point X,Y in metres`);
 }
 
 function resolveFrom(base: string, path: string): string {
@@ -240,8 +263,8 @@ function withBase<T extends SourceSpec | SinkSpec>(spec: T, base: string): T {
 }
 
 function describeKeys(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return ' (a scenario has: name, server, room, duration, bots, expect)';
-  if (path[0] === 'bots' && path.length === 2) return ` in bot "${String(path[1])}" (a bot has: input, output, record-dir, volumes, ptime, listen-only, loop, token, token-env, timeline)`;
+  if (path.length === 0) return ' (a scenario has: name, server, map, room, duration, bots, expect)';
+  if (path[0] === 'bots' && path.length === 2) return ` in bot "${String(path[1])}" (a bot has: input, output, record-dir, volumes, ptime, listen-only, loop, token, token-env, at, timeline)`;
   return ` in ${path.join('.')}`;
 }
 

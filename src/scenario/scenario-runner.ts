@@ -9,6 +9,7 @@ import { openSink, openSource } from '../audio/open-backend.js';
 import { silentLogger, type Logger } from '../log.js';
 import { VoicePeer } from '../peer/voice-peer.js';
 import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
+import { RoomMap } from '../server/room-map.js';
 import { ExpectationSet } from './expectation-set.js';
 import type { BotPlan, Scenario, TimedAction } from './scenario-file.js';
 import type { Verdict } from './verdict.js';
@@ -37,7 +38,7 @@ export interface ScenarioRunOptions {
   abort?: AbortSignal;
 }
 
-/** A bot's input or output could not be opened: the scenario's mistake, nothing was started. */
+/** The scenario's map, or a bot's input or output, could not be opened: the file's mistake, nothing was started. */
 export class BotSetupError extends Error {
   override readonly name = 'BotSetupError';
 }
@@ -81,12 +82,14 @@ async function openBots(scenario: Scenario): Promise<BotRun[]> {
 export async function runScenario(scenario: Scenario, options: ScenarioRunOptions = {}): Promise<ScenarioResult> {
   const logger = options.logger ?? silentLogger;
   const progress = options.onProgress ?? (() => undefined);
+  // The map first: a scenario whose map cannot be read starts nothing.
+  const map = scenario.mapPath === null ? undefined : await RoomMap.load(scenario.mapPath).catch((error: Error) => Promise.reject(new BotSetupError(error.message)));
   const bots = await openBots(scenario);
   let server: RunningServer | null = null;
   try {
     if (scenario.serverUrl === null) {
       // Its own loopback server: every bot connects from the same address, so no per-address limit.
-      server = await startSignallingServer({ port: 0, host: '127.0.0.1', logger, connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
+      server = await startSignallingServer({ port: 0, host: '127.0.0.1', logger, ...(map ? { map } : {}), connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
       progress({ kind: 'server', url: server.url, embedded: true });
     } else {
       progress({ kind: 'server', url: scenario.serverUrl, embedded: false });
@@ -178,6 +181,7 @@ async function joinBot(bot: BotRun, scenario: Scenario, serverUrl: string, expec
     observer: expectations.observerFor(plan.name),
     logger,
     ...(plan.token !== undefined ? { token: plan.token } : {}),
+    ...(plan.at !== undefined ? { at: plan.at } : {}),
   });
   peer.on('problem', ({ message }) => problem(plan.name, message));
   peer.on('fatal', ({ message }) => problem(plan.name, message, true));
@@ -207,6 +211,15 @@ async function applyAction(bot: BotRun, peer: VoicePeer, step: TimedAction): Pro
       return;
     case 'volume':
       peer.setVolume(action.name, action.percent);
+      return;
+    case 'move':
+      await peer.moveTo(action.x, action.y);
+      return;
+    case 'goto':
+      await peer.goto(action.spot);
+      return;
+    case 'face':
+      await peer.face(action.degrees);
       return;
     case 'input': {
       const source = bot.stepSources.get(step)!;

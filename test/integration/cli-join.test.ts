@@ -127,7 +127,7 @@ describe('voxroom join', () => {
   it('says clearly what is wrong: unreachable server, full room, bad flags, missing files', async () => {
     const unreachable = await runCli(['join', 'x', '--server', 'http://127.0.0.1:9', '--input', 'silence', '--output', 'null']);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/cannot reach the voxroom server at http:\/\/127\.0\.0\.1:9.*is "voxroom serve" running/);
+    expect(unreachable.stderr).toMatch(/cannot reach the voxroom server \(http:\/\/127\.0\.0\.1:9: .*\); is "voxroom serve" running/);
 
     const sitters = await Promise.all(['a', 'b', 'c', 'd'].map((name) => runCliInBackground(['join', 'full', '--server', serverUrl, '--name', name, '--input', 'silence', '--output', 'null'], /joined as/)));
     const full = await runCli(['join', 'full', '--server', serverUrl, '--input', 'silence', '--output', 'null']);

@@ -65,7 +65,7 @@ describe('scenario files', () => {
   });
 
   it('names the line of an unknown key, at the top and in a bot', () => {
-    expect(errorOf('bots:\n  a: {}\nexpectations: []\n')).toBe('/tmp/s.yaml:3:1: unknown key "expectations" (a scenario has: name, server, room, duration, bots, expect)');
+    expect(errorOf('bots:\n  a: {}\nexpectations: []\n')).toBe('/tmp/s.yaml:3:1: unknown key "expectations" (a scenario has: name, server, map, room, duration, bots, expect)');
     expect(errorOf('bots:\n  a:\n    input: silence\n    inptu: tone:440\n')).toMatch(/^\/tmp\/s\.yaml:4:5: unknown key "inptu" in bot "a"/);
   });
 
