@@ -64,3 +64,15 @@ export function exitOf(child: ChildProcessWithoutNullStreams): Promise<{ code: n
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
 }
+
+/** `voxroom serve` on a free port as a child process: its URL, and a stop that waits for its exit. */
+export async function startServeCli(extraArgs: string[] = []): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { child, match } = await startCli(['serve', '--port', '0', ...extraArgs], /listening on (http:\/\/\S+)/);
+  return {
+    url: match[1]!,
+    stop: async () => {
+      child.kill('SIGINT');
+      await exitOf(child);
+    },
+  };
+}

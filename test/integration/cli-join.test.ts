@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wavHeader } from '../../src/audio/wav-writer.js';
 import { ToneSource } from '../../src/audio/tone-source.js';
-import { VOXROOM_BIN, exitOf, runCli, startCli } from '../helpers/cli.js';
+import { VOXROOM_BIN, exitOf, runCli, startCli, startServeCli } from '../helpers/cli.js';
 import { expectAbsent, expectHears } from '../helpers/peers.js';
 import { expectCompleteWav, wavTail } from '../helpers/wav.js';
 
@@ -15,12 +15,7 @@ let serverUrl = '';
 let stopServer: () => Promise<void>;
 
 beforeAll(async () => {
-  const { child, match } = await startCli(['serve', '--port', '0', '--max-peers', '4'], /listening on (http:\/\/\S+)/);
-  serverUrl = match[1]!;
-  stopServer = async () => {
-    child.kill('SIGINT');
-    await exitOf(child);
-  };
+  ({ url: serverUrl, stop: stopServer } = await startServeCli(['--max-peers', '4']));
 });
 afterAll(async () => {
   await stopServer();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toneLevel } from '../../src/audio/analysis.js';
-import { exitOf, runCli, startCli } from '../helpers/cli.js';
+import { exitOf, runCli, startCli, startServeCli } from '../helpers/cli.js';
 import { expectCompleteWav } from '../helpers/wav.js';
 import { playInto, recordSink, sine, virtualDevices, writeWav48k, type VirtualPeerDevices } from '../helpers/pulse.js';
 
@@ -17,12 +17,7 @@ let alice: VirtualPeerDevices;
 let bob: VirtualPeerDevices;
 
 beforeAll(async () => {
-  const { child, match } = await startCli(['serve', '--port', '0'], /listening on (http:\/\/\S+)/);
-  serverUrl = match[1]!;
-  stopServer = async () => {
-    child.kill('SIGINT');
-    await exitOf(child);
-  };
+  ({ url: serverUrl, stop: stopServer } = await startServeCli());
   alice = virtualDevices('vx_alice');
   bob = virtualDevices('vx_bob');
 });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { runCli, startCli, exitOf } from '../helpers/cli.js';
+import { exitOf, runCli, startCli, startServeCli } from '../helpers/cli.js';
 import { expectCompleteWav } from '../helpers/wav.js';
 import { ClickSource } from '../../src/audio/click-timing.js';
 import { parseStatement } from '../../src/scenario/expectation.js';
@@ -161,12 +161,7 @@ describe('voxroom join --expect', () => {
   let serverUrl = '';
   let stopServer: () => Promise<void>;
   beforeAll(async () => {
-    const { child, match } = await startCli(['serve', '--port', '0'], /listening on (http:\/\/\S+)/);
-    serverUrl = match[1]!;
-    stopServer = async () => {
-      child.kill('SIGINT');
-      await exitOf(child);
-    };
+    ({ url: serverUrl, stop: stopServer } = await startServeCli());
   });
   afterAll(async () => stopServer());
 
