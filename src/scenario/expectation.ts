@@ -6,6 +6,12 @@ import { splitWords } from '../peer/control-commands.js';
 export const DEFAULT_HEARD_DBFS = -50;
 /** Level a peer must stay under to count as silent, unless the expectation gives one. */
 export const DEFAULT_SILENT_DBFS = -60;
+/**
+ * Level a tone must stay under to count as not heard (`does not hear X at 440 Hz`): the
+ * negation of `hears X at 440 Hz`. Stricter would fail on artefacts of a peer's other audio: a
+ * single missing 10 ms frame of a −22 dBFS tone at 523 Hz reads up to −57 dBFS at 440 Hz.
+ */
+export const DEFAULT_SILENT_TONE_DBFS = DEFAULT_HEARD_DBFS;
 /** How long `at T` looks: the second from T. */
 export const AT_SPAN_MS = 1000;
 /** Levels are measured over half seconds on the run's clock (0–0.5 s, 0.5–1 s, …): the shortest span that says anything. */
@@ -116,7 +122,7 @@ export function parseStatement(text: string, bots: readonly string[]): Expectati
   if (silent) {
     if (comparison?.op === '>=') return fail('a listener that hears nobody (or does not hear someone) takes "< L dBFS", not ">="');
     if (span.mode === 'by') return fail('"by T" means "at some moment before T", which silence cannot mean; use "from T" or "at T"');
-    return { kind: 'silent', text, listener, speaker, frequencyHz, maxDbfs: comparison?.dbfs ?? DEFAULT_SILENT_DBFS, span };
+    return { kind: 'silent', text, listener, speaker, frequencyHz, maxDbfs: comparison?.dbfs ?? (frequencyHz === undefined ? DEFAULT_SILENT_DBFS : DEFAULT_SILENT_TONE_DBFS), span };
   }
   if (speaker === listener) return fail('a bot does not hear itself in its mix');
   return { kind: 'hears', text, listener, speaker: speaker!, frequencyHz, minDbfs: comparison?.dbfs ?? DEFAULT_HEARD_DBFS, span };

@@ -118,7 +118,11 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
   const heardAt = inSpan.findIndex((_, i) => levels[i]!.dbfs >= max);
   if (heardAt >= 0) {
     const who = levels[heardAt]!.who ?? subject;
-    return verdict(false, `${who}${what} was heard at ${level(levels[heardAt]!.dbfs)} at ${seconds(inSpan[heardAt]!.startMs)} (needed below ${max} ${describeSpan(span)})`, levels[heardAt]!.dbfs);
+    const window = inSpan[heardAt]!;
+    // A frame that did not arrive is a step in the audio, and a step sounds at every frequency.
+    const missing = frequencyHz === undefined ? 0 : 1 - (window.speakers.get(who)?.received ?? 1);
+    const gapHint = missing > 0 ? `; ${Math.round(missing * (window.endMs - window.startMs))} ms of ${who}'s audio did not arrive in that half second, and a gap sounds at every frequency` : '';
+    return verdict(false, `${who}${what} was heard at ${level(levels[heardAt]!.dbfs)} at ${seconds(window.startMs)} (needed below ${max} ${describeSpan(span)})${gapHint}`, levels[heardAt]!.dbfs);
   }
   const loudest = Math.max(...levels.map((l) => l.dbfs));
   return verdict(true, `${subject}${what} stayed below ${max} dBFS ${describeSpan(span)} (loudest: ${level(loudest)})`, loudest);

@@ -56,6 +56,8 @@ describe('scenario statements', () => {
     expect(parseStatement('from 10s: bob hears nobody', BOTS)).toMatchObject({ kind: 'silent', listener: 'bob', speaker: null, maxDbfs: -60, span: { mode: 'from', fromMs: 10_000 } });
     expect(parseStatement('carol does not hear alice', BOTS)).toMatchObject({ kind: 'silent', speaker: 'alice', span: { mode: 'during' } });
     expect(parseStatement('at 4s: carol hears bob < -40 dBFS', BOTS)).toMatchObject({ kind: 'silent', speaker: 'bob', maxDbfs: -40 });
+    // Not hearing a tone is the negation of hearing it: below the level that counts as heard.
+    expect(parseStatement('carol does not hear alice at 440 Hz', BOTS)).toMatchObject({ kind: 'silent', frequencyHz: 440, maxDbfs: -50 });
   });
 
   it('reads latency with either arrow', () => {
@@ -145,6 +147,17 @@ describe('hearing windows and verdicts', () => {
     expect(monitor.windows[0]!.speakers.get('muted')!.received).toBe(1);
     expect(judge(parseExpectSilenceFlag('muted', 'me'), monitor).passed).toBe(true);
     expect(judge(parseExpectSilenceFlag('turnedDown', 'me'), monitor).passed).toBe(true);
+  });
+
+  it('does not take one missing frame of another tone for the tone in question, and says what a gap does when asked to be stricter', () => {
+    const monitor = new HearingMonitor(new Map([['alice', [440]]]));
+    const alice = tone(523);
+    // One 10 ms frame of a −23 dBFS tone at 523 Hz does not arrive, at 0.75 s: about −58 dBFS at 440 Hz.
+    listen(monitor, 1, { alice: (tick) => (tick === 75 ? { frame: null, gain: 1 } : alice()) });
+    expect(judge(parseStatement('me does not hear alice at 440 Hz', ['me', 'alice']), monitor).passed).toBe(true);
+    const strict = judge(parseStatement('me does not hear alice at 440 Hz < -70 dBFS', ['me', 'alice']), monitor);
+    expect(strict.passed).toBe(false);
+    expect(strict.reason).toMatch(/at 0.5 s .*; 10 ms of alice's audio did not arrive in that half second, and a gap sounds at every frequency$/);
   });
 
   it('ignores what is mixed after the run ended (bots leaving)', () => {
