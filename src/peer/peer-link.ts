@@ -79,7 +79,9 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     };
     this.pc.oniceconnectionstatechange = () => this.watchIce();
     if (options.initiator) {
-      if (options.track) this.pc.addTransceiver(options.track, { direction: 'sendrecv' });
+      // addTrack, not addTransceiver: when glare rolls our offer back, a remote offer takes over
+      // a transceiver that addTrack made (JSEP 5.10), so the track keeps one m-section.
+      if (options.track) this.pc.addTrack(options.track);
       else this.pc.addTransceiver('audio', { direction: 'recvonly' });
     }
   }
@@ -175,10 +177,17 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     this.negotiated = true;
   }
 
-  /** The answerer sends on the transceiver the offer created, rather than adding a second one. */
+  /**
+   * The answerer sends on the transceiver the offer is about (the one with a mid), rather than
+   * adding a second one. A receive-only transceiver of our own offer, rolled back in glare, is
+   * not taken over by the remote offer: it is stopped, or the next offer would carry two audio
+   * sections, which the remote side refuses (sdp-guard.ts) and the pair would stay one-way.
+   */
   private attachTrackToOfferedTransceiver(): void {
-    const transceiver = this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio' && t.currentDirection !== 'stopped');
+    const audio = this.pc.getTransceivers().filter((t) => t.receiver.track.kind === 'audio' && t.direction !== 'stopped' && t.currentDirection !== 'stopped');
+    const transceiver = audio.find((t) => t.mid !== null);
     if (!transceiver) throw new SdpRejected('the offer has no audio transceiver to answer');
+    for (const orphan of audio) if (orphan.mid === null) orphan.stop();
     if (!this.options.track) {
       transceiver.direction = 'recvonly';
     } else if (transceiver.sender.track !== this.options.track) {

@@ -51,6 +51,7 @@ export interface WrtcTransceiver {
   readonly receiver: { readonly track: WrtcTrack };
   direction: RTCRtpTransceiverDirection;
   readonly currentDirection: RTCRtpTransceiverDirection | null;
+  stop(): void;
 }
 
 /** One entry of getStats(); the fields beyond `type` depend on it (RTCStats dictionaries). */
@@ -71,6 +72,7 @@ export interface WrtcPeerConnection {
   onconnectionstatechange: (() => void) | null;
   oniceconnectionstatechange: (() => void) | null;
   addTransceiver(trackOrKind: WrtcTrack | 'audio', init?: { direction?: RTCRtpTransceiverDirection }): WrtcTransceiver;
+  addTrack(track: WrtcTrack): unknown;
   getTransceivers(): WrtcTransceiver[];
   createOffer(): Promise<RTCSessionDescriptionInit>;
   createAnswer(): Promise<RTCSessionDescriptionInit>;
