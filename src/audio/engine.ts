@@ -228,7 +228,7 @@ export class AudioEngine {
       }
       this.sendCaptured(captured ?? silentFrame());
     }
-    const { frames, inputs } = this.remotes.pull();
+    const { frames, inputs } = this.remotes.pull(this.recorder !== null || this.options.observer?.mixed !== undefined);
     // Files of peers gone too long are closed; the registry forgets them too.
     for (const name of this.recorder?.write(frames, this.ticks) ?? []) this.remotes.detach(name, false);
     const mixed = this.stereoMixer ? this.stereoMixer.mix(inputs) : this.mixer.mix(inputs);

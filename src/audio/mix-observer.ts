@@ -14,6 +14,10 @@ export interface ObservedInput {
 export interface MixObserver {
   /** Our own frame (silence while muted) at the moment it is handed to the network. */
   captured?(frame: Frame, atMs: number): void;
-  /** One tick: every remote peer's frame and gain, and the mix handed to the sink (stereo interleaved in a spatial room). */
+  /**
+   * One tick: every remote peer's frame and gain, and the mix handed to the sink (stereo
+   * interleaved in a spatial room). The input objects are reused on the next tick: copy what
+   * you keep (the frames themselves are not reused).
+   */
   mixed?(inputs: readonly ObservedInput[], mix: Frame, atMs: number): void;
 }

@@ -11,10 +11,12 @@ export const MAX_GAIN = 2; // 200 %
 export class SmoothedGain {
   private current: number;
   private target: number;
+  private start: number;
 
   constructor(initial = 1) {
     this.current = clampGain(initial);
     this.target = this.current;
+    this.start = this.current;
   }
 
   set(value: number): void {
@@ -25,11 +27,24 @@ export class SmoothedGain {
     return this.target;
   }
 
-  /** Gains at the start and end of the next frame; advances to the target. */
-  advance(): { from: number; to: number } {
-    const from = this.current;
+  /** The gain at the start of the frame last advanced over. */
+  get from(): number {
+    return this.start;
+  }
+
+  /** The gain at the end of the frame last advanced over. */
+  get to(): number {
+    return this.current;
+  }
+
+  /**
+   * Moves over one frame, from `from` to `to`; then the target holds. Sets fields rather than
+   * returning a pair: it runs for every remote peer on every tick, and a load process has
+   * thousands of them.
+   */
+  advance(): void {
+    this.start = this.current;
     this.current = this.target;
-    return { from, to: this.target };
   }
 }
 
@@ -52,7 +67,8 @@ export class Mixer {
     const sum = this.sum;
     sum.fill(0);
     for (const { frame, gain } of inputs) {
-      const { from, to } = gain.advance();
+      gain.advance();
+      const { from, to } = gain;
       if (from === to) {
         if (to === 0) continue;
         for (let i = 0; i < FRAME_SAMPLES; i++) sum[i] += frame[i]! * to;
@@ -96,8 +112,10 @@ export class StereoMixer {
     const active = this.active;
     let count = 0;
     for (const { frame, left, right } of inputs) {
-      const l = left.advance();
-      const r = right.advance();
+      left.advance();
+      right.advance();
+      const l = left;
+      const r = right;
       if (l.from === 0 && l.to === 0 && r.from === 0 && r.to === 0) continue;
       const slot = active[count] ?? { frame, left: 0, stepLeft: 0, right: 0, stepRight: 0 };
       active[count++] = slot;

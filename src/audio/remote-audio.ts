@@ -30,7 +30,7 @@ export interface RemoteAudioStatus extends JitterBufferStats {
   receivedFrames: number;
 }
 
-/** One tick's frame from one remote peer: null when its buffer had nothing to play. */
+/** One tick's frame from one remote peer: null when its buffer had nothing to play. Valid during its tick only (the registry reuses it). */
 export interface PulledFrame {
   name: string;
   frame: Frame | null;
@@ -50,21 +50,28 @@ class RemoteAudio {
   readonly left: SmoothedGain;
   readonly right: SmoothedGain;
   readonly meter = new LevelMeter();
+  /** This peer's entry in every tick's list, reused: a room of 100 is 100 entries per tick. */
+  readonly pulled: PulledFrame;
   buffer = new JitterBuffer(REMOTE_BUFFER);
   /** Present while the peer is connected; released on leave (it may hold a resampler). */
   assembler: FrameAssembler | null = null;
   receivedFrames = 0;
   rateChanges = 0;
 
+  /** Has sent audio since it was attached: from then on it is pulled on every tick. */
+  live = false;
+
   constructor(
     readonly name: string,
     volumePercent: number,
+    private readonly onLive: (remote: RemoteAudio) => void,
     private readonly probe?: (frame: Frame) => void,
   ) {
     this.volume = volumePercent / 100;
     this.gain = new SmoothedGain(this.volume * this.hearing.level);
     this.left = new SmoothedGain(this.volume * this.hearing.left);
     this.right = new SmoothedGain(this.volume * this.hearing.right);
+    this.pulled = { name, frame: null, gain: this.gain.value };
     this.connect();
   }
 
@@ -107,6 +114,12 @@ class RemoteAudio {
     this.buffer = new JitterBuffer(REMOTE_BUFFER);
     this.assembler = new FrameAssembler((frame) => {
       this.receivedFrames++;
+      if (!this.live) {
+        this.live = true;
+        // A volume or position set while it was quiet applies from its first frame.
+        this.advanceGains();
+        this.onLive(this);
+      }
       this.probe?.(frame);
       this.buffer.push(frame);
     });
@@ -122,6 +135,12 @@ class RemoteAudio {
 
 export class RemoteAudioRegistry {
   private readonly remotes = new Map<string, RemoteAudio>();
+  /**
+   * The remotes that have sent audio. In an SFU room a listener receives a few speakers of
+   * many members; a tick that needs no entry for the others (no recorder, no observer) costs
+   * what the speakers cost, not what the room does.
+   */
+  private readonly live = new Set<RemoteAudio>();
   private readonly volumes = new Map<string, number>();
   /** Peers the room does not let us hear (kept by name like volumes: it applies when they attach). */
   private readonly inaudible = new Set<string>();
@@ -142,7 +161,7 @@ export class RemoteAudioRegistry {
       return false;
     }
     const probe = this.onRemoteFrame;
-    const remote = new RemoteAudio(name, this.volumeOf(name), probe && ((frame) => probe(name, frame)));
+    const remote = new RemoteAudio(name, this.volumeOf(name), (live) => this.live.add(live), probe && ((frame) => probe(name, frame)));
     if (this.inaudible.has(name)) remote.setAudible(false);
     this.remotes.set(name, remote);
     return true;
@@ -156,7 +175,10 @@ export class RemoteAudioRegistry {
     const remote = this.remotes.get(name);
     if (!remote) return;
     remote.disconnect();
-    if (!keep) this.remotes.delete(name);
+    if (!keep) {
+      this.remotes.delete(name);
+      this.live.delete(remote);
+    }
   }
 
   detachAll(): void {
@@ -192,16 +214,21 @@ export class RemoteAudioRegistry {
   }
 
   /**
-   * One tick: a frame (or null) from every peer, and the mix inputs with their gains. A peer
-   * with nothing to play still advances its gain, so a volume change while silent lands.
+   * One tick: the mix inputs with their gains, and a frame (or null) per peer: from every peer
+   * when `everyone` (a recorder or an observer looks at them), else from those that have sent
+   * audio (the others have nothing to play). A peer with nothing to play still advances its
+   * gain, so a volume change while silent lands.
    */
-  pull(): { frames: PulledFrame[]; inputs: RemoteMixInput[] } {
+  pull(everyone = true): { frames: PulledFrame[]; inputs: RemoteMixInput[] } {
     const frames: PulledFrame[] = [];
     const inputs: RemoteMixInput[] = [];
-    for (const remote of this.remotes.values()) {
+    for (const remote of everyone ? this.remotes.values() : this.live) {
       const frame = remote.buffer.pull();
       remote.meter.update(frame);
-      frames.push({ name: remote.name, frame, gain: remote.gain.value });
+      const pulled = remote.pulled;
+      pulled.frame = frame;
+      pulled.gain = remote.gain.value;
+      frames.push(pulled);
       if (frame) inputs.push({ frame, gain: remote.gain, left: remote.left, right: remote.right });
       else remote.advanceGains();
     }

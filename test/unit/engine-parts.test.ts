@@ -53,6 +53,30 @@ describe('RemoteAudioRegistry', () => {
   });
 });
 
+describe('RemoteAudioRegistry: a room of many, few of whom speak', () => {
+  it('pulls only the peers that have sent audio when nobody needs an entry per member, with volumes set while they were quiet', () => {
+    const remotes = new RemoteAudioRegistry();
+    for (let i = 0; i < 100; i++) remotes.attach(`listener${i}`);
+    remotes.attach('speaker');
+    remotes.setVolume('speaker', 50);
+    expect(remotes.pull(false).frames).toEqual([]);
+    for (let i = 0; i < 3; i++) remotes.push('speaker', chunk(1000));
+    const { frames, inputs } = remotes.pull(false);
+    expect(frames.map((f) => f.name)).toEqual(['speaker']);
+    // The first frame plays at the volume set while the speaker was quiet, not ramping from 100 %.
+    const gain = inputs[0]!.gain;
+    gain.advance(); // as the mixer does
+    expect([gain.from, gain.to]).toEqual([0.5, 0.5]);
+    // A recorder or an observer gets an entry for every member.
+    expect(remotes.pull(true).frames).toHaveLength(101);
+    // An underrun of a peer that has spoken still counts: it stays in the tick.
+    for (let i = 0; i < 4; i++) remotes.pull(false);
+    expect(remotes.status('speaker')!.missedFrames).toBeGreaterThan(0);
+    remotes.detach('speaker', false);
+    expect(remotes.pull(false).frames).toEqual([]);
+  });
+});
+
 describe('RemoteAudioRegistry: who may be heard', () => {
   it('mixes an inaudible peer at gain 0 whatever its volume, set before or after it comes, and restores its volume', () => {
     const remotes = new RemoteAudioRegistry({ rogue: 150 });
