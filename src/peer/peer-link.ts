@@ -46,6 +46,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private closed = false;
   private iceRestarts = 0;
   private recoveryTimer: NodeJS.Timeout | null = null;
+  private state: RTCPeerConnectionState = 'new';
   /** The remote PeerConnection's DTLS fingerprint, once known. */
   remoteFingerprint: string | null = null;
 
@@ -70,11 +71,10 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       // Roles: only the newcomer starts; after the first exchange either side may renegotiate.
       if (options.initiator || this.negotiated) this.enqueue(() => this.makeOffer());
     };
-    let lastState: RTCPeerConnectionState = 'new';
     this.pc.onconnectionstatechange = () => {
       const state = this.pc.connectionState;
-      if (this.closed || state === lastState) return;
-      lastState = state;
+      if (this.closed || state === this.state) return;
+      this.state = state;
       this.emit('state', state);
     };
     this.pc.oniceconnectionstatechange = () => this.watchIce();
@@ -102,8 +102,9 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     return counts;
   }
 
+  /** As of the last change event: wrtc answers the getter through its busy signalling thread (see SfuTopology). */
   get connectionState(): RTCPeerConnectionState {
-    return this.pc.connectionState;
+    return this.state;
   }
 
   /** Applies a remote description or candidate, already checked by the owner (sdp-guard.ts). */
@@ -127,6 +128,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     this.pc.onconnectionstatechange = null;
     this.pc.oniceconnectionstatechange = null;
     this.pc.close();
+    this.state = 'closed';
     this.emit('closed', reason);
   }
 

@@ -40,6 +40,12 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   private readonly sinks = new Map<string, WrtcAudioSink>();
   private publisher: WrtcPeerConnection | null = null;
   private subscriber: WrtcPeerConnection | null = null;
+  /**
+   * The subscriber connection's state as of its last change event. wrtc answers the
+   * connectionState getter through its signalling thread, at ~0.2 ms a call when busy; a load
+   * process asking it for 50 peers once a second stalled its audio ticks.
+   */
+  private subscriberState: RTCPeerConnectionState = 'new';
   private iceServers: IceServer[] = [];
   private offers: Promise<void> = Promise.resolve();
   /** Bumped by reset(): offers queued for an earlier membership are dropped. */
@@ -100,7 +106,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
 
   stateOf(id: string): MediaState {
     if (!this.subscriber || ![...this.streams.values()].includes(id)) return 'never-started';
-    return this.subscriber.connectionState;
+    return this.subscriberState;
   }
 
   async packetCounts(id: string): Promise<{ sent: number; received: number } | null> {
@@ -137,9 +143,13 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
     };
     pc.onconnectionstatechange = () => {
       if (this.closed) return;
-      this.options.logger.debug('SFU connection state', { target, state: pc.connectionState });
-      if (target === 'subscriber') this.reportStates();
-      if (pc.connectionState === 'failed') this.emit('problem', { message: `the ${target} connection to the media server failed` });
+      const state = pc.connectionState;
+      this.options.logger.debug('SFU connection state', { target, state });
+      if (target === 'subscriber' && pc === this.subscriber) {
+        this.subscriberState = state;
+        this.reportStates();
+      }
+      if (state === 'failed') this.emit('problem', { message: `the ${target} connection to the media server failed` });
     };
     return pc;
   }
@@ -182,6 +192,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
       pc = this.newConnection('subscriber');
       pc.ontrack = ({ track, transceiver }) => this.listen(track, transceiver.mid);
       this.subscriber = pc;
+      this.subscriberState = 'new';
     }
     await pc.setRemoteDescription(safe);
     const answer = await pc.createAnswer();
@@ -205,8 +216,8 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
 
   /** Emits a connection state per member whose stream the subscriber connection carries. */
   private reportStates(): void {
-    const state = this.subscriber?.connectionState;
-    if (!state) return;
+    if (!this.subscriber) return;
+    const state = this.subscriberState;
     for (const memberId of this.streams.values()) {
       const member = this.members.get(memberId);
       if (!member || this.reported.get(memberId) === state) continue;
@@ -227,6 +238,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
     }
     this.publisher = null;
     this.subscriber = null;
+    this.subscriberState = 'new';
   }
 }
 
