@@ -47,7 +47,12 @@ class SpeakerAccumulator {
   readonly tonePower = new Map<number, number>();
   blocks = 0;
 
-  constructor(readonly frequencies: readonly number[]) {}
+  readonly frequencies: readonly number[];
+
+  /** Each frequency once, however many expectations listen for it: a tone's power is summed per frequency. */
+  constructor(frequencies: readonly number[]) {
+    this.frequencies = [...new Set(frequencies)];
+  }
 
   add(frame: Frame | null, gain: number): void {
     this.ticks++;

@@ -38,10 +38,16 @@ describe('voxroom scenario', () => {
   });
 
   it('runs the spatial example: bots stand on the map, walk and jump, and are heard by the distance law', async () => {
-    const result = await runCli(['scenario', join(root, 'examples/spatial.yaml')], { timeoutMs: 30_000 });
+    const result = await runCli(['scenario', join(root, 'examples/spatial.yaml'), '--json'], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/4\.0 s {2}alice: goto centre/);
-    expect(result.stdout).toMatch(/all 5 expectations held/);
+    const all = events(result.stdout);
+    expect(all.some((e) => e.event === 'step' && e.bot === 'alice' && e.step === 'goto centre' && Math.abs((e.at as number) - 4) < 0.1), result.stdout).toBe(true);
+    // The inverse distance law (reference 1 m) on a −23 dBFS tone: 4 m −35, 1 m −23, 9 m −42.1.
+    const measured = (text: string): number => all.find((e) => e.event === 'expectation' && e.expectation === text)!.measured as number;
+    expect(Math.abs(measured('at 2s: carol hears alice at 440 Hz >= -37 dBFS') + 35.04)).toBeLessThan(1);
+    expect(Math.abs(measured('at 6.5s: carol hears alice at 440 Hz >= -25 dBFS') + 23)).toBeLessThan(1);
+    expect(Math.abs(measured('at 7s: carol hears bob at 660 Hz < -40 dBFS') + 42.08)).toBeLessThan(1);
+    expect(all.filter((e) => e.event === 'expectation' && e.passed === true)).toHaveLength(5);
   });
 
   it('runs the latency example: a median mouth-to-ear delay from clicks, within its bound', async () => {

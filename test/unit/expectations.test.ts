@@ -6,7 +6,7 @@ import { FRAME_SAMPLES, type Frame } from '../../src/audio/format.js';
 import { ToneSource } from '../../src/audio/tone-source.js';
 import { ExpectationSyntaxError, parseDurationMs, parseExpectFlag, parseExpectSilenceFlag, parseStatement, type Expectation } from '../../src/scenario/expectation.js';
 import { ExpectationSet } from '../../src/scenario/expectation-set.js';
-import { HearingMonitor } from '../../src/scenario/hearing-monitor.js';
+import { ANY_SPEAKER, HearingMonitor } from '../../src/scenario/hearing-monitor.js';
 import { escapeXml, junitXml } from '../../src/scenario/junit-report.js';
 import { judgeHearing, judgeLatency, type Verdict } from '../../src/scenario/verdict.js';
 
@@ -123,6 +123,18 @@ describe('hearing windows and verdicts', () => {
     if (expectation.kind === 'latency') throw new Error('not a hearing expectation');
     return judgeHearing(expectation, monitor.windows, monitor.firstSeenMs);
   };
+
+  it('reads a tone at its level however many expectations listen for it', () => {
+    // Three expectations on alice at 440 Hz once read 4.8 dB hot (the power summed three times).
+    const once = new HearingMonitor(new Map([['alice', [440]]]));
+    const thrice = new HearingMonitor(new Map([['alice', [440, 440, 440]], [ANY_SPEAKER, [440]]]));
+    const alice = tone(440);
+    listen(once, 1, { alice });
+    const again = tone(440);
+    listen(thrice, 1, { alice: again });
+    expect(thrice.windows[0]!.speakers.get('alice')!.tones.get(440)).toBeCloseTo(once.windows[0]!.speakers.get('alice')!.tones.get(440)!, 6);
+    expect(once.windows[0]!.speakers.get('alice')!.tones.get(440)).toBeCloseTo(-23, 0);
+  });
 
   it('judges hearing: heard, wrong frequency, too quiet, never joined', () => {
     const monitor = new HearingMonitor(new Map([['alice', [440, 880]]]));
