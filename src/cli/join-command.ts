@@ -3,11 +3,12 @@
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ROOM_ID_PATTERN, type Place, type Position } from '../protocol.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { SOURCE_FORMS, parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
 import { openSink, openSource } from '../audio/open-backend.js';
 import { SilenceSource, type AudioSink, type AudioSource } from '../audio/backend.js';
 import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
+import { EchoCanceller, EchoCancellerUnavailable, planProcessing, type ProcessingPlan } from '../audio/device/echo-canceller.js';
 import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
 import { INTERNAL_FAULT, VoicePeer } from '../peer/voice-peer.js';
 import { DEFAULT_RECONNECT_TIMEOUT_MS, JoinError, MoveError } from '../peer/signalling-client.js';
@@ -46,6 +47,10 @@ interface JoinFlags {
   position?: { x: number; y: number };
   /** commander's --no-spatial: false when given. */
   spatial: boolean;
+  /** commander's --no-echo-cancel: false when given. */
+  echoCancel: boolean;
+  denoise?: boolean;
+  agc?: boolean;
 }
 
 function parsePosition(value: string): { x: number; y: number } {
@@ -88,9 +93,37 @@ export function joinCommand(): Command {
     .option('--at <spot>', 'rooms with a map: enter at this named spot (default: the map\'s entry)')
     .option('--position <x,y>', 'rooms with a map: enter at this point, in metres from the top-left corner', parsePosition)
     .option('--no-spatial', 'mix as in a room without a map: no distance, no stereo pan (you still stand on the map for the others)')
+    .option('--no-echo-cancel', 'do not cancel echo (on by default when input and output are both devices: WebRTC\'s canceller in PulseAudio/PipeWire)')
+    .option('--denoise', 'suppress steady noise in your microphone (WebRTC\'s noise suppression, in the sound server)')
+    .option('--agc', 'raise a quiet microphone (WebRTC\'s gain control, in the sound server)')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('-v, --verbose', 'log connection and audio details on stderr')
     .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
+}
+
+/**
+ * Loads the sound server's echo canceller (and noise suppression, gain control) when the flags
+ * ask for it; where there is no sound server, says so and goes on without.
+ */
+async function startProcessing(flags: JoinFlags, logger: Logger): Promise<{ canceller: EchoCanceller; routeOutput: boolean } | null> {
+  let plan: ProcessingPlan;
+  try {
+    plan = planProcessing({ input: flags.input, output: flags.output, listenOnly: Boolean(flags.listenOnly), echoCancel: flags.echoCancel, denoise: Boolean(flags.denoise), agc: Boolean(flags.agc) });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (!plan.load) {
+    if (plan.warning) logger.warn(plan.warning);
+    return null;
+  }
+  try {
+    return { canceller: await EchoCanceller.start(plan.processing, logger), routeOutput: plan.routeOutput };
+  } catch (error) {
+    if (!(error instanceof EchoCancellerUnavailable)) throw error;
+    if (flags.denoise || flags.agc) throw new Error(`${flags.denoise ? '--denoise' : '--agc'} needs the sound server's audio processing, which is not available: ${error.message}`);
+    logger.warn(`echo cancellation is off: ${error.message}; use headphones, or --no-echo-cancel to say you know`);
+    return null;
+  }
 }
 
 function parseVolumes(entries: string[]): Record<string, number> {
@@ -131,19 +164,28 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   // A stereo-capable output device opens in stereo unless spatial hearing is off: whether the
   // room has a map is only known after the join, and a mono mix plays on both sides alike.
   const deviceOptions = { latency: flags.latency, logger, outputChannels: flags.spatial ? (2 as const) : (1 as const) };
+  const processing = await startProcessing(flags, logger);
+  const canceller = processing?.canceller ?? null;
 
   // A listener opens no microphone: it sends nothing.
   // An input file that cannot be played is the command line's mistake (exit 2); a device is not.
-  const source: AudioSource = flags.listenOnly
-    ? new SilenceSource()
-    : await openSource(flags.input, { loop: flags.loop, device: deviceOptions }).catch((error: Error) => Promise.reject(flags.input.kind === 'device' ? error : new UsageError(error.message)));
+  let source: AudioSource;
+  try {
+    source = flags.listenOnly
+      ? new SilenceSource()
+      : await openSource(flags.input, { loop: flags.loop, device: { ...deviceOptions, ...(canceller ? { soundServerDevice: canceller.source } : {}) } }).catch((error: Error) => Promise.reject(flags.input.kind === 'device' ? error : new UsageError(error.message)));
+  } catch (error) {
+    await canceller?.stop();
+    throw error;
+  }
   let sink: AudioSink | null = null;
   let peer: VoicePeer;
   try {
-    sink = await openSink(flags.output, { device: deviceOptions });
+    sink = await openSink(flags.output, { device: { ...deviceOptions, ...(canceller && processing?.routeOutput ? { soundServerDevice: canceller.sink } : {}) } });
     peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000, spatial: flags.spatial, ...(at ? { at } : {}) });
   } catch (error) {
     await Promise.all([source.close(), sink?.close()]);
+    await canceller?.stop();
     throw error;
   }
   wireEvents(peer, out);
@@ -181,6 +223,8 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   try {
     await peer.start();
   } catch (error) {
+    await peer.stop();
+    await canceller?.stop();
     // The code lets a script tell refusals apart (token-expired, room-full, …).
     if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
     throw error;
@@ -193,6 +237,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   expectations?.stopAt(performance.now());
   logger.info('leaving', { reason });
   await peer.stop();
+  await canceller?.stop();
   stopWatchingFaults();
   out.event('ended', { reason, ...(flags.recordDir ? { recordDir: flags.recordDir } : {}) }, `left the room (${reason})`);
   if (expectations) {

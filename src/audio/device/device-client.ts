@@ -24,6 +24,11 @@ export interface DeviceOptions {
    * spatial room's stereo mix through; a mono mix then plays on both sides.
    */
   outputChannels?: ChannelCount;
+  /**
+   * A sound-server device (PulseAudio or PipeWire) for the worker's default device, as
+   * PULSE_SOURCE (input) or PULSE_SINK (output): how an echo canceller's devices are opened.
+   */
+  soundServerDevice?: string;
 }
 
 interface WorkerEvents {
@@ -39,9 +44,12 @@ class DeviceWorker extends EventEmitter<WorkerEvents> {
   /** PortAudio's input-overflow reports (naudiodon prints them; there is no other channel). */
   inputOverflows = 0;
 
-  constructor(private readonly logger: Logger) {
+  constructor(
+    private readonly logger: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     super();
-    this.child = fork(WORKER_PATH, [], { cwd: tmpdir(), serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    this.child = fork(WORKER_PATH, [], { cwd: tmpdir(), env, serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       stream?.setEncoding('utf8');
       stream?.on('data', (text: string) => {
@@ -113,7 +121,8 @@ async function openWorkerStream(direction: Direction, wanted: string | null, opt
   const logger = options.logger ?? silentLogger;
   const latency = options.latency ?? LATENCY_PRESETS.normal;
   const device = selectDevice(await listAudioDevices(logger), wanted, direction);
-  const worker = new DeviceWorker(logger);
+  const routed = options.soundServerDevice === undefined ? {} : { [direction === 'input' ? 'PULSE_SOURCE' : 'PULSE_SINK']: options.soundServerDevice };
+  const worker = new DeviceWorker(logger, { ...process.env, ...routed });
   try {
     const opened = worker.expect('opened', `open ${direction} device "${device.name}"`);
     const channels = direction === 'output' ? (options.outputChannels ?? 1) : 1;
