@@ -13,12 +13,13 @@ import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { ATTACK_ADDRESSES, measureAttack } from './attack.js';
+import { measureEcho } from './echo.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
 import { FRAME_MS, samplesToMs } from '../audio/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'mixer', 'stability', 'joins', 'attack'] as const;
+const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'mixer', 'stability', 'joins', 'attack', 'echo'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Opus's algorithmic delay at 48 kHz: the decoded signal comes out this much later. */
 const OPUS_LOOKAHEAD_MS = 6.5;
@@ -375,6 +376,28 @@ async function main(): Promise<void> {
       ),
       '',
       `The attackers sent ${attack.attackMessages} messages; the server dropped their sockets ${attack.attackDisconnects} times (each came back). The server ${attack.serverAlive ? 'still answered /healthz afterwards' : '**no longer answered /healthz afterwards**'}.`,
+    );
+  }
+
+  if (sections.has('echo')) {
+    log('echo: a laptop whose speakers play into its microphone, without and with the canceller…');
+    const without = await measureEcho(BIN, false);
+    const cancelled = await measureEcho(BIN, true);
+    parts.push(
+      '',
+      '## 9. Echo cancellation',
+      '',
+      "B is on a \"laptop\": a PulseAudio loopback plays B's speaker sink into B's microphone sink 30 ms later, at full level. A talks (espeak-ng speech from a file) and records B's stream; B uses its devices with `voxroom join` defaults, then with `--no-echo-cancel` (`src/bench/echo.ts`). Echo: A's own voice coming back while only A talks, after 3 s of convergence. B's voice: a sentence while A is silent, and the same sentence while A talks (double talk; the residual echo included).",
+      '',
+      table(
+        ['B', "A's echo dBFS", "B's voice alone dBFS", "B's voice in double talk dBFS"],
+        [
+          ['--no-echo-cancel', without.echoDbfs, without.nearAloneDbfs, without.nearDoubleTalkDbfs],
+          ['echo cancellation (default)', cancelled.echoDbfs, cancelled.nearAloneDbfs, cancelled.nearDoubleTalkDbfs],
+        ],
+      ),
+      '',
+      `Echo reduction: **${round(without.echoDbfs - cancelled.echoDbfs, 1)} dB**. B's voice in double talk against alone, with the canceller: **${round(cancelled.nearAloneDbfs - cancelled.nearDoubleTalkDbfs, 1)} dB** lower.`,
     );
   }
 

@@ -1,0 +1,128 @@
+// Echo cancellation measured as a person meets it: B is on a laptop, whose speakers play into
+// its microphone (a PulseAudio loopback from B's speaker sink into B's microphone sink, 30 ms
+// late, at full level: a harsh echo path). A talks (espeak-ng speech from a file) and records
+// what comes back from B. Without cancellation A hears itself; with it, A should not, and B's
+// own voice should still reach A when both talk at once (a canceller that mutes B during
+// double talk fails). Used by test/integration/echo.test.ts and `npm run bench`.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { dbfs, rms } from '../audio/analysis.js';
+import { renderSpeech } from '../audio/external-decoders.js';
+import { SAMPLE_RATE } from '../audio/format.js';
+import { wavToSamples } from '../audio/wav-file-source.js';
+import { wavHeader } from '../audio/wav-writer.js';
+import { startSignallingServer } from '../server/signalling-server.js';
+import { sleep } from './stats.js';
+
+export interface EchoFigures {
+  echoCancel: boolean;
+  /** A's own voice as it comes back from B while only A talks (after 3 s of convergence), dBFS. */
+  echoDbfs: number;
+  /** B's voice at A while A is silent, dBFS. */
+  nearAloneDbfs: number;
+  /** B's voice at A while A talks too, dBFS (the residual echo included). */
+  nearDoubleTalkDbfs: number;
+}
+
+const A_TEXT = 'Voice rooms need echo cancellation, so that people never hear their own voice coming back. This sentence goes on for a while, to give the filter time to learn the room.';
+const B_TEXT = 'This is bob, talking at the same moment.';
+/** A talks 0–8 s and from 12.5 s; B's sentence starts at about 8.6 s and again 5 s later. */
+const A_SILENT_FROM_S = 8;
+const A_TALKS_AGAIN_S = 12.5;
+const B_STARTS_S = 8.6;
+const B_REPEAT_S = 5;
+const RUN_S = 20;
+
+function writeWav(path: string, samples: Int16Array): void {
+  writeFileSync(path, Buffer.concat([wavHeader(samples.byteLength), Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)]));
+}
+
+/** `speech` repeated to fill [from, to) seconds of `into`. */
+function fill(into: Int16Array, speech: Int16Array, fromS: number, toS: number): void {
+  for (let at = Math.round(fromS * SAMPLE_RATE); at < Math.round(toS * SAMPLE_RATE); at += speech.length) into.set(speech.subarray(0, Math.min(speech.length, Math.round(toS * SAMPLE_RATE) - at)), at);
+}
+
+function pactl(...args: string[]): string {
+  return execFileSync('pactl', args, { encoding: 'utf8' }).trim();
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+}
+
+/** Resolves when a JSON line of the child's stdout has this event. */
+function eventOf(child: ChildProcess, event: string, timeoutMs = 20_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${event}" event within ${timeoutMs} ms`)), timeoutMs);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.includes(`"event":"${event}"`)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+const levelOf = (samples: Int16Array, fromS: number, toS: number): number => dbfs(rms(samples, Math.round(fromS * SAMPLE_RATE), Math.min(samples.length, Math.round(toS * SAMPLE_RATE))));
+
+export async function measureEcho(bin: string, echoCancel: boolean): Promise<EchoFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'voxroom-echo-'));
+  const tag = `vx_echo${process.pid}`;
+  const aSpeech = await renderSpeech(A_TEXT);
+  const bSpeech = await renderSpeech(B_TEXT, { voice: 'en+f3' });
+  const aFile = new Int16Array(RUN_S * SAMPLE_RATE);
+  fill(aFile, aSpeech, 0, A_SILENT_FROM_S);
+  fill(aFile, aSpeech, A_TALKS_AGAIN_S, RUN_S);
+  writeWav(join(dir, 'a.wav'), aFile);
+  const bFile = new Int16Array(Math.round((B_REPEAT_S + bSpeech.length / SAMPLE_RATE + 0.5) * SAMPLE_RATE));
+  bFile.set(bSpeech, 0);
+  bFile.set(bSpeech, B_REPEAT_S * SAMPLE_RATE);
+  writeWav(join(dir, 'b.wav'), bFile);
+
+  const modules = [
+    pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1'),
+    pactl('load-module', 'module-null-sink', `sink_name=${tag}_spk`, 'rate=48000', 'channels=1'),
+  ];
+  // The laptop: what B's speakers play reaches B's microphone.
+  modules.push(pactl('load-module', 'module-loopback', `source=${tag}_spk.monitor`, `sink=${tag}_mic`, 'latency_msec=30'));
+  const server = await startSignallingServer({ port: 0 });
+  const children: ChildProcess[] = [];
+  try {
+    const a = spawn(process.execPath, [bin, 'join', 'echo', '--server', server.url, '--name', 'alice', '--input', `file:${join(dir, 'a.wav')}`, '--output', 'null', '--record-dir', join(dir, 'heard'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(a);
+    await eventOf(a, 'joined');
+    const joinedAt = performance.now();
+    const b = spawn(process.execPath, [bin, 'join', 'echo', '--server', server.url, '--name', 'bob', '--input', 'default', '--output', 'default', '--json', ...(echoCancel ? [] : ['--no-echo-cancel'])], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, PULSE_SOURCE: `${tag}_mic.monitor`, PULSE_SINK: `${tag}_spk` },
+    });
+    children.push(b);
+    await sleep(B_STARTS_S * 1000 - (performance.now() - joinedAt));
+    const voice = spawn('paplay', ['--latency-msec=10', '-d', `${tag}_mic`, join(dir, 'b.wav')], { stdio: 'ignore' });
+    children.push(voice);
+    await exited(a);
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
+    await Promise.all(children.map(exited));
+    await server.close();
+    for (const id of modules.reverse()) pactl('unload-module', id);
+  }
+  const samples = await wavToSamples(readFileSync(join(dir, 'heard', 'bob.wav')), 'bob.wav');
+  // Where B's first sentence begins: the first 10 ms after A fell silent that is clearly loud.
+  const frame = SAMPLE_RATE / 100;
+  let onset = Math.round((A_SILENT_FROM_S + 0.2) * SAMPLE_RATE);
+  while (onset + frame < samples.length && dbfs(rms(samples, onset, onset + frame)) < -40) onset += frame;
+  const onsetS = onset / SAMPLE_RATE;
+  const sentenceS = bSpeech.length / SAMPLE_RATE;
+  return {
+    echoCancel,
+    echoDbfs: round1(levelOf(samples, 5, A_SILENT_FROM_S - 0.3)),
+    nearAloneDbfs: round1(levelOf(samples, onsetS, onsetS + sentenceS)),
+    nearDoubleTalkDbfs: round1(levelOf(samples, onsetS + B_REPEAT_S, onsetS + B_REPEAT_S + sentenceS)),
+  };
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;

@@ -1,0 +1,43 @@
+// Echo cancellation for a person on a laptop (issue 15): B's speakers play into B's microphone
+// through a PulseAudio loopback; A talks and records what comes back from B. The canceller is
+// the sound server's (WebRTC's), loaded by `voxroom join` for its devices and unloaded after.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { measureEcho } from '../../src/bench/echo.js';
+import { VOXROOM_BIN, runCli, startServeCli } from '../helpers/cli.js';
+import { virtualDevices } from '../helpers/pulse.js';
+
+const cancellers = (): string[] => execFileSync('pactl', ['list', 'short', 'modules'], { encoding: 'utf8' }).split('\n').filter((line) => line.includes('voxroom_ec'));
+
+describe('echo cancellation', () => {
+  it('takes A\'s voice out of B\'s microphone (≥ 25 dB) and keeps B\'s voice when both talk (≤ 10 dB down)', async () => {
+    const without = await measureEcho(VOXROOM_BIN, false);
+    const withCanceller = await measureEcho(VOXROOM_BIN, true);
+    const reduction = without.echoDbfs - withCanceller.echoDbfs;
+    const doubleTalkLoss = withCanceller.nearAloneDbfs - withCanceller.nearDoubleTalkDbfs;
+    console.log(`echo: ${without.echoDbfs} dBFS without, ${withCanceller.echoDbfs} with (${reduction.toFixed(1)} dB less); B alone ${withCanceller.nearAloneDbfs}, in double talk ${withCanceller.nearDoubleTalkDbfs} (${doubleTalkLoss.toFixed(1)} dB)`);
+    // Without the canceller the echo path is at full level: A hears itself as loud as B talks.
+    expect(without.echoDbfs).toBeGreaterThan(-30);
+    expect(reduction).toBeGreaterThanOrEqual(25);
+    expect(withCanceller.nearAloneDbfs).toBeGreaterThan(-30);
+    expect(doubleTalkLoss).toBeLessThanOrEqual(10);
+    // Every canceller was unloaded when its peer left.
+    expect(cancellers()).toEqual([]);
+  }, 120_000);
+
+  it('goes on without a canceller where there is no sound server to ask, and says so; --denoise needs a microphone', async () => {
+    const server = await startServeCli();
+    const devices = virtualDevices('vx_noec');
+    try {
+      const result = await runCli(['join', 'noec', '--server', server.url, '--input', 'default', '--output', 'default', '--duration', '1'], { env: { ...devices.env, PATH: '/nonexistent' }, timeoutMs: 20_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/echo cancellation is off: pactl is not installed .*use headphones, or --no-echo-cancel/);
+      const denoise = await runCli(['join', 'noec', '--server', server.url, '--input', 'tone:440', '--denoise', '--duration', '1']);
+      expect(denoise.code).toBe(2);
+      expect(denoise.stderr).toMatch(/--denoise processes a microphone: give a device input \(the default\), not a tone input/);
+    } finally {
+      devices.remove();
+      await server.stop();
+    }
+  }, 60_000);
+});
