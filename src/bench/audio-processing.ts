@@ -1,15 +1,17 @@
-// Echo cancellation measured as a person meets it: B is on a laptop, whose speakers play into
-// its microphone (a PulseAudio loopback from B's speaker sink into B's microphone sink, 30 ms
-// late, at full level: a harsh echo path). A talks (espeak-ng speech from a file) and records
-// what comes back from B. Without cancellation A hears itself; with it, A should not, and B's
-// own voice should still reach A when both talk at once (a canceller that mutes B during
-// double talk fails). Used by test/integration/echo.test.ts and `npm run bench`.
+// The sound server's audio processing (echo cancellation, noise suppression) measured as a
+// person meets it. Echo: B is on a laptop, whose speakers play into its microphone (a
+// PulseAudio loopback from B's speaker sink into B's microphone sink, 30 ms late, at full
+// level: a harsh echo path). A talks (espeak-ng speech from a file) and records what comes back
+// from B. Without cancellation A hears itself; with it, A should not, and B's own voice should
+// still reach A when both talk at once (a canceller that mutes B during double talk fails).
+// Noise: B's microphone hears speech with steady white noise 10 dB under it, and A records B
+// with and without --denoise. Used by test/integration/echo.test.ts and `npm run bench`.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { dbfs, rms } from '../audio/analysis.js';
+import { dbfs, hannWindow, rms, toneAmplitude } from '../audio/analysis.js';
 import { renderSpeech } from '../audio/external-decoders.js';
 import { SAMPLE_RATE } from '../audio/format.js';
 import { wavToSamples } from '../audio/wav-file-source.js';
@@ -126,3 +128,101 @@ export async function measureEcho(bin: string, echoCancel: boolean): Promise<Ech
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+export interface NoiseFigures {
+  denoise: boolean;
+  /** The noise alone, in B's pauses (after 2.5 s for the suppressor to learn it), dBFS. */
+  pauseDbfs: number;
+  /** Speech and noise together, while B talks, dBFS. */
+  speechDbfs: number;
+  /**
+   * The noise while B talks, read above 11.5 kHz where espeak-ng's speech (22.05 kHz) has
+   * nothing: a band level in dB, to compare with and without --denoise only.
+   */
+  noiseInSpeechDb: number;
+}
+
+const NOISE_SNR_DB = 10;
+/** In the played file: noise throughout, the sentence at these seconds. */
+const SENTENCES_AT_S = [4, 10];
+const NOISE_FILE_S = 16;
+/** The file starts playing this long after A joined: its second t is near t + this in A's recording. */
+const PLAY_AFTER_S = 2;
+
+/** Level of the band [fromHz, toHz] over [fromS, toS), from Goertzel bins 100 Hz apart on 100 ms blocks. */
+function bandDb(samples: Int16Array, fromS: number, toS: number, fromHz: number, toHz: number): number {
+  const block = SAMPLE_RATE / 10;
+  const window = hannWindow(block);
+  let power = 0;
+  let blocks = 0;
+  for (let at = Math.round(fromS * SAMPLE_RATE); at + block <= Math.min(samples.length, toS * SAMPLE_RATE); at += block) {
+    const view = samples.subarray(at, at + block);
+    for (let hz = fromHz; hz <= toHz; hz += 100) power += toneAmplitude(view, hz, SAMPLE_RATE, window) ** 2;
+    blocks++;
+  }
+  return round1(10 * Math.log10(power / Math.max(1, blocks) + 1e-12));
+}
+
+/** Steady Gaussian white noise (a fixed seed: every run hears the same noise). */
+function whiteNoise(length: number, rmsLevel: number): Float64Array {
+  let seed = 12345;
+  const uniform = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return (seed + 1) / 2147483649;
+  };
+  const noise = new Float64Array(length);
+  for (let i = 0; i < length; i++) noise[i] = rmsLevel * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  return noise;
+}
+
+export async function measureNoiseSuppression(bin: string, denoise: boolean): Promise<NoiseFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'voxroom-noise-'));
+  const tag = `vx_noise${process.pid}`;
+  const speech = await renderSpeech(B_TEXT + ' ' + B_TEXT);
+  // The speech's level while it sounds (its pauses between words left out), and noise under it.
+  const voiced = speech.filter((x) => Math.abs(x) > 300);
+  const speechRms = rms(voiced);
+  const noise = whiteNoise(NOISE_FILE_S * SAMPLE_RATE, speechRms / 10 ** (NOISE_SNR_DB / 20));
+  for (const atS of SENTENCES_AT_S) speech.forEach((x, i) => (noise[atS * SAMPLE_RATE + i] += x));
+  writeWav(join(dir, 'noisy.wav'), Int16Array.from(noise, (x) => Math.max(-32768, Math.min(32767, Math.round(x)))));
+  const sentenceS = speech.length / SAMPLE_RATE;
+
+  const modules = [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')];
+  const server = await startSignallingServer({ port: 0 });
+  const children: ChildProcess[] = [];
+  try {
+    const a = spawn(process.execPath, [bin, 'join', 'noise', '--server', server.url, '--name', 'alice', '--input', 'silence', '--output', 'null', '--record-dir', join(dir, 'heard'), '--duration', String(NOISE_FILE_S + PLAY_AFTER_S + 1), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(a);
+    await eventOf(a, 'joined');
+    const joinedAt = performance.now();
+    const b = spawn(process.execPath, [bin, 'join', 'noise', '--server', server.url, '--name', 'bob', '--input', 'default', '--output', 'null', '--json', ...(denoise ? ['--denoise'] : [])], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, PULSE_SOURCE: `${tag}_mic.monitor` },
+    });
+    children.push(b);
+    await sleep(PLAY_AFTER_S * 1000 - (performance.now() - joinedAt));
+    children.push(spawn('paplay', ['--latency-msec=10', '-d', `${tag}_mic`, join(dir, 'noisy.wav')], { stdio: 'ignore' }));
+    await exited(a);
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
+    await Promise.all(children.map(exited));
+    await server.close();
+    for (const id of modules.reverse()) pactl('unload-module', id);
+  }
+  const samples = await wavToSamples(readFileSync(join(dir, 'heard', 'bob.wav')), 'bob.wav');
+  const at = (fileS: number): number => fileS + PLAY_AFTER_S;
+  // Pauses: before the first sentence, between them, after the last; 0.3 s clear of speech.
+  const pauses: Array<[number, number]> = [
+    [at(2.5), at(SENTENCES_AT_S[0]! - 0.3)],
+    [at(SENTENCES_AT_S[0]! + sentenceS + 0.3), at(SENTENCES_AT_S[1]! - 0.3)],
+    [at(SENTENCES_AT_S[1]! + sentenceS + 0.3), at(NOISE_FILE_S - 0.3)],
+  ];
+  const talking: Array<[number, number]> = SENTENCES_AT_S.map((s) => [at(s + 0.3), at(s + sentenceS - 0.3)]);
+  const meanDb = (spans: Array<[number, number]>, level: (from: number, to: number) => number): number => round1(10 * Math.log10(spans.reduce((sum, [from, to]) => sum + 10 ** (level(from, to) / 10), 0) / spans.length));
+  return {
+    denoise,
+    pauseDbfs: meanDb(pauses, (from, to) => levelOf(samples, from, to)),
+    speechDbfs: meanDb(talking, (from, to) => levelOf(samples, from, to)),
+    noiseInSpeechDb: meanDb(talking, (from, to) => bandDb(samples, from, to, 11_500, 14_000)),
+  };
+}
