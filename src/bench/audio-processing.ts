@@ -27,6 +27,8 @@ export interface EchoFigures {
   nearAloneDbfs: number;
   /** B's voice at A while A talks too, dBFS (the residual echo included). */
   nearDoubleTalkDbfs: number;
+  /** Cancellers still loaded on B's devices once B had left (0: B unloaded its own). */
+  cancellersLeft: number;
 }
 
 const A_TEXT = 'Voice rooms need echo cancellation, so that people never hear their own voice coming back. This sentence goes on for a while, to give the filter time to learn the room.';
@@ -49,6 +51,16 @@ function fill(into: Int16Array, speech: Int16Array, fromS: number, toS: number):
 
 function pactl(...args: string[]): string {
   return execFileSync('pactl', args, { encoding: 'utf8' }).trim();
+}
+
+/**
+ * Cancellers sitting on this rig's devices, counted before the devices go: the sound server
+ * unloads a canceller whose devices are removed, which would hide one B left behind.
+ */
+function cancellersOn(tag: string): number {
+  return pactl('list', 'short', 'modules')
+    .split('\n')
+    .filter((line) => line.includes('module-echo-cancel') && line.includes(tag)).length;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -92,6 +104,7 @@ export async function measureEcho(bin: string, echoCancel: boolean): Promise<Ech
   modules.push(pactl('load-module', 'module-loopback', `source=${tag}_spk.monitor`, `sink=${tag}_mic`, 'latency_msec=30'));
   const server = await startSignallingServer({ port: 0 });
   const children: ChildProcess[] = [];
+  let cancellersLeft = 0;
   try {
     const a = spawn(process.execPath, [bin, 'join', 'echo', '--server', server.url, '--name', 'alice', '--input', `file:${join(dir, 'a.wav')}`, '--output', 'null', '--record-dir', join(dir, 'heard'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(a);
@@ -109,6 +122,7 @@ export async function measureEcho(bin: string, echoCancel: boolean): Promise<Ech
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
     await Promise.all(children.map(exited));
+    cancellersLeft = cancellersOn(tag);
     await server.close();
     for (const id of modules.reverse()) pactl('unload-module', id);
   }
@@ -124,6 +138,7 @@ export async function measureEcho(bin: string, echoCancel: boolean): Promise<Ech
     echoDbfs: round1(levelOf(samples, 5, A_SILENT_FROM_S - 0.3)),
     nearAloneDbfs: round1(levelOf(samples, onsetS, onsetS + sentenceS)),
     nearDoubleTalkDbfs: round1(levelOf(samples, onsetS + B_REPEAT_S, onsetS + B_REPEAT_S + sentenceS)),
+    cancellersLeft,
   };
 }
 
@@ -140,6 +155,8 @@ export interface NoiseFigures {
    * nothing: a band level in dB, to compare with and without --denoise only.
    */
   noiseInSpeechDb: number;
+  /** Cancellers still loaded on B's microphone once B had left (0: B unloaded its own). */
+  cancellersLeft: number;
 }
 
 const NOISE_SNR_DB = 10;
@@ -165,10 +182,14 @@ function bandDb(samples: Int16Array, fromS: number, toS: number, fromHz: number,
 
 /** Steady Gaussian white noise (a fixed seed: every run hears the same noise). */
 function whiteNoise(length: number, rmsLevel: number): Float64Array {
-  let seed = 12345;
+  // xorshift32 in 32-bit integer arithmetic (a multiplicative generator in doubles loses its
+  // low bits past 2^53 and can turn periodic, that is tonal).
+  let state = 0x9e3779b9;
   const uniform = (): number => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return (seed + 1) / 2147483649;
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) + 1) / 4294967297;
   };
   const noise = new Float64Array(length);
   for (let i = 0; i < length; i++) noise[i] = rmsLevel * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
@@ -190,6 +211,7 @@ export async function measureNoiseSuppression(bin: string, denoise: boolean): Pr
   const modules = [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')];
   const server = await startSignallingServer({ port: 0 });
   const children: ChildProcess[] = [];
+  let cancellersLeft = 0;
   try {
     const a = spawn(process.execPath, [bin, 'join', 'noise', '--server', server.url, '--name', 'alice', '--input', 'silence', '--output', 'null', '--record-dir', join(dir, 'heard'), '--duration', String(NOISE_FILE_S + PLAY_AFTER_S + 1), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(a);
@@ -206,6 +228,7 @@ export async function measureNoiseSuppression(bin: string, denoise: boolean): Pr
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
     await Promise.all(children.map(exited));
+    cancellersLeft = cancellersOn(tag);
     await server.close();
     for (const id of modules.reverse()) pactl('unload-module', id);
   }
@@ -224,5 +247,6 @@ export async function measureNoiseSuppression(bin: string, denoise: boolean): Pr
     pauseDbfs: meanDb(pauses, (from, to) => levelOf(samples, from, to)),
     speechDbfs: meanDb(talking, (from, to) => levelOf(samples, from, to)),
     noiseInSpeechDb: meanDb(talking, (from, to) => bandDb(samples, from, to, 11_500, 14_000)),
+    cancellersLeft,
   };
 }

@@ -164,89 +164,86 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   // A stereo-capable output device opens in stereo unless spatial hearing is off: whether the
   // room has a map is only known after the join, and a mono mix plays on both sides alike.
   const deviceOptions = { latency: flags.latency, logger, outputChannels: flags.spatial ? (2 as const) : (1 as const) };
+  // Installed before anything is loaded or opened: a Ctrl-C while the devices open still ends
+  // the run through the cleanup below (Node's default would kill the process on the spot).
+  const shutdown = onShutdownSignal();
   const processing = await startProcessing(flags, logger);
   const canceller = processing?.canceller ?? null;
-
-  // A listener opens no microphone: it sends nothing.
-  // An input file that cannot be played is the command line's mistake (exit 2); a device is not.
-  let source: AudioSource;
-  try {
-    source = flags.listenOnly
+  // Whatever ends the run, the echo canceller goes with it (a forced exit: see EchoCanceller).
+  const exitCode = await (async (): Promise<number> => {
+    // A listener opens no microphone: it sends nothing.
+    // An input file that cannot be played is the command line's mistake (exit 2); a device is not.
+    const source: AudioSource = flags.listenOnly
       ? new SilenceSource()
       : await openSource(flags.input, { loop: flags.loop, device: { ...deviceOptions, ...(canceller ? { soundServerDevice: canceller.source } : {}) } }).catch((error: Error) => Promise.reject(flags.input.kind === 'device' ? error : new UsageError(error.message)));
-  } catch (error) {
-    await canceller?.stop();
-    throw error;
-  }
-  let sink: AudioSink | null = null;
-  let peer: VoicePeer;
-  try {
-    sink = await openSink(flags.output, { device: { ...deviceOptions, ...(canceller && processing?.routeOutput ? { soundServerDevice: canceller.sink } : {}) } });
-    peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000, spatial: flags.spatial, ...(at ? { at } : {}) });
-  } catch (error) {
-    await Promise.all([source.close(), sink?.close()]);
-    await canceller?.stop();
-    throw error;
-  }
-  wireEvents(peer, out);
+    let sink: AudioSink | null = null;
+    let peer: VoicePeer;
+    try {
+      sink = await openSink(flags.output, { device: { ...deviceOptions, ...(canceller && processing?.routeOutput ? { soundServerDevice: canceller.sink } : {}) } });
+      peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000, spatial: flags.spatial, ...(at ? { at } : {}) });
+    } catch (error) {
+      await Promise.all([source.close(), sink?.close()]);
+      throw error;
+    }
+    wireEvents(peer, out);
 
-  let exitCode: number = EXIT_CODES.ok;
-  let stopWatchingFaults = (): void => undefined;
-  let endRun: (reason: string) => void = () => undefined;
-  const ended = new Promise<string>((resolve) => {
-    endRun = resolve;
-    const internalFault = (message: string): void => {
-      out.problem(`internal fault: ${message}; leaving (recordings are finalised). Please report this as a bug.`);
-      exitCode = EXIT_CODES.internalFault;
-      resolve('internal fault');
-      // Leaving must not hang on whatever broke.
-      setTimeout(() => process.exit(EXIT_CODES.internalFault), FAULT_EXIT_DEADLINE_MS).unref();
-    };
-    stopWatchingFaults = watchForInternalFaults((error, origin) => internalFault(`${origin}: ${error.stack ?? error.message}`));
-    peer.once('source-ended', () => resolve('input ended'));
-    peer.once('fatal', ({ message, code }) => {
-      if (code === INTERNAL_FAULT) return internalFault(message);
-      out.problem(message);
-      exitCode = EXIT_CODES.failure;
-      resolve(code === undefined ? 'audio input or output failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
+    let exitCode: number = EXIT_CODES.ok;
+    let stopWatchingFaults = (): void => undefined;
+    let endRun: (reason: string) => void = () => undefined;
+    const ended = new Promise<string>((resolve) => {
+      endRun = resolve;
+      const internalFault = (message: string): void => {
+        out.problem(`internal fault: ${message}; leaving (recordings are finalised). Please report this as a bug.`);
+        exitCode = EXIT_CODES.internalFault;
+        resolve('internal fault');
+        // Leaving must not hang on whatever broke.
+        setTimeout(() => process.exit(EXIT_CODES.internalFault), FAULT_EXIT_DEADLINE_MS).unref();
+      };
+      stopWatchingFaults = watchForInternalFaults((error, origin) => internalFault(`${origin}: ${error.stack ?? error.message}`));
+      peer.once('source-ended', () => resolve('input ended'));
+      peer.once('fatal', ({ message, code }) => {
+        if (code === INTERNAL_FAULT) return internalFault(message);
+        out.problem(message);
+        exitCode = EXIT_CODES.failure;
+        resolve(code === undefined ? 'audio input or output failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
+      });
+      peer.once('refused', ({ code, message }) => {
+        out.problem(`${message} (${code})`);
+        exitCode = EXIT_CODES.failure;
+        resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
+      });
+      void shutdown.then((signal) => resolve(signal));
+      readControlLines(peer, out, () => resolve('quit'));
     });
-    peer.once('refused', ({ code, message }) => {
-      out.problem(`${message} (${code})`);
-      exitCode = EXIT_CODES.failure;
-      resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
-    });
-    void onShutdownSignal().then((signal) => resolve(signal));
-    readControlLines(peer, out, () => resolve('quit'));
-  });
 
-  const startedAt = new Date();
-  try {
-    await peer.start();
-  } catch (error) {
+    const startedAt = new Date();
+    try {
+      await peer.start();
+    } catch (error) {
+      await peer.stop();
+      // The code lets a script tell refusals apart (token-expired, room-full, …).
+      if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
+      throw error;
+    }
+    // Expectation times, and --duration, count from the join.
+    const joinedAt = performance.now();
+    expectations?.startAt(joinedAt);
+    if (durationSeconds !== undefined) setTimeout(() => endRun('duration reached'), durationSeconds * 1000).unref();
+    const reason = await ended;
+    expectations?.stopAt(performance.now());
+    logger.info('leaving', { reason });
     await peer.stop();
-    await canceller?.stop();
-    // The code lets a script tell refusals apart (token-expired, room-full, …).
-    if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
-    throw error;
-  }
-  // Expectation times, and --duration, count from the join.
-  const joinedAt = performance.now();
-  expectations?.startAt(joinedAt);
-  if (durationSeconds !== undefined) setTimeout(() => endRun('duration reached'), durationSeconds * 1000).unref();
-  const reason = await ended;
-  expectations?.stopAt(performance.now());
-  logger.info('leaving', { reason });
-  await peer.stop();
-  await canceller?.stop();
-  stopWatchingFaults();
-  out.event('ended', { reason, ...(flags.recordDir ? { recordDir: flags.recordDir } : {}) }, `left the room (${reason})`);
-  if (expectations) {
-    const verdicts = expectations.judge();
-    printVerdicts(out, verdicts);
-    const suite = { name: `${room} as ${name}`, verdicts, durationSeconds: (performance.now() - joinedAt) / 1000, startedAt };
-    const wrote = flags.report ? await writeJunitReport(flags.report, [suite], out) : true;
-    if (exitCode === 0) exitCode = wrote ? exitCodeFor(verdicts) : EXIT_CODES.failure;
-  }
+    stopWatchingFaults();
+    out.event('ended', { reason, ...(flags.recordDir ? { recordDir: flags.recordDir } : {}) }, `left the room (${reason})`);
+    if (expectations) {
+      const verdicts = expectations.judge();
+      printVerdicts(out, verdicts);
+      const suite = { name: `${room} as ${name}`, verdicts, durationSeconds: (performance.now() - joinedAt) / 1000, startedAt };
+      const wrote = flags.report ? await writeJunitReport(flags.report, [suite], out) : true;
+      if (exitCode === 0) exitCode = wrote ? exitCodeFor(verdicts) : EXIT_CODES.failure;
+    }
+    return exitCode;
+  })().finally(() => canceller?.stop());
   if (exitCode !== 0) process.exit(exitCode);
 }
 

@@ -30,19 +30,21 @@ describe('planProcessing', () => {
 
 describe('the sound server module', () => {
   it('loads WebRTC\'s canceller between the devices, with names of this process', () => {
-    const args = moduleArguments({ sourceMaster: 'mic.monitor', sinkMaster: 'speakers', ...cancellerNames(4242), processing: { noiseSuppression: true, gainControl: false } });
+    const args = moduleArguments({ sourceMaster: 'mic.monitor', sinkMaster: 'speakers', ...cancellerNames(4242, 'a1b2c3'), processing: { noiseSuppression: true, gainControl: false } });
     expect(args.slice(0, 2)).toEqual(['load-module', 'module-echo-cancel']);
-    expect(args).toEqual(expect.arrayContaining(['source_master=mic.monitor', 'sink_master=speakers', 'source_name=voxroom_ec4242_mic', 'sink_name=voxroom_ec4242_speakers', 'aec_method=webrtc', 'rate=48000', 'channels=1']));
+    expect(args).toEqual(expect.arrayContaining(['source_master=mic.monitor', 'sink_master=speakers', 'source_name=voxroom_ec4242_a1b2c3_mic', 'sink_name=voxroom_ec4242_a1b2c3_speakers', 'aec_method=webrtc', 'rate=48000', 'channels=1']));
     expect(args.find((a) => a.startsWith('aec_args='))).toMatch(/^aec_args="noise_suppression=1 analog_gain_control=0 digital_gain_control=0 /);
   });
 
-  it('finds the cancellers of processes that are gone, and only those', () => {
+  it('finds the cancellers of processes that are gone, and one left under our own pid, and only those', () => {
     const list = [
       '1\tmodule-null-sink\tsink_name=x',
-      '7\tmodule-echo-cancel\tsource_master=a sink_master=b source_name=voxroom_ec111_mic sink_name=voxroom_ec111_speakers',
-      '8\tmodule-echo-cancel\tsource_master=a sink_master=b source_name=voxroom_ec222_mic sink_name=voxroom_ec222_speakers',
+      '7\tmodule-echo-cancel\tsource_master=a sink_master=b source_name=voxroom_ec111_0a0b0c_mic sink_name=voxroom_ec111_0a0b0c_speakers',
+      '8\tmodule-echo-cancel\tsource_master=a sink_master=b source_name=voxroom_ec222_0d0e0f_mic sink_name=voxroom_ec222_0d0e0f_speakers',
       '9\tmodule-echo-cancel\tsource_name=someone_elses',
+      '10\tmodule-echo-cancel\tsource_name=voxroom_ec333_abcdef_mic',
     ].join('\n');
-    expect(staleCancellers(list, (pid) => pid === 222)).toEqual(['7']);
+    // 222 and 333 are alive; 333 is this process, which has loaded no canceller yet.
+    expect(staleCancellers(list, (pid) => pid === 222 || pid === 333, 333)).toEqual(['7', '10']);
   });
 });

@@ -8,7 +8,8 @@
 // PipeWire both offer, so nothing native has to be built on install; a Node addon around
 // libwebrtc-audio-processing or speexdsp would need a compiler and headers first. Measured in
 // test/integration/echo.test.ts and BENCHMARKS.md.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from '../../log.js';
 
@@ -64,9 +65,12 @@ export function planProcessing(request: { input: { kind: string; device?: string
 /** Every canceller voxroom loads is named with this prefix and its process id. */
 export const CANCELLER_PREFIX = 'voxroom_ec';
 
-/** The canceller's device names for a process. */
-export function cancellerNames(pid: number): { sourceName: string; sinkName: string } {
-  return { sourceName: `${CANCELLER_PREFIX}${pid}_mic`, sinkName: `${CANCELLER_PREFIX}${pid}_speakers` };
+/**
+ * The canceller's device names for a process: its pid (to find cancellers whose process is
+ * gone) and a nonce (a container restarted with the same pid gets names of its own).
+ */
+export function cancellerNames(pid: number, nonce: string): { sourceName: string; sinkName: string } {
+  return { sourceName: `${CANCELLER_PREFIX}${pid}_${nonce}_mic`, sinkName: `${CANCELLER_PREFIX}${pid}_${nonce}_speakers` };
 }
 
 /** pactl load-module arguments for a plan. Pure. */
@@ -96,16 +100,18 @@ export function moduleArguments(plan: EchoCancellerPlan): string[] {
 
 /**
  * Cancellers whose process is gone (killed before it could unload its own): the module ids
- * to unload, from `pactl list short modules`. Pure.
+ * to unload, from `pactl list short modules`. One named with our own pid is stale too: it was
+ * left by an earlier process that had this pid (a container restarted), as we have loaded
+ * none yet. Pure.
  */
-export function staleCancellers(moduleList: string, isAlive: (pid: number) => boolean): string[] {
+export function staleCancellers(moduleList: string, isAlive: (pid: number) => boolean, ownPid: number): string[] {
   const stale: string[] = [];
-  const pattern = new RegExp(`source_name=${CANCELLER_PREFIX}(\\d+)_mic`);
+  const pattern = new RegExp(`source_name=${CANCELLER_PREFIX}(\\d+)_(?:[0-9a-f]+_)?mic`);
   for (const line of moduleList.split('\n')) {
     const [id, name, args = ''] = line.split('\t');
     if (name !== 'module-echo-cancel' || id === undefined) continue;
     const pid = pattern.exec(args)?.[1];
-    if (pid !== undefined && !isAlive(Number(pid))) stale.push(id);
+    if (pid !== undefined && (Number(pid) === ownPid || !isAlive(Number(pid)))) stale.push(id);
   }
   return stale;
 }
@@ -135,12 +141,24 @@ async function pactl(args: string[]): Promise<string> {
 /** A loaded canceller: the devices to open, and how to take it away again. */
 export class EchoCanceller {
   private unloaded = false;
+  /** Unloads at process exit if nothing else did: a forced exit (a second Ctrl-C, an internal fault) runs no async cleanup. */
+  private readonly atExit = (): void => {
+    if (this.unloaded) return;
+    this.unloaded = true;
+    try {
+      execFileSync('pactl', ['unload-module', this.moduleId], { stdio: 'ignore', timeout: 2000 });
+    } catch {
+      // The next start removes it (staleCancellers).
+    }
+  };
 
   private constructor(
     private readonly moduleId: string,
     readonly plan: EchoCancellerPlan,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    process.once('exit', this.atExit);
+  }
 
   /** The microphone with the echo taken out (PULSE_SOURCE for the capture worker). */
   get source(): string {
@@ -160,13 +178,13 @@ export class EchoCanceller {
   static async start(processing: AudioProcessing, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<EchoCanceller> {
     await pactl(['info']);
     const modules = await pactl(['list', 'short', 'modules']);
-    for (const id of staleCancellers(modules, processAlive)) {
+    for (const id of staleCancellers(modules, processAlive, process.pid)) {
       logger.info('unloading an echo canceller left by a process that is gone', { module: id });
       await pactl(['unload-module', id]).catch(() => undefined);
     }
     const sourceMaster = env.PULSE_SOURCE || (await pactl(['get-default-source']));
     const sinkMaster = env.PULSE_SINK || (await pactl(['get-default-sink']));
-    const plan: EchoCancellerPlan = { sourceMaster, sinkMaster, ...cancellerNames(process.pid), processing };
+    const plan: EchoCancellerPlan = { sourceMaster, sinkMaster, ...cancellerNames(process.pid, randomBytes(3).toString('hex')), processing };
     const moduleId = await pactl(moduleArguments(plan));
     logger.info('echo cancellation on', { microphone: sourceMaster, speakers: sinkMaster, module: moduleId, ...processing });
     return new EchoCanceller(moduleId, plan, logger);
@@ -176,6 +194,7 @@ export class EchoCanceller {
   async stop(): Promise<void> {
     if (this.unloaded) return;
     this.unloaded = true;
+    process.off('exit', this.atExit);
     await pactl(['unload-module', this.moduleId]).catch((error: Error) => this.logger.warn('could not unload the echo canceller', { module: this.moduleId, error: error.message }));
   }
 }
