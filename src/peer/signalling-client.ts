@@ -93,7 +93,8 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   private reconnectDeadline: NodeJS.Timeout | null = null;
   private readonly reconnectTimeoutMs: number;
   /** Spatial rooms: where to enter. */
-  private readonly at: Place | undefined;
+  /** Where we ask to stand when we join: the entry place given, then wherever the last move took us (a server that restarted puts us back there). */
+  private at: Place | undefined;
   /** Every server we may use (a cluster's nodes): a lost or unreachable one makes us try the next. */
   private readonly serverUrls: string[];
   private serverIndex = 0;
@@ -293,8 +294,10 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   }
 
   /** Spatial rooms: asks the server to move us; resolves with where we stand now. */
-  move(request: MoveRequest): Promise<Extract<MoveAck, { ok: true }>> {
-    return this.ask<MoveAck>('the move', MoveError, (answered) => this.socket.emit('move', request, answered));
+  async move(request: MoveRequest): Promise<Extract<MoveAck, { ok: true }>> {
+    const ack = await this.ask<MoveAck>('the move', MoveError, (answered) => this.socket.emit('move', request, answered));
+    this.at = { x: ack.position.x, y: ack.position.y };
+    return ack;
   }
 
   /** Admins: removes a roommate from the room (it cannot resume). */

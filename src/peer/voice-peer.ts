@@ -383,6 +383,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
    * stay, away, for the grace, and are dropped if they do not return.
    */
   private resumeInPlace(room: JoinedRoom): void {
+    const before = this.self?.state.position;
     this.self = room.self;
     this.iceServers = room.iceServers;
     const listed = new Set(room.peers.map((peer) => peer.id));
@@ -396,6 +397,13 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     const ours = { muted: this.engine.muted, speaking: this.engine.isSpeaking };
     if (ours.muted !== room.self.state.muted || ours.speaking !== room.self.state.speaking) this.publishState(ours);
     for (const peer of room.peers) this.addMember(peer, true);
+    // Where the server has us now (a restarted one may have put us elsewhere): everyone is
+    // heard from there, including members whose own state did not change.
+    const position = room.self.state.position;
+    if (position && !samePosition(before, position)) {
+      for (const member of this.members.values()) this.placeRemote(member);
+      this.emit('moved', { ...position });
+    }
     // A restarted server has none of our media-server handles: publish and subscribe afresh,
     // make-before-break. (Its media may also have changed while we were away.)
     const media: MediaMode = room.media ?? 'mesh';

@@ -164,7 +164,9 @@ class RoomClient {
   /** Walks to a point of the map (a drag of our own dot): the server lets us go 5 m/s. */
   walkTo(target: Point): void {
     this.walkTarget = target;
-    if (!this.walkTimer) this.walkTimer = window.setInterval(() => this.walkStep(), 100);
+    // One step now, then one per 100 ms however often the pointer moves (a drag fires far more).
+    if (this.walkTimer) return;
+    this.walkTimer = window.setInterval(() => this.walkStep(), 100);
     this.walkStep();
   }
 
@@ -172,7 +174,16 @@ class RoomClient {
     const target = this.walkTarget;
     if (!target || this.walking || !this.socket) return;
     this.walking = true;
+    // An answer lost with the connection must not stop the walk for good: the step is asked again.
+    let settled = false;
+    const lost = window.setTimeout(() => {
+      settled = true;
+      this.walking = false;
+    }, MOVE_ANSWER_MS);
     this.socket.emit('move', { x: target.x, y: target.y }, (answer) => {
+      if (settled) return;
+      settled = true;
+      window.clearTimeout(lost);
       this.walking = false;
       if (!answer.ok) {
         // Too many moves in this second: the next step asks again. Anything else ends the walk.
@@ -248,7 +259,8 @@ class RoomClient {
     setStatus(`In room “${this.room}” as ${ack.self.name}${ack.renamed ? ' (your name was taken)' : ''}.`);
     this.rules = ack.map ? hearingRules(ack.map) : null;
     this.position = ack.self.state.position ?? null;
-    drawMap(ack.map, (target) => this.walkTo(target));
+    // In place, the map and everyone's avatar stay (a redraw would wipe roommates not back yet).
+    if (!inPlace) drawMap(ack.map, (target) => this.walkTo(target));
     this.placeListener();
     this.media = ack.media;
     if (inPlace) {
@@ -668,6 +680,8 @@ function setMeter(meter: HTMLElement, db: number): void {
   meter.setAttribute('aria-valuenow', String(Math.round(db)));
 }
 
+/** A move not answered this soon is taken as lost (the connection went): the walk asks again. */
+const MOVE_ANSWER_MS = 2000;
 /** Position changes glide over this time constant in the page too: no clicks as people walk. */
 const RAMP_SECONDS = 0.02;
 const SVG = 'http://www.w3.org/2000/svg';
