@@ -4,11 +4,11 @@
 import type { Frame } from './format.js';
 
 export interface ObservedInput {
-  name: string;
+  readonly name: string;
   /** The peer's frame this tick, before its volume; null when it had nothing to play. */
-  frame: Frame | null;
+  readonly frame: Frame | null;
   /** The gain it is mixed at (1 = 100 %): its volume, times the distance law in a spatial room (without the pan). */
-  gain: number;
+  readonly gain: number;
 }
 
 export interface MixObserver {

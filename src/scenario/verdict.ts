@@ -121,7 +121,7 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
     const window = inSpan[heardAt]!;
     // A frame that did not arrive is a step in the audio, and a step sounds at every frequency.
     const missing = frequencyHz === undefined ? 0 : 1 - (window.speakers.get(who)?.received ?? 1);
-    const gapHint = missing > 0 ? `; ${Math.round(missing * (window.endMs - window.startMs))} ms of ${who}'s audio did not arrive in that half second, and a gap sounds at every frequency` : '';
+    const gapHint = missing > 0 ? `; ${who} had no frame for ${Math.round(missing * (window.endMs - window.startMs))} ms of that half second (late, lost, or not sending), and a gap sounds at every frequency` : '';
     return verdict(false, `${who}${what} was heard at ${level(levels[heardAt]!.dbfs)} at ${seconds(window.startMs)} (needed below ${max} ${describeSpan(span)})${gapHint}`, levels[heardAt]!.dbfs);
   }
   const loudest = Math.max(...levels.map((l) => l.dbfs));

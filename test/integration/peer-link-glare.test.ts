@@ -12,7 +12,8 @@ import { waitUntil } from '../helpers/peers.js';
 interface Side {
   link: PeerLink;
   framesReceived: number;
-  sections: number[];
+  /** Per description sent: its type and its number of media sections. */
+  sent: Array<{ type: string; sections: number }>;
 }
 
 let cleanup: Array<() => void> = [];
@@ -32,7 +33,7 @@ function glarePair(options: { politeSends: boolean; impoliteSends: boolean }): {
   };
   const sides: Side[] = [];
   const make = (name: string, polite: boolean, sends: boolean, index: number): Side => {
-    const side: Side = { framesReceived: 0, sections: [], link: null as unknown as PeerLink };
+    const side: Side = { framesReceived: 0, sent: [], link: null as unknown as PeerLink };
     side.link = new PeerLink({
       remote: { id: polite ? 'b' : 'a', name },
       polite,
@@ -40,7 +41,7 @@ function glarePair(options: { politeSends: boolean; impoliteSends: boolean }): {
       iceServers: [],
       track: trackFor(sends),
       sendSignal: (data: SignalData) => {
-        if ('description' in data) side.sections.push((data.description.sdp.match(/^m=/gm) ?? []).length);
+        if ('description' in data) side.sent.push({ type: data.description.type, sections: (data.description.sdp.match(/^m=/gm) ?? []).length });
         setImmediate(() => sides[1 - index]?.link.handleSignal(data));
       },
       onAudio: () => side.framesReceived++,
@@ -48,8 +49,9 @@ function glarePair(options: { politeSends: boolean; impoliteSends: boolean }): {
     });
     return side;
   };
-  const polite = make('impolite-one', true, options.politeSends, 0);
-  const impolite = make('polite-one', false, options.impoliteSends, 1);
+  // Each link is named after its remote: the polite side talks to the impolite one.
+  const polite = make('the impolite one', true, options.politeSends, 0);
+  const impolite = make('the polite one', false, options.impoliteSends, 1);
   sides.push(polite, impolite);
   const pump = setInterval(() => {
     for (const source of sources) source.onData({ samples: new Int16Array(FRAME_SAMPLES).fill(1000), sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SAMPLES });
@@ -74,7 +76,12 @@ describe('glare between two offers', () => {
       await waitUntil(() => (!impoliteSends || polite.framesReceived > 50) && (!politeSends || impolite.framesReceived > 50), 'audio both ways', 10_000, () => ({ polite: polite.framesReceived, impolite: impolite.framesReceived }));
       // Renegotiation after the rollback (a stopped leftover transceiver) settles within this.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect([...polite.sections, ...impolite.sections].every((count) => count === 1), `audio sections per description: polite ${polite.sections}, impolite ${impolite.sections}`).toBe(true);
+      // It was glare: both sides offered first; the polite side then answered the other's offer.
+      expect(polite.sent[0]?.type).toBe('offer');
+      expect(impolite.sent[0]?.type).toBe('offer');
+      expect(polite.sent.some((d) => d.type === 'answer')).toBe(true);
+      const listing = (side: Side): string => side.sent.map((d) => `${d.type}:${d.sections}`).join(' ');
+      expect([...polite.sent, ...impolite.sent].every((d) => d.sections === 1), `descriptions sent: polite ${listing(polite)}, impolite ${listing(impolite)}`).toBe(true);
       if (impoliteSends) expect(polite.framesReceived).toBeGreaterThan(50);
       if (politeSends) expect(impolite.framesReceived).toBeGreaterThan(50);
     });
