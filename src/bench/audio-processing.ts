@@ -82,6 +82,35 @@ function eventOf(child: ChildProcess, event: string, timeoutMs = 20_000): Promis
 
 const levelOf = (samples: Int16Array, fromS: number, toS: number): number => dbfs(rms(samples, Math.round(fromS * SAMPLE_RATE), Math.min(samples.length, Math.round(toS * SAMPLE_RATE))));
 
+/**
+ * The rig both measurements share: a server, A (recording what it hears), B on the rig's
+ * devices, and a file played into B's microphone `playAfterS` after A joined. Resolves when A
+ * leaves, with B's stream as A recorded it and the cancellers B left on the devices.
+ */
+async function runRig(rig: { bin: string; room: string; tag: string; devices: string[]; aArgs: string[]; bArgs: string[]; bEnv: NodeJS.ProcessEnv; play: string; playAfterS: number; dir: string }): Promise<{ heard: Int16Array; cancellersLeft: number }> {
+  const children: ChildProcess[] = [];
+  let cancellersLeft = 0;
+  let server: Awaited<ReturnType<typeof startSignallingServer>> | null = null;
+  try {
+    server = await startSignallingServer({ port: 0 });
+    const a = spawn(process.execPath, [rig.bin, 'join', rig.room, '--server', server.url, '--name', 'alice', '--record-dir', join(rig.dir, 'heard'), '--json', ...rig.aArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(a);
+    await eventOf(a, 'joined');
+    const joinedAt = performance.now();
+    children.push(spawn(process.execPath, [rig.bin, 'join', rig.room, '--server', server.url, '--name', 'bob', '--json', ...rig.bArgs], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...rig.bEnv } }));
+    await sleep(rig.playAfterS * 1000 - (performance.now() - joinedAt));
+    children.push(spawn('paplay', ['--latency-msec=10', '-d', `${rig.tag}_mic`, rig.play], { stdio: 'ignore' }));
+    await exited(a);
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
+    await Promise.all(children.map(exited));
+    cancellersLeft = cancellersOn(rig.tag);
+    await server?.close();
+    for (const id of [...rig.devices].reverse()) pactl('unload-module', id);
+  }
+  return { heard: await wavToSamples(readFileSync(join(rig.dir, 'heard', 'bob.wav')), 'bob.wav'), cancellersLeft };
+}
+
 export async function measureEcho(bin: string, echoCancel: boolean): Promise<EchoFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'voxroom-echo-'));
   const tag = `vx_echo${process.pid}`;
@@ -102,31 +131,18 @@ export async function measureEcho(bin: string, echoCancel: boolean): Promise<Ech
   ];
   // The laptop: what B's speakers play reaches B's microphone.
   modules.push(pactl('load-module', 'module-loopback', `source=${tag}_spk.monitor`, `sink=${tag}_mic`, 'latency_msec=30'));
-  const server = await startSignallingServer({ port: 0 });
-  const children: ChildProcess[] = [];
-  let cancellersLeft = 0;
-  try {
-    const a = spawn(process.execPath, [bin, 'join', 'echo', '--server', server.url, '--name', 'alice', '--input', `file:${join(dir, 'a.wav')}`, '--output', 'null', '--record-dir', join(dir, 'heard'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(a);
-    await eventOf(a, 'joined');
-    const joinedAt = performance.now();
-    const b = spawn(process.execPath, [bin, 'join', 'echo', '--server', server.url, '--name', 'bob', '--input', 'default', '--output', 'default', '--json', ...(echoCancel ? [] : ['--no-echo-cancel'])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, PULSE_SOURCE: `${tag}_mic.monitor`, PULSE_SINK: `${tag}_spk` },
-    });
-    children.push(b);
-    await sleep(B_STARTS_S * 1000 - (performance.now() - joinedAt));
-    const voice = spawn('paplay', ['--latency-msec=10', '-d', `${tag}_mic`, join(dir, 'b.wav')], { stdio: 'ignore' });
-    children.push(voice);
-    await exited(a);
-  } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
-    await Promise.all(children.map(exited));
-    cancellersLeft = cancellersOn(tag);
-    await server.close();
-    for (const id of modules.reverse()) pactl('unload-module', id);
-  }
-  const samples = await wavToSamples(readFileSync(join(dir, 'heard', 'bob.wav')), 'bob.wav');
+  const { heard: samples, cancellersLeft } = await runRig({
+    bin,
+    room: 'echo',
+    tag,
+    devices: modules,
+    dir,
+    aArgs: ['--input', `file:${join(dir, 'a.wav')}`, '--output', 'null'],
+    bArgs: ['--input', 'default', '--output', 'default', ...(echoCancel ? [] : ['--no-echo-cancel'])],
+    bEnv: { PULSE_SOURCE: `${tag}_mic.monitor`, PULSE_SINK: `${tag}_spk` },
+    play: join(dir, 'b.wav'),
+    playAfterS: B_STARTS_S,
+  });
   // Where B's first sentence begins: the first 10 ms after A fell silent that is clearly loud.
   const frame = SAMPLE_RATE / 100;
   let onset = Math.round((A_SILENT_FROM_S + 0.2) * SAMPLE_RATE);
@@ -208,31 +224,18 @@ export async function measureNoiseSuppression(bin: string, denoise: boolean): Pr
   writeWav(join(dir, 'noisy.wav'), Int16Array.from(noise, (x) => Math.max(-32768, Math.min(32767, Math.round(x)))));
   const sentenceS = speech.length / SAMPLE_RATE;
 
-  const modules = [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')];
-  const server = await startSignallingServer({ port: 0 });
-  const children: ChildProcess[] = [];
-  let cancellersLeft = 0;
-  try {
-    const a = spawn(process.execPath, [bin, 'join', 'noise', '--server', server.url, '--name', 'alice', '--input', 'silence', '--output', 'null', '--record-dir', join(dir, 'heard'), '--duration', String(NOISE_FILE_S + PLAY_AFTER_S + 1), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(a);
-    await eventOf(a, 'joined');
-    const joinedAt = performance.now();
-    const b = spawn(process.execPath, [bin, 'join', 'noise', '--server', server.url, '--name', 'bob', '--input', 'default', '--output', 'null', '--json', ...(denoise ? ['--denoise'] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, PULSE_SOURCE: `${tag}_mic.monitor` },
-    });
-    children.push(b);
-    await sleep(PLAY_AFTER_S * 1000 - (performance.now() - joinedAt));
-    children.push(spawn('paplay', ['--latency-msec=10', '-d', `${tag}_mic`, join(dir, 'noisy.wav')], { stdio: 'ignore' }));
-    await exited(a);
-  } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
-    await Promise.all(children.map(exited));
-    cancellersLeft = cancellersOn(tag);
-    await server.close();
-    for (const id of modules.reverse()) pactl('unload-module', id);
-  }
-  const samples = await wavToSamples(readFileSync(join(dir, 'heard', 'bob.wav')), 'bob.wav');
+  const { heard: samples, cancellersLeft } = await runRig({
+    bin,
+    room: 'noise',
+    tag,
+    devices: [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')],
+    dir,
+    aArgs: ['--input', 'silence', '--output', 'null', '--duration', String(NOISE_FILE_S + PLAY_AFTER_S + 1)],
+    bArgs: ['--input', 'default', '--output', 'null', ...(denoise ? ['--denoise'] : [])],
+    bEnv: { PULSE_SOURCE: `${tag}_mic.monitor` },
+    play: join(dir, 'noisy.wav'),
+    playAfterS: PLAY_AFTER_S,
+  });
   const at = (fileS: number): number => fileS + PLAY_AFTER_S;
   // Pauses: before the first sentence, between them, after the last; 0.3 s clear of speech.
   const pauses: Array<[number, number]> = [

@@ -85,21 +85,24 @@ describe('a lost server never stops the audio', () => {
     let server = await serve(port, map);
     const url = server.match[1]!;
     const walker = await startCli(['join', 'square', '-s', url, '-n', 'walker', '-i', 'silence', '-o', 'null', '--at', 'west', '--json'], /"event":"joined"/);
-    // A walk of 6.7 m at the server's pace (5 m/s): there in about 1.4 s.
-    walker.child.stdin.write('move 3 4\n');
-    const arrival = Date.now() + 5000;
-    while (!/"event":"moved".*"x":3,"y":4/.test(walker.output().stdout) && Date.now() < arrival) await sleep(100);
-    expect(walker.output().stdout).toMatch(/"event":"moved".*"x":3,"y":4/);
-    server.child.kill('SIGKILL');
-    await exitOf(server.child);
-    server = await serve(port, map);
-    const deadline = Date.now() + 15_000;
-    while (!/"event":"rejoined"/.test(walker.output().stdout) && Date.now() < deadline) await sleep(100);
-    const rejoined = events(walker.output().stdout).find((e) => e.event === 'rejoined');
-    walker.child.kill('SIGINT');
-    await exitOf(walker.child);
-    server.child.kill('SIGINT');
-    await exitOf(server.child);
+    let rejoined: Record<string, unknown> | undefined;
+    try {
+      // A walk of 6.7 m at the server's pace (5 m/s): there in about 1.4 s.
+      walker.child.stdin.write('move 3 4\n');
+      const arrival = Date.now() + 5000;
+      while (!/"event":"moved".*"x":3,"y":4/.test(walker.output().stdout) && Date.now() < arrival) await sleep(100);
+      expect(walker.output().stdout).toMatch(/"event":"moved".*"x":3,"y":4/);
+      server.child.kill('SIGKILL');
+      await exitOf(server.child);
+      server = await serve(port, map);
+      const deadline = Date.now() + 15_000;
+      while (!/"event":"rejoined"/.test(walker.output().stdout) && Date.now() < deadline) await sleep(100);
+      rejoined = events(walker.output().stdout).find((e) => e.event === 'rejoined');
+    } finally {
+      walker.child.kill('SIGKILL');
+      server.child.kill('SIGKILL');
+      await Promise.all([exitOf(walker.child), exitOf(server.child)]);
+    }
     expect(rejoined, walker.output().stdout).toBeDefined();
     // The entry spot "west" is (6, 10): coming back there would be a jump the others hear.
     expect((rejoined!.self as { state: { position: { x: number; y: number } } }).state.position).toMatchObject({ x: 3, y: 4 });
