@@ -63,8 +63,8 @@ export class ExpectationSet {
     for (const monitor of this.monitors.values()) monitor.finish();
     return this.expectations.map((expectation) => {
       if (expectation.kind === 'latency') {
-        const { delaysMs, clicksSent } = this.probes.get(expectation)!.result();
-        return judgeLatency(expectation, delaysMs, clicksSent);
+        const { delaysMs, clicksSent, truncated } = this.probes.get(expectation)!.result();
+        return judgeLatency(expectation, delaysMs, clicksSent, truncated);
       }
       const monitor = this.monitors.get(expectation.listener)!;
       return judgeHearing(expectation, monitor.windows, monitor.firstSeenMs);

@@ -7,8 +7,8 @@ import { silentFrame, type Frame } from '../audio/format.js';
 import type { MixObserver, ObservedInput } from '../audio/mix-observer.js';
 import { AT_SPAN_MS, type TimeSpan } from './expectation.js';
 
-/** Logs are bounded: a probe keeps at most this much audio per end (10 minutes). */
-const MAX_LOGGED_FRAMES = 60_000;
+/** Logs are bounded: a probe keeps at most this much audio per end (10 minutes, 58 MB). */
+export const MAX_LOGGED_FRAMES = 60_000;
 /** The longest a click may take to arrive (as in click-timing's matching). */
 const EAR_GRACE_MS = 500;
 
@@ -49,9 +49,13 @@ export class LatencyProbe {
     },
   };
 
-  /** Each click's delay, and how many clicks the speaker sent in the span. */
-  result(): { delaysMs: number[]; clicksSent: number } {
-    return { delaysMs: clickDelaysMs(this.mouthLog, this.earLog), clicksSent: clickTimesMs(this.mouthLog).length };
+  /** Each click's delay, how many clicks the speaker sent in the span, and whether the span outlasted the logs. */
+  result(): { delaysMs: number[]; clicksSent: number; truncated: boolean } {
+    return { delaysMs: clickDelaysMs(this.mouthLog, this.earLog), clicksSent: clickTimesMs(this.mouthLog).length, truncated: this.truncated };
+  }
+
+  private get truncated(): boolean {
+    return this.mouthLog.frames.length >= MAX_LOGGED_FRAMES || this.earLog.frames.length >= MAX_LOGGED_FRAMES;
   }
 
   /** `graceMs`: how long past the span's end to go on (the ear, for clicks still on their way). */
@@ -62,19 +66,19 @@ export class LatencyProbe {
     const spanEnd = span.mode === 'from' && span.toMs !== undefined ? span.toMs : span.mode === 'at' ? span.fromMs + AT_SPAN_MS : Number.POSITIVE_INFINITY;
     const end = spanEnd + graceMs;
     const start = span.mode === 'from' || span.mode === 'at' ? span.fromMs : 0;
-    const withinLimit = this.mouthLog.frames.length < MAX_LOGGED_FRAMES && this.earLog.frames.length < MAX_LOGGED_FRAMES;
-    return t >= start && t <= end && withinLimit;
+    return t >= start && t <= end && !this.truncated;
   }
 }
 
-/** Several observers as one. */
+/**
+ * Several observers as one. It has `mixed` only when one of them has: an engine with a `mixed`
+ * observer hands it every member on every tick, which costs in a large room.
+ */
 export function combineObservers(observers: readonly MixObserver[]): MixObserver {
+  const capturing = observers.filter((observer) => observer.captured);
+  const mixing = observers.filter((observer) => observer.mixed);
   return {
-    captured: (frame, atMs) => {
-      for (const observer of observers) observer.captured?.(frame, atMs);
-    },
-    mixed: (inputs, mix, atMs) => {
-      for (const observer of observers) observer.mixed?.(inputs, mix, atMs);
-    },
+    ...(capturing.length > 0 ? { captured: (frame: Frame, atMs: number) => capturing.forEach((observer) => observer.captured!(frame, atMs)) } : {}),
+    ...(mixing.length > 0 ? { mixed: (inputs: readonly ObservedInput[], mix: Frame, atMs: number) => mixing.forEach((observer) => observer.mixed!(inputs, mix, atMs)) } : {}),
   };
 }

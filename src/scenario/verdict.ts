@@ -131,7 +131,8 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
 /** Fewer clicks than this measure nothing. */
 export const MIN_CLICKS = 3;
 
-export function judgeLatency(expectation: Extract<Expectation, { kind: 'latency' }>, delaysMs: readonly number[], clicksSent: number): Verdict {
+/** `truncated`: the span outlasted the probe's logs (10 minutes), so only its start was measured. */
+export function judgeLatency(expectation: Extract<Expectation, { kind: 'latency' }>, delaysMs: readonly number[], clicksSent: number, truncated = false): Verdict {
   const { speaker, listener, maxMs } = expectation;
   if (clicksSent === 0) return { expectation, passed: false, reason: `${speaker} sent no clicks ${describeSpan(expectation.span)}: give ${speaker} the input "clicks"` };
   if (delaysMs.length < MIN_CLICKS) return { expectation, passed: false, reason: `${listener} heard ${delaysMs.length} of ${speaker}'s ${clicksSent} clicks; at least ${MIN_CLICKS} are needed to measure` };
@@ -141,7 +142,7 @@ export function judgeLatency(expectation: Extract<Expectation, { kind: 'latency'
   return {
     expectation,
     passed: median <= maxMs,
-    reason: `median ${rounded} ms over ${delaysMs.length} clicks (${Math.round(sorted[0]! * 10) / 10}–${Math.round(sorted.at(-1)! * 10) / 10} ms), needed ≤ ${maxMs} ms`,
+    reason: `median ${rounded} ms over ${delaysMs.length} clicks (${Math.round(sorted[0]! * 10) / 10}–${Math.round(sorted.at(-1)! * 10) / 10} ms), needed ≤ ${maxMs} ms${truncated ? '; measured over the first 10 minutes of the span only (a probe logs no more)' : ''}`,
     measured: rounded,
   };
 }

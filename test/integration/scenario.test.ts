@@ -50,6 +50,21 @@ describe('voxroom scenario', () => {
     expect(all.filter((e) => e.event === 'expectation' && e.passed === true)).toHaveLength(5);
   });
 
+  it('runs against a server it did not start (server: URL): the bots join it, and the verdicts hold', async () => {
+    const server = await startServeCli();
+    try {
+      const file = join(scratch, 'external.yaml');
+      writeFileSync(file, `name: external\nserver: ${server.url}\nduration: 3s\nbots:\n  alice:\n    input: tone:440\n  bob: {}\nexpect:\n  - by 2s: bob hears alice at 440 Hz >= -30 dBFS\n`);
+      const result = await runCli(['scenario', file, '--json'], { timeoutMs: 30_000 });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const all = events(result.stdout);
+      expect(all.find((e) => e.event === 'server')).toMatchObject({ url: server.url, embedded: false });
+      expect(all.find((e) => e.event === 'expectation')).toMatchObject({ passed: true });
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('runs the latency example: a median mouth-to-ear delay from clicks, within its bound', async () => {
     const result = await runCli(['scenario', join(root, 'examples/mouth-to-ear.yaml'), '--json'], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);

@@ -210,12 +210,16 @@ describe('hearing windows and verdicts', () => {
     expect(judgeLatency(latency, [90, 95, 91], 3)).toMatchObject({ passed: false, measured: 91 });
     expect(judgeLatency(latency, [50], 10).reason).toMatch(/heard 1 of alice's 10 clicks/);
     expect(judgeLatency(latency, [], 0).reason).toMatch(/give alice the input "clicks"/);
+    // A span longer than the probe's logs: measured, and said to be only its start.
+    expect(judgeLatency(latency, [50, 52, 51], 3, true).reason).toMatch(/; measured over the first 10 minutes of the span only/);
   });
 
   it('attaches monitors and probes to the bots that listen and speak', () => {
     const set = new ExpectationSet([parseStatement('bob hears alice', ['alice', 'bob', 'carol']), parseStatement('mouth-to-ear alice→carol <= 80 ms', ['alice', 'bob', 'carol'])]);
     expect(set.observerFor('bob')?.mixed).toBeTypeOf('function');
     expect(set.observerFor('alice')?.captured).toBeTypeOf('function');
+    // A mouth only: no per-tick entry for every member is asked of alice's engine.
+    expect(set.observerFor('alice')?.mixed).toBeUndefined();
     expect(set.observerFor('carol')?.mixed).toBeTypeOf('function');
     expect(set.observerFor('dave')).toBeUndefined();
   });
