@@ -76,7 +76,7 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
   const what = frequencyHz === undefined ? '' : ` at ${frequencyHz} Hz`;
   const verdict = (passed: boolean, reason: string, measured?: number): Verdict => ({ expectation, passed, reason, ...(measured !== undefined && Number.isFinite(measured) ? { measured: Math.round(measured * 10) / 10 } : {}) });
   const inSpan = windowsIn(span, windows);
-  if (inSpan.length === 0) return verdict(false, `nothing was measured ${describeSpan(span)}: the run ended before (make it longer)`);
+  if (inSpan.length === 0) return verdict(false, `nothing was measured ${describeSpan(span)}: the run ended before (make it longer), or ${expectation.listener} was not in the room yet`);
   if (speaker !== null && !firstSeenMs.has(speaker)) return verdict(false, `${speaker} never joined ${expectation.listener}'s room`);
   const levels = inSpan.map((w) => levelIn(w, speaker, frequencyHz));
 
@@ -111,11 +111,22 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
   const max = expectation.maxDbfs;
   const subject = speaker ?? 'anybody';
   // Silence proves something only from a peer whose audio arrives (muted, or at volume 0).
+  // The half seconds before its audio first arrives (still connecting) and after it last does
+  // (it left) say nothing and are left out; a gap in between fails, and so does audio that
+  // never arrived at all.
+  let judged = inSpan.map((_, i) => i);
+  let arrivalNote = '';
   if (speaker !== null) {
-    const absent = inSpan.find((w) => (w.speakers.get(speaker)?.received ?? 0) < MIN_RECEIVED_SHARE);
-    if (absent) return verdict(false, `${speaker}'s audio was not arriving at ${seconds(absent.startMs)} (not connected, or gone), so its silence says nothing`);
+    const arriving = inSpan.map((w) => (w.speakers.get(speaker)?.received ?? 0) >= MIN_RECEIVED_SHARE);
+    const first = arriving.indexOf(true);
+    const last = arriving.lastIndexOf(true);
+    if (first < 0) return verdict(false, `${speaker}'s audio never arrived ${describeSpan(span)} (not connected), so its silence says nothing`);
+    const absent = arriving.findIndex((yes, i) => !yes && i > first && i < last);
+    if (absent >= 0) return verdict(false, `${speaker}'s audio was not arriving at ${seconds(inSpan[absent]!.startMs)} (disconnected for a while), so its silence says nothing`);
+    judged = judged.slice(first, last + 1);
+    if (first > 0 || last < inSpan.length - 1) arrivalNote = ` while its audio arrived (${seconds(inSpan[first]!.startMs)}–${seconds(inSpan[last]!.endMs)})`;
   }
-  const heardAt = inSpan.findIndex((_, i) => levels[i]!.dbfs >= max);
+  const heardAt = judged.find((i) => levels[i]!.dbfs >= max) ?? -1;
   if (heardAt >= 0) {
     const who = levels[heardAt]!.who ?? subject;
     const window = inSpan[heardAt]!;
@@ -124,8 +135,8 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
     const gapHint = missing > 0 ? `; ${who} had no frame for ${Math.round(missing * (window.endMs - window.startMs))} ms of that half second (late, lost, or not sending), and a gap sounds at every frequency` : '';
     return verdict(false, `${who}${what} was heard at ${level(levels[heardAt]!.dbfs)} at ${seconds(window.startMs)} (needed below ${max} ${describeSpan(span)})${gapHint}`, levels[heardAt]!.dbfs);
   }
-  const loudest = Math.max(...levels.map((l) => l.dbfs));
-  return verdict(true, `${subject}${what} stayed below ${max} dBFS ${describeSpan(span)} (loudest: ${level(loudest)})`, loudest);
+  const loudest = Math.max(...judged.map((i) => levels[i]!.dbfs));
+  return verdict(true, `${subject}${what} stayed below ${max} dBFS ${describeSpan(span)}${arrivalNote} (loudest: ${level(loudest)})`, loudest);
 }
 
 /** Fewer clicks than this measure nothing. */

@@ -219,9 +219,12 @@ describe('voxroom join --expect', () => {
 });
 
 describe('the CI workflow example', () => {
-  it('is valid YAML that installs voxroom and runs a scenario with a JUnit report', () => {
-    const workflow = parseYaml(readFileSync(join(root, 'examples/github-actions.yml'), 'utf8')) as { jobs: Record<string, { steps: { run?: string; uses?: string }[] }> };
+  it('is valid YAML that installs voxroom from git (it is not on the npm registry) and runs a scenario with a JUnit report', () => {
+    const workflow = parseYaml(readFileSync(join(root, 'examples/github-actions.yml'), 'utf8')) as { env: Record<string, string>; jobs: Record<string, { steps: { run?: string; uses?: string }[] }> };
     const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
+    expect(workflow.env.VOXROOM_GIT).toMatch(/^git\+https:\/\/.+\.git#/);
+    expect(steps.some((step) => step.run === 'npm install -g "$VOXROOM_GIT"')).toBe(true);
+    expect(steps.some((step) => /npm install -g voxroom\b/.test(step.run ?? ''))).toBe(false);
     expect(steps.some((step) => step.run?.includes('voxroom scenario') && step.run.includes('--report'))).toBe(true);
     expect(steps.some((step) => step.uses?.startsWith('actions/setup-node'))).toBe(true);
   });

@@ -147,7 +147,7 @@ describe('hearing windows and verdicts', () => {
     expect(judge(parseExpectFlag('carol', 'me'), monitor).reason).toBe("carol never joined me's room");
     // In the room but its audio never arrived: not heard, and its silence proves nothing.
     expect(judge(parseExpectFlag('bob', 'me'), monitor).passed).toBe(false);
-    expect(judge(parseExpectSilenceFlag('bob', 'me'), monitor)).toMatchObject({ passed: false, reason: "bob's audio was not arriving at 0.0 s (not connected, or gone), so its silence says nothing" });
+    expect(judge(parseExpectSilenceFlag('bob', 'me'), monitor)).toMatchObject({ passed: false, reason: "bob's audio never arrived during the run (not connected), so its silence says nothing" });
     expect(judge(parseExpectSilenceFlag('carol', 'me'), monitor)).toMatchObject({ passed: false, reason: "carol never joined me's room" });
   });
 
@@ -170,6 +170,18 @@ describe('hearing windows and verdicts', () => {
     const strict = judge(parseStatement('me does not hear alice at 440 Hz < -70 dBFS', ['me', 'alice']), monitor);
     expect(strict.passed).toBe(false);
     expect(strict.reason).toMatch(/at 0.5 s .*; alice had no frame for 10 ms of that half second \(late, lost, or not sending\), and a gap sounds at every frequency$/);
+  });
+
+  it("judges silence while the peer's audio arrives: not before it connects, not after it leaves, but a gap in between fails", () => {
+    const quiet = new Int16Array(FRAME_SAMPLES);
+    const none = { frame: null, gain: 1 };
+    // bob connects at 1 s and leaves at 2 s; carol connects at once but drops out from 1 to 1.5 s.
+    const monitor = new HearingMonitor();
+    listen(monitor, 3, { bob: (tick) => (tick >= 100 && tick < 200 ? { frame: quiet, gain: 0 } : none), carol: (tick) => (tick >= 100 && tick < 150 ? none : { frame: quiet, gain: 1 }) });
+    const bob = judge(parseExpectSilenceFlag('bob', 'me'), monitor);
+    expect(bob).toMatchObject({ passed: true });
+    expect(bob.reason).toMatch(/stayed below -60 dBFS during the run while its audio arrived \(1.0 s–2.0 s\)/);
+    expect(judge(parseExpectSilenceFlag('carol', 'me'), monitor).reason).toBe("carol's audio was not arriving at 1.0 s (disconnected for a while), so its silence says nothing");
   });
 
   it('ignores what is mixed after the run ended (bots leaving)', () => {
