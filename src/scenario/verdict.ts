@@ -120,7 +120,7 @@ export function judgeHearing(expectation: HearingExpectation, windows: readonly 
     const arriving = inSpan.map((w) => (w.speakers.get(speaker)?.received ?? 0) >= MIN_RECEIVED_SHARE);
     const first = arriving.indexOf(true);
     const last = arriving.lastIndexOf(true);
-    if (first < 0) return verdict(false, `${speaker}'s audio never arrived ${describeSpan(span)} (not connected), so its silence says nothing`);
+    if (first < 0) return verdict(false, `${speaker}'s audio never arrived ${describeSpan(span)} (not connected, or gone before), so its silence says nothing`);
     const absent = arriving.findIndex((yes, i) => !yes && i > first && i < last);
     if (absent >= 0) return verdict(false, `${speaker}'s audio was not arriving at ${seconds(inSpan[absent]!.startMs)} (disconnected for a while), so its silence says nothing`);
     judged = judged.slice(first, last + 1);

@@ -219,12 +219,15 @@ describe('voxroom join --expect', () => {
 });
 
 describe('the CI workflow example', () => {
-  it('is valid YAML that installs voxroom from git (it is not on the npm registry) and runs a scenario with a JUnit report', () => {
-    const workflow = parseYaml(readFileSync(join(root, 'examples/github-actions.yml'), 'utf8')) as { env: Record<string, string>; jobs: Record<string, { steps: { run?: string; uses?: string }[] }> };
+  it('is valid YAML that builds voxroom from its repository (it is not on the npm registry) and runs a scenario with a JUnit report', () => {
+    type Step = { run?: string; uses?: string; with?: Record<string, string>; 'working-directory'?: string };
+    const workflow = parseYaml(readFileSync(join(root, 'examples/github-actions.yml'), 'utf8')) as { env: Record<string, string>; jobs: Record<string, { steps: Step[] }> };
     const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
-    expect(workflow.env.VOXROOM_GIT).toMatch(/^git\+https:\/\/.+\.git#/);
-    expect(steps.some((step) => step.run === 'npm install -g "$VOXROOM_GIT"')).toBe(true);
-    expect(steps.some((step) => /npm install -g voxroom\b/.test(step.run ?? ''))).toBe(false);
+    // voxroom's own checkout, built with its devDependencies (npm ci runs the TypeScript build) and installed from there.
+    const checkout = steps.find((step) => step.uses?.startsWith('actions/checkout') && step.with?.repository === '${{ env.VOXROOM_REPOSITORY }}');
+    expect(checkout?.with?.path).toBe('.voxroom');
+    expect(steps.some((step) => step.run === 'npm ci && npm install -g .' && step['working-directory'] === '.voxroom')).toBe(true);
+    expect(steps.some((step) => /npm install -g (voxroom|git)/.test(step.run ?? ''))).toBe(false);
     expect(steps.some((step) => step.run?.includes('voxroom scenario') && step.run.includes('--report'))).toBe(true);
     expect(steps.some((step) => step.uses?.startsWith('actions/setup-node'))).toBe(true);
   });

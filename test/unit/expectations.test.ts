@@ -147,7 +147,7 @@ describe('hearing windows and verdicts', () => {
     expect(judge(parseExpectFlag('carol', 'me'), monitor).reason).toBe("carol never joined me's room");
     // In the room but its audio never arrived: not heard, and its silence proves nothing.
     expect(judge(parseExpectFlag('bob', 'me'), monitor).passed).toBe(false);
-    expect(judge(parseExpectSilenceFlag('bob', 'me'), monitor)).toMatchObject({ passed: false, reason: "bob's audio never arrived during the run (not connected), so its silence says nothing" });
+    expect(judge(parseExpectSilenceFlag('bob', 'me'), monitor)).toMatchObject({ passed: false, reason: "bob's audio never arrived during the run (not connected, or gone before), so its silence says nothing" });
     expect(judge(parseExpectSilenceFlag('carol', 'me'), monitor)).toMatchObject({ passed: false, reason: "carol never joined me's room" });
   });
 
