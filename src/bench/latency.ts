@@ -73,15 +73,23 @@ export async function measureFilePathLatency(seconds = 12, ptimeMs = 10, serverO
  * `seconds` of clicks, two a second, the first two left out: 25 s gives 47 clicks, enough for a
  * p95 that is not simply the largest delay.
  */
-export async function measureDevicePathLatency(bin: string, latency: string, seconds = 25): Promise<LatencyFigures> {
+/**
+ * `echoCancel`: both peers use a microphone and speakers, as a person does, so `voxroom join`'s
+ * default echo cancellation sits in both the capture and the playback path (A's speakers and
+ * B's microphone are extra null sinks nobody listens to).
+ */
+export async function measureDevicePathLatency(bin: string, latency: string, seconds = 25, echoCancel = false): Promise<LatencyFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'voxroom-bench-'));
   const sinkName = `bench_loop_${process.pid}`;
-  const moduleId = execFileSync('pactl', ['load-module', 'module-null-sink', `sink_name=${sinkName}`, 'rate=48000', 'channels=1'], { encoding: 'utf8' }).trim();
+  const nullSink = (name: string): string => execFileSync('pactl', ['load-module', 'module-null-sink', `sink_name=${name}`, 'rate=48000', 'channels=1'], { encoding: 'utf8' }).trim();
+  const modules = [nullSink(sinkName), ...(echoCancel ? [nullSink(`${sinkName}_a_spk`), nullSink(`${sinkName}_b_mic`)] : [])];
   const server = await startSignallingServer({ port: 0 });
   const env = { ...process.env, PULSE_SOURCE: `${sinkName}.monitor`, PULSE_SINK: sinkName };
   const common = ['--server', server.url, '--latency', latency, '--ptime', '10'];
-  const mouth = spawn(process.execPath, [bin, 'join', 'devlat', '--name', 'A', '--input', 'default', '--output', 'null', ...common], { env, stdio: ['pipe', 'ignore', 'ignore'] });
-  const ear = spawn(process.execPath, [bin, 'join', 'devlat', '--name', 'B', '--input', 'silence', '--output', 'default', '--volume', 'A=30', ...common], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+  const mouthDevices = echoCancel ? { args: ['--output', 'default'], env: { ...env, PULSE_SINK: `${sinkName}_a_spk` } } : { args: ['--output', 'null'], env };
+  const earDevices = echoCancel ? { args: ['--input', 'default'], env: { ...env, PULSE_SOURCE: `${sinkName}_b_mic.monitor` } } : { args: ['--input', 'silence'], env };
+  const mouth = spawn(process.execPath, [bin, 'join', 'devlat', '--name', 'A', '--input', 'default', ...mouthDevices.args, ...common], { env: mouthDevices.env, stdio: ['pipe', 'ignore', 'ignore'] });
+  const ear = spawn(process.execPath, [bin, 'join', 'devlat', '--name', 'B', ...earDevices.args, '--output', 'default', '--volume', 'A=30', ...common], { env: earDevices.env, stdio: ['pipe', 'ignore', 'ignore'] });
   const clicksFile = join(dir, 'clicks.wav');
   const recordingFile = join(dir, 'loop.wav');
   try {
@@ -103,7 +111,7 @@ export async function measureDevicePathLatency(bin: string, latency: string, sec
     for (const child of [mouth, ear]) child.kill('SIGINT');
     await Promise.all([mouth, ear].map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
     await server.close();
-    execFileSync('pactl', ['unload-module', moduleId]);
+    for (const id of modules.reverse()) execFileSync('pactl', ['unload-module', id]);
   }
   const { mono } = decodeWav(readFileSync(recordingFile), recordingFile);
   const signal = Float32Array.from(mono, (x) => x * 32768);

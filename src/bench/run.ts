@@ -58,13 +58,13 @@ async function main(): Promise<void> {
     const file10 = await measureFilePathLatency(12, 10);
     log('latency: file path with 20 ms packets…');
     const file20 = await measureFilePathLatency(12, 20);
-    const device: Array<['normal' | 'low', LatencyFigures | string]> = [];
-    for (const preset of ['normal', 'low'] as const) {
-      log(`latency: device path through PulseAudio (--latency ${preset})…`);
+    const device: Array<['normal' | 'low', LatencyFigures | string, boolean]> = [];
+    for (const [preset, echoCancel] of [['normal', false], ['low', false], ['normal', true]] as const) {
+      log(`latency: device path through PulseAudio (--latency ${preset}${echoCancel ? ', echo cancellation on' : ''})…`);
       try {
-        device.push([preset, await measureDevicePathLatency(BIN, preset)]);
+        device.push([preset, await measureDevicePathLatency(BIN, preset, 25, echoCancel), echoCancel]);
       } catch (error) {
-        device.push([preset, `not measured: ${(error as Error).message.split('\n')[0]}`]);
+        device.push([preset, `not measured: ${(error as Error).message.split('\n')[0]}`, echoCancel]);
       }
     }
     const captureCallbackMs = (preset: 'normal' | 'low'): number => round(samplesToMs(LATENCY_PRESETS[preset].framesPerBuffer), 1);
@@ -81,16 +81,17 @@ async function main(): Promise<void> {
       'A click train enters peer A; the time until each click appears in B\'s output is found by cross-correlation; median, p95 (nearest rank) and maximum over the clicks.',
       '',
       '- **File path**: two peers in one process (`src/bench/click-timing.ts`). Mouth and ear are timed by one convention: a click happens at the moment the frame holding it is handed over — returned by A\'s source to the engine, which sends it in the same tick; written to B\'s sink — plus the click\'s offset within that frame. No capture or playback device is involved, so no device buffering is counted. `test/unit/click-timing.test.ts` checks this code on a known 50 ms delay.',
-      '- **Device path**: two `voxroom join` processes on PulseAudio; A captures from a null sink, B plays A at 30 % into the same sink, and one recording of that sink holds each click and its echo one mouth-to-ear latency later: both ends timed on one sample clock, capture and playback buffering included.',
+      '- **Device path**: two `voxroom join` processes on PulseAudio; A captures from a null sink, B plays A at 30 % into the same sink, and one recording of that sink holds each click and its echo one mouth-to-ear latency later: both ends timed on one sample clock, capture and playback buffering included. In the echo-cancellation row both peers also have the other device (A speakers, B a microphone, on null sinks of their own), so `voxroom join` puts the sound server\'s canceller in A\'s capture and B\'s playback path; its buffering is not in the "by design" figure.',
       '',
       table(
         ['path', 'clicks', 'median ms', 'p95 ms', 'max ms', 'by design ms', 'ITU-T G.114 bound ms'],
         [
           latencyRow('file/tone, ptime 10', file10, OPUS_LOOKAHEAD_MS),
           latencyRow('file/tone, ptime 20', file20, OPUS_LOOKAHEAD_MS),
-          ...device.map(([preset, figures]) =>
-            typeof figures === 'string' ? [`device (PulseAudio), ptime 10, --latency ${preset}`, figures, '', '', '', '', 150] : latencyRow(`device (PulseAudio), ptime 10, --latency ${preset}`, figures, deviceByDesign(preset)),
-          ),
+          ...device.map(([preset, figures, echoCancel]) => {
+            const path = `device (PulseAudio), ptime 10, --latency ${preset}${echoCancel ? ', both peers on microphone and speakers (echo cancellation on, the default for a person)' : ''}`;
+            return typeof figures === 'string' ? [path, figures, '', '', '', '', 150] : latencyRow(path, figures, deviceByDesign(preset));
+          }),
         ],
       ),
       '',
