@@ -58,7 +58,7 @@ class RemoteAudio {
   receivedFrames = 0;
   rateChanges = 0;
 
-  /** Has sent audio since it was attached: from then on it is pulled on every tick. */
+  /** Has sent audio since it was first attached (kept across reconnects): from then on it is pulled on every tick. */
   live = false;
 
   constructor(
