@@ -7,7 +7,7 @@ const base = { input: device(), output: device(), listenOnly: false, echoCancel:
 
 describe('planProcessing', () => {
   it('cancels echo when the input and the output are both devices, unless told not to', () => {
-    expect(planProcessing(base)).toEqual({ load: true, processing: { noiseSuppression: false, gainControl: false }, routeInput: true, routeOutput: true });
+    expect(planProcessing(base)).toEqual({ load: true, processing: { noiseSuppression: false, gainControl: false }, routeOutput: true });
     expect(planProcessing({ ...base, echoCancel: false })).toEqual({ load: false });
     expect(planProcessing({ ...base, output: { kind: 'file' } })).toEqual({ load: false });
     expect(planProcessing({ ...base, input: { kind: 'tone' } })).toEqual({ load: false });

@@ -35,7 +35,8 @@ export interface EchoCancellerPlan {
 /** What the peer's flags ask of the sound server's processing. */
 export type ProcessingPlan =
   | { load: false; warning?: string }
-  | { load: true; processing: AudioProcessing; routeInput: true; routeOutput: boolean };
+  // The microphone always goes through the canceller; the speakers too when echo is cancelled.
+  | { load: true; processing: AudioProcessing; routeOutput: boolean };
 
 /** A device the sound server provides: the default one, or PortAudio's ALSA device named after the server. */
 function throughSoundServer(device: string | null): boolean {
@@ -59,7 +60,7 @@ export function planProcessing(request: { input: { kind: string; device?: string
     const what = [cancelEcho && 'echo cancellation', denoise && 'noise suppression', agc && 'gain control'].filter(Boolean).join(', ');
     return { load: false, warning: `${what} runs in the sound server (PulseAudio or PipeWire), but device "${direct.device}" is opened directly: running without it; use the default device or "pulse"` };
   }
-  return { load: true, processing: { noiseSuppression: denoise, gainControl: agc }, routeInput: true, routeOutput: cancelEcho };
+  return { load: true, processing: { noiseSuppression: denoise, gainControl: agc }, routeOutput: cancelEcho };
 }
 
 /** Every canceller voxroom loads is named with this prefix and its process id. */
