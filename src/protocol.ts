@@ -437,6 +437,11 @@ export interface ServerToClientEvents {
   'session-replaced': (notice: SessionReplaced) => void;
   /** An admin kicked this member: it is out of the room, its socket is closed next, and it cannot resume. */
   kicked: (notice: Kicked) => void;
+  /**
+   * Fresh ICE servers (time-limited TURN credentials) for a member, pushed at half their lifetime
+   * while it stays in the room: they replace those of the join ack for every connection made from now on.
+   */
+  'ice-servers': (event: { iceServers: IceServer[] }) => void;
 }
 
 export interface ClientToServerEvents {

@@ -33,6 +33,11 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
   readonly kind: 'mesh' | 'sfu';
   /** We (re)joined the room as `self`: everything from an earlier membership is dropped. */
   reset(self: PeerInfo, iceServers: IceServer[]): void;
+  /**
+   * Fresh ICE servers (the server renews time-limited TURN credentials while we stay): every
+   * connection made or ICE-restarted from now on uses them.
+   */
+  renewIceServers(iceServers: IceServer[]): void;
   /** A roommate to exchange audio with. `weAreNewcomer` is true when it was here before us. */
   addMember(peer: PeerInfo, weAreNewcomer: boolean): void;
   removeMember(id: string): void;

@@ -78,6 +78,11 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
     this.iceServers = iceServers;
   }
 
+  renewIceServers(iceServers: IceServer[]): void {
+    this.iceServers = iceServers;
+    for (const pair of this.pairs.values()) pair.link?.renewIceServers(iceServers);
+  }
+
   addMember(peer: PeerInfo, weAreNewcomer: boolean): void {
     if (this.closed || this.pairs.has(peer.id)) return;
     const pair: Pair = { peer, weAreNewcomer, link: null, attempts: 0, retryTimer: null, remoteRebuilds: new TokenBucket(1000 / REMOTE_REBUILD_INTERVAL_MS, REMOTE_REBUILD_BURST, performance.now()) };

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../protocol.js';
 import type { Logger } from '../log.js';
 import { SdpRejected, dtlsFingerprint } from './sdp-guard.js';
-import { RTCPeerConnection, nonstandard, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
+import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
 
 export interface PeerLinkOptions {
   remote: PeerInfo;
@@ -53,7 +53,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   constructor(private readonly options: PeerLinkOptions) {
     super();
     this.remote = options.remote;
-    this.pc = new RTCPeerConnection({ iceServers: options.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pc = new RTCPeerConnection(connectionConfiguration(options.iceServers));
     this.pc.onicecandidate = ({ candidate }) => {
       if (!candidate || this.closed) return;
       options.sendSignal({ candidate: { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex } });
@@ -113,6 +113,12 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       if ('description' in data) await this.applyDescription(data.description);
       else await this.applyCandidate(data.candidate);
     });
+  }
+
+  /** Fresh ICE servers for the ICE restarts to come (renewed TURN credentials). */
+  renewIceServers(iceServers: IceServer[]): void {
+    if (this.closed) return;
+    if (!renewIceServers(this.pc, iceServers)) this.options.logger.warn('could not hand the connection fresh ICE servers; its next ICE restart may not reach the relay', { peer: this.remote.name });
   }
 
   /** Closes the connection and its native handles, in order: sink, connection. Idempotent. */

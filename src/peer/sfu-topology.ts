@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { IceServer, PeerInfo, RelayedSignal, SfuCandidate, SfuOffer, SfuStream } from '../protocol.js';
 import type { MediaState, MediaTopology, MediaTopologyEvents } from './media-topology.js';
 import { SdpRejected, sanitizeRemoteDescription } from './sdp-guard.js';
-import { RTCPeerConnection, nonstandard, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
+import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
 
 /** A subscriber connection carries at most this many speakers' sections. */
 const MAX_SUBSCRIBER_SECTIONS = 256;
@@ -65,6 +65,13 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
     this.reported.clear();
     this.iceServers = iceServers;
     if (!this.options.listenOnly) void this.startPublishing();
+  }
+
+  renewIceServers(iceServers: IceServer[]): void {
+    this.iceServers = iceServers;
+    for (const pc of [this.publisher, this.subscriber]) {
+      if (pc && !renewIceServers(pc, iceServers)) this.options.logger.warn('could not hand a media-server connection fresh ICE servers');
+    }
   }
 
   addMember(peer: PeerInfo): void {
@@ -136,7 +143,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   }
 
   private newConnection(target: SfuCandidate['target']): WrtcPeerConnection {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    const pc = new RTCPeerConnection(connectionConfiguration(this.iceServers));
     pc.onicecandidate = ({ candidate }) => {
       if (this.closed) return;
       this.options.candidate(target, candidate ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex } : null);

@@ -8,6 +8,7 @@ import {
   TOKEN_ERROR_CODES,
   type AdminAck,
   type ClientToServerEvents,
+  type IceServer,
   type JoinAck,
   type MediaChanged,
   type MemberJoined,
@@ -57,6 +58,8 @@ interface SignallingEvents {
   'sfu-offer': [offer: SfuOffer];
   /** SFU rooms: our subscriber sections carry other speakers now. */
   'sfu-streams': [streams: SfuStream[]];
+  /** Fresh ICE servers (renewed TURN credentials) for connections made from now on. */
+  'ice-servers': [iceServers: IceServer[]];
   /** The server could not deliver a signal we sent (the target left, or no answer). */
   'signal-undelivered': [info: { to: string; reason: string }];
   disconnected: [reason: string];
@@ -131,6 +134,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.on('sfu-offer', (offer) => this.joined && this.emit('sfu-offer', offer));
     this.socket.on('sfu-streams', ({ streams }) => this.joined && this.emit('sfu-streams', streams));
     this.socket.on('media-changed', (event) => this.joined && this.emit('media-changed', event));
+    this.socket.on('ice-servers', ({ iceServers }) => this.joined && this.emit('ice-servers', iceServers));
     this.socket.on('error-message', (error) => {
       // A trickled candidate can reach the server just after its peer left: nothing to report.
       if (error.code === 'unknown-peer') this.logger.debug('signal to a peer that has left', { message: error.message });

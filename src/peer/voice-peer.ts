@@ -183,6 +183,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     });
     this.signalling.on('sfu-offer', (offer) => this.topologyOf('sfu')?.handleServerOffer(offer));
     this.signalling.on('sfu-streams', (streams) => this.topologyOf('sfu')?.handleServerStreams(streams));
+    this.signalling.on('ice-servers', (iceServers) => this.renewIceServers(iceServers));
     this.signalling.on('media-changed', ({ room, media, reason }) => {
       if (room === this.options.room) this.switchMedia(media, reason);
     });
@@ -385,7 +386,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   private resumeInPlace(room: JoinedRoom): void {
     const before = this.self?.state.position;
     this.self = room.self;
-    this.iceServers = room.iceServers;
+    // The connections kept make their next ICE restarts with the new ack's credentials.
+    this.renewIceServers(room.iceServers);
     const listed = new Set(room.peers.map((peer) => peer.id));
     for (const member of [...this.members.values()]) {
       if (listed.has(member.id)) continue;
@@ -465,6 +467,13 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   /** The topology (playing or incoming) of this kind, if any: where its signals go. */
+  private renewIceServers(iceServers: IceServer[]): void {
+    this.iceServers = iceServers;
+    this.topology.renewIceServers(iceServers);
+    this.incoming?.topology.renewIceServers(iceServers);
+    this.logger.debug('fresh ICE servers', { turnUsers: iceServers.filter((server) => server.username !== undefined).map((server) => server.username) });
+  }
+
   private topologyOf(kind: MediaMode): MediaTopology | null {
     if (this.incoming?.topology.kind === kind) return this.incoming.topology;
     return this.topology.kind === kind ? this.topology : null;

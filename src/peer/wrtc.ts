@@ -80,6 +80,7 @@ export interface WrtcPeerConnection {
   setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>;
   addIceCandidate(candidate: RTCIceCandidateInit): Promise<void>;
   restartIce(): void;
+  setConfiguration(configuration: RTCConfiguration): void;
   getStats(): Promise<{ forEach(visit: (entry: WrtcStats) => void): void }>;
   close(): void;
 }
@@ -118,3 +119,21 @@ interface WrtcModule {
 // one cast that gives it the shape above.
 const binding = wrtc as unknown as WrtcModule;
 export const { RTCPeerConnection, nonstandard } = binding;
+
+/** Every connection voxroom makes: one transport for everything (Janus and browsers agree). */
+export function connectionConfiguration(iceServers: RTCConfiguration['iceServers']): RTCConfiguration {
+  return { iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+}
+
+/**
+ * Hands a live connection fresh ICE servers (renewed TURN credentials): an ICE restart gathers
+ * with them; the relay a connection already holds stays as it is. False if wrtc refused them.
+ */
+export function renewIceServers(pc: WrtcPeerConnection, iceServers: RTCConfiguration['iceServers']): boolean {
+  try {
+    pc.setConfiguration(connectionConfiguration(iceServers));
+    return true;
+  } catch {
+    return false;
+  }
+}

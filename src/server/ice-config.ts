@@ -1,6 +1,8 @@
 // ICE servers handed to peers in the join ack. TURN credentials are either static or minted per
 // join from a shared secret, in the form coturn's REST API (`use-auth-secret`) expects:
 // username = "<expiry unix seconds>:<user>", credential = base64(HMAC-SHA1(secret, username)).
+// A TURN server checks that expiry whenever a connection allocates a relay (a newcomer, an ICE
+// restart), so members get fresh credentials pushed while they stay in the room.
 import { createHmac } from 'node:crypto';
 import type { IceServer } from '../protocol.js';
 
@@ -32,6 +34,13 @@ export function turnRestCredentials(secret: string, user: string, ttlSeconds: nu
   const username = `${expiry}:${user}`;
   const credential = createHmac('sha1', secret).update(username).digest('base64');
   return { username, credential };
+}
+
+/** How often an admitted member gets fresh time-limited credentials: at half their lifetime (none for other kinds). */
+export function credentialRefreshMs(config: IceConfig): number | null {
+  const auth = config.turnAuth;
+  if (auth.kind !== 'secret' || !config.urls.some(isTurnUrl)) return null;
+  return (auth.ttlSeconds * 1000) / 2;
 }
 
 /** The list for one join; `user` names the peer inside time-limited TURN usernames. */

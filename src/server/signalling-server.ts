@@ -39,7 +39,7 @@ import {
 } from '../protocol.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_STATIC_DIRS, createRequestHandler } from './http-routes.js';
-import { iceServersFor, type IceConfig } from './ice-config.js';
+import { credentialRefreshMs, iceServersFor, type IceConfig } from './ice-config.js';
 import { ServerMetrics } from './metrics.js';
 import { DelayInjector } from './delay-injector.js';
 import type { JanusDriver } from './janus-driver.js';
@@ -137,6 +137,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const logger = options.logger ?? silentLogger;
   const map = options.map ?? RoomMap.empty();
   const ice: IceConfig = options.ice ?? { urls: [], turnAuth: { kind: 'none' } };
+  const iceRefreshMs = credentialRefreshMs(ice);
   // A mesh is capped low (every peer connects to every other); through the SFU far higher.
   // --max-peers, when given, caps both.
   const meshLimit = Math.min(options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerRoom, LIMITS.maxMeshPeersPerRoom);
@@ -372,6 +373,22 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // Membership changes of one socket (join, leave, its disconnect) run one at a time in the
     // order they came, also while a token is checked or the cluster's Redis answers.
     let membershipChanges: Promise<void> = Promise.resolve();
+    // Time-limited TURN credentials expire; a member in the room gets fresh ones before they do.
+    let iceRefresh: NodeJS.Timeout | null = null;
+    const stopIceRefresh = (): void => {
+      if (iceRefresh) clearInterval(iceRefresh);
+      iceRefresh = null;
+    };
+    const startIceRefresh = (): void => {
+      stopIceRefresh();
+      if (iceRefreshMs === null) return;
+      iceRefresh = setInterval(() => {
+        const member = store.memberOf(socket.id);
+        if (!member || !socket.connected) return stopIceRefresh();
+        socket.emit('ice-servers', { iceServers: iceServersFor(ice, member.name, Date.now()) });
+      }, iceRefreshMs);
+      iceRefresh.unref();
+    };
     const inOrder = (what: string, change: () => Promise<void>): void => {
       membershipChanges = membershipChanges.then(change).catch((error: Error) => logger.error(`${what} failed`, { socket: socket.id, error: error.message }));
     };
@@ -510,6 +527,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // The ack goes out before any room event about the newcomer: clients rely on the order.
       if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
       else ack?.({ ...accepted, self: toMemberView(member), peers: others, media });
+      startIceRefresh();
       // Roommates of a member back in its place see it return (away: false), not a newcomer.
       if (resumed === 'rebound') announceState(member);
       else announceJoin(member);
@@ -677,6 +695,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         });
         if (!member) return refuse(socket, 'not-in-room', 'not in a room', ack);
         endGrace(member.id);
+        stopIceRefresh();
         leaveSocketRooms(socket, member);
         forgetMember(member);
         logger.info('peer left', { room: member.room, name: member.name, id: member.id });
@@ -689,6 +708,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // Janus), and it comes back with its resume token. It is away until then, for the grace.
     socket.on('disconnect', (reason) => {
       delays?.forget(socket.id);
+      stopIceRefresh();
       logger.debug('socket disconnected', { socket: socket.id, reason });
       inOrder('marking a member away', async () => {
         const member = await store.markAway(socket.id, resumeGraceMs);

@@ -125,6 +125,7 @@ class RoomClient {
       this.sfuOffers = this.sfuOffers.then(() => this.mapSections(streams));
     });
     socket.on('media-changed', ({ media, reason }) => this.switchMedia(media, reason));
+    socket.on('ice-servers', ({ iceServers }) => this.renewIceServers(iceServers));
     socket.on('error-message', (error) => showProblem(`Server: ${error.message}`));
     socket.on('server-shutdown', ({ message }) => setStatus(`Server: ${message}. Reconnecting when it is back…`));
     socket.on('session-replaced', ({ message }) => {
@@ -254,7 +255,7 @@ class RoomClient {
       this.closeSfu();
     }
     this.self = ack.self;
-    this.iceServers = ack.iceServers;
+    this.renewIceServers(ack.iceServers);
     this.resumeToken = ack.resume;
     setStatus(`In room “${this.room}” as ${ack.self.name}${ack.renamed ? ' (your name was taken)' : ''}.`);
     this.rules = ack.map ? hearingRules(ack.map) : null;
@@ -510,6 +511,19 @@ class RoomClient {
   }
 
   /** A peer's connection: its mesh link, or in SFU rooms the subscriber's while it carries the peer. */
+  /** Renewed TURN credentials: connections made or ICE-restarted from now on use them. */
+  private renewIceServers(iceServers: IceServer[]): void {
+    this.iceServers = iceServers;
+    const connections = [...[...this.peers.values()].map((peer) => peer.pc), this.publisher, this.subscriber];
+    for (const pc of connections) {
+      try {
+        pc?.setConfiguration({ ...pc.getConfiguration(), iceServers: iceServers as RTCIceServer[] });
+      } catch (error) {
+        console.warn('could not renew ICE servers of a connection', error);
+      }
+    }
+  }
+
   private connectionOf(peer: RemotePeer): RTCPeerConnectionState | 'never-started' {
     if (peer.pc) return peer.pc.connectionState;
     const carried = [...this.streams.values()].includes(peer.info.id);

@@ -13,6 +13,8 @@ export interface TwoHosts {
   /** The server's address as each namespace reaches it. */
   serverAddressFromA: string;
   serverAddressFromB: string;
+  /** With `rootOnlyAddress`: an address of the root namespace that neither host can reach. */
+  rootOnlyAddress: string;
   /** Takes the media link down (true) or up again (false). */
   cutMedia(cut: boolean): void;
   remove(): void;
@@ -22,14 +24,18 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** With `mediaLink: false` the namespaces cannot reach each other at all (a relay must). */
-export function twoHosts(tag: string, { mediaLink = true } = {}): TwoHosts {
+/**
+ * With `mediaLink: false` the namespaces cannot reach each other at all (a relay must). With
+ * `rootOnlyAddress` the root gets an address that neither namespace has a route to: a TURN relay placed there can only be reached through the relay itself.
+ */
+export function twoHosts(tag: string, { mediaLink = true, rootOnlyAddress = false } = {}): TwoHosts {
   const a = `vx${tag}a`;
   const b = `vx${tag}b`;
+  const r = `vx${tag}r`;
   const remove = (): void => {
-    for (const ns of [a, b]) {
+    for (const args of [['netns', 'del', a], ['netns', 'del', b], ['netns', 'del', r]]) {
       try {
-        ip('netns', 'del', ns); // also removes the veth ends inside, and so their peers
+        ip(...args); // a namespace takes its veth ends, and so their peers, with it
       } catch {
         // not there
       }
@@ -59,6 +65,15 @@ export function twoHosts(tag: string, { mediaLink = true } = {}): TwoHosts {
       ip('-n', a, 'link', 'set', `${a}m`, 'up');
       ip('-n', b, 'link', 'set', `${b}m`, 'up');
     }
+    // The root's end of a link to a third, empty namespace (this kernel has no dummy links).
+    if (rootOnlyAddress) {
+      ip('netns', 'add', r);
+      ip('link', 'add', `${r}0`, 'type', 'veth', 'peer', 'name', `${r}1`);
+      ip('link', 'set', `${r}1`, 'netns', r);
+      ip('addr', 'add', '10.231.9.1/30', 'dev', `${r}0`);
+      ip('link', 'set', `${r}0`, 'up');
+      ip('-n', r, 'link', 'set', `${r}1`, 'up');
+    }
   } catch (error) {
     remove();
     throw new Error(`cannot build the test network (needs root and iproute2): ${(error as { stderr?: Buffer }).stderr?.toString().trim() ?? (error as Error).message}`);
@@ -68,6 +83,7 @@ export function twoHosts(tag: string, { mediaLink = true } = {}): TwoHosts {
     b,
     serverAddressFromA: '10.231.1.1',
     serverAddressFromB: '10.231.2.1',
+    rootOnlyAddress: '10.231.9.1',
     cutMedia: (cut) => ip('-n', a, 'link', 'set', `${a}m`, cut ? 'down' : 'up'),
     remove,
   };

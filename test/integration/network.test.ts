@@ -17,8 +17,8 @@ const tag = String(process.pid % 10_000);
 let port = 0;
 let cleanups: Array<() => Promise<void> | void> = [];
 
-async function startServer(extraArgs: string[] = []): Promise<void> {
-  const { child, match } = await startCli(['serve', '--port', '0', '--host', '0.0.0.0', ...extraArgs], /listening on http:\/\/\S+:(\d+)/);
+async function startServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const { child, match } = await startCli(['serve', '--port', '0', '--host', '0.0.0.0', ...extraArgs], /listening on http:\/\/\S+:(\d+)/, env);
   port = Number(match[1]);
   cleanups.push(async () => {
     child.kill('SIGINT');
@@ -98,28 +98,44 @@ describe('a media path that fails mid-call', () => {
   });
 });
 
+interface Coturn {
+  port: number;
+  log: () => string;
+  /** coturn's log is block-buffered into a pipe: it is complete once coturn has exited. */
+  stop: () => Promise<void>;
+}
+
+function startCoturn(hosts: ReturnType<typeof twoHosts>, secret: string, extraArgs: string[] = []): Coturn {
+  const port = 30_000 + (process.pid % 5000); // a fixed port may still be held by an earlier run
+  const coturn = spawn('turnserver', ['-n', `--listening-ip=${hosts.serverAddressFromA}`, `--listening-ip=${hosts.serverAddressFromB}`, `--listening-port=${port}`, '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=voxroom.test', '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log', '--min-port=49200', '--max-port=49400', '--verbose', ...extraArgs]);
+  let log = '';
+  coturn.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  coturn.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const stop = async (): Promise<void> => {
+    if (coturn.exitCode !== null || coturn.signalCode !== null) return;
+    const exited = new Promise((resolve) => coturn.once('exit', resolve));
+    coturn.kill('SIGTERM');
+    await exited;
+  };
+  cleanups.push(stop);
+  return { port, log: () => log, stop };
+}
+
+/** Each host reaches the relay only at its own link's address; both URLs go to everyone. */
+function turnServerArgs(hosts: ReturnType<typeof twoHosts>, turn: Coturn): string[] {
+  return ['--ice-server', `turn:${hosts.serverAddressFromA}:${turn.port}`, '--ice-server', `turn:${hosts.serverAddressFromB}:${turn.port}`];
+}
+
 describe('two hosts that cannot reach each other', () => {
   it('talk through coturn with credentials the server mints from its shared secret', async () => {
     const hosts = twoHosts(tag, { mediaLink: false });
     cleanups.push(() => hosts.remove());
     const secret = 'test-secret-' + tag;
-    const turnPort = 30_000 + (process.pid % 5000); // a fixed port may still be held by an earlier run
-    const coturn = spawn('turnserver', ['-n', `--listening-ip=${hosts.serverAddressFromA}`, `--listening-ip=${hosts.serverAddressFromB}`, `--listening-port=${turnPort}`, '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=voxroom.test', '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log', '--min-port=49200', '--max-port=49400', '--verbose']);
-    let turnLog = '';
-    coturn.stdout.on('data', (chunk: Buffer) => (turnLog += chunk.toString()));
-    coturn.stderr.on('data', (chunk: Buffer) => (turnLog += chunk.toString()));
-    const stopCoturn = async (): Promise<void> => {
-      if (coturn.exitCode !== null || coturn.signalCode !== null) return;
-      const exited = new Promise((resolve) => coturn.once('exit', resolve));
-      coturn.kill('SIGTERM');
-      await exited;
-    };
-    cleanups.push(stopCoturn);
-    // Each host reaches the relay only at its own link's address; both URLs go to everyone.
-    await startServer(['--ice-server', `turn:${hosts.serverAddressFromA}:${turnPort}`, '--ice-server', `turn:${hosts.serverAddressFromB}:${turnPort}`, '--turn-secret', secret]);
+    const turn = startCoturn(hosts, secret);
+    await startServer([...turnServerArgs(hosts, turn), '--turn-secret', secret]);
     const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'turn-alice.wav'), 'turn');
     const bob = joinIn(hosts.b, hosts.serverAddressFromB, 'bob', 620, join(scratch, 'turn-bob.wav'), 'turn');
-    const explain = (): string => `alice states ${JSON.stringify(alice.states.map((s) => s.state))}, bob states ${JSON.stringify(bob.states.map((s) => s.state))}; coturn: ${turnLog.slice(-1500)}`;
+    const explain = (): string => `alice states ${JSON.stringify(alice.states.map((s) => s.state))}, bob states ${JSON.stringify(bob.states.map((s) => s.state))}; coturn: ${turn.log().slice(-1500)}`;
     try {
       const connected = (peer: NetPeer): boolean => peer.states.at(-1)?.state === 'connected';
       await until(() => connected(alice) && connected(bob), 'a connection through the relay', 30_000, explain);
@@ -137,8 +153,51 @@ describe('two hosts that cannot reach each other', () => {
     }
     // The relay was allocated with the minted (time-limited) credentials. One allocation can
     // carry the call (coturn may place it on the address the other host reaches directly).
-    // coturn's log is block-buffered into a pipe: it is complete once coturn has exited.
-    await stopCoturn();
-    expect(turnLog, explain()).toMatch(/user <\d+:(alice|bob)>: incoming packet ALLOCATE processed, success/);
+    await turn.stop();
+    expect(turn.log(), explain()).toMatch(/user <\d+:(alice|bob)>: incoming packet ALLOCATE processed, success/);
   });
+
+  it('keep connecting through the relay long after their first credentials expired', async () => {
+    // coturn checks a credential's expiry when an allocation is made: a call already relayed
+    // outlives it, but every new connection (a newcomer, an ICE restart) needs a fresh one. The
+    // relay addresses are on a root address neither host reaches: every pair needs an allocation
+    // of its own on both sides. alice and bob talk past the 20 s TTL; then carol joins
+    // and alice must allocate with credentials the server pushed after her join.
+    const ttlSeconds = 20;
+    const hosts = twoHosts(tag, { mediaLink: false, rootOnlyAddress: true });
+    cleanups.push(() => hosts.remove());
+    const secret = 'test-secret-' + tag;
+    const turn = startCoturn(hosts, secret, [`--relay-ip=${hosts.rootOnlyAddress}`]);
+    await startServer([...turnServerArgs(hosts, turn), '--turn-ttl', String(ttlSeconds)], { VOXROOM_TURN_SECRET: secret });
+    const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'ttl-alice.wav'), 'ttl');
+    const bob = joinIn(hosts.b, hosts.serverAddressFromB, 'bob', 620, join(scratch, 'ttl-bob.wav'), 'ttl');
+    const peers = [alice, bob];
+    const explain = (): string => `states ${JSON.stringify(peers.map((peer) => peer.states.map((s) => s.state)))}; alice's log: ${alice.stderr().slice(-1500)}; coturn: ${turn.log().slice(-1500)}`;
+    const aliceJoinedAt = performance.now();
+    try {
+      const connected = (peer: NetPeer): boolean => peer.states.at(-1)?.state === 'connected';
+      await until(() => connected(alice) && connected(bob), 'a connection through the relay', 30_000, explain);
+      await sleep(aliceJoinedAt + (ttlSeconds + 8) * 1000 - performance.now());
+      const carol = joinIn(hosts.b, hosts.serverAddressFromB, 'carol', 780, join(scratch, 'ttl-carol.wav'), 'ttl');
+      peers.push(carol);
+      await until(() => connected(carol), "carol's connections", 30_000, explain);
+      await sleep(3000);
+    } finally {
+      for (const peer of peers) peer.child.stdin.end('quit\n');
+      await Promise.all(peers.map((peer) => exitOf(peer.child)));
+    }
+    await turn.stop();
+    for (const [listener, hz] of [
+      ['ttl-bob.wav', 440],
+      ['ttl-alice.wav', 620],
+      ['ttl-alice.wav', 780],
+      ['ttl-carol.wav', 440],
+    ] as const) {
+      const { samples } = readWav16(join(scratch, listener));
+      expect(Math.abs(toneLevelDb(samples.subarray(samples.length - 96_000), hz)), `${listener} holds ${hz} Hz; ${explain()}`).toBeLessThan(3);
+    }
+    // alice's allocations were made under two credentials: the join's and a pushed one.
+    const expiries = new Set([...turn.log().matchAll(/user <(\d+):alice>: incoming packet ALLOCATE processed, success/g)].map((match) => match[1]));
+    expect(expiries.size, `alice's allocations by credential expiry: ${[...expiries].join(', ')}`).toBeGreaterThanOrEqual(2);
+  }, 120_000);
 });

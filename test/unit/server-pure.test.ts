@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DelayInjector } from '../../src/server/delay-injector.js';
 import { targetMedia, type MediaSetting } from '../../src/server/room-media-policy.js';
 import type { MediaMode } from '../../src/protocol.js';
-import { iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
+import { credentialRefreshMs, iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
 import { TokenBucket } from '../../src/server/rate-limiter.js';
 import { RoomMap } from '../../src/server/room-map.js';
 
@@ -28,6 +28,13 @@ describe('ICE configuration', () => {
     const servers = iceServersFor({ urls: ['stun:a:3478', 'turn:b:3478', 'turns:b:5349'], turnAuth: { kind: 'static', username: 'u', credential: 'c' } }, 'bob', 0);
     expect(servers).toEqual([{ urls: ['stun:a:3478'] }, { urls: ['turn:b:3478', 'turns:b:5349'], username: 'u', credential: 'c' }]);
     expect(iceServersFor({ urls: [], turnAuth: { kind: 'none' } }, 'bob', 0)).toEqual([]);
+  });
+
+  it('renews only time-limited TURN credentials, at half their lifetime', () => {
+    expect(credentialRefreshMs({ urls: ['turn:b:3478'], turnAuth: { kind: 'secret', secret: 's', ttlSeconds: 20 } })).toBe(10_000);
+    expect(credentialRefreshMs({ urls: ['stun:a:3478'], turnAuth: { kind: 'secret', secret: 's', ttlSeconds: 20 } })).toBeNull();
+    expect(credentialRefreshMs({ urls: ['turn:b:3478'], turnAuth: { kind: 'static', username: 'u', credential: 'c' } })).toBeNull();
+    expect(credentialRefreshMs({ urls: ['turn:b:3478'], turnAuth: { kind: 'none' } })).toBeNull();
   });
 
   it('rejects URLs that are not STUN or TURN', () => {
