@@ -8,14 +8,15 @@ import { SOURCE_FORMS, parseSinkSpec, parseSourceSpec, type SinkSpec, type Sourc
 import { openSink, openSource } from '../audio/open-backend.js';
 import { SilenceSource, type AudioSink, type AudioSource } from '../audio/backend.js';
 import { LATENCY_PRESETS, parseLatency, type LatencySettings } from '../audio/device/latency.js';
+import { DeviceError } from '../audio/device/device-error.js';
 import { EchoCanceller, EchoCancellerUnavailable, planProcessing, type ProcessingPlan } from '../audio/device/echo-canceller.js';
 import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
-import { INTERNAL_FAULT, VoicePeer } from '../peer/voice-peer.js';
+import { DEVICE_FAILURE, INTERNAL_FAULT, VoicePeer } from '../peer/voice-peer.js';
 import { DEFAULT_RECONNECT_TIMEOUT_MS, JoinError, MoveError } from '../peer/signalling-client.js';
 import { collect, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { Output } from './output.js';
-import { EXIT_CODES } from './exit-codes.js';
+import { EXIT_CODES, ExitError, exitCodeForServerFailure, type ExitCode } from './exit-codes.js';
 import { FAULT_EXIT_DEADLINE_MS, watchForInternalFaults } from './fault-guard.js';
 import { exitCodeFor, printVerdicts, writeJunitReport } from './verdict-output.js';
 import { ExpectationSyntaxError, parseExpectFlag, parseExpectSilenceFlag } from '../scenario/expectation.js';
@@ -120,7 +121,7 @@ async function startProcessing(flags: JoinFlags, logger: Logger): Promise<{ canc
     return { canceller: await EchoCanceller.start(plan.processing, logger), routeOutput: plan.routeOutput };
   } catch (error) {
     if (!(error instanceof EchoCancellerUnavailable)) throw error;
-    if (flags.denoise || flags.agc) throw new Error(`${flags.denoise ? '--denoise' : '--agc'} needs the sound server's audio processing, which is not available: ${error.message}`);
+    if (flags.denoise || flags.agc) throw new DeviceError(`${flags.denoise ? '--denoise' : '--agc'} needs the sound server's audio processing, which is not available: ${error.message}`);
     logger.warn(`echo cancellation is off: ${error.message}; use headphones, or --no-echo-cancel to say you know`);
     return null;
   }
@@ -187,13 +188,13 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     }
     wireEvents(peer, out);
 
-    let exitCode: number = EXIT_CODES.ok;
+    let exitCode: ExitCode = EXIT_CODES.ok;
     let stopWatchingFaults = (): void => undefined;
     let endRun: (reason: string) => void = () => undefined;
     const ended = new Promise<string>((resolve) => {
       endRun = resolve;
       const internalFault = (message: string): void => {
-        out.problem(`internal fault: ${message}; leaving (recordings are finalised). Please report this as a bug.`);
+        out.fatal(`internal fault: ${message}; leaving (recordings are finalised). Please report this as a bug.`, EXIT_CODES.internalFault);
         exitCode = EXIT_CODES.internalFault;
         resolve('internal fault');
         // Leaving must not hang on whatever broke.
@@ -203,13 +204,13 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       peer.once('source-ended', () => resolve('input ended'));
       peer.once('fatal', ({ message, code }) => {
         if (code === INTERNAL_FAULT) return internalFault(message);
-        out.problem(message);
-        exitCode = EXIT_CODES.failure;
-        resolve(code === undefined ? 'audio input or output failed' : code === 'unreachable' ? 'the server is gone' : 'the server refused our return');
+        exitCode = code === undefined ? EXIT_CODES.failure : code === DEVICE_FAILURE ? EXIT_CODES.device : exitCodeForServerFailure(code);
+        out.fatal(message, exitCode);
+        resolve(code === undefined ? 'audio input or output failed' : code === DEVICE_FAILURE ? 'an audio device failed' : exitCode === EXIT_CODES.unreachable ? 'the server is gone' : 'the server refused our return');
       });
       peer.once('refused', ({ code, message }) => {
-        out.problem(`${message} (${code})`);
-        exitCode = EXIT_CODES.failure;
+        exitCode = exitCodeForServerFailure(code);
+        out.fatal(`${message} (${code})`, exitCode);
         resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
       });
       void shutdown.then((signal) => resolve(signal));
@@ -222,7 +223,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     } catch (error) {
       await peer.stop();
       // The code lets a script tell refusals apart (token-expired, room-full, …).
-      if (error instanceof JoinError) throw new Error(`${error.message} (${error.code})`);
+      if (error instanceof JoinError) throw new ExitError(`${error.message} (${error.code})`, exitCodeForServerFailure(error.code));
       throw error;
     }
     // Expectation times, and --duration, count from the join.

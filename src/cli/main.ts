@@ -7,8 +7,7 @@ import { devicesCommand } from './devices-command.js';
 import { demoCommand } from './demo-command.js';
 import { loadCommand } from './load-command.js';
 import { tokenCommand } from './token-command.js';
-import { UsageError } from './process.js';
-import { EXIT_CODES } from './exit-codes.js';
+import { EXIT_CODES, exitCodeForError, exitCodeName, type ExitCode } from './exit-codes.js';
 import { scenarioCommand } from './scenario-command.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -38,13 +37,22 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed its message (help, version, or the error itself).
-      process.exit(error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage);
+      if (error.exitCode === 0) process.exit(EXIT_CODES.ok);
+      return fail(error.message.replace(/^error: /, ''), EXIT_CODES.usage, argv, false);
     }
-    if (error instanceof UsageError) {
-      process.stderr.write(`voxroom: ${error.message}\n`);
-      process.exit(EXIT_CODES.usage);
-    }
-    process.stderr.write(`voxroom: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(EXIT_CODES.failure);
+    fail(error instanceof Error ? error.message : String(error), exitCodeForError(error), argv, true);
   }
+}
+
+/** Ends the program for a failure that stopped a command: a sentence on stderr, with --json also an `error` event on stdout. */
+function fail(message: string, exitCode: ExitCode, argv: string[], printMessage: boolean): never {
+  if (printMessage) process.stderr.write(`voxroom: ${message}\n`);
+  if (wantsJson(argv)) process.stdout.write(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, code: exitCodeName(exitCode), exitCode, fatal: true }) + '\n');
+  process.exit(exitCode);
+}
+
+/** Whether the command line asked for --json (before a `--`), even if commander could not parse it. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }

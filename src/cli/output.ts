@@ -1,6 +1,7 @@
 // What `voxroom join` prints on stdout: human sentences, or with --json one object per line.
 import type { MemberState } from '../protocol.js';
 import type { PeerStatus } from '../peer/voice-peer.js';
+import { exitCodeName, type ExitCode } from './exit-codes.js';
 
 export class Output {
   constructor(readonly json: boolean) {}
@@ -12,6 +13,12 @@ export class Output {
 
   problem(message: string, peer?: string): void {
     if (this.json) this.line(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, ...(peer ? { peer } : {}) }));
+    else process.stderr.write(`voxroom: ${message}\n`);
+  }
+
+  /** A problem that ends the run with `exitCode` (named for scripts in `code`); the `ended` event follows. */
+  fatal(message: string, exitCode: ExitCode): void {
+    if (this.json) this.line(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, code: exitCodeName(exitCode), exitCode, fatal: true }));
     else process.stderr.write(`voxroom: ${message}\n`);
   }
 

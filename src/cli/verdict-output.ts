@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { junitXml, type JunitSuite } from '../scenario/junit-report.js';
 import type { Verdict } from '../scenario/verdict.js';
-import { EXIT_CODES } from './exit-codes.js';
+import { EXIT_CODES, type ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
 
 /** A table for people (result, expectation, what was measured), an `expectation` event each with --json. */
@@ -28,6 +28,6 @@ export async function writeJunitReport(path: string, suites: readonly JunitSuite
   }
 }
 
-export function exitCodeFor(verdicts: readonly Verdict[]): number {
+export function exitCodeFor(verdicts: readonly Verdict[]): ExitCode {
   return verdicts.every((v) => v.passed) ? EXIT_CODES.ok : EXIT_CODES.expectationsFailed;
 }

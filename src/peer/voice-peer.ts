@@ -9,6 +9,7 @@ import { isPolite, mayBeHeard, type IceServer, type Member, type MemberState, ty
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
+import { DeviceError } from '../audio/device/device-error.js';
 import { AudioEngine, type RemoteAudioStatus } from '../audio/engine.js';
 import type { Frame } from '../audio/format.js';
 import { MAX_GAIN } from '../audio/mixer.js';
@@ -87,6 +88,8 @@ export interface PeerStatus {
 
 /** The 'fatal' code of a fault in voxroom itself (a tick that threw), as opposed to the outside world failing. */
 export const INTERNAL_FAULT = 'internal-fault';
+/** The 'fatal' code of an audio device that stopped (an output file that failed has none). */
+export const DEVICE_FAILURE = 'device';
 
 export interface VoicePeerEvents {
   joined: [info: { self: Member; peers: Member[]; map: RoomLayout | null; renamed: boolean; resumed: boolean }];
@@ -108,6 +111,7 @@ export interface VoicePeerEvents {
    * The peer cannot go on (an audio device failed, the server is gone or refused our return, or
    * an internal fault: code INTERNAL_FAULT); stop() it, which finalises every file.
    */
+  /** The peer cannot go on: `code` is INTERNAL_FAULT, DEVICE_FAILURE, or the server's (or `unreachable`) when it gave up on the server. */
   fatal: [info: { message: string; code?: string }];
   /**
    * The peer has left the room for good: another session joined under its name
@@ -161,7 +165,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       capture: !options.listenOnly,
       onSpeakingChange: (speaking) => this.publishState({ speaking }),
       onSourceEnded: () => this.emit('source-ended'),
-      onBackendFailure: (error) => this.emit('fatal', { message: error.message }),
+      onBackendFailure: (error) => this.emit('fatal', { message: error.message, ...(error instanceof DeviceError ? { code: DEVICE_FAILURE } : {}) }),
       onFault: (error) => this.emit('fatal', { message: error.message, code: INTERNAL_FAULT }),
       onRecordingProblem: (message) => this.emit('problem', { message }),
     });

@@ -121,12 +121,22 @@ describe('voxroom join', () => {
 
   it('says clearly what is wrong: unreachable server, full room, bad flags, missing files', async () => {
     const unreachable = await runCli(['join', 'x', '--server', 'http://127.0.0.1:9', '--input', 'silence', '--output', 'null']);
-    expect(unreachable.code).toBe(1);
+    expect(unreachable.code).toBe(5);
     expect(unreachable.stderr).toMatch(/cannot reach the voxroom server \(http:\/\/127\.0\.0\.1:9: .*\); is "voxroom serve" running/);
+    // With --json the same failure is an `error` event on stdout too, named for scripts.
+    const unreachableJson = await runCli(['join', 'x', '--server', 'http://127.0.0.1:9', '--input', 'silence', '--output', 'null', '--json']);
+    expect(unreachableJson.code).toBe(5);
+    expect(JSON.parse(unreachableJson.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'error', code: 'unreachable', exitCode: 5, fatal: true, message: expect.stringMatching(/cannot reach the voxroom server/) });
+    const usageJson = await runCli(['join', 'x', '--input', 'bogus', '--json']);
+    expect(usageJson.code).toBe(2);
+    expect(JSON.parse(usageJson.stdout.trim())).toMatchObject({ event: 'error', code: 'usage', exitCode: 2, message: expect.stringMatching(/"bogus" is not an input/) });
+    const unknownFlagJson = await runCli(['join', 'x', '--bogus-flag', '--json']);
+    expect(unknownFlagJson.code).toBe(2);
+    expect(JSON.parse(unknownFlagJson.stdout.trim())).toMatchObject({ event: 'error', code: 'usage', exitCode: 2, message: expect.stringMatching(/unknown option '--bogus-flag'/) });
 
     const sitters = await Promise.all(['a', 'b', 'c', 'd'].map((name) => runCliInBackground(['join', 'full', '--server', serverUrl, '--name', name, '--input', 'silence', '--output', 'null'], /joined as/)));
     const full = await runCli(['join', 'full', '--server', serverUrl, '--input', 'silence', '--output', 'null']);
-    expect(full.code).toBe(1);
+    expect(full.code).toBe(6);
     expect(full.stderr).toMatch(/room "full" is full \(4 peers\)/);
     for (const sitter of sitters) sitter.kill('SIGTERM');
     await Promise.all(sitters.map((s) => exitOf(s)));

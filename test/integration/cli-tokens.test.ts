@@ -134,18 +134,33 @@ describe('voxroom serve: open servers and TURN secrets', () => {
 });
 
 describe('voxroom join --token', () => {
-  it('a join refused for its token ends with the refusal and its code, and a non-zero exit', async () => {
+  it('a join refused for its token ends with the refusal and its code, and exit code 6', async () => {
     const { url } = await serve(['--token-secret-file', secretFile]);
     const base = ['join', 'lobby', '--server', url, '--input', 'silence', '--output', 'null'];
     const missing = await runCli(base, { env: CLEAN });
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(6);
     expect(missing.stderr).toMatch(/room "lobby" needs a room token.*\(token-required\)/);
     const elsewhere = await mint(['--room', 'kitchen', '--name', 'bot', '--token-secret-file', secretFile]);
     const wrongRoom = await runCli(base, { env: { ...CLEAN, VOXROOM_TOKEN: elsewhere } });
-    expect(wrongRoom.code).toBe(1);
+    expect(wrongRoom.code).toBe(6);
     expect(wrongRoom.stderr).toMatch(/the room token is for room "kitchen", not room "lobby".*\(token-wrong-room\)/);
     const forged = await runCli([...base, '--token', 'garbage'], { env: CLEAN });
-    expect(forged.code).toBe(1);
+    expect(forged.code).toBe(6);
     expect(forged.stderr).toMatch(/not a well-formed signed token.*\(token-invalid\)/);
+  });
+
+  it('a session replaced by another under its token name ends with exit code 6 and a fatal error event', async () => {
+    const { url } = await serve(['--token-secret-file', secretFile]);
+    const token = await mint(['--room', 'lobby', '--name', 'alice', '--token-secret-file', secretFile]);
+    const args = ['join', 'lobby', '--server', url, '--input', 'silence', '--output', 'null', '--json'];
+    const first = await startCli(args, /"event":"joined"/, { ...CLEAN, VOXROOM_TOKEN: token });
+    running.push(first);
+    const second = await startCli(args, /"event":"joined"/, { ...CLEAN, VOXROOM_TOKEN: token });
+    running.push(second);
+    const { code } = await exitOf(first.child);
+    expect(code).toBe(6);
+    const events = first.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string });
+    expect(events.find((event) => event.event === 'error')).toMatchObject({ code: 'refused', exitCode: 6, fatal: true, message: expect.stringMatching(/another session joined room "lobby" as "alice".*\(session-replaced\)/) });
+    expect(events.at(-1)).toMatchObject({ event: 'ended', reason: 'another session took this name' });
   });
 });

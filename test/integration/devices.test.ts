@@ -109,14 +109,14 @@ describe('audio devices', () => {
 
   it('names what is wrong with a device that does not exist', async () => {
     const byName = await runCli(['join', 'x', '--server', serverUrl, '--input', 'device:Nonexistent Mic', '--output', 'null']);
-    expect(byName.code).toBe(1);
+    expect(byName.code).toBe(7);
     expect(byName.stderr).toMatch(/no input device matches "Nonexistent Mic"; input devices: 0: pulse, 1: default/);
     const byIndex = await runCli(['join', 'x', '--server', serverUrl, '--input', 'silence', '--output', 'device:42']);
-    expect(byIndex.code).toBe(1);
+    expect(byIndex.code).toBe(7);
     expect(byIndex.stderr).toMatch(/no output device has index 42/);
   });
 
-  it('a device that dies mid-call gives a clear message, exit code 1 and intact recordings', async () => {
+  it('a device that dies mid-call gives a clear message, exit code 7 and intact recordings', async () => {
     const recordDir = join(scratch, 'dying');
     const speaker = await startCli(['join', 'dying', '--server', serverUrl, '--name', 'speaker', '--input', 'tone:440', '--output', 'null'], /joined/);
     const listener = await startCli(['join', 'dying', '--server', serverUrl, '--name', 'listener', '--input', 'silence', '--output', 'default', '--record-dir', recordDir], /connected/, bob.env);
@@ -125,7 +125,7 @@ describe('audio devices', () => {
     expect(workers).toHaveLength(1);
     process.kill(workers[0]!, 'SIGKILL');
     const exit = await exitOf(listener.child);
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(7);
     expect(listener.output().stderr).toMatch(/the output device stopped: its audio process ended \(killed by SIGKILL/);
     const recording = join(recordDir, 'speaker.wav');
     expectCompleteWav(recording);

@@ -42,11 +42,11 @@ describe('without PortAudio (naudiodon cannot load)', () => {
 
   it('says what is missing when asked for devices', async () => {
     const listed = await run(['devices']);
-    expect(listed.code).toBe(1);
+    expect(listed.code).toBe(7);
     expect(listed.stderr).toMatch(/PortAudio \(the optional naudiodon module\) could not be loaded/);
     expect(listed.stderr).toMatch(/npm install|file\/tone inputs/);
     const joined = await run(['join', 'room', '--server', 'http://127.0.0.1:9', '--input', 'default', '--output', 'null']);
-    expect(joined.code).toBe(1);
+    expect(joined.code).toBe(7);
     expect(joined.stderr).toMatch(/naudiodon module\) could not be loaded/);
   });
 });

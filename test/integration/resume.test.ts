@@ -134,7 +134,7 @@ describe('a lost server never stops the audio', () => {
     }
   });
 
-  it('a peer whose server does not come back gives up after --reconnect-timeout: a message and exit 1, files complete', async () => {
+  it('a peer whose server does not come back gives up after --reconnect-timeout: a message and exit 5, files complete', async () => {
     const port = await freePort();
     const server = await serve(port);
     const url = server.match[1]!;
@@ -144,7 +144,7 @@ describe('a lost server never stops the audio', () => {
     server.child.kill('SIGKILL');
     const started = Date.now();
     const { code } = await exitOf(child);
-    expect(code).toBe(1);
+    expect(code).toBe(5);
     expect(Date.now() - started).toBeLessThan(4000);
     expect(output().stderr).toMatch(/lost the voxroom server at http:\/\/127\.0\.0\.1:\d+ and could not get back within 2 s; is it running\?/);
     expect(output().stdout).toMatch(/left the room \(the server is gone\)/);

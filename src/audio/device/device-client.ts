@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger, type Logger } from '../../log.js';
 import type { AudioSink, AudioSource, BackendFailureHandler } from '../backend.js';
 import { samplesToMs, silentFrame, type ChannelCount, type Frame, type MixFrame } from '../format.js';
+import { DeviceError } from './device-error.js';
 import { selectDevice } from './device-select.js';
 import { LATENCY_PRESETS, outputBufferMs, type LatencySettings } from './latency.js';
 import type { DeviceInfo, Direction, OpenedStream, ParentMessage, WorkerMessage, WorkerStats } from './worker-protocol.js';
@@ -111,8 +112,18 @@ export async function listAudioDevices(logger: Logger = silentLogger): Promise<D
     const reply = worker.expect('devices', 'list its devices');
     worker.send({ type: 'list' });
     return (await reply).devices;
+  } catch (error) {
+    throw new DeviceError((error as Error).message);
   } finally {
     await worker.close();
+  }
+}
+
+function pickDevice(devices: DeviceInfo[], wanted: string | null, direction: Direction): DeviceInfo {
+  try {
+    return selectDevice(devices, wanted, direction);
+  } catch (error) {
+    throw new DeviceError((error as Error).message);
   }
 }
 
@@ -120,7 +131,7 @@ export async function listAudioDevices(logger: Logger = silentLogger): Promise<D
 async function openWorkerStream(direction: Direction, wanted: string | null, options: DeviceOptions): Promise<{ worker: DeviceWorker; stream: OpenedStream; latency: LatencySettings }> {
   const logger = options.logger ?? silentLogger;
   const latency = options.latency ?? LATENCY_PRESETS.normal;
-  const device = selectDevice(await listAudioDevices(logger), wanted, direction);
+  const device = pickDevice(await listAudioDevices(logger), wanted, direction);
   const routed = options.soundServerDevice === undefined ? {} : { [direction === 'input' ? 'PULSE_SOURCE' : 'PULSE_SINK']: options.soundServerDevice };
   const worker = new DeviceWorker(logger, { ...process.env, ...routed });
   try {
@@ -132,7 +143,7 @@ async function openWorkerStream(direction: Direction, wanted: string | null, opt
     return { worker, stream, latency };
   } catch (error) {
     await worker.close();
-    throw new Error(`cannot open ${direction} device "${device.name}": ${(error as Error).message}`);
+    throw new DeviceError(`cannot open ${direction} device "${device.name}": ${(error as Error).message}`);
   }
 }
 
@@ -143,7 +154,7 @@ function watchFailures(worker: DeviceWorker, direction: Direction, isClosing: ()
   const report = (message: string): void => {
     if (reported || isClosing()) return;
     reported = true;
-    handler?.(new Error(`the ${direction} device stopped: ${message}`));
+    handler?.(new DeviceError(`the ${direction} device stopped: ${message}`));
   };
   worker.on('message', (message) => {
     if (message.type === 'error') report(message.message);
