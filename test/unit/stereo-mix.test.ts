@@ -23,6 +23,37 @@ describe('StereoMixer', () => {
     expect(new Set(out.filter((_, i) => i % 2 === 1))).toEqual(new Set([200]));
   });
 
+  it('sums any number of inputs (taken four, two and one at a time) as a plain per-sample mix would, ramps included', () => {
+    for (let count = 1; count <= 9; count++) {
+      const mixer = new StereoMixer();
+      const inputs = Array.from({ length: count }, (_, n) => ({
+        frame: Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => ((i * 37 + n * 101) % 200) - 100),
+        left: new SmoothedGain(0.1 * (n + 1)),
+        right: new SmoothedGain(0.05 * (n + 1)),
+      }));
+      mixer.mix(inputs);
+      inputs.forEach((input, n) => {
+        input.left.set(0.3 + 0.02 * n);
+        input.right.set(n % 2 === 0 ? 0 : 0.9);
+      });
+      const expected = { left: new Float64Array(FRAME_SAMPLES), right: new Float64Array(FRAME_SAMPLES) };
+      inputs.forEach((input, n) => {
+        const from = { left: 0.1 * (n + 1), right: 0.05 * (n + 1) };
+        const to = { left: 0.3 + 0.02 * n, right: n % 2 === 0 ? 0 : 0.9 };
+        for (let i = 0; i < FRAME_SAMPLES; i++) {
+          const at = (i + 1) / FRAME_SAMPLES;
+          expected.left[i] += input.frame[i]! * (from.left + (to.left - from.left) * at);
+          expected.right[i] += input.frame[i]! * (from.right + (to.right - from.right) * at);
+        }
+      });
+      const out = mixer.mix(inputs);
+      for (let i = 0; i < FRAME_SAMPLES; i++) {
+        expect(Math.abs(out[2 * i]! - expected.left[i]!), `${count} inputs, left sample ${i}`).toBeLessThanOrEqual(1);
+        expect(Math.abs(out[2 * i + 1]! - expected.right[i]!), `${count} inputs, right sample ${i}`).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
   it('ramps a changed gain across one frame on its side only (no clicks when someone walks)', () => {
     const mixer = new StereoMixer();
     const left = new SmoothedGain(1);
