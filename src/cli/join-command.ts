@@ -154,6 +154,7 @@ function parseExpectations(flags: JoinFlags, name: string): ExpectationSet | nul
 
 async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   if (!ROOM_ID_PATTERN.test(room)) throw new UsageError(`"${room}" is not a room id; use 1–64 letters, digits, _ and -`);
+  if (flags.server.split(',').every((url) => url.trim() === '')) throw new UsageError('no server given; pass --server URL (or several: URL1,URL2)');
   const volumes = parseVolumes(flags.volume);
   const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json) });
   const out = new Output(Boolean(flags.json));

@@ -44,7 +44,8 @@ abstract class CodedError<Code extends string> extends Error {
   }
 }
 
-export class JoinError extends CodedError<ProtocolError['code'] | 'unreachable' | 'timeout' | 'session-replaced'> {}
+/** `connection-refused`: the server would not take our connection at all (its connection limits). */
+export class JoinError extends CodedError<ProtocolError['code'] | 'unreachable' | 'timeout' | 'session-replaced' | 'connection-refused'> {}
 
 interface SignallingEvents {
   joined: [room: JoinedRoom, resumed: boolean];
@@ -82,6 +83,8 @@ export class MoveError extends CodedError<RequestFailure> {}
 export class AdminError extends CodedError<RequestFailure> {}
 
 const ACK_TIMEOUT_MS = 10_000;
+/** How long to wait for a server that refused a connection to say why. */
+const PROBE_TIMEOUT_MS = 2_000;
 /** How long a peer tries to get back to an unreachable server before it gives up. */
 export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
 
@@ -215,7 +218,10 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
         this.socket.connect();
       });
       if (!error) return this.sendJoin(false);
-      failures.push(`${this.serverUrls[this.serverIndex]}: ${error.message}`);
+      const url = this.serverUrls[this.serverIndex]!;
+      const refusal = await connectionRefusal(url);
+      if (refusal !== null) throw new JoinError('connection-refused', `the voxroom server at ${url} refused the connection: ${refusal}`);
+      failures.push(`${url}: ${error.message}`);
     }
     throw new JoinError('unreachable', `cannot reach the voxroom server (${failures.join('; ')}); is "voxroom serve" running there? check --server`);
   }
@@ -382,6 +388,22 @@ function ackWithin<T>(ms: number, onResult: (result: T | null) => void): (result
 }
 
 /** "URL1,URL2" → the servers to try, in order (one URL is a list of one). */
+/**
+ * Why a server that answers refused our connection, or null. A refused WebSocket upgrade shows
+ * only as "websocket error" (the reason is in a body socket.io's client never reads), so ask the
+ * same endpoint over plain HTTP: a refusal comes back as 403 with engine.io's JSON message.
+ */
+async function connectionRefusal(url: string): Promise<string | null> {
+  try {
+    const response = await fetch(new URL('/socket.io/?EIO=4&transport=polling', url), { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    if (response.status !== 403) return null;
+    const body = (await response.json()) as { message?: unknown };
+    return typeof body.message === 'string' ? body.message.slice(0, 300) : 'no reason given';
+  } catch {
+    return null; // nobody there, or not a voxroom server: unreachable, as the connection said
+  }
+}
+
 export function serverUrlsOf(list: string): [string, ...string[]] {
   const urls = list.split(',').map((url) => url.trim()).filter((url) => url !== '');
   if (urls.length === 0) throw new JoinError('unreachable', 'no server given; pass --server URL (or several: URL1,URL2)');

@@ -108,10 +108,10 @@ export interface VoicePeerEvents {
   problem: [info: { message: string; peer?: string }];
   disconnected: [info: { reason: string }];
   /**
-   * The peer cannot go on (an audio device failed, the server is gone or refused our return, or
-   * an internal fault: code INTERNAL_FAULT); stop() it, which finalises every file.
+   * The peer cannot go on; stop() it, which finalises every file. `code`: INTERNAL_FAULT (a fault
+   * in voxroom), DEVICE_FAILURE (an audio device), the server's refusal or `unreachable` (it gave
+   * up on the server), none (an output file or a disk failed).
    */
-  /** The peer cannot go on: `code` is INTERNAL_FAULT, DEVICE_FAILURE, or the server's (or `unreachable`) when it gave up on the server. */
   fatal: [info: { message: string; code?: string }];
   /**
    * The peer has left the room for good: another session joined under its name
@@ -470,7 +470,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.incoming = null;
   }
 
-  /** The topology (playing or incoming) of this kind, if any: where its signals go. */
+  /** Fresh ICE servers (renewed TURN credentials) for every connection made or ICE-restarted from now on. */
   private renewIceServers(iceServers: IceServer[]): void {
     this.iceServers = iceServers;
     this.topology.renewIceServers(iceServers);
@@ -478,6 +478,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.logger.debug('fresh ICE servers', { turnUsers: iceServers.filter((server) => server.username !== undefined).map((server) => server.username) });
   }
 
+  /** The topology (playing or incoming) of this kind, if any: where its signals go. */
   private topologyOf(kind: MediaMode): MediaTopology | null {
     if (this.incoming?.topology.kind === kind) return this.incoming.topology;
     return this.topology.kind === kind ? this.topology : null;

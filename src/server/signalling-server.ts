@@ -381,7 +381,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     };
     const startIceRefresh = (): void => {
       stopIceRefresh();
-      if (iceRefreshMs === null) return;
+      // Gone while the room store answered: its disconnect has already stopped the refresh.
+      if (iceRefreshMs === null || !socket.connected) return;
       iceRefresh = setInterval(() => {
         const member = store.memberOf(socket.id);
         if (!member || !socket.connected) return stopIceRefresh();

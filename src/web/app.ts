@@ -510,7 +510,6 @@ class RoomClient {
     peer.row.remove();
   }
 
-  /** A peer's connection: its mesh link, or in SFU rooms the subscriber's while it carries the peer. */
   /** Renewed TURN credentials: connections made or ICE-restarted from now on use them. */
   private renewIceServers(iceServers: IceServer[]): void {
     this.iceServers = iceServers;
@@ -524,6 +523,7 @@ class RoomClient {
     }
   }
 
+  /** A peer's connection: its mesh link, or in SFU rooms the subscriber's while it carries the peer. */
   private connectionOf(peer: RemotePeer): RTCPeerConnectionState | 'never-started' {
     if (peer.pc) return peer.pc.connectionState;
     const carried = [...this.streams.values()].includes(peer.info.id);

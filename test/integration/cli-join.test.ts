@@ -119,6 +119,20 @@ describe('voxroom join', () => {
     expect(looped.stdout).toMatch(/"reason":"duration reached"/);
   });
 
+  it('a server that refuses the connection itself (its per-address limit) is a refusal, with its reason, not an unreachable server', async () => {
+    const limited = await startServeCli(['--max-connections-per-ip', '1']);
+    try {
+      const sitter = await runCliInBackground(['join', 'limited', '--server', limited.url, '--name', 'sitter', '--input', 'silence', '--output', 'null'], /joined as/);
+      const refused = await runCli(['join', 'limited', '--server', limited.url, '--input', 'silence', '--output', 'null']);
+      sitter.kill('SIGTERM');
+      await exitOf(sitter);
+      expect(refused.code, refused.stderr).toBe(6);
+      expect(refused.stderr).toMatch(/the voxroom server at http:\/\/127\.0\.0\.1:\d+ refused the connection: at most 1 connections per address; close some first \(connection-refused\)/);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('says clearly what is wrong: unreachable server, full room, bad flags, missing files', async () => {
     const unreachable = await runCli(['join', 'x', '--server', 'http://127.0.0.1:9', '--input', 'silence', '--output', 'null']);
     expect(unreachable.code).toBe(5);
@@ -149,6 +163,7 @@ describe('voxroom join', () => {
       [['join', 'bad room!', '--input', 'silence'], 2, /not a room id/],
       [['join', 'x', '--duration', '-3'], 2, /not a positive number of seconds/],
       [['join', 'x', '--latency', 'warp'], 2, /not a latency/],
+      [['join', 'x', '--server', ' , '], 2, /no server given; pass --server URL/],
       // An input file that cannot be played is a usage error (README, "Exit codes").
       [['join', 'x', '--input', `file:${join(scratch, 'missing.wav')}`, '--output', 'null'], 2, /cannot read input file .*missing\.wav: ENOENT/],
       [['join', 'x', '--input', `file:${VOXROOM_BIN}`, '--output', 'null'], 2, /is not a WAV file/],
