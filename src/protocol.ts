@@ -210,6 +210,14 @@ export function mayBeHeard(state: Pick<MemberState, 'grants' | 'serverMuted'>): 
   return state.grants.includes('speak') && !state.serverMuted;
 }
 
+/**
+ * Whether a member may hear the room: it holds the `listen` grant. In a mesh every voxroom
+ * client sends such a member nothing; through the SFU it is never subscribed to anyone.
+ */
+export function mayHear(state: Pick<MemberState, 'grants'>): boolean {
+  return state.grants.includes('listen');
+}
+
 /** What a member may change about itself with `update-state`: some of its own fields, at least one. */
 export const MemberStatePatchSchema = SelfStateSchema.partial().refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change');
 export type MemberStatePatch = z.infer<typeof MemberStatePatchSchema>;

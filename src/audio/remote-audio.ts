@@ -89,6 +89,11 @@ class RemoteAudio {
     this.retarget();
   }
 
+  get mayBeHeard(): boolean {
+    return this.audible;
+  }
+
+  /** Also keeps its audio out of recordings and observers: a member who may not be heard is heard nowhere. */
   setAudible(audible: boolean): void {
     this.audible = audible;
     this.retarget();
@@ -226,7 +231,8 @@ export class RemoteAudioRegistry {
       const frame = remote.buffer.pull();
       remote.meter.update(frame);
       const pulled = remote.pulled;
-      pulled.frame = frame;
+      // Recordings and expectations get what the mix plays: nothing from a member who may not be heard.
+      pulled.frame = remote.mayBeHeard ? frame : null;
       pulled.gain = remote.gain.value;
       frames.push(pulled);
       if (frame) inputs.push({ frame, gain: remote.gain, left: remote.left, right: remote.right });

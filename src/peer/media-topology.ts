@@ -41,6 +41,11 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
   /** A roommate to exchange audio with. `weAreNewcomer` is true when it was here before us. */
   addMember(peer: PeerInfo, weAreNewcomer: boolean): void;
   removeMember(id: string): void;
+  /**
+   * Whether a roommate may hear us (its `listen` grant). A mesh sends nothing to one who may
+   * not, from its first connection on; in SFU rooms the server enforces it.
+   */
+  setListening(id: string, listening: boolean): void;
   /** A roommate's signal (mesh negotiation). */
   handleSignal(signal: RelayedSignal): void;
   /** The server's offer for our subscriber connection (SFU rooms). */

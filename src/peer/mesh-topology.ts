@@ -63,6 +63,8 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
   private readonly logger: Logger;
   private self: PeerInfo | null = null;
   private iceServers: IceServer[] = [];
+  /** Roommates who may not hear (no `listen` grant): their links carry nothing from us. */
+  private readonly deaf = new Set<string>();
   private closed = false;
   retries = 0;
 
@@ -74,8 +76,16 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
   reset(self: PeerInfo, iceServers: IceServer[]): void {
     for (const id of [...this.pairs.keys()]) this.dropPair(id, 'rejoined');
     for (const id of [...this.pending.keys()]) this.clearPending(id);
+    this.deaf.clear();
     this.self = self;
     this.iceServers = iceServers;
+  }
+
+  setListening(id: string, listening: boolean): void {
+    if (listening === !this.deaf.has(id)) return;
+    if (listening) this.deaf.delete(id);
+    else this.deaf.add(id);
+    this.pairs.get(id)?.link?.setSending(listening);
   }
 
   renewIceServers(iceServers: IceServer[]): void {
@@ -98,6 +108,7 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
   }
 
   removeMember(id: string): void {
+    this.deaf.delete(id);
     this.dropPair(id, 'peer left');
     this.clearPending(id);
   }
@@ -200,6 +211,7 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
       initiator,
       iceServers: this.iceServers,
       track: this.options.listenOnly ? null : this.track,
+      sending: !this.deaf.has(peer.id),
       sendSignal: (data) => this.options.sendSignal(peer.id, data),
       onAudio: (data) => this.options.onAudio(peer, data),
       logger: this.logger.child({ peer: peer.name }),

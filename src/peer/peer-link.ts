@@ -16,6 +16,8 @@ export interface PeerLinkOptions {
   /** True for the newcomer: it sends the first offer. */
   initiator: boolean;
   iceServers: IceServer[];
+  /** False: the track's section stays, but nothing is sent on it (a roommate without `listen`). */
+  sending?: boolean;
   /** Our outgoing audio; the link adds it to its own transceiver. null: receive only (no encoder). */
   track: WrtcTrack | null;
   sendSignal: (data: SignalData) => void;
@@ -44,6 +46,8 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private ignoreOffer = false;
   private negotiated = false;
   private closed = false;
+  /** Whether our track goes out (options.sending); see setSending. */
+  private sending: boolean;
   private iceRestarts = 0;
   private recoveryTimer: NodeJS.Timeout | null = null;
   private state: RTCPeerConnectionState = 'new';
@@ -53,6 +57,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   constructor(private readonly options: PeerLinkOptions) {
     super();
     this.remote = options.remote;
+    this.sending = options.sending ?? true;
     this.pc = new RTCPeerConnection(connectionConfiguration(options.iceServers));
     this.pc.onicecandidate = ({ candidate }) => {
       if (!candidate || this.closed) return;
@@ -83,6 +88,30 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       // a transceiver that addTrack made (JSEP 5.10), so the track keeps one m-section.
       if (options.track) this.pc.addTrack(options.track);
       else this.pc.addTransceiver('audio', { direction: 'recvonly' });
+      if (options.track && !this.sending) this.applySending();
+    }
+  }
+
+  /**
+   * Sends our track, or nothing, on the section it has (replaceTrack: no renegotiation). Used to
+   * send nothing to a roommate who may not hear (no `listen` grant): enforced by the sender.
+   */
+  setSending(sending: boolean): void {
+    if (this.closed || this.sending === sending) return;
+    this.sending = sending;
+    this.applySending();
+  }
+
+  private get outgoingTrack(): WrtcTrack | null {
+    return this.sending ? (this.options.track ?? null) : null;
+  }
+
+  private applySending(): void {
+    if (!this.options.track) return;
+    for (const transceiver of this.pc.getTransceivers()) {
+      if (transceiver.direction !== 'sendrecv' && transceiver.direction !== 'sendonly') continue;
+      if (transceiver.sender.track === this.outgoingTrack) continue;
+      transceiver.sender.replaceTrack(this.outgoingTrack).catch((error: Error) => this.options.logger.warn('could not change what we send', { peer: this.remote.name, error: error.message }));
     }
   }
 
@@ -198,8 +227,8 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     for (const orphan of audio) if (orphan.mid === null) orphan.stop();
     if (!this.options.track) {
       transceiver.direction = 'recvonly';
-    } else if (transceiver.sender.track !== this.options.track) {
-      void transceiver.sender.replaceTrack(this.options.track);
+    } else if (transceiver.direction !== 'sendrecv' || transceiver.sender.track !== this.outgoingTrack) {
+      if (transceiver.sender.track !== this.outgoingTrack) void transceiver.sender.replaceTrack(this.outgoingTrack);
       transceiver.direction = 'sendrecv';
     }
   }

@@ -74,6 +74,9 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
     }
   }
 
+  /** The server does not subscribe a member without `listen` to anyone: nothing to do here. */
+  setListening(): void {}
+
   addMember(peer: PeerInfo): void {
     this.members.set(peer.id, peer);
   }

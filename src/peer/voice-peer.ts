@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, mayBeHeard, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
+import { isPolite, mayBeHeard, mayHear, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
@@ -447,7 +447,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     const timer = setTimeout(() => this.promoteIncoming('timeout'), SWITCH_TIMEOUT_MS);
     this.incoming = { topology, readiness, timer };
     topology.reset(this.self, this.iceServers);
-    for (const member of this.members.values()) topology.addMember(member, !isPolite(this.self.id, member.id));
+    for (const member of this.members.values()) {
+      topology.setListening(member.id, mayHear(member.state));
+      topology.addMember(member, !isPolite(this.self.id, member.id));
+    }
     this.emit('media-changed', { media, reason });
   }
 
@@ -529,8 +532,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.placeRemote(member);
     this.logger.info('peer joined', { peer: member.name });
     this.emit('peer-joined', member);
-    this.topology.addMember(member, weAreNewcomer);
-    this.incoming?.topology.addMember(member, weAreNewcomer);
+    for (const topology of [this.topology, this.incoming?.topology]) {
+      topology?.setListening(member.id, mayHear(member.state));
+      topology?.addMember(member, weAreNewcomer);
+    }
   }
 
   private removeMember(id: string): void {
@@ -560,6 +565,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     // Grants are enforced where the media is: a member without speak, or server-muted, is not
     // played whatever its own client sends.
     this.engine.setAudible(member.name, mayBeHeard(state));
+    this.topology.setListening(id, mayHear(state));
+    this.incoming?.topology.setListening(id, mayHear(state));
     this.emit('peer-updated', updated);
   }
 

@@ -94,6 +94,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
    * Kept apart from the member records, so it may be set before the member joins.
    */
   private readonly unforwarded = new Set<string>();
+  /** Members who may not hear (no `listen` grant): never subscribed to anyone. */
+  private readonly deaf = new Set<string>();
   private nextRoomId = 1;
   private closed = false;
 
@@ -201,6 +203,31 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     }
   }
 
+  /**
+   * Whether this member is subscribed to the others. Enforced here: a member without `listen`
+   * gets no subscriber connection, so nothing of the room reaches it, whatever its client does.
+   */
+  setListening(memberId: string, listening: boolean): void {
+    if (listening === !this.deaf.has(memberId)) return;
+    if (listening) this.deaf.delete(memberId);
+    else this.deaf.add(memberId);
+    const member = this.members.get(memberId);
+    if (!member) return;
+    if (listening) return this.syncSubscription(member);
+    const feeds = [...member.subscribed];
+    member.subscribed.clear();
+    if (!member.subscriber || feeds.length === 0) return;
+    const subscriber = member.subscriber;
+    member.chain = member.chain.then(async () => {
+      try {
+        const updated = await subscriber.update({ unsubscribe: feeds.map((feed) => ({ feed })) });
+        if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams ?? []);
+      } catch (error) {
+        this.logger.warn('Janus: could not unsubscribe a member who may no longer hear', { member: memberId, error: (error as Error).message });
+      }
+    });
+  }
+
   /** A feed whose owner may be heard: the only ones listeners are subscribed or switched to. */
   private isForwarded(room: SfuRoom, feed: number): boolean {
     const owner = room.feeds.get(feed);
@@ -275,6 +302,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     member.answered?.();
     this.members.delete(memberId);
     this.unforwarded.delete(memberId);
+    this.deaf.delete(memberId);
     const room = member.room;
     room.members.delete(memberId);
     if (member.feed !== null) {
@@ -349,7 +377,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   /** Brings the member's subscriber connection to every feed of its room but its own. */
   private syncSubscription(member: SfuMember): void {
     member.chain = member.chain.then(async () => {
-      if (member.left || this.closed) return;
+      if (member.left || this.closed || this.deaf.has(member.id)) return;
       const capacity = this.maxSpeakers - member.subscribed.size;
       // The ones talking first, then those who talked last: they are the likeliest to be heard.
       const wanted = [...member.room.feeds.keys()]
@@ -434,7 +462,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     if (!Number.isFinite(this.maxSpeakers)) return;
     for (const memberId of room.members) {
       const member = this.members.get(memberId);
-      if (!member || member.feed === feed || member.subscribed.has(feed)) continue;
+      if (!member || member.feed === feed || member.subscribed.has(feed) || this.deaf.has(memberId)) continue;
       if (member.subscribed.size < this.maxSpeakers) {
         this.syncSubscription(member);
         continue;

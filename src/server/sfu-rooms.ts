@@ -23,6 +23,8 @@ export interface SfuRoomsHooks {
   membersOf(room: string): string[];
   /** Whether a member's audio may be forwarded to the others (its speak grant, no server-mute). */
   mayForward(memberId: string): boolean;
+  /** Whether a member may be subscribed to the others (its listen grant). */
+  mayListen(memberId: string): boolean;
 }
 
 export interface SfuRoomsOptions {
@@ -138,6 +140,7 @@ export class SfuRooms {
   /** A member's grants or server-mute changed: its media server forwards it, or stops, accordingly. */
   forwardingChanged(memberId: string): void {
     this.driverOf(memberId)?.setForwarded(memberId, this.hooks.mayForward(memberId));
+    this.driverOf(memberId)?.setListening(memberId, this.hooks.mayListen(memberId));
   }
 
   /** How a room carries audio now (mesh for a room this does not track yet). */
@@ -243,6 +246,7 @@ export class SfuRooms {
     this.sfuMembers.set(memberId, room);
     // Before it publishes: a member who may not be heard is never subscribed to.
     driver.setForwarded(memberId, this.hooks.mayForward(memberId));
+    driver.setListening(memberId, this.hooks.mayListen(memberId));
     driver.join(room, memberId).catch((error: Error) => {
       if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
       this.logger.warn('Janus: join failed', { member: memberId, error: error.message });

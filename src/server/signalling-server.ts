@@ -23,6 +23,7 @@ import {
   SignalRequestSchema,
   describeIssues,
   mayBeHeard,
+  mayHear,
   type AdminAck,
   type ClientToServerEvents,
   type ErrorCode,
@@ -217,6 +218,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         // SFU rooms are single-node (a cluster refuses --janus): the member is this node's.
         const member = store.localMemberById(memberId);
         return member !== null && mayBeHeard(member.state);
+      },
+      mayListen: (memberId) => {
+        const member = store.localMemberById(memberId);
+        return member !== null && mayHear(member.state);
       },
     },
     logger,
@@ -539,7 +544,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const parsed = MemberStatePatchSchema.safeParse(args[0]);
       if (!parsed.success) return refuse(socket, 'bad-request', `invalid update-state: ${describeIssues(parsed.error)}`, ack);
       const current = store.memberOf(socket.id);
-      const patch = current && sfu.isSfuMember(current.id) ? { ...parsed.data, speaking: undefined } : parsed.data;
+      // In SFU rooms Janus says who speaks; a member who may not be heard never shows as speaking.
+      const patch = current && sfu.isSfuMember(current.id) ? { ...parsed.data, speaking: undefined } : current && !mayBeHeard(current.state) && parsed.data.speaking ? { ...parsed.data, speaking: false } : parsed.data;
       settle(socket, 'update-state', ack, async () => {
         const updated = await store.updateState(socket.id, patch);
         if (!updated) return refuse(socket, 'not-in-room', 'join a room before changing your state', ack);
@@ -606,7 +612,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const target = await store.roommate(socket.id, parsed.data.id);
         if (!target) return refuse(socket, 'unknown-peer', `no other member "${parsed.data.id}" in room "${admin.room}"`, ack);
         // Kept in the member's state in the store (Redis in a cluster): it outlasts a resume.
-        const updated = await store.updateStateOf(target, { serverMuted: parsed.data.muted });
+        const updated = await store.updateStateOf(target, { serverMuted: parsed.data.muted, ...(parsed.data.muted ? { speaking: false } : {}) });
         if (updated?.changed) {
           sfu.forwardingChanged(target.id);
           announceState(updated.member);

@@ -17,6 +17,7 @@ import { SPATIAL_DEFAULTS, hearingRules, placeForListener, type HearingRules, ty
 const PROTOCOL_VERSION: typeof import('../protocol.js').PROTOCOL_VERSION = 2;
 const isPolite: typeof import('../protocol.js').isPolite = (selfId, remoteId) => selfId < remoteId;
 const mayBeHeard: typeof import('../protocol.js').mayBeHeard = (state) => state.grants.includes('speak') && !state.serverMuted;
+const mayHear: typeof import('../protocol.js').mayHear = (state) => state.grants.includes('listen');
 
 type VoxSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 declare const io: (options?: { transports?: string[] }) => VoxSocket;
@@ -306,6 +307,18 @@ class RoomClient {
     showMemberState(peer.row, state);
     this.placePeer(peer);
     if (mayBeHeard(state) !== wasHeard) this.setVolume(peer, peer.volume);
+    void this.sendTo(peer);
+  }
+
+  /** What we send a roommate: our microphone, or nothing to one who may not hear (no `listen` grant). */
+  private outgoingTrackFor(peer: RemotePeer): MediaStreamTrack | null {
+    return mayHear(peer.info.state) ? (this.localStream?.getAudioTracks()[0] ?? null) : null;
+  }
+
+  private async sendTo(peer: RemotePeer): Promise<void> {
+    const transceiver = peer.pc?.getTransceivers().find((t) => t.receiver.track.kind === 'audio' && t.direction === 'sendrecv');
+    const track = this.outgoingTrackFor(peer);
+    if (transceiver && transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
   }
 
   /** Our own state as the server has it: when we moved, everyone is heard from elsewhere. */
@@ -437,7 +450,10 @@ class RoomClient {
         peer.makingOffer = false;
       }
     };
-    if (initiator) for (const track of this.localStream!.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.localStream!] });
+    if (initiator) {
+      for (const track of this.localStream!.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.localStream!] });
+      void this.sendTo(peer);
+    }
     return peer;
   }
 
@@ -454,11 +470,9 @@ class RoomClient {
         await pc.setRemoteDescription(description as RTCSessionDescriptionInit);
         if (description.type === 'offer') {
           const transceiver = pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio');
-          const track = this.localStream!.getAudioTracks()[0];
-          if (transceiver && track && transceiver.sender.track !== track) {
-            await transceiver.sender.replaceTrack(track);
-            transceiver.direction = 'sendrecv';
-          }
+          const track = this.outgoingTrackFor(peer);
+          if (transceiver && transceiver.direction !== 'sendrecv') transceiver.direction = 'sendrecv';
+          if (transceiver && transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track);
           await pc.setLocalDescription();
           this.socket?.emit('signal', { to: from, data: { description: { type: pc.localDescription!.type, sdp: pc.localDescription!.sdp } } });
         }

@@ -71,4 +71,15 @@ describe('grants through the SFU', () => {
     await boss.peer.serverMute(loudId, false);
     await waitUntil(() => heardDbfs(boss, 880) > -26, 'loud to be heard again', 10_000);
   });
+
+  it('a member without listen is never subscribed: nothing of the room reaches it, while it is heard', async () => {
+    const deaf = await peer('sfu-deaf', 'deaf', 440, ['speak']);
+    const loud = await peer('sfu-deaf', 'loud', 880, ['speak', 'listen']);
+    await waitUntil(() => framesFrom(loud, 'deaf') > 50, 'loud to receive the deaf member through Janus', 20_000, () => loud.peer.peers());
+    await sleep(1500);
+    expect(heardDbfs(loud, 440)).toBeGreaterThan(-26);
+    expect(framesFrom(deaf, 'loud')).toBe(0);
+    expect(await packetsFrom(deaf, 'loud')).toBe(0);
+    expect(heardDbfs(deaf, 880)).toBeLessThan(-60);
+  });
 });
