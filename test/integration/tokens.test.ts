@@ -170,6 +170,34 @@ describe('a server that requires room tokens', () => {
     expect(admitted.iceServers).toEqual([{ urls: ['stun:stun.example.org:3478'] }, { urls: ['turn:turn.example.org:3478'], username: expect.stringMatching(/^\d+:x$/), credential: expect.any(String) }]);
   });
 
+  it('pushes fresh TURN credentials to members at half their lifetime, and to nobody else', async () => {
+    const server = await tokenServer({ ice: { ...TURN, turnAuth: { ...TURN.turnAuth, ttlSeconds: 2 } } });
+    const [member, leaver, outsider] = [await client(server), await client(server), await client(server)];
+    const pushed = new Map<TestClient, Array<{ at: number; username: string | undefined }>>([member, leaver, outsider].map((socket) => [socket, []]));
+    for (const [socket, log] of pushed) socket.on('ice-servers', ({ iceServers }) => log.push({ at: Date.now(), username: iceServers.find((server) => server.username)?.username }));
+    const admitted = await joinOk(member, 'lobby', 'member', { token: await mint('member') });
+    const joinedAt = Date.now();
+    await joinOk(leaver, 'lobby', 'leaver', { token: await mint('leaver') });
+    await join(outsider, 'lobby', 'outsider', { token: 'garbage' });
+    await settle(1300);
+    await new Promise((resolve) => leaver.emit('leave', resolve));
+    const leftAt = Date.now();
+    await settle(2200);
+    const received = pushed.get(member)!;
+    // Every second (half of 2 s), with a later expiry each time than the ack's.
+    expect(received.length, JSON.stringify(received)).toBeGreaterThanOrEqual(3);
+    expect(received[0]!.at - joinedAt).toBeGreaterThan(800);
+    expect(received[0]!.at - joinedAt).toBeLessThan(1500);
+    const expiryOf = (username: string | undefined): number => Number(username?.split(':')[0]);
+    const ackExpiry = expiryOf(admitted.iceServers.find((server) => server.username)?.username);
+    expect(expiryOf(received.at(-1)!.username)).toBeGreaterThan(ackExpiry);
+    expect(received.every(({ username }) => /^\d+:member$/.test(username ?? ''))).toBe(true);
+    // The leaver got some while in the room, none after leaving; the refused socket never any.
+    expect(pushed.get(leaver)!.length).toBeGreaterThanOrEqual(1);
+    expect(pushed.get(leaver)!.filter(({ at }) => at > leftAt)).toEqual([]);
+    expect(pushed.get(outsider)).toEqual([]);
+  });
+
   it('admits nobody for a socket that left while its token was checked', async () => {
     // A verifier that takes its time, so that the socket is surely gone when it answers.
     const real = RoomTokenVerifier.fromSecret(SECRET);
