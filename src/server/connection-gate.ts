@@ -1,6 +1,7 @@
 // Who may open a socket.io connection: a bounded number per client address and in total, and
 // browsers only from allowed web origins. Pure (no sockets): the server asks it in socket.io's
 // allowRequest, before any handler runs, so a refusal costs a header lookup and a map read.
+import { isIP } from 'node:net';
 
 /** Documented in README ("Connection limits"); `voxroom serve` can change both. */
 export const DEFAULT_CONNECTION_LIMITS = Object.freeze({ perAddress: 20, total: 5000 });
@@ -77,21 +78,26 @@ export interface OriginPolicy {
 
 /**
  * Whether a handshake's Origin header is acceptable. No header: not a browser (headless peers,
- * scripts), which CORS does not concern. Otherwise the page must come from this server (the
- * same host and port as the Host header; the scheme is not compared, because behind a proxy
- * that ends TLS the page is https and this server http) or from an allowed origin.
+ * scripts), which CORS does not concern. Otherwise the page must come from an allowed origin, or
+ * from this server: the same host and port as the Host header (the scheme is not compared:
+ * behind a proxy that ends TLS the page is https and this server http), where that host is an
+ * IP address or localhost. A page under a DNS name must be listed even when it is this server's
+ * own (`unlisted-name`): otherwise any site could point its name at this server's address (DNS
+ * rebinding) and its pages would pass as the server's own, Host header and all.
  */
-export function originAllowed(origin: string | undefined, host: string | undefined, policy: OriginPolicy): boolean {
-  if (origin === undefined) return true;
-  if (policy.allowed.includes('*')) return true;
+export function checkOrigin(origin: string | undefined, host: string | undefined, policy: OriginPolicy): 'allowed' | 'foreign' | 'unlisted-name' {
+  if (origin === undefined) return 'allowed';
+  if (policy.allowed.includes('*')) return 'allowed';
   let parsed: URL;
   try {
     parsed = new URL(origin);
   } catch {
-    return false;
+    return 'foreign';
   }
-  if (host !== undefined && parsed.host === host.toLowerCase()) return true;
-  return policy.allowed.some((allowed) => normalOrigin(allowed) === parsed.origin);
+  if (policy.allowed.some((allowed) => normalOrigin(allowed) === parsed.origin)) return 'allowed';
+  if (host === undefined || parsed.host !== host.toLowerCase()) return 'foreign';
+  const hostname = parsed.hostname.replace(/^\[|\]$/g, '');
+  return isIP(hostname) !== 0 || hostname === 'localhost' || hostname.endsWith('.localhost') ? 'allowed' : 'unlisted-name';
 }
 
 /** `https://Example.org:443/` → `https://example.org`: how browsers write an Origin header. */

@@ -33,8 +33,13 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export interface HttpRouteContext {
   metrics: ServerMetrics;
-  /** Who may read /metrics: a bearer token (null: anyone), or `elsewhere` (served on another port, 404 here). */
+  /**
+   * Who may read /metrics: the holders of a bearer token; without one (null) only clients on
+   * this machine (loopback); `elsewhere`: served on another port, 404 here.
+   */
   metricsAccess: { token: string | null } | 'elsewhere';
+  /** The client's address (the balancer's X-Forwarded-For entry with --trust-proxy). */
+  clientAddress: (request: IncomingMessage) => string;
   /** What /healthz reports; `ok: false` answers 503 (a balancer then sends joins elsewhere). */
   health: () => Promise<{ ok: boolean } & Record<string, unknown>>;
   staticDirs: string[];
@@ -60,6 +65,9 @@ async function route(context: HttpRouteContext, request: IncomingMessage, respon
     return send(response, health.ok ? 200 : 503, 'application/json', JSON.stringify(health) + '\n');
   }
   if (path === '/metrics' && context.metricsAccess !== 'elsewhere') {
+    if (context.metricsAccess.token === null && !isLoopback(context.clientAddress(request))) {
+      return send(response, 403, 'text/plain; charset=utf-8', 'metrics are served to this machine only; to read them from elsewhere, start the server with --metrics-token-file (then send Authorization: Bearer <token>)\n');
+    }
     if (!bearerMatches(request.headers.authorization, context.metricsAccess.token)) {
       response.setHeader('WWW-Authenticate', 'Bearer realm="voxroom metrics"');
       return send(response, 401, 'text/plain; charset=utf-8', 'metrics need the bearer token of --metrics-token-file: Authorization: Bearer <token>\n');
@@ -95,4 +103,10 @@ function bearerMatches(header: string | undefined, token: string | null): boolea
 function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
   response.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   response.end(response.req.method === 'HEAD' ? undefined : body);
+}
+
+/** 127.0.0.0/8, ::1, and IPv4 loopback written as IPv6 (a dual-stack socket's view). */
+export function isLoopback(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
 }

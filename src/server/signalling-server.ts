@@ -55,7 +55,7 @@ import { TokenBucket } from './rate-limiter.js';
 import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
 import { MemberMotion, entryPosition } from './room-positions.js';
 import { ThrottledAnnouncer } from './throttled-announcer.js';
-import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, clientAddress, normalOrigin, originAllowed, type ConnectionLimits } from './connection-gate.js';
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, clientAddress, checkOrigin, normalOrigin, type ConnectionLimits } from './connection-gate.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -254,8 +254,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   };
   const metricsPort = options.metrics?.port;
   const metricsAccess = { token: options.metrics?.token ?? null };
-  if (metricsPort === undefined && metricsAccess.token === null) logger.warn('GET /metrics is open to anyone who can reach this server; protect it with --metrics-token-file or move it to a loopback port with --metrics-port');
-  const handler = createRequestHandler({ metrics, metricsAccess: metricsPort === undefined ? metricsAccess : 'elsewhere', health, staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS });
+  const handler = createRequestHandler({ metrics, metricsAccess: metricsPort === undefined ? metricsAccess : 'elsewhere', clientAddress: (request) => addressOf(request), health, staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS });
   const httpServer: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
 
   // Who may connect, checked in allowRequest: before socket.io runs any handler, so a refused
@@ -263,6 +262,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits });
   const trustProxy = options.trustProxy ?? false;
   const allowOrigins = options.allowOrigins ?? [];
+  /** Origins refused for being served under a DNS name, told to the operator once each. */
+  const warnedOrigins = new Set<string>();
   for (const origin of allowOrigins) if (origin !== '*' && normalOrigin(origin) === null) throw new Error(`allowed origin "${origin}" is not an origin; write it as scheme://host[:port], e.g. https://app.example.org`);
   const addressOf = (request: IncomingMessage): string => clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustProxy);
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
@@ -273,9 +274,15 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // Pages from other origins get CORS headers only when allowed (the server's own page needs none).
     cors: { origin: allowOrigins.includes('*') ? true : allowOrigins.map((origin) => normalOrigin(origin) ?? origin) },
     allowRequest: (request, callback) => {
-      if (!originAllowed(request.headers.origin, request.headers.host, { allowed: allowOrigins })) {
+      const origin = checkOrigin(request.headers.origin, request.headers.host, { allowed: allowOrigins });
+      if (origin !== 'allowed') {
         metrics.refusedConnections.inc({ reason: 'origin' });
-        return callback(`pages from ${String(request.headers.origin).slice(0, 100)} may not connect to this server; its operator can allow them with --allow-origin`, false);
+        const page = String(request.headers.origin).slice(0, 100);
+        if (origin === 'unlisted-name' && !warnedOrigins.has(page) && warnedOrigins.size < 100) {
+          warnedOrigins.add(page);
+          logger.warn('refused pages served under a name not allowed', { origin: page, fix: `if this server serves its web client there, start it with --allow-origin ${page} (a page under a DNS name must be listed: DNS rebinding)` });
+        }
+        return callback(`pages from ${page} may not connect to this server; its operator can allow them with --allow-origin`, false);
       }
       const refusal = gate.check(addressOf(request));
       if (refusal) {
@@ -751,7 +758,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   });
   httpServer.on('error', (error) => logger.error('http server error', { error: error.message }));
   // Metrics on their own port listen on loopback only: for a scraper on this machine (or a tunnel).
-  const metricsServer = metricsPort === undefined ? null : createHttpServer(createRequestHandler({ metrics, metricsAccess, health, staticDirs: [] }));
+  const metricsServer = metricsPort === undefined ? null : createHttpServer(createRequestHandler({ metrics, metricsAccess, clientAddress: (request) => addressOf(request), health, staticDirs: [] }));
   if (metricsServer) {
     await new Promise<void>((resolve, reject) => {
       metricsServer.once('error', (error: NodeJS.ErrnoException) => {

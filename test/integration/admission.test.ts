@@ -101,6 +101,15 @@ describe('/metrics', () => {
     expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
   });
 
+  it('without a token: served to this machine only (a client elsewhere, here by a trusted X-Forwarded-For, gets 403)', async () => {
+    const open = await server({ trustProxy: true });
+    expect((await fetch(`${open.url}/metrics`)).status).toBe(200);
+    const remote = await fetch(`${open.url}/metrics`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });
+    expect(remote.status).toBe(403);
+    expect(await remote.text()).toMatch(/served to this machine only; .*--metrics-token-file/);
+    expect((await fetch(`${open.url}/metrics`, { headers: { 'X-Forwarded-For': '127.0.0.1' } })).status).toBe(200);
+  });
+
   it('on its own loopback port: gone from the main one', async () => {
     const split = await server({ metrics: { port: 0 } });
     expect(split.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);

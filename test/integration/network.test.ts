@@ -2,7 +2,7 @@
 // stays up: the connection must notice, restart ICE (or rebuild), and the audio must come back.
 // Two hosts with no path between them at all must talk through a real TURN relay (coturn),
 // with the time-limited credentials the server mints from coturn's shared secret.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,10 @@ describe('a media path that fails mid-call', () => {
     const hosts = twoHosts(tag);
     cleanups.push(() => hosts.remove());
     await startServer();
+    // Another host reads no metrics from a server without a metrics token; this machine does.
+    const remoteMetrics = execFileSync('ip', ['netns', 'exec', hosts.a, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${hosts.serverAddressFromA}:${port}/metrics`]).toString();
+    expect(remoteMetrics).toBe('403');
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
     const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'alice.wav'), 'net');
     const bob = joinIn(hosts.b, hosts.serverAddressFromB, 'bob', 620, join(scratch, 'bob.wav'), 'net');
     const explain = (): string => `alice states ${JSON.stringify(alice.states.map((s) => s.state))}, bob states ${JSON.stringify(bob.states.map((s) => s.state))}; bob's log: ${bob.stderr().slice(-1500)}`;

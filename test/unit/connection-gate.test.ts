@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionGate, clientAddress, normalOrigin, originAllowed } from '../../src/server/connection-gate.js';
+import { ConnectionGate, checkOrigin, clientAddress, normalOrigin } from '../../src/server/connection-gate.js';
 
 describe('ConnectionGate', () => {
   it('admits up to the per-address limit, and again after one closes', () => {
@@ -33,22 +33,29 @@ describe('clientAddress', () => {
   });
 });
 
-describe('originAllowed', () => {
+describe('checkOrigin', () => {
   const none = { allowed: [] };
-  it('lets non-browsers (no Origin) and the server\'s own pages in, and nobody else by default', () => {
-    expect(originAllowed(undefined, 'voice.example:8080', none)).toBe(true);
-    expect(originAllowed('http://voice.example:8080', 'voice.example:8080', none)).toBe(true);
+  it("lets non-browsers (no Origin) and the server's own pages in when it is reached by address, and nobody else by default", () => {
+    expect(checkOrigin(undefined, 'voice.example:8080', none)).toBe('allowed');
+    expect(checkOrigin('http://127.0.0.1:8080', '127.0.0.1:8080', none)).toBe('allowed');
+    expect(checkOrigin('http://[::1]:8080', '[::1]:8080', none)).toBe('allowed');
+    expect(checkOrigin('http://localhost:8080', 'LOCALHOST:8080', none)).toBe('allowed');
     // Behind a proxy that ends TLS the page is https, the server http: the same host is enough.
-    expect(originAllowed('https://voice.example', 'Voice.example', none)).toBe(true);
-    expect(originAllowed('http://voice.example:8081', 'voice.example:8080', none)).toBe(false);
-    expect(originAllowed('http://evil.example', 'voice.example:8080', none)).toBe(false);
-    expect(originAllowed('null', 'voice.example:8080', none)).toBe(false);
+    expect(checkOrigin('https://10.0.0.5', '10.0.0.5', none)).toBe('allowed');
+    expect(checkOrigin('http://127.0.0.1:8081', '127.0.0.1:8080', none)).toBe('foreign');
+    expect(checkOrigin('http://evil.example', '127.0.0.1:8080', none)).toBe('foreign');
+    expect(checkOrigin('null', '127.0.0.1:8080', none)).toBe('foreign');
+  });
+  it('refuses a page under a DNS name that is not listed, even with a matching Host header (DNS rebinding)', () => {
+    expect(checkOrigin('http://evil.example:8080', 'evil.example:8080', none)).toBe('unlisted-name');
+    expect(checkOrigin('https://voice.example', 'Voice.example', none)).toBe('unlisted-name');
+    expect(checkOrigin('https://voice.example', 'voice.example', { allowed: ['https://voice.example'] })).toBe('allowed');
   });
   it('lets listed origins in, written as browsers write them, or any with *', () => {
     const policy = { allowed: ['https://App.example.org:443/'] };
-    expect(originAllowed('https://app.example.org', 'voice.example', policy)).toBe(true);
-    expect(originAllowed('https://app.example.org:8443', 'voice.example', policy)).toBe(false);
-    expect(originAllowed('http://anything', 'voice.example', { allowed: ['*'] })).toBe(true);
+    expect(checkOrigin('https://app.example.org', 'voice.example', policy)).toBe('allowed');
+    expect(checkOrigin('https://app.example.org:8443', 'voice.example', policy)).toBe('foreign');
+    expect(checkOrigin('http://anything', 'voice.example', { allowed: ['*'] })).toBe('allowed');
     expect(normalOrigin('not a url')).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import { targetMedia, type MediaSetting } from '../../src/server/room-media-poli
 import type { MediaMode } from '../../src/protocol.js';
 import { credentialRefreshMs, iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
 import { TokenBucket } from '../../src/server/rate-limiter.js';
+import { isLoopback } from '../../src/server/http-routes.js';
 import { RoomMap } from '../../src/server/room-map.js';
 
 describe('TokenBucket', () => {
@@ -40,6 +41,13 @@ describe('ICE configuration', () => {
   it('rejects URLs that are not STUN or TURN', () => {
     expect(() => validateIceUrl('http://x')).toThrow(/not a STUN\/TURN URL/);
     expect(validateIceUrl('stun:127.0.0.1:3478')).toBe('stun:127.0.0.1:3478');
+  });
+});
+
+describe('isLoopback', () => {
+  it('knows this machine in every spelling a socket gives, and nothing else', () => {
+    for (const address of ['127.0.0.1', '127.9.8.7', '::1', '::ffff:127.0.0.1']) expect(isLoopback(address), address).toBe(true);
+    for (const address of ['10.0.0.1', '::ffff:10.0.0.1', '203.0.113.9', 'fe80::1', 'unknown', '']) expect(isLoopback(address), address).toBe(false);
   });
 });
 
