@@ -21,6 +21,7 @@ interface ServeFlags {
   iceServer: string[];
   turnUsername?: string;
   turnCredential?: string;
+  turnCredentialFile?: string;
   turnSecret?: string;
   turnSecretFile?: string;
   turnTtl: number;
@@ -55,7 +56,8 @@ export function serveCommand(): Command {
     .option('--map <file>', 'JSON file with the rooms\' layout, sent to peers on join')
     .option('--ice-server <url>', 'STUN/TURN URL handed to peers (repeatable)', collect, [])
     .option('--turn-username <user>', 'static TURN username')
-    .option('--turn-credential <password>', 'static TURN password')
+    .option('--turn-credential-file <file>', 'file with the static TURN password; default: $VOXROOM_TURN_CREDENTIAL')
+    .option('--turn-credential <password>', 'deprecated, `ps` shows it: use --turn-credential-file or $VOXROOM_TURN_CREDENTIAL')
     .option('--turn-secret-file <file>', 'file with the shared secret for time-limited TURN credentials (coturn use-auth-secret); default: $VOXROOM_TURN_SECRET')
     .option('--turn-secret <secret>', 'deprecated, `ps` shows it: use --turn-secret-file or $VOXROOM_TURN_SECRET')
     .option('--turn-ttl <seconds>', 'lifetime of time-limited TURN credentials; they are renewed for members at half of it', parseIntegerInRange(10, 7 * 86400), 86400)
@@ -165,15 +167,22 @@ function portFromEnvironment(): number {
   }
 }
 
-/** TURN credentials: static, or minted from a shared secret (file, deprecated flag, or $VOXROOM_TURN_SECRET; flags win). */
+/**
+ * TURN credentials: static (a username and a password from a file, $VOXROOM_TURN_CREDENTIAL or
+ * the deprecated flag), or minted from a shared secret (file, deprecated flag, or
+ * $VOXROOM_TURN_SECRET); flags win over the environment.
+ */
 async function turnAuthFrom(flags: ServeFlags, logger: Logger): Promise<TurnAuth> {
-  const hasStatic = flags.turnUsername !== undefined || flags.turnCredential !== undefined;
+  if (flags.turnCredential !== undefined && flags.turnCredentialFile !== undefined) throw new UsageError('use either --turn-credential-file or --turn-credential, not both (--turn-credential-file is the one `ps` cannot show)');
+  if (flags.turnCredential !== undefined) logger.warn('--turn-credential puts the TURN password on the command line, where `ps` shows it to every user of this machine; use --turn-credential-file FILE or $VOXROOM_TURN_CREDENTIAL instead');
+  const credential = flags.turnCredential ?? (flags.turnUsername !== undefined || flags.turnCredentialFile !== undefined ? await readSecret('--turn-credential-file', flags.turnCredentialFile, 'VOXROOM_TURN_CREDENTIAL') : undefined);
+  const hasStatic = flags.turnUsername !== undefined || credential !== undefined;
   const secretFlags = [flags.turnSecretFile !== undefined && '--turn-secret-file', flags.turnSecret !== undefined && '--turn-secret'].filter((flag): flag is string => flag !== false);
   if (secretFlags.length > 1) throw new UsageError('use either --turn-secret-file or --turn-secret, not both (--turn-secret-file is the one `ps` cannot show)');
   if (hasStatic && secretFlags.length > 0) throw new UsageError(`use either --turn-username/--turn-credential or ${secretFlags[0]}, not both`);
   if (hasStatic) {
-    if (flags.turnUsername === undefined || flags.turnCredential === undefined) throw new UsageError('--turn-username and --turn-credential go together');
-    return { kind: 'static', username: flags.turnUsername, credential: flags.turnCredential };
+    if (flags.turnUsername === undefined || credential === undefined) throw new UsageError('--turn-username and its password (--turn-credential-file or $VOXROOM_TURN_CREDENTIAL) go together');
+    return { kind: 'static', username: flags.turnUsername, credential };
   }
   if (flags.turnSecret !== undefined) {
     logger.warn('--turn-secret puts the secret on the command line, where `ps` shows it to every user of this machine; use --turn-secret-file FILE or $VOXROOM_TURN_SECRET instead');

@@ -131,6 +131,27 @@ describe('voxroom serve: open servers and TURN secrets', () => {
       else expect(stderr).not.toMatch(/--turn-secret puts/);
     }
   });
+
+  it('a static TURN password comes from --turn-credential-file or $VOXROOM_TURN_CREDENTIAL; --turn-credential still works, with a warning', async () => {
+    const passwordFile = joinPath(scratch, 'turn.password');
+    writeFileSync(passwordFile, 'password-from-file\n');
+    const variants: Array<[string[], NodeJS.ProcessEnv, string, boolean]> = [
+      [['--turn-credential', 'password-on-the-command-line'], {}, 'password-on-the-command-line', true],
+      [['--turn-credential-file', passwordFile], {}, 'password-from-file', false],
+      [[], { VOXROOM_TURN_CREDENTIAL: 'password-from-env' }, 'password-from-env', false],
+    ];
+    for (const [args, env, password, warns] of variants) {
+      const { url, started } = await serve(['--ice-server', 'turn:turn.example.org:3478', '--turn-username', 'relay-user', ...args], { VOXROOM_TURN_CREDENTIAL: '', ...env });
+      const ack = await joinOk(await client(url), 'lobby', 'alice');
+      expect(ack.iceServers).toEqual([{ urls: ['turn:turn.example.org:3478'], username: 'relay-user', credential: password }]);
+      const { stderr } = started.output();
+      if (warns) expect(stderr).toMatch(/--turn-credential puts the TURN password on the command line.*--turn-credential-file FILE or \$VOXROOM_TURN_CREDENTIAL/);
+      else expect(stderr).not.toMatch(/--turn-credential puts/);
+    }
+    const missing = await runCli(['serve', '--port', '0', '--ice-server', 'turn:turn.example.org:3478', '--turn-username', 'relay-user'], { env: { ...CLEAN, VOXROOM_TURN_CREDENTIAL: '' } });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--turn-username and its password \(--turn-credential-file or \$VOXROOM_TURN_CREDENTIAL\) go together/);
+  });
 });
 
 describe('voxroom join --token', () => {
