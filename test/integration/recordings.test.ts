@@ -1,11 +1,12 @@
 // Issue 13, long runs: a recording that crosses 4 GiB, written through the real WAV sink and read
 // back with sox (RF64); a disk that fills up mid-recording. Both write real files and clean up.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
+import { TimelineRecorder } from '../../src/audio/recorder.js';
 import { RECORDING_HEADER_BYTES } from '../../src/audio/wav-header.js';
 import { WavFileSink } from '../../src/audio/wav-writer.js';
 import { readWav16 } from '../helpers/wav.js';
@@ -88,12 +89,34 @@ describe('a disk that fills up', () => {
     }
   });
 
-  it('refuses a recording folder it cannot make, before the call starts', () => {
+  it('a WAV sink refuses a path that is a folder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'voxroom-nodir-'));
     mkdirSync(join(dir, 'taken'));
     try {
       expect(() => new WavFileSink(join(dir, 'taken'))).toThrow(/EISDIR/);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a recording folder it cannot make, or cannot write to, before the call starts', async (context) => {
+    const dir = mkdtempSync(join(tmpdir(), 'voxroom-recdir-'));
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    expect(() => new TimelineRecorder(join(file, 'rec'))).toThrow(/cannot create the recording folder .*a-file\/rec: ENOTDIR; choose another --record-dir/);
+    // Root writes anywhere permissions say it may not: a read-only file system says no to it too.
+    const readOnly = join(dir, 'ro');
+    mkdirSync(readOnly);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly], { stdio: 'ignore' });
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+      context.skip('cannot mount a read-only tmpfs here (needs root)');
+    }
+    try {
+      expect(() => new TimelineRecorder(readOnly)).toThrow(/cannot write to the recording folder .*\/ro: EROFS; fix its permissions or choose another --record-dir/);
+    } finally {
+      execFileSync('umount', [readOnly], { stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
     }
   });
