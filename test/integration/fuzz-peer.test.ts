@@ -5,10 +5,14 @@
 //
 // Seeded: VOXROOM_FUZZ_SEED=<n> replays a run, VOXROOM_FUZZ_RUNS=<n> sets how many inputs
 // (default 300). The seed is printed at the start and on failure.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
+import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { silentLogger } from '../../src/log.js';
 import { REMOTE_REBUILD_BURST } from '../../src/peer/mesh-topology.js';
 import { SignallingClient } from '../../src/peer/signalling-client.js';
@@ -16,6 +20,7 @@ import type { RunningServer } from '../../src/server/signalling-server.js';
 import { hostileSignal, realSignals, type HostileKind } from '../helpers/hostile-signals.js';
 import { allConnected, expectHears, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { startTestServer } from '../helpers/signalling.js';
+import { readWav16 } from '../helpers/wav.js';
 
 const SEED = Number(process.env.VOXROOM_FUZZ_SEED ?? Date.now() % 2 ** 31);
 const RUNS = Number(process.env.VOXROOM_FUZZ_RUNS ?? 300);
@@ -44,7 +49,8 @@ describe('peer fuzzer', () => {
   it(`a live peer survives ${RUNS} mutated offers and candidates, and its other connection never drops audio`, { timeout: 180_000 }, async () => {
     console.log(`fuzz-peer: seed ${SEED}, ${RUNS} inputs (replay with VOXROOM_FUZZ_SEED=${SEED})`);
     server = await startTestServer();
-    const target = makePeer(server.url, 'fuzz', 'target', null);
+    const recordDir = mkdtempSync(join(tmpdir(), 'voxroom-fuzz-'));
+    const target = makePeer(server.url, 'fuzz', 'target', null, { recordDir });
     const speaker = makePeer(server.url, 'fuzz', 'speaker', 440);
     peers.push(target, speaker);
     await target.peer.start();
@@ -109,6 +115,15 @@ describe('peer fuzzer', () => {
     expect(gapMs).toBeLessThanOrEqual(MAX_GAP_MS + stallMs);
     expect(problems.some((p) => p.includes('too often'))).toBe(true);
     expectHears(target.sink.samples(1), 440);
+    // The target's recording of its real roommate, over the same stretch: no gap either.
+    await target.peer.stop();
+    const recorded = readWav16(join(recordDir, 'speaker.wav')).samples;
+    const recordedFrames = Array.from({ length: Math.floor(recorded.length / FRAME_SAMPLES) }, (_, i) => recorded.subarray(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES));
+    const duringFuzz = recordedFrames.slice(framesBefore, framesBefore + heard.length);
+    const recordedGapMs = longestSilenceMs(duringFuzz);
+    console.log(`fuzz-peer: longest silence in the recording of the speaker over the same ${(duringFuzz.length / 100).toFixed(1)} s: ${recordedGapMs} ms`);
+    expect(duringFuzz.length).toBeGreaterThan(fuzzSeconds * 100 * 0.9);
+    expect(recordedGapMs).toBeLessThanOrEqual(MAX_GAP_MS + stallMs);
   });
 
   it(`a roommate forces at most ${REMOTE_REBUILD_BURST} new connections at once; further offers are refused and reported`, async () => {
