@@ -2,6 +2,7 @@
 // with headless peers. Chromium's fake microphone plays a tone file; what the page hears is
 // measured in the page (AnalyserNode after each peer's gain), what the headless peer hears in
 // its recording.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +12,9 @@ import { silentLogger } from '../../src/log.js';
 import { JanusDriver } from '../../src/server/janus-driver.js';
 import { startJanusProcess } from '../../src/server/janus-process.js';
 import { RoomMap } from '../../src/server/room-map.js';
+import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { startTestServer } from '../helpers/signalling.js';
+import { connectClient, joinOk, startTestServer } from '../helpers/signalling.js';
 import { expectAbsent, expectHears, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { CHROMIUM, joinInBrowser as joinChromium, launchBrowser as launchChromium, requireChromium, waitForPageConnections } from '../helpers/browser.js';
 import { wavTail } from '../helpers/wav.js';
@@ -170,6 +172,41 @@ describe('web client', () => {
       await sfuServer.close();
       await driver.close();
       await janus.stop();
+    }
+  });
+
+  it('takes a room token from the page address (#token=…): joins under its name, hears a headless peer, and never shows the token to anyone else', async () => {
+    const secret = randomBytes(32).toString('base64');
+    const signer = RoomTokenSigner.fromSecret(secret);
+    const guarded = await startTestServer({ tokens: RoomTokenVerifier.fromSecret(secret) });
+    const observer = await connectClient(guarded.url);
+    try {
+      // A raw socket in the room sees every event the page causes.
+      const seen: string[] = [];
+      observer.onAny((event: string, payload: unknown) => seen.push(`${event} ${JSON.stringify(payload)}`));
+      await joinOk(observer, 'vip', 'observer', { token: await signer.mint({ name: 'observer', scope: { room: 'vip' }, grants: ['speak', 'listen'], ttlSeconds: 600 }) });
+      const speaker = makePeer(guarded.url, 'vip', 'speaker', 620, { token: await signer.mint({ name: 'speaker', scope: { room: 'vip' }, grants: ['speak', 'listen'], ttlSeconds: 600 }) });
+      peers.push(speaker);
+      await speaker.peer.start();
+      const token = await signer.mint({ name: 'Dana', scope: { room: 'vip' }, grants: ['speak', 'listen'], ttlSeconds: 600 });
+      const page = await (await launchBrowser(440)).newPage();
+      // The name asked for in the address is not the one the room gives: the token's is.
+      await page.goto(`${guarded.url}/r/vip?name=impostor#token=${token}`);
+      await page.click('#join');
+      await page.waitForSelector('#in-room:not([hidden])', { timeout: 15_000 });
+      await waitUntil(() => seen.some((line) => line.startsWith('member-joined') && line.includes('"name":"Dana"')), 'the page to join as Dana', 10_000, () => seen);
+      await waitUntil(() => speaker.peer.peers().some((p) => p.name === 'Dana' && p.connection === 'connected'), 'the page and the headless peer to connect', 15_000);
+      let heard = -200;
+      for (const deadline = Date.now() + 10_000; heard <= HEARD_DB && Date.now() < deadline; await sleep(200)) heard = (await toneInPage(page, 'speaker', 620)) ?? -200;
+      expect(heard, 'the page hearing the headless peer').toBeGreaterThan(HEARD_DB);
+      expect(seen.some((line) => line.includes('impostor'))).toBe(false);
+      // Offers from the page reach the observer (it is a roommate): none of it carries the token.
+      expect(seen.some((line) => line.startsWith('signal'))).toBe(true);
+      expect(seen.filter((line) => line.includes(token))).toEqual([]);
+      expect(seen.filter((line) => line.includes(token.split('.')[2]!))).toEqual([]);
+    } finally {
+      observer.disconnect();
+      await guarded.close();
     }
   });
 
