@@ -8,9 +8,10 @@
 #   janus                         the SFU for SFU rooms (tests start their own, VideoRoom plugin)
 #   espeak-ng, ffmpeg             bots that speak (--input speak:) and play MP3/Ogg/FLAC files
 #   redis-server, nginx           cluster tests (each starts its own on free loopback ports)
+#   tmux                          the live mixer test: a real terminal, keys typed, screen read
 set -euo pipefail
 
-packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus espeak-ng ffmpeg sox redis-server nginx)
+packages=(openssl iproute2 coturn pulseaudio pulseaudio-utils libasound2-plugins chromium janus espeak-ng ffmpeg sox redis-server nginx tmux)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -18,6 +18,7 @@ import { UsageError, onShutdownSignal } from './process.js';
 import { Output } from './output.js';
 import { EXIT_CODES, ExitError, exitCodeForServerFailure, type ExitCode } from './exit-codes.js';
 import { FAULT_EXIT_DEADLINE_MS, watchForInternalFaults } from './fault-guard.js';
+import { MessageLog } from './message-log.js';
 import { exitCodeFor, printVerdicts, writeJunitReport } from './verdict-output.js';
 import { ExpectationSyntaxError, parseExpectFlag, parseExpectSilenceFlag } from '../scenario/expectation.js';
 import { ExpectationSet } from '../scenario/expectation-set.js';
@@ -52,6 +53,8 @@ interface JoinFlags {
   echoCancel: boolean;
   denoise?: boolean;
   agc?: boolean;
+  /** commander's --no-live: false when given. */
+  live: boolean;
 }
 
 function parsePosition(value: string): { x: number; y: number } {
@@ -98,6 +101,7 @@ export function joinCommand(): Command {
     .option('--denoise', 'suppress steady noise in your microphone (WebRTC\'s noise suppression, in the sound server)')
     .option('--agc', 'raise a quiet microphone (WebRTC\'s gain control, in the sound server)')
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
+    .option('--no-live', 'at a terminal, read line commands instead of showing the live mixer')
     .option('-v, --verbose', 'log connection and audio details on stderr')
     .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
 }
@@ -156,8 +160,13 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   if (!ROOM_ID_PATTERN.test(room)) throw new UsageError(`"${room}" is not a room id; use 1–64 letters, digits, _ and -`);
   if (flags.server.split(',').every((url) => url.trim() === '')) throw new UsageError('no server given; pass --server URL (or several: URL1,URL2)');
   const volumes = parseVolumes(flags.volume);
-  const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json) });
-  const out = new Output(Boolean(flags.json));
+  // At a terminal (both ways, no --json) a person gets the live mixer; its last lines show what
+  // would have been printed. Piped, or with --json, the line protocol is unchanged.
+  const messages = flags.live && !flags.json && process.stdin.isTTY && process.stdout.isTTY ? new MessageLog() : null;
+  const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json), ...(messages ? { write: (line: string) => messages.write(line, 'stderr') } : {}) });
+  const out = new Output(Boolean(flags.json), messages ? (text, stream) => messages.write(text, stream) : undefined);
+  // Loaded only for a person at a terminal: bots never pay for React and ink.
+  const liveMixer = messages ? await import('./live-mixer.js') : null;
   const name = flags.name ?? `bot-${Math.random().toString(36).slice(2, 6)}`;
   const expectations = parseExpectations(flags, name);
   const durationSeconds = flags.duration ?? flags.expectWithin;
@@ -191,6 +200,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
 
     let exitCode: ExitCode = EXIT_CODES.ok;
     let stopWatchingFaults = (): void => undefined;
+    let hideLiveMixer = (): void => undefined;
     let endRun: (reason: string) => void = () => undefined;
     const ended = new Promise<string>((resolve) => {
       endRun = resolve;
@@ -215,7 +225,8 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
         resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
       });
       void shutdown.then((signal) => resolve(signal));
-      readControlLines(peer, out, () => resolve('quit'));
+      if (messages && liveMixer) hideLiveMixer = liveMixer.showLiveMixer({ peer, room, messages, runCommand: (line) => runControlLine(line, peer, out, () => resolve('quit')), quit: () => resolve('quit') });
+      else readControlLines(peer, out, () => resolve('quit'));
     });
 
     const startedAt = new Date();
@@ -223,6 +234,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       await peer.start();
     } catch (error) {
       await peer.stop();
+      hideLiveMixer();
       // The code lets a script tell refusals apart (token-expired, room-full, …).
       if (error instanceof JoinError) throw new ExitError(`${error.message} (${error.code})`, exitCodeForServerFailure(error.code));
       throw error;
@@ -232,6 +244,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     expectations?.startAt(joinedAt);
     if (durationSeconds !== undefined) setTimeout(() => endRun('duration reached'), durationSeconds * 1000).unref();
     const reason = await ended;
+    hideLiveMixer();
     expectations?.stopAt(performance.now());
     logger.info('leaving', { reason });
     await peer.stop();
@@ -286,7 +299,13 @@ function formatPosition({ x, y, facing }: Position): string {
 function readControlLines(peer: VoicePeer, out: Output, quit: () => void): void {
   if (process.stdin.destroyed) return;
   const lines = createInterface({ input: process.stdin, terminal: false });
-  lines.on('line', (line) => {
+  lines.on('line', (line) => runControlLine(line, peer, out, quit));
+  // End of input (a closed or finished stdin) is not a request to leave: bots often have none.
+  lines.on('error', () => undefined);
+}
+
+/** One line command (standard input, or typed after ':' in the live mixer). */
+function runControlLine(line: string, peer: VoicePeer, out: Output, quit: () => void): void {
     const parsed = parseControlLine(line);
     if (!parsed.ok) return out.problem(parsed.error);
     const command = parsed.command;
@@ -322,7 +341,4 @@ function readControlLines(peer: VoicePeer, out: Output, quit: () => void): void 
         quit();
         break;
     }
-  });
-  // End of input (a closed or finished stdin) is not a request to leave: bots often have none.
-  lines.on('error', () => undefined);
 }

@@ -3,8 +3,14 @@ import type { MemberState } from '../protocol.js';
 import type { PeerStatus } from '../peer/voice-peer.js';
 import { exitCodeName, type ExitCode } from './exit-codes.js';
 
+/** Where a line goes instead of the process's stdout or stderr (the live mixer's message lines). */
+export type OutputWriter = (text: string, stream: 'stdout' | 'stderr') => void;
+
 export class Output {
-  constructor(readonly json: boolean) {}
+  constructor(
+    readonly json: boolean,
+    private readonly writer?: OutputWriter,
+  ) {}
 
   event(name: string, fields: object, human: string): void {
     if (this.json) this.line(JSON.stringify({ event: name, time: new Date().toISOString(), ...fields }));
@@ -13,13 +19,13 @@ export class Output {
 
   problem(message: string, peer?: string): void {
     if (this.json) this.line(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, ...(peer ? { peer } : {}) }));
-    else process.stderr.write(`voxroom: ${message}\n`);
+    else this.error(`voxroom: ${message}\n`);
   }
 
   /** A problem that ends the run with `exitCode` (named for scripts in `code`); the `ended` event follows. */
   fatal(message: string, exitCode: ExitCode): void {
     if (this.json) this.line(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, code: exitCodeName(exitCode), exitCode, fatal: true }));
-    else process.stderr.write(`voxroom: ${message}\n`);
+    else this.error(`voxroom: ${message}\n`);
   }
 
   peers(peers: PeerStatus[]): void {
@@ -50,7 +56,13 @@ export class Output {
   }
 
   private line(text: string): void {
-    process.stdout.write(text + '\n');
+    if (this.writer) this.writer(text + '\n', 'stdout');
+    else process.stdout.write(text + '\n');
+  }
+
+  private error(text: string): void {
+    if (this.writer) this.writer(text, 'stderr');
+    else process.stderr.write(text);
   }
 }
 
