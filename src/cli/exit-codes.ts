@@ -39,6 +39,8 @@ export class ExitError extends Error {
   constructor(
     message: string,
     readonly exitCode: ExitCode,
+    /** The server's code for a refusal (room-full, token-expired, …), for --json's `reason`. */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -46,8 +48,10 @@ export class ExitError extends Error {
 
 /** A join that failed, or a membership that ended, by the server's code (or the client's `unreachable`/`timeout`). */
 export function exitCodeForServerFailure(code: string | undefined): ExitCode {
-  // No answer, or a cluster that cannot serve right now: try again later.
-  if (code === 'unreachable' || code === 'timeout' || code === 'unavailable') return EXIT_CODES.unreachable;
+  // No answer, a server shutting down, or a cluster that cannot serve right now: try again later.
+  if (code === 'unreachable' || code === 'timeout' || code === 'unavailable' || code === 'shutting-down') return EXIT_CODES.unreachable;
+  // What we asked for cannot be right: a place the room does not have, a malformed request.
+  if (code === 'bad-request' || code === 'payload-too-large' || code === 'not-spatial' || code === 'unknown-spot' || code === 'outside-room') return EXIT_CODES.usage;
   return EXIT_CODES.refused;
 }
 

@@ -201,11 +201,14 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     let exitCode: ExitCode = EXIT_CODES.ok;
     let stopWatchingFaults = (): void => undefined;
     let hideLiveMixer = (): void => undefined;
+    /** What ended the run, if something failed: said again once the live mixer is gone. */
+    let fatalMessage: string | null = null;
     let endRun: (reason: string) => void = () => undefined;
     const ended = new Promise<string>((resolve) => {
       endRun = resolve;
       const internalFault = (message: string): void => {
-        out.fatal(`internal fault: ${message}; leaving (recordings are finalised). Please report this as a bug.`, EXIT_CODES.internalFault);
+        fatalMessage = `internal fault: ${message}; leaving (recordings are finalised). Please report this as a bug.`;
+        out.fatal(fatalMessage, EXIT_CODES.internalFault);
         exitCode = EXIT_CODES.internalFault;
         resolve('internal fault');
         // Leaving must not hang on whatever broke.
@@ -216,13 +219,15 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       peer.once('fatal', ({ message, code }) => {
         if (code === INTERNAL_FAULT) return internalFault(message);
         exitCode = code === undefined ? EXIT_CODES.failure : code === DEVICE_FAILURE ? EXIT_CODES.device : exitCodeForServerFailure(code);
-        out.fatal(message, exitCode);
+        fatalMessage = message;
+        out.fatal(message, exitCode, code);
         resolve(code === undefined ? 'audio input or output failed' : code === DEVICE_FAILURE ? 'an audio device failed' : exitCode === EXIT_CODES.unreachable ? 'the server is gone' : 'the server refused our return');
       });
       peer.once('refused', ({ code, message }) => {
         exitCode = exitCodeForServerFailure(code);
-        out.fatal(`${message} (${code})`, exitCode);
-        resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : 'the server refused the token');
+        fatalMessage = `${message} (${code})`;
+        out.fatal(fatalMessage, exitCode, code);
+        resolve(code === 'session-replaced' ? 'another session took this name' : code === 'kicked' ? 'an admin kicked this member' : code.startsWith('token-') ? 'the server refused the token' : `the server refused our return (${code})`);
       });
       void shutdown.then((signal) => resolve(signal));
       if (messages && liveMixer) hideLiveMixer = liveMixer.showLiveMixer({ peer, room, messages, runCommand: (line) => runControlLine(line, peer, out, () => resolve('quit')), quit: () => resolve('quit') });
@@ -236,7 +241,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
       await peer.stop();
       hideLiveMixer();
       // The code lets a script tell refusals apart (token-expired, room-full, …).
-      if (error instanceof JoinError) throw new ExitError(`${error.message} (${error.code})`, exitCodeForServerFailure(error.code));
+      if (error instanceof JoinError) throw new ExitError(`${error.message} (${error.code})`, exitCodeForServerFailure(error.code), error.code);
       throw error;
     }
     // Expectation times, and --duration, count from the join.
@@ -245,6 +250,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     if (durationSeconds !== undefined) setTimeout(() => endRun('duration reached'), durationSeconds * 1000).unref();
     const reason = await ended;
     hideLiveMixer();
+    if (messages && fatalMessage !== null) process.stderr.write(`voxroom: ${fatalMessage}\n`);
     expectations?.stopAt(performance.now());
     logger.info('leaving', { reason });
     await peer.stop();

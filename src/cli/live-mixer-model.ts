@@ -15,15 +15,21 @@ export interface MixerRow {
 }
 
 export interface MixerState {
-  /** Index into the rows of the member the keys act on. */
-  selected: number;
+  /** The member the keys act on, by name: rows come and go around it (null: the first row). */
+  selected: string | null;
   /** The line being typed after ':' (the line commands), or null. */
   commandLine: string | null;
   /** Volumes of members muted with `m`, to restore on the next `m`. */
   mutedVolumes: ReadonlyMap<string, number>;
 }
 
-export const INITIAL_MIXER_STATE: MixerState = { selected: 0, commandLine: null, mutedVolumes: new Map() };
+export const INITIAL_MIXER_STATE: MixerState = { selected: null, commandLine: null, mutedVolumes: new Map() };
+
+/** The row the keys act on: the selected member, or the first row when it is gone or none is. */
+export function selectedIndex(state: MixerState, rows: readonly MixerRow[]): number {
+  const index = state.selected === null ? -1 : rows.findIndex((row) => row.name === state.selected);
+  return Math.max(0, index);
+}
 
 export type MixerAction =
   | { kind: 'none' }
@@ -55,10 +61,11 @@ export function pressKey(state: MixerState, rows: readonly MixerRow[], input: st
   const none = { kind: 'none' } as const;
   if (key.ctrl && input === 'c') return { state, action: { kind: 'quit' } };
   if (state.commandLine !== null) return typeCommand(state, input, key);
-  const selected = Math.min(state.selected, Math.max(0, rows.length - 1));
-  const row = rows[selected];
-  if (key.upArrow || input === 'k') return { state: { ...state, selected: Math.max(0, selected - 1) }, action: none };
-  if (key.downArrow || input === 'j') return { state: { ...state, selected: Math.min(Math.max(0, rows.length - 1), selected + 1) }, action: none };
+  const index = selectedIndex(state, rows);
+  const row = rows[index];
+  const select = (to: number): MixerState => ({ ...state, selected: rows[to]?.name ?? state.selected });
+  if (key.upArrow || input === 'k') return { state: select(Math.max(0, index - 1)), action: none };
+  if (key.downArrow || input === 'j') return { state: select(Math.min(rows.length - 1, index + 1)), action: none };
   if (input === 'q') return { state, action: { kind: 'quit' } };
   if (input === ' ') return { state, action: { kind: 'toggle-own-mute' } };
   if (input === ':') return { state: { ...state, commandLine: '' }, action: none };
@@ -68,17 +75,17 @@ export function pressKey(state: MixerState, rows: readonly MixerRow[], input: st
     const percent = Math.max(0, Math.min(MAX_VOLUME_PERCENT, row.volumePercent + step));
     const mutedVolumes = new Map(state.mutedVolumes);
     mutedVolumes.delete(row.name);
-    return { state: { ...state, selected, mutedVolumes }, action: { kind: 'volume', name: row.name, percent } };
+    return { state: { ...state, selected: row.name, mutedVolumes }, action: { kind: 'volume', name: row.name, percent } };
   }
   if (input === 'm') {
     const mutedVolumes = new Map(state.mutedVolumes);
     const restore = mutedVolumes.get(row.name);
     if (restore !== undefined && row.volumePercent === 0) {
       mutedVolumes.delete(row.name);
-      return { state: { ...state, selected, mutedVolumes }, action: { kind: 'volume', name: row.name, percent: restore } };
+      return { state: { ...state, selected: row.name, mutedVolumes }, action: { kind: 'volume', name: row.name, percent: restore } };
     }
     mutedVolumes.set(row.name, row.volumePercent === 0 ? 100 : row.volumePercent);
-    return { state: { ...state, selected, mutedVolumes }, action: { kind: 'volume', name: row.name, percent: 0 } };
+    return { state: { ...state, selected: row.name, mutedVolumes }, action: { kind: 'volume', name: row.name, percent: 0 } };
   }
   return { state, action: none };
 }

@@ -7,7 +7,7 @@ import { Box, Text, render, useApp, useInput } from 'ink';
 import { createElement as h, useEffect, useRef, useState, type ReactElement } from 'react';
 import type { VoicePeer } from '../peer/voice-peer.js';
 import type { MessageLog } from './message-log.js';
-import { INITIAL_MIXER_STATE, MIXER_KEYS_HELP, formatDbfs, levelInMixDbfs, meterBar, pressInput, type MixerAction, type MixerRow, type MixerState } from './live-mixer-model.js';
+import { INITIAL_MIXER_STATE, MIXER_KEYS_HELP, formatDbfs, levelInMixDbfs, meterBar, pressInput, selectedIndex, type MixerAction, type MixerRow, type MixerState } from './live-mixer-model.js';
 
 const REFRESH_MS = 200;
 const METER_CELLS = 20;
@@ -79,7 +79,7 @@ function LiveMixer({ peer, room, messages, runCommand, quit }: LiveMixerOptions)
 
   const self = peer.identity;
   const audio = peer.status().audio;
-  const selected = Math.min(state.selected, Math.max(0, rows.length - 1));
+  const selected = selectedIndex(state, rows);
   const nameWidth = Math.max(4, ...rows.map((row) => row.name.length));
   return h(
     Box,
@@ -106,6 +106,7 @@ function LiveMixer({ peer, room, messages, runCommand, quit }: LiveMixerOptions)
 /** Draws the mixer until the returned function takes it down; then messages print as usual. */
 export function showLiveMixer(options: LiveMixerOptions): () => void {
   const instance = render(h(LiveMixer, options), { exitOnCtrlC: false, patchConsole: false });
+  options.messages.markDisplayed();
   return () => {
     instance.unmount();
     options.messages.release();

@@ -7,7 +7,7 @@ import { devicesCommand } from './devices-command.js';
 import { demoCommand } from './demo-command.js';
 import { loadCommand } from './load-command.js';
 import { tokenCommand } from './token-command.js';
-import { EXIT_CODES, exitCodeForError, exitCodeName, type ExitCode } from './exit-codes.js';
+import { EXIT_CODES, ExitError, exitCodeForError, exitCodeName, type ExitCode } from './exit-codes.js';
 import { scenarioCommand } from './scenario-command.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -40,14 +40,14 @@ export async function main(argv: string[]): Promise<void> {
       if (error.exitCode === 0) process.exit(EXIT_CODES.ok);
       return fail(error.message.replace(/^error: /, ''), EXIT_CODES.usage, argv, false);
     }
-    fail(error instanceof Error ? error.message : String(error), exitCodeForError(error), argv, true);
+    fail(error instanceof Error ? error.message : String(error), exitCodeForError(error), argv, true, error instanceof ExitError ? error.reason : undefined);
   }
 }
 
 /** Ends the program for a failure that stopped a command: a sentence on stderr, with --json also an `error` event on stdout. */
-function fail(message: string, exitCode: ExitCode, argv: string[], printMessage: boolean): never {
+function fail(message: string, exitCode: ExitCode, argv: string[], printMessage: boolean, reason?: string): never {
   if (printMessage) process.stderr.write(`voxroom: ${message}\n`);
-  if (wantsJson(argv)) process.stdout.write(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, code: exitCodeName(exitCode), exitCode, fatal: true }) + '\n');
+  if (wantsJson(argv)) process.stdout.write(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, code: exitCodeName(exitCode), exitCode, ...(reason !== undefined ? { reason } : {}), fatal: true }) + '\n');
   process.exit(exitCode);
 }
 

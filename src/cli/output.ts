@@ -22,9 +22,12 @@ export class Output {
     else this.error(`voxroom: ${message}\n`);
   }
 
-  /** A problem that ends the run with `exitCode` (named for scripts in `code`); the `ended` event follows. */
-  fatal(message: string, exitCode: ExitCode): void {
-    if (this.json) this.line(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, code: exitCodeName(exitCode), exitCode, fatal: true }));
+  /**
+   * A problem that ends the run with `exitCode` (named for scripts in `code`; `reason` is the
+   * server's own code when it refused us); the `ended` event follows.
+   */
+  fatal(message: string, exitCode: ExitCode, reason?: string): void {
+    if (this.json) this.line(JSON.stringify({ event: 'error', time: new Date().toISOString(), message, code: exitCodeName(exitCode), exitCode, ...(reason !== undefined ? { reason } : {}), fatal: true }));
     else this.error(`voxroom: ${message}\n`);
   }
 

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../protocol.js';
 import type { Logger } from '../log.js';
 import { SdpRejected, dtlsFingerprint } from './sdp-guard.js';
-import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
+import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack, type WrtcTransceiver } from './wrtc.js';
 
 export interface PeerLinkOptions {
   remote: PeerInfo;
@@ -108,11 +108,15 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
 
   private applySending(): void {
     if (!this.options.track) return;
+    // Not compared with sender.track: that changes only once an earlier replaceTrack resolves,
+    // and a quick off-on must still end on.
     for (const transceiver of this.pc.getTransceivers()) {
-      if (transceiver.direction !== 'sendrecv' && transceiver.direction !== 'sendonly') continue;
-      if (transceiver.sender.track === this.outgoingTrack) continue;
-      transceiver.sender.replaceTrack(this.outgoingTrack).catch((error: Error) => this.options.logger.warn('could not change what we send', { peer: this.remote.name, error: error.message }));
+      if (transceiver.direction === 'sendrecv' || transceiver.direction === 'sendonly') this.replaceOutgoing(transceiver);
     }
+  }
+
+  private replaceOutgoing(transceiver: WrtcTransceiver): void {
+    transceiver.sender.replaceTrack(this.outgoingTrack).catch((error: Error) => this.options.logger.warn('could not change what we send', { peer: this.remote.name, error: error.message }));
   }
 
   /** RTP packets this connection has sent and received (DTX shows as few sent in silence). */
@@ -228,7 +232,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (!this.options.track) {
       transceiver.direction = 'recvonly';
     } else if (transceiver.direction !== 'sendrecv' || transceiver.sender.track !== this.outgoingTrack) {
-      if (transceiver.sender.track !== this.outgoingTrack) void transceiver.sender.replaceTrack(this.outgoingTrack);
+      if (transceiver.sender.track !== this.outgoingTrack) this.replaceOutgoing(transceiver);
       transceiver.direction = 'sendrecv';
     }
   }

@@ -201,6 +201,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
   /** Connects (to the first server of the list that answers) and joins; rejects with a JoinError that says what to do. */
   async join(): Promise<JoinedRoom> {
     const failures: string[] = [];
+    const refusals: string[] = [];
     for (let attempt = 0; attempt < this.serverUrls.length; attempt++) {
       if (attempt > 0) this.useNextServer();
       const error = await new Promise<Error | null>((resolve) => {
@@ -219,10 +220,13 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
       });
       if (!error) return this.sendJoin(false);
       const url = this.serverUrls[this.serverIndex]!;
-      const refusal = await connectionRefusal(url);
-      if (refusal !== null) throw new JoinError('connection-refused', `the voxroom server at ${url} refused the connection: ${refusal}`);
-      failures.push(`${url}: ${error.message}`);
+      // A server that answered the upgrade with a 4xx refused us; ask it why (one refusing node of
+      // a cluster does not end the run: the next may take us).
+      const refusal = refusedUpgrade(error) ? await connectionRefusal(url) : null;
+      if (refusal !== null) refusals.push(`the voxroom server at ${url} refused the connection: ${refusal}`);
+      else failures.push(`${url}: ${error.message}`);
     }
+    if (refusals.length > 0) throw new JoinError('connection-refused', refusals.join('; '));
     throw new JoinError('unreachable', `cannot reach the voxroom server (${failures.join('; ')}); is "voxroom serve" running there? check --server`);
   }
 
@@ -388,6 +392,14 @@ function ackWithin<T>(ms: number, onResult: (result: T | null) => void): (result
 }
 
 /** "URL1,URL2" → the servers to try, in order (one URL is a list of one). */
+/** Whether a failed connect was a WebSocket upgrade the server answered with 4xx (ws: "Unexpected server response: 400"). */
+function refusedUpgrade(error: Error): boolean {
+  // engine.io's TransportError carries ws's ErrorEvent (not an Error) as its description.
+  const description = (error as Error & { description?: { message?: unknown } | string }).description;
+  const text = typeof description === 'string' ? description : typeof description?.message === 'string' ? description.message : '';
+  return /Unexpected server response: 4\d\d/.test(text);
+}
+
 /**
  * Why a server that answers refused our connection, or null. A refused WebSocket upgrade shows
  * only as "websocket error" (the reason is in a body socket.io's client never reads), so ask the

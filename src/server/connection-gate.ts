@@ -1,6 +1,7 @@
 // Who may open a socket.io connection: a bounded number per client address and in total, and
 // browsers only from allowed web origins. Pure (no sockets): the server asks it in socket.io's
 // allowRequest, before any handler runs, so a refusal costs a header lookup and a map read.
+import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** Documented in README ("Connection limits"); `voxroom serve` can change both. */
@@ -74,6 +75,26 @@ export function clientAddress(remoteAddress: string | undefined, forwardedFor: s
 /** Origins a browser may connect from: the server's own always, plus these (`*`: any). */
 export interface OriginPolicy {
   allowed: readonly string[];
+  /** DNS names that are the server's own: those its TLS certificate is for (lower case). */
+  ownNames?: readonly string[];
+}
+
+/** The DNS names a certificate is for (its subjectAltName DNS entries, else its CN): the server's own names. */
+export function certificateNames(certificate: X509Certificate): string[] {
+  const alternatives = (certificate.subjectAltName ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.startsWith('DNS:'))
+    .map((entry) => entry.slice(4).toLowerCase());
+  if (alternatives.length > 0) return alternatives;
+  const common = /(?:^|\n)CN=([^\n]+)/.exec(certificate.subject)?.[1];
+  return common ? [common.toLowerCase()] : [];
+}
+
+function nameMatches(pattern: string, hostname: string): boolean {
+  if (!pattern.startsWith('*.')) return pattern === hostname;
+  const rest = hostname.slice(hostname.indexOf('.') + 1);
+  return hostname.includes('.') && rest === pattern.slice(2);
 }
 
 /**
@@ -81,9 +102,9 @@ export interface OriginPolicy {
  * scripts), which CORS does not concern. Otherwise the page must come from an allowed origin, or
  * from this server: the same host and port as the Host header (the scheme is not compared:
  * behind a proxy that ends TLS the page is https and this server http), where that host is an
- * IP address or localhost. A page under a DNS name must be listed even when it is this server's
- * own (`unlisted-name`): otherwise any site could point its name at this server's address (DNS
- * rebinding) and its pages would pass as the server's own, Host header and all.
+ * IP address, localhost, or a name the server's TLS certificate is for. Any other DNS name must
+ * be listed even when the page came from here (`unlisted-name`): otherwise any site could point
+ * its name at this server's address (DNS rebinding) and pass as the server's own, Host and all.
  */
 export function checkOrigin(origin: string | undefined, host: string | undefined, policy: OriginPolicy): 'allowed' | 'foreign' | 'unlisted-name' {
   if (origin === undefined) return 'allowed';
@@ -97,7 +118,8 @@ export function checkOrigin(origin: string | undefined, host: string | undefined
   if (policy.allowed.some((allowed) => normalOrigin(allowed) === parsed.origin)) return 'allowed';
   if (host === undefined || parsed.host !== host.toLowerCase()) return 'foreign';
   const hostname = parsed.hostname.replace(/^\[|\]$/g, '');
-  return isIP(hostname) !== 0 || hostname === 'localhost' || hostname.endsWith('.localhost') ? 'allowed' : 'unlisted-name';
+  if (isIP(hostname) !== 0 || hostname === 'localhost' || hostname.endsWith('.localhost')) return 'allowed';
+  return (policy.ownNames ?? []).some((name) => nameMatches(name, hostname)) ? 'allowed' : 'unlisted-name';
 }
 
 /** `https://Example.org:443/` → `https://example.org`: how browsers write an Origin header. */

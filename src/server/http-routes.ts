@@ -38,8 +38,8 @@ export interface HttpRouteContext {
    * this machine (loopback); `elsewhere`: served on another port, 404 here.
    */
   metricsAccess: { token: string | null } | 'elsewhere';
-  /** The client's address (the balancer's X-Forwarded-For entry with --trust-proxy). */
-  clientAddress: (request: IncomingMessage) => string;
+  /** Whether the proxy in front (with --trust-proxy) is trusted to name the client in X-Forwarded-For. */
+  trustProxy: boolean;
   /** What /healthz reports; `ok: false` answers 503 (a balancer then sends joins elsewhere). */
   health: () => Promise<{ ok: boolean } & Record<string, unknown>>;
   staticDirs: string[];
@@ -65,7 +65,7 @@ async function route(context: HttpRouteContext, request: IncomingMessage, respon
     return send(response, health.ok ? 200 : 503, 'application/json', JSON.stringify(health) + '\n');
   }
   if (path === '/metrics' && context.metricsAccess !== 'elsewhere') {
-    if (context.metricsAccess.token === null && !isLoopback(context.clientAddress(request))) {
+    if (context.metricsAccess.token === null && !isLocalRequest(request, context.trustProxy)) {
       return send(response, 403, 'text/plain; charset=utf-8', 'metrics are served to this machine only; to read them from elsewhere, start the server with --metrics-token-file (then send Authorization: Bearer <token>)\n');
     }
     if (!bearerMatches(request.headers.authorization, context.metricsAccess.token)) {
@@ -103,6 +103,21 @@ function bearerMatches(header: string | undefined, token: string | null): boolea
 function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
   response.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   response.end(response.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * Whether a request comes from this machine: over loopback, and not forwarded for someone else.
+ * A proxy on this machine makes every client look local, so a forwarding header means "not
+ * local" unless the proxy is trusted (--trust-proxy) and the entry it appended is loopback too.
+ * A client that reaches the port directly with a forged header is not on loopback at all.
+ */
+export function isLocalRequest(request: Pick<IncomingMessage, 'socket' | 'headers'>, trustProxy: boolean): boolean {
+  if (!isLoopback(request.socket.remoteAddress ?? '')) return false;
+  const forwarded = request.headers['x-forwarded-for'];
+  if (forwarded === undefined && request.headers.forwarded === undefined) return true;
+  if (!trustProxy || forwarded === undefined) return false;
+  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded).split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').at(-1);
+  return last !== undefined && isLoopback(last);
 }
 
 /** 127.0.0.0/8, ::1, and IPv4 loopback written as IPv6 (a dual-stack socket's view). */

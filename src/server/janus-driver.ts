@@ -214,11 +214,15 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const member = this.members.get(memberId);
     if (!member) return;
     if (listening) return this.syncSubscription(member);
-    const feeds = [...member.subscribed];
-    member.subscribed.clear();
-    if (!member.subscriber || feeds.length === 0) return;
-    const subscriber = member.subscriber;
+    // In the member's chain: a switch queued before this change has run by then, and what it
+    // switched in is unsubscribed too.
     member.chain = member.chain.then(async () => {
+      // Allowed to listen again before this ran: nothing to take away.
+      if (member.left || !this.deaf.has(member.id)) return;
+      const feeds = [...new Set([...member.subscribed, ...member.slots.values()])];
+      member.subscribed.clear();
+      const subscriber = member.subscriber;
+      if (!subscriber || feeds.length === 0) return;
       try {
         const updated = await subscriber.update({ unsubscribe: feeds.map((feed) => ({ feed })) });
         if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams ?? []);
@@ -473,7 +477,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   /** Moves the quietest slot (not talking, talked longest ago) of a full subscription to `feed`. */
   private async switchSlot(member: SfuMember, feed: number): Promise<void> {
-    if (member.left || !member.subscriber || member.subscribed.has(feed) || !this.isForwarded(member.room, feed)) return;
+    if (member.left || !member.subscriber || member.subscribed.has(feed) || !this.isForwarded(member.room, feed) || this.deaf.has(member.id)) return;
     const victim = [...member.slots]
       .filter(([, slotFeed]) => !this.talk.get(slotFeed)?.talking)
       .sort(([, a], [, b]) => this.priority(a) - this.priority(b))[0];

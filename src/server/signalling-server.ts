@@ -2,7 +2,7 @@
 // metrics and the web client. Every incoming payload is validated against src/protocol.ts.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import type { ZodError, z } from 'zod';
@@ -55,7 +55,7 @@ import { TokenBucket } from './rate-limiter.js';
 import { errorCodeFor, type TokenVerifier } from './room-tokens.js';
 import { MemberMotion, entryPosition } from './room-positions.js';
 import { ThrottledAnnouncer } from './throttled-announcer.js';
-import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, clientAddress, checkOrigin, normalOrigin, type ConnectionLimits } from './connection-gate.js';
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, certificateNames, checkOrigin, clientAddress, normalOrigin, type ConnectionLimits } from './connection-gate.js';
 
 export interface SignallingServerOptions {
   port: number;
@@ -254,7 +254,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   };
   const metricsPort = options.metrics?.port;
   const metricsAccess = { token: options.metrics?.token ?? null };
-  const handler = createRequestHandler({ metrics, metricsAccess: metricsPort === undefined ? metricsAccess : 'elsewhere', clientAddress: (request) => addressOf(request), health, staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS });
+  if (metricsPort === undefined && metricsAccess.token === null) logger.info('GET /metrics answers this machine only (loopback, not forwarded by a proxy); for elsewhere give --metrics-token-file');
+  const handler = createRequestHandler({ metrics, metricsAccess: metricsPort === undefined ? metricsAccess : 'elsewhere', trustProxy: options.trustProxy ?? false, health, staticDirs: options.staticDirs ?? DEFAULT_STATIC_DIRS });
   const httpServer: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
 
   // Who may connect, checked in allowRequest: before socket.io runs any handler, so a refused
@@ -262,6 +263,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits });
   const trustProxy = options.trustProxy ?? false;
   const allowOrigins = options.allowOrigins ?? [];
+  // Pages served under a name this server's certificate is for are its own (connection-gate.ts).
+  const ownNames = options.tls ? certificateNames(new X509Certificate(options.tls.cert)) : [];
   /** Origins refused for being served under a DNS name, told to the operator once each. */
   const warnedOrigins = new Set<string>();
   for (const origin of allowOrigins) if (origin !== '*' && normalOrigin(origin) === null) throw new Error(`allowed origin "${origin}" is not an origin; write it as scheme://host[:port], e.g. https://app.example.org`);
@@ -274,7 +277,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // Pages from other origins get CORS headers only when allowed (the server's own page needs none).
     cors: { origin: allowOrigins.includes('*') ? true : allowOrigins.map((origin) => normalOrigin(origin) ?? origin) },
     allowRequest: (request, callback) => {
-      const origin = checkOrigin(request.headers.origin, request.headers.host, { allowed: allowOrigins });
+      const origin = checkOrigin(request.headers.origin, request.headers.host, { allowed: allowOrigins, ownNames });
       if (origin !== 'allowed') {
         metrics.refusedConnections.inc({ reason: 'origin' });
         const page = String(request.headers.origin).slice(0, 100);
@@ -544,6 +547,11 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // Roommates of a member back in its place see it return (away: false), not a newcomer.
       if (resumed === 'rebound') announceState(member);
       else announceJoin(member);
+      // Back with a token that no longer lets it be heard: it does not show as speaking either.
+      if (resumed !== null && member.state.speaking && !mayBeHeard(member.state)) {
+        const cleared = await store.updateStateOf(member, { speaking: false });
+        if (cleared?.changed) announceState(cleared.member);
+      }
     };
 
     socket.on('update-state', (...args: unknown[]) => {
@@ -758,7 +766,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   });
   httpServer.on('error', (error) => logger.error('http server error', { error: error.message }));
   // Metrics on their own port listen on loopback only: for a scraper on this machine (or a tunnel).
-  const metricsServer = metricsPort === undefined ? null : createHttpServer(createRequestHandler({ metrics, metricsAccess, clientAddress: (request) => addressOf(request), health, staticDirs: [] }));
+  const metricsServer = metricsPort === undefined ? null : createHttpServer(createRequestHandler({ metrics, metricsAccess, trustProxy: options.trustProxy ?? false, health, staticDirs: [] }));
   if (metricsServer) {
     await new Promise<void>((resolve, reject) => {
       metricsServer.once('error', (error: NodeJS.ErrnoException) => {

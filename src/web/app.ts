@@ -307,7 +307,7 @@ class RoomClient {
     showMemberState(peer.row, state);
     this.placePeer(peer);
     if (mayBeHeard(state) !== wasHeard) this.setVolume(peer, peer.volume);
-    void this.sendTo(peer);
+    this.sendTo(peer).catch((error: Error) => showProblem(`Could not change what ${peer.info.name} gets from you: ${error.message}`));
   }
 
   /** What we send a roommate: our microphone, or nothing to one who may not hear (no `listen` grant). */
@@ -452,7 +452,7 @@ class RoomClient {
     };
     if (initiator) {
       for (const track of this.localStream!.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.localStream!] });
-      void this.sendTo(peer);
+      this.sendTo(peer).catch((error: Error) => showProblem(`Could not change what ${info.name} gets from you: ${error.message}`));
     }
     return peer;
   }

@@ -101,7 +101,11 @@ describe('/metrics', () => {
     expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
   });
 
-  it('without a token: served to this machine only (a client elsewhere, here by a trusted X-Forwarded-For, gets 403)', async () => {
+  it('without a token: served to this machine only (a client a proxy forwards for gets 403)', async () => {
+    // A proxy on this machine that the server does not trust: anything it forwards is not local.
+    const untrusting = await server();
+    expect((await fetch(`${untrusting.url}/metrics`)).status).toBe(200);
+    expect((await fetch(`${untrusting.url}/metrics`, { headers: { 'X-Forwarded-For': '127.0.0.1' } })).status).toBe(403);
     const open = await server({ trustProxy: true });
     expect((await fetch(`${open.url}/metrics`)).status).toBe(200);
     const remote = await fetch(`${open.url}/metrics`, { headers: { 'X-Forwarded-For': '203.0.113.9' } });

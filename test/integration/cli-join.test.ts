@@ -140,7 +140,7 @@ describe('voxroom join', () => {
     // With --json the same failure is an `error` event on stdout too, named for scripts.
     const unreachableJson = await runCli(['join', 'x', '--server', 'http://127.0.0.1:9', '--input', 'silence', '--output', 'null', '--json']);
     expect(unreachableJson.code).toBe(5);
-    expect(JSON.parse(unreachableJson.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'error', code: 'unreachable', exitCode: 5, fatal: true, message: expect.stringMatching(/cannot reach the voxroom server/) });
+    expect(JSON.parse(unreachableJson.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'error', code: 'unreachable', exitCode: 5, reason: 'unreachable', fatal: true, message: expect.stringMatching(/cannot reach the voxroom server/) });
     const usageJson = await runCli(['join', 'x', '--input', 'bogus', '--json']);
     expect(usageJson.code).toBe(2);
     expect(JSON.parse(usageJson.stdout.trim())).toMatchObject({ event: 'error', code: 'usage', exitCode: 2, message: expect.stringMatching(/"bogus" is not an input/) });

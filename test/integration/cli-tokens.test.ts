@@ -181,7 +181,7 @@ describe('voxroom join --token', () => {
     const { code } = await exitOf(first.child);
     expect(code).toBe(6);
     const events = first.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string });
-    expect(events.find((event) => event.event === 'error')).toMatchObject({ code: 'refused', exitCode: 6, fatal: true, message: expect.stringMatching(/another session joined room "lobby" as "alice".*\(session-replaced\)/) });
+    expect(events.find((event) => event.event === 'error')).toMatchObject({ code: 'refused', exitCode: 6, reason: 'session-replaced', fatal: true, message: expect.stringMatching(/another session joined room "lobby" as "alice".*\(session-replaced\)/) });
     expect(events.at(-1)).toMatchObject({ event: 'ended', reason: 'another session took this name' });
   });
 });

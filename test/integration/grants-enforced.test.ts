@@ -69,14 +69,24 @@ describe('grants in a mesh', () => {
 
   it('a member without the listen grant hears nobody: its roommates send it nothing, while it is heard and they hear each other', async () => {
     server = await startTestServer({ tokens: RoomTokenVerifier.fromSecret(SECRET) });
+    // One joins first (its roommates offer to it), one last (it offers, they answer): both ways
+    // of setting up a connection send it nothing.
     const deaf = await peer('deaf', 'deaf', ROGUE_HZ, ['speak']);
     const talker = await peer('deaf', 'talker', CONTROL_HZ, ['speak', 'listen']);
     const listener = await peer('deaf', 'listener', null, ['speak', 'listen']);
-    await waitUntil(() => [talker, listener].every((p) => allConnected(p.peer, 2)) && deaf.peer.peers().every((p) => p.connection === 'connected'), 'the mesh to connect', 20_000, () => deaf.peer.peers());
+    const lateDeaf = await peer('deaf', 'late-deaf', null, ['speak']);
+    const linksUp = (p: TestPeer): boolean => p.peer.peers().length === 3 && p.peer.peers().every((r) => r.connection === 'connected');
+    await waitUntil(() => [deaf, talker, listener, lateDeaf].every(linksUp), 'the mesh to connect', 20_000, () => deaf.peer.peers());
     await sleep(1500);
-    // The links are up, but nothing of the room arrives at the deaf member: no RTP packets at all,
+    // The links are up, but nothing of the room arrives at a deaf member: no RTP packets at all,
     // while the others' links carry theirs.
-    for (const roommate of await deaf.peer.peersWithPackets()) expect(roommate.packets?.received, `packets from ${roommate.name} at the deaf member`).toBe(0);
+    for (const member of [deaf, lateDeaf]) {
+      for (const roommate of await member.peer.peersWithPackets()) {
+        // Deaf members send each other nothing either; anyone else would have sent plenty by now.
+        expect(roommate.packets?.received, `packets from ${roommate.name} at ${member.name}`).toBe(0);
+      }
+    }
+    expect(heardDbfs(lateDeaf, CONTROL_HZ)).toBeLessThan(-60);
     expect((await listener.peer.peersWithPackets()).find((p) => p.name === 'talker')?.packets?.received).toBeGreaterThan(50);
     expect(heardDbfs(deaf, CONTROL_HZ)).toBeLessThan(-60);
     // It still speaks to the room, and the others hear each other.

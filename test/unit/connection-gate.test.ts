@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionGate, checkOrigin, clientAddress, normalOrigin } from '../../src/server/connection-gate.js';
+import { X509Certificate } from 'node:crypto';
+import { ConnectionGate, certificateNames, checkOrigin, clientAddress, normalOrigin } from '../../src/server/connection-gate.js';
 
 describe('ConnectionGate', () => {
   it('admits up to the per-address limit, and again after one closes', () => {
@@ -51,6 +52,20 @@ describe('checkOrigin', () => {
     expect(checkOrigin('https://voice.example', 'Voice.example', none)).toBe('unlisted-name');
     expect(checkOrigin('https://voice.example', 'voice.example', { allowed: ['https://voice.example'] })).toBe('allowed');
   });
+  it("a name the server's TLS certificate is for is its own (wildcards one label deep)", () => {
+    const own = { allowed: [], ownNames: ['voice.example.org', '*.rooms.example.org'] };
+    expect(checkOrigin('https://voice.example.org', 'voice.example.org', own)).toBe('allowed');
+    expect(checkOrigin('https://a.rooms.example.org', 'a.rooms.example.org', own)).toBe('allowed');
+    expect(checkOrigin('https://a.b.rooms.example.org', 'a.b.rooms.example.org', own)).toBe('unlisted-name');
+    expect(checkOrigin('https://rooms.example.org', 'rooms.example.org', own)).toBe('unlisted-name');
+    expect(checkOrigin('https://attacker.example', 'attacker.example', own)).toBe('unlisted-name');
+  });
+
+  it('reads those names from a certificate: its DNS alternative names, else its common name', () => {
+    expect(certificateNames(new X509Certificate(CERT_WITH_NAMES))).toEqual(['voice.example.org', '*.rooms.example.org']);
+    expect(certificateNames(new X509Certificate(CERT_WITH_CN_ONLY))).toEqual(['solo.example.org']);
+  });
+
   it('lets listed origins in, written as browsers write them, or any with *', () => {
     const policy = { allowed: ['https://App.example.org:443/'] };
     expect(checkOrigin('https://app.example.org', 'voice.example', policy)).toBe('allowed');
@@ -59,3 +74,29 @@ describe('checkOrigin', () => {
     expect(normalOrigin('not a url')).toBeNull();
   });
 });
+
+// Self-signed, made with openssl req -x509 … -subj /CN=ignored.example -addext "subjectAltName=DNS:Voice.Example.org,DNS:*.rooms.example.org,IP:10.0.0.5".
+const CERT_WITH_NAMES = `-----BEGIN CERTIFICATE-----
+MIIBwzCCAWqgAwIBAgIUSkbqrUafKzIUCZATCBMur1YU4DIwCgYIKoZIzj0EAwIw
+GjEYMBYGA1UEAwwPaWdub3JlZC5leGFtcGxlMB4XDTI2MTEyNjA3NDIwMVoXDTM2
+MTEyMzA3NDIwMVowGjEYMBYGA1UEAwwPaWdub3JlZC5leGFtcGxlMFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAED29og/SjslzU8lWSk3hF0z7Ryew6rIYt6HUxAHKh
+BWA5LRsd+xP7FD+FgKeV3YCyaAzRpqYosPkeumI7DzurGqOBjTCBijAdBgNVHQ4E
+FgQUIDzyDfT8OqoVQQU8l8+7LvEc/I4wHwYDVR0jBBgwFoAUIDzyDfT8OqoVQQU8
+l8+7LvEc/I4wDwYDVR0TAQH/BAUwAwEB/zA3BgNVHREEMDAughFWb2ljZS5FeGFt
+cGxlLm9yZ4ITKi5yb29tcy5leGFtcGxlLm9yZ4cECgAABTAKBggqhkjOPQQDAgNH
+ADBEAiARfu1WuMxIMSvFFocJIt7FgJ33jOk0tgVgvJ+t3zzq8wIgBCIZKMhYw4do
+ENUWfiecMcOWfuVvX+98FvogNfRF1hw=
+-----END CERTIFICATE-----`;
+// The same with -subj /CN=solo.example.org and no alternative names.
+const CERT_WITH_CN_ONLY = `-----BEGIN CERTIFICATE-----
+MIIBijCCATGgAwIBAgIUbFdphz7/Rmlj+xQKFroMbl22WSUwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQc29sby5leGFtcGxlLm9yZzAeFw0yNjExMjYwNzQyMDFaFw0z
+NjExMjMwNzQyMDFaMBsxGTAXBgNVBAMMEHNvbG8uZXhhbXBsZS5vcmcwWTATBgcq
+hkjOPQIBBggqhkjOPQMBBwNCAAS7KIL4SRKuwS++vkB4KFR/x0/E1RyxZqgfU0Te
+U3/diyEjhQGRoc8u5OWI2pEyyUnlJGGUj//vbQ/wAyOIlBmyo1MwUTAdBgNVHQ4E
+FgQUu4tXUw+FXD9836SENyGpzSCVFs8wHwYDVR0jBBgwFoAUu4tXUw+FXD9836SE
+NyGpzSCVFs8wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiBaBFhQ
+ReW3lu+62COFvZg6LLHgsqx3n+6wNgHJzY6c6AIgEUDmsgoDUdpmIBiBfRgGu8M2
+oeJR/SOLXDqLnGbfc3M=
+-----END CERTIFICATE-----`;

@@ -1,6 +1,6 @@
 // The live mixer's keys and meters (pure): what each key does to the rows on screen.
 import { describe, expect, it } from 'vitest';
-import { INITIAL_MIXER_STATE, levelInMixDbfs, meterBar, pressInput, pressKey, type MixerRow, type MixerState } from '../../src/cli/live-mixer-model.js';
+import { INITIAL_MIXER_STATE, levelInMixDbfs, meterBar, pressInput, pressKey, selectedIndex, type MixerRow, type MixerState } from '../../src/cli/live-mixer-model.js';
 
 const row = (name: string, volumePercent = 100, levelDbfs = -20): MixerRow => ({ name, connection: 'connected', levelDbfs, volumePercent, speaking: false, muted: false, away: false });
 const rows = [row('ann'), row('bob', 80), row('cy', 0)];
@@ -18,10 +18,19 @@ function press(keys: Array<[string, Parameters<typeof pressKey>[3]?]>, start: Mi
 
 describe('live mixer keys', () => {
   it('arrows (or j/k) pick a member, within the list', () => {
-    expect(press([['', { downArrow: true }]]).state.selected).toBe(1);
-    expect(press([['j'], ['j'], ['j'], ['j']]).state.selected).toBe(2);
-    expect(press([['', { upArrow: true }]]).state.selected).toBe(0);
-    expect(press([['j'], ['k']]).state.selected).toBe(0);
+    expect(press([['', { downArrow: true }]]).state.selected).toBe('bob');
+    expect(press([['j'], ['j'], ['j'], ['j']]).state.selected).toBe('cy');
+    expect(selectedIndex(press([['', { upArrow: true }]]).state, rows)).toBe(0);
+    expect(press([['j'], ['k']]).state.selected).toBe('ann');
+  });
+
+  it('keeps the picked member when others join or leave around it (keys never act on someone else)', () => {
+    const { state } = press([['j']]);
+    const newcomerFirst = [row('aaron'), ...rows];
+    expect(selectedIndex(state, newcomerFirst)).toBe(2);
+    expect(pressKey(state, newcomerFirst, '-', {}).action).toEqual({ kind: 'volume', name: 'bob', percent: 70 });
+    // The picked member left: the first row is picked.
+    expect(selectedIndex(state, [row('ann'), row('cy')])).toBe(0);
   });
 
   it('left/right (or -/+) change the picked member\'s volume by 10 %, from 0 to 200 %', () => {

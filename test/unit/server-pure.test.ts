@@ -5,7 +5,7 @@ import { targetMedia, type MediaSetting } from '../../src/server/room-media-poli
 import type { MediaMode } from '../../src/protocol.js';
 import { credentialRefreshMs, iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
 import { TokenBucket } from '../../src/server/rate-limiter.js';
-import { isLoopback } from '../../src/server/http-routes.js';
+import { isLocalRequest, isLoopback } from '../../src/server/http-routes.js';
 import { RoomMap } from '../../src/server/room-map.js';
 
 describe('TokenBucket', () => {
@@ -41,6 +41,22 @@ describe('ICE configuration', () => {
   it('rejects URLs that are not STUN or TURN', () => {
     expect(() => validateIceUrl('http://x')).toThrow(/not a STUN\/TURN URL/);
     expect(validateIceUrl('stun:127.0.0.1:3478')).toBe('stun:127.0.0.1:3478');
+  });
+});
+
+describe('isLocalRequest', () => {
+  const request = (remoteAddress: string, headers: Record<string, string> = {}) => ({ socket: { remoteAddress }, headers }) as unknown as Parameters<typeof isLocalRequest>[0];
+  it('is loopback, not forwarded; forwarded only through a trusted proxy for a loopback client', () => {
+    expect(isLocalRequest(request('127.0.0.1'), false)).toBe(true);
+    expect(isLocalRequest(request('10.0.0.7'), false)).toBe(false);
+    // A forged header from elsewhere does not make a remote client local, trusted proxy or not.
+    expect(isLocalRequest(request('10.0.0.7', { 'x-forwarded-for': '127.0.0.1' }), true)).toBe(false);
+    // A proxy on this machine: local only if trusted and the client it names is.
+    expect(isLocalRequest(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9' }), false)).toBe(false);
+    expect(isLocalRequest(request('127.0.0.1', { 'x-forwarded-for': '127.0.0.1' }), false)).toBe(false);
+    expect(isLocalRequest(request('127.0.0.1', { 'x-forwarded-for': '203.0.113.9, 127.0.0.1' }), true)).toBe(true);
+    expect(isLocalRequest(request('127.0.0.1', { 'x-forwarded-for': '127.0.0.1, 203.0.113.9' }), true)).toBe(false);
+    expect(isLocalRequest(request('127.0.0.1', { forwarded: 'for=203.0.113.9' }), true)).toBe(false);
   });
 });
 
