@@ -224,8 +224,9 @@ export class StereoMixer {
         const mr = r < 0 ? -r : r;
         if (ml > peak) peak = ml;
         if (mr > peak) peak = mr;
-        out[j] = Math.round(l);
-        out[j + 1] = Math.round(r);
+        // Rounded half away from zero; the Int16Array store truncates (cheaper than Math.round).
+        out[j] = l < 0 ? l - 0.5 : l + 0.5;
+        out[j + 1] = r < 0 ? r - 0.5 : r + 0.5;
       }
       if (peak <= this.limiter.ceiling) return out;
     }
