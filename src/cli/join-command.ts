@@ -162,7 +162,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   const volumes = parseVolumes(flags.volume);
   // At a terminal (both ways, no --json) a person gets the live mixer; its last lines show what
   // would have been printed. Piped, or with --json, the line protocol is unchanged.
-  const messages = flags.live && !flags.json && process.stdin.isTTY && process.stdout.isTTY ? new MessageLog() : null;
+  const messages = flags.live && !flags.json && process.stdin.isTTY && process.stdout.isTTY && !underCi() ? new MessageLog() : null;
   const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json), ...(messages ? { write: (line: string) => messages.write(line, 'stderr') } : {}) });
   const out = new Output(Boolean(flags.json), messages ? (text, stream) => messages.write(text, stream) : undefined);
   // Loaded only for a person at a terminal: bots never pay for React and ink.
@@ -310,41 +310,50 @@ function readControlLines(peer: VoicePeer, out: Output, quit: () => void): void 
   lines.on('error', () => undefined);
 }
 
+/**
+ * A CI job, even in a pseudo-terminal: no live mixer there (ink, as is-in-ci decides, would draw
+ * only its last frame), the line protocol instead.
+ */
+function underCi(): boolean {
+  const ci = process.env.CI ?? process.env.CONTINUOUS_INTEGRATION;
+  return ci !== undefined && ci !== '0' && ci !== 'false';
+}
+
 /** One line command (standard input, or typed after ':' in the live mixer). */
 function runControlLine(line: string, peer: VoicePeer, out: Output, quit: () => void): void {
-    const parsed = parseControlLine(line);
-    if (!parsed.ok) return out.problem(parsed.error);
-    const command = parsed.command;
-    if (!command) return;
-    switch (command.kind) {
-      case 'volume':
-        peer.setVolume(command.name, command.percent);
-        out.event('volume', { name: command.name, percent: command.percent }, `volume of ${command.name}: ${command.percent} %${peer.peers().some((p) => p.name === command.name) ? '' : ' (not in the room now; applies when they join)'}`);
-        break;
-      case 'mute':
-      case 'unmute':
-        peer.muted = command.kind === 'mute';
-        out.event(command.kind === 'mute' ? 'muted' : 'unmuted', {}, command.kind === 'mute' ? 'microphone muted' : 'microphone on');
-        break;
-      case 'peers':
-        void peer.peersWithPackets().then((list) => out.peers(list));
-        break;
-      case 'status':
-        out.event('status', peer.status(), JSON.stringify(peer.status(), null, 2));
-        break;
-      case 'help':
-        out.text(CONTROL_HELP);
-        break;
-      case 'move':
-      case 'goto':
-      case 'face': {
-        // The 'moved' event reports where we end up (as the server announces it).
-        const moving = command.kind === 'move' ? peer.moveTo(command.x, command.y) : command.kind === 'goto' ? peer.goto(command.spot) : peer.face(command.degrees);
-        moving.catch((error: Error) => out.problem(error instanceof MoveError ? `${command.kind}: ${error.message} (${error.code})` : `${command.kind}: ${error.message}`));
-        break;
-      }
-      case 'quit':
-        quit();
-        break;
+  const parsed = parseControlLine(line);
+  if (!parsed.ok) return out.problem(parsed.error);
+  const command = parsed.command;
+  if (!command) return;
+  switch (command.kind) {
+    case 'volume':
+      peer.setVolume(command.name, command.percent);
+      out.event('volume', { name: command.name, percent: command.percent }, `volume of ${command.name}: ${command.percent} %${peer.peers().some((p) => p.name === command.name) ? '' : ' (not in the room now; applies when they join)'}`);
+      break;
+    case 'mute':
+    case 'unmute':
+      peer.muted = command.kind === 'mute';
+      out.event(command.kind === 'mute' ? 'muted' : 'unmuted', {}, command.kind === 'mute' ? 'microphone muted' : 'microphone on');
+      break;
+    case 'peers':
+      void peer.peersWithPackets().then((list) => out.peers(list));
+      break;
+    case 'status':
+      out.event('status', peer.status(), JSON.stringify(peer.status(), null, 2));
+      break;
+    case 'help':
+      out.text(CONTROL_HELP);
+      break;
+    case 'move':
+    case 'goto':
+    case 'face': {
+      // The 'moved' event reports where we end up (as the server announces it).
+      const moving = command.kind === 'move' ? peer.moveTo(command.x, command.y) : command.kind === 'goto' ? peer.goto(command.spot) : peer.face(command.degrees);
+      moving.catch((error: Error) => out.problem(error instanceof MoveError ? `${command.kind}: ${error.message} (${error.code})` : `${command.kind}: ${error.message}`));
+      break;
     }
+    case 'quit':
+      quit();
+      break;
+  }
 }
