@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clientAddress } from './connection-gate.js';
 import type { ServerMetrics } from './metrics.js';
 
 /**
@@ -116,8 +117,8 @@ export function isLocalRequest(request: Pick<IncomingMessage, 'socket' | 'header
   const forwarded = request.headers['x-forwarded-for'];
   if (forwarded === undefined && request.headers.forwarded === undefined) return true;
   if (!trustProxy || forwarded === undefined) return false;
-  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded).split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').at(-1);
-  return last !== undefined && isLoopback(last);
+  // The client the trusted proxy names: the entry it appended, as connection limits read it.
+  return isLoopback(clientAddress(undefined, forwarded, true));
 }
 
 /** 127.0.0.0/8, ::1, and IPv4 loopback written as IPv6 (a dual-stack socket's view). */
