@@ -27,8 +27,16 @@ export interface JanusDriverEvents {
   lost: [reason: string];
 }
 
-/** Talking detection: 5 packets (100 ms at 20 ms packets) above −60 dBov, so a turn is noticed well within 300 ms (Janus's defaults take 2 s). */
-const TALKING = { packets: 5, level: 60 };
+/**
+ * Talking detection. Janus averages the audio level over blocks of `packets` packets, so a turn
+ * that starts just after a block began is noticed at the end of the next one: 2 packets (40 ms at
+ * 20 ms packets) notice a turn within 80 ms, leaving most of the 300 ms a turn may take to the
+ * switch and the listener's jitter buffer (Janus's defaults, 100 packets, take 2 s; 5 packets
+ * made turns miss 300 ms on a loaded machine). Blocks that short also end at every pause between words, so a
+ * stop counts only after `releaseMs` without talking: speaking does not flicker, and a speaker
+ * does not lose its slot between two words.
+ */
+const TALKING = { packets: 2, level: 60, releaseMs: 400 };
 /** Janus refuses to subscribe to a feed it has not announced yet (428): retry like this. */
 const NOT_YET_ANNOUNCED_RETRY_MS = 150;
 const NOT_YET_ANNOUNCED_RETRIES = 20;
@@ -78,6 +86,8 @@ interface FeedTalk {
   talking: boolean;
   /** When it last started or stopped talking (0: never talked). */
   since: number;
+  /** Pending stop: Janus said it stopped, and it has not talked again since. */
+  release?: NodeJS.Timeout;
 }
 
 /** Our publishers send one audio section; wrtc names it mid 0. */
@@ -189,7 +199,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const member = this.members.get(memberId);
     if (!member) return;
     if (member.feed !== null) {
-      if (!forwarded) this.talk.delete(member.feed);
+      if (!forwarded) this.forgetTalk(member.feed);
       member.publisher?.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: forwarded }] }).catch((error: Error) => {
         this.logger.warn('Janus: could not change whether a publisher is forwarded', { member: memberId, forwarded, error: error.message });
       });
@@ -261,9 +271,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
       // Not forwarded: its talking neither shows (speaking) nor wins it a slot.
       if (this.unforwarded.has(member.id)) return;
-      this.talk.set(member.feed, { talking: event.talking, since: Date.now() });
-      this.emit('talking', { member: member.id, talking: event.talking });
-      if (event.talking) this.routeTalker(member.room, member.feed);
+      this.heardTalking(member, member.feed, event.talking);
     });
     const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: memberId, audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
     if (member.left) throw new Error('the member left while publishing');
@@ -311,7 +319,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     room.members.delete(memberId);
     if (member.feed !== null) {
       room.feeds.delete(member.feed);
-      this.talk.delete(member.feed);
+      this.forgetTalk(member.feed);
     }
     await Promise.all([member.publisher, member.subscriber].map((handle) => handle?.detach().catch(() => undefined)));
     // The others' subscriptions lose that feed (Janus sends them an updated offer).
@@ -452,6 +460,32 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       const owner = member.room.feeds.get(feed);
       return owner ? [{ mid, member: owner }] : [];
     });
+  }
+
+  /** Janus's talking event for a feed, with the release hang-over (see TALKING). */
+  private heardTalking(member: SfuMember, feed: number, talking: boolean): void {
+    const talk = this.talk.get(feed);
+    clearTimeout(talk?.release);
+    if (talk) talk.release = undefined;
+    if (talking) {
+      if (talk?.talking) return; // a pause shorter than the hang-over: still the same turn
+      this.talk.set(feed, { talking: true, since: Date.now() });
+      this.emit('talking', { member: member.id, talking: true });
+      this.routeTalker(member.room, feed);
+      return;
+    }
+    if (!talk?.talking) return;
+    talk.release = setTimeout(() => {
+      if (this.talk.get(feed) !== talk) return;
+      this.talk.set(feed, { talking: false, since: Date.now() });
+      this.emit('talking', { member: member.id, talking: false });
+    }, TALKING.releaseMs);
+    talk.release.unref();
+  }
+
+  private forgetTalk(feed: number): void {
+    clearTimeout(this.talk.get(feed)?.release);
+    this.talk.delete(feed);
   }
 
   /** Higher for a feed talking now, then for one that talked more recently. */
