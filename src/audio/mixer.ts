@@ -4,6 +4,7 @@
 // distance and pan), both ramped, into interleaved L R samples.
 import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16, type Frame, type MixFrame } from './format.js';
 import { PeakLimiter } from './limiter.js';
+import { StereoMixKernel } from './wasm/stereo-mix-kernel.js';
 
 export const MAX_GAIN = 2; // 200 %
 
@@ -95,123 +96,29 @@ export interface StereoMixInput {
 }
 
 export class StereoMixer {
-  // Planar sums in float64, interleaved only on the way out, and inputs taken four at a time
-  // (a quarter of the loads and stores of the sums): together more than twice as fast in V8 as
-  // summing one input at a time into an interleaved float32 array; four at a time is about 14 %
-  // faster than two (src/bench/mixer.ts measures the mix).
-  private readonly sumLeft = new Float64Array(FRAME_SAMPLES);
-  private readonly sumRight = new Float64Array(FRAME_SAMPLES);
+  // The sum runs in WebAssembly SIMD (wasm/stereo-mix.wat), four samples per instruction: in
+  // JavaScript, even planar float64 sums taking four inputs per pass left a 16-peer spatial mix
+  // short of 300× real time on this machine (src/bench/mixer.ts measures the mix).
+  private readonly kernel = new StereoMixKernel();
   private readonly interleaved = new Float32Array(2 * FRAME_SAMPLES);
-  /** This frame's audible inputs: frame, gain at its start and step per sample, per side. */
-  private readonly active: Array<{ frame: Frame; left: number; stepLeft: number; right: number; stepRight: number }> = [];
   // Interleaved samples come twice as fast: at twice the rate, its release takes the same time.
   // One gain for both sides, so a loud left never shifts the image to the right.
   readonly limiter = new PeakLimiter(-1, 80, 2 * SAMPLE_RATE);
 
   /** Mixes one frame's inputs into a new interleaved stereo frame. */
   mix(inputs: readonly StereoMixInput[]): MixFrame {
-    const active = this.active;
+    const kernel = this.kernel;
     let count = 0;
     for (const { frame, left, right } of inputs) {
       left.advance();
       right.advance();
-      const l = left;
-      const r = right;
-      if (l.from === 0 && l.to === 0 && r.from === 0 && r.to === 0) continue;
-      const slot = active[count] ?? { frame, left: 0, stepLeft: 0, right: 0, stepRight: 0 };
-      active[count++] = slot;
-      slot.frame = frame;
-      slot.left = l.from;
-      slot.stepLeft = (l.to - l.from) / FRAME_SAMPLES;
-      slot.right = r.from;
-      slot.stepRight = (r.to - r.from) / FRAME_SAMPLES;
-    }
-    const sumL = this.sumLeft;
-    const sumR = this.sumRight;
-    sumL.fill(0);
-    sumR.fill(0);
-    let k = 0;
-    for (; k + 3 < count; k += 4) {
-      const a = active[k]!;
-      const b = active[k + 1]!;
-      const c = active[k + 2]!;
-      const d = active[k + 3]!;
-      const fa = a.frame;
-      const fb = b.frame;
-      const fc = c.frame;
-      const fd = d.frame;
-      let al = a.left;
-      let ar = a.right;
-      let bl = b.left;
-      let br = b.right;
-      let cl = c.left;
-      let cr = c.right;
-      let dl = d.left;
-      let dr = d.right;
-      const asl = a.stepLeft;
-      const asr = a.stepRight;
-      const bsl = b.stepLeft;
-      const bsr = b.stepRight;
-      const csl = c.stepLeft;
-      const csr = c.stepRight;
-      const dsl = d.stepLeft;
-      const dsr = d.stepRight;
+      if (left.from === 0 && left.to === 0 && right.from === 0 && right.to === 0) continue;
       // Each gain moves linearly across the frame to its new value (no clicks as people walk).
-      for (let i = 0; i < FRAME_SAMPLES; i++) {
-        al += asl;
-        ar += asr;
-        bl += bsl;
-        br += bsr;
-        cl += csl;
-        cr += csr;
-        dl += dsl;
-        dr += dsr;
-        const w = fa[i]!;
-        const x = fb[i]!;
-        const y = fc[i]!;
-        const z = fd[i]!;
-        sumL[i] += w * al + x * bl + y * cl + z * dl;
-        sumR[i] += w * ar + x * br + y * cr + z * dr;
-      }
+      kernel.setInput(count++, frame, left.from, (left.to - left.from) / FRAME_SAMPLES, right.from, (right.to - right.from) / FRAME_SAMPLES);
     }
-    if (k + 1 < count) {
-      const a = active[k]!;
-      const b = active[k + 1]!;
-      const fa = a.frame;
-      const fb = b.frame;
-      let al = a.left;
-      let ar = a.right;
-      let bl = b.left;
-      let br = b.right;
-      const asl = a.stepLeft;
-      const asr = a.stepRight;
-      const bsl = b.stepLeft;
-      const bsr = b.stepRight;
-      // Each gain moves linearly across the frame to its new value (no clicks as people walk).
-      for (let i = 0; i < FRAME_SAMPLES; i++) {
-        al += asl;
-        ar += asr;
-        bl += bsl;
-        br += bsr;
-        const x = fa[i]!;
-        const y = fb[i]!;
-        sumL[i] += x * al + y * bl;
-        sumR[i] += x * ar + y * br;
-      }
-      k += 2;
-    }
-    if (k < count) {
-      const { frame, stepLeft, stepRight } = active[k]!;
-      let gl = active[k]!.left;
-      let gr = active[k]!.right;
-      for (let i = 0; i < FRAME_SAMPLES; i++) {
-        gl += stepLeft;
-        gr += stepRight;
-        const x = frame[i]!;
-        sumL[i] += x * gl;
-        sumR[i] += x * gr;
-      }
-    }
+    kernel.mix(count);
+    const sumL = kernel.sumLeft;
+    const sumR = kernel.sumRight;
     const out = new Int16Array(2 * FRAME_SAMPLES);
     if (this.limiter.idle) {
       // The common case: nothing to limit. Written out while the peak is measured, in one pass;

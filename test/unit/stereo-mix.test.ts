@@ -1,5 +1,6 @@
 // The stereo mix of spatial rooms: per-side gains ramped over a frame, interleaved output, and
 // the sinks that keep it (WAV header, memory), plus the channel conversion of the device output.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,23 +24,23 @@ describe('StereoMixer', () => {
     expect(new Set(out.filter((_, i) => i % 2 === 1))).toEqual(new Set([200]));
   });
 
-  it('sums any number of inputs (taken four, two and one at a time) as a plain per-sample mix would, ramps included', () => {
-    for (let count = 1; count <= 9; count++) {
+  it('sums any number of inputs as a plain per-sample mix would, ramps included, also past the kernel\'s first 16 inputs', () => {
+    for (const count of [1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 40]) {
       const mixer = new StereoMixer();
       const inputs = Array.from({ length: count }, (_, n) => ({
         frame: Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => ((i * 37 + n * 101) % 200) - 100),
-        left: new SmoothedGain(0.1 * (n + 1)),
-        right: new SmoothedGain(0.05 * (n + 1)),
+        left: new SmoothedGain(0.1 * ((n % 10) + 1)),
+        right: new SmoothedGain(0.05 * ((n % 10) + 1)),
       }));
       mixer.mix(inputs);
       inputs.forEach((input, n) => {
-        input.left.set(0.3 + 0.02 * n);
+        input.left.set(0.3 + 0.02 * (n % 10));
         input.right.set(n % 2 === 0 ? 0 : 0.9);
       });
       const expected = { left: new Float64Array(FRAME_SAMPLES), right: new Float64Array(FRAME_SAMPLES) };
       inputs.forEach((input, n) => {
-        const from = { left: 0.1 * (n + 1), right: 0.05 * (n + 1) };
-        const to = { left: 0.3 + 0.02 * n, right: n % 2 === 0 ? 0 : 0.9 };
+        const from = { left: 0.1 * ((n % 10) + 1), right: 0.05 * ((n % 10) + 1) };
+        const to = { left: 0.3 + 0.02 * (n % 10), right: n % 2 === 0 ? 0 : 0.9 };
         for (let i = 0; i < FRAME_SAMPLES; i++) {
           const at = (i + 1) / FRAME_SAMPLES;
           expected.left[i] += input.frame[i]! * (from.left + (to.left - from.left) * at);
@@ -72,6 +73,26 @@ describe('StereoMixer', () => {
     const out = mixer.mix(Array.from({ length: 4 }, () => ({ frame: constant(30_000), left: new SmoothedGain(1), right: new SmoothedGain(0.1) })));
     expect(Math.max(...out)).toBeLessThanOrEqual(Math.round(32767 * 10 ** (-1 / 20)));
     expect(out[out.length - 2]! / out[out.length - 1]!).toBeCloseTo(10, 0);
+  });
+});
+
+describe('the stereo mix kernel (WebAssembly)', () => {
+  it('is what its .wat source compiles to', () => {
+    const check = spawnSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], { encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+  });
+
+  it('keeps a frame\'s inputs already set when it grows for more', () => {
+    const mixer = new StereoMixer();
+    const small = [{ frame: constant(1), left: new SmoothedGain(1), right: new SmoothedGain(1) }];
+    expect(new Set(mixer.mix(small))).toEqual(new Set([1]));
+    // 100 inputs of 1 at gain 1: grown twice while setting them, and every one still counted.
+    const many = Array.from({ length: 100 }, () => ({ frame: constant(1), left: new SmoothedGain(1), right: new SmoothedGain(0.5) }));
+    const out = mixer.mix(many);
+    expect(new Set(out.filter((_, i) => i % 2 === 0))).toEqual(new Set([100]));
+    expect(new Set(out.filter((_, i) => i % 2 === 1))).toEqual(new Set([50]));
+    expect(new Set(mixer.mix(small))).toEqual(new Set([1]));
   });
 });
 

@@ -1,0 +1,69 @@
+// The stereo mix's kernel (stereo-mix.wat) and the memory it works in: two planar float32 sums,
+// then each input's gains, then each input's frame. Grows when a frame has more inputs than any
+// before it. One instance per mixer: each has its own memory.
+import { FRAME_SAMPLES, type Frame } from '../format.js';
+import { wasmBase64 } from './stereo-mix.wasm.js';
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  mix(count: number, gains: number, frames: number, sumLeft: number, sumRight: number): void;
+}
+
+const SUM_BYTES = 4 * FRAME_SAMPLES;
+const GAIN_BYTES = 16;
+const FRAME_BYTES = 2 * FRAME_SAMPLES;
+const PAGE_BYTES = 65_536;
+
+// Compiled once per process; small enough to compile synchronously.
+let compiled: WebAssembly.Module | null = null;
+
+export class StereoMixKernel {
+  private readonly exports: KernelExports;
+  private capacity = 0;
+  private gains!: Float32Array;
+  private frames!: Int16Array;
+  /** Planar sums of the last mix; views into the kernel's memory (valid until the next mix). */
+  sumLeft!: Float32Array;
+  sumRight!: Float32Array;
+
+  constructor() {
+    compiled ??= new WebAssembly.Module(Buffer.from(wasmBase64, 'base64'));
+    this.exports = new WebAssembly.Instance(compiled).exports as unknown as KernelExports;
+    this.reserve(16);
+  }
+
+  /** Sets input `index`'s frame and its gains: start of frame and step per sample, per side. */
+  setInput(index: number, frame: Frame, left: number, stepLeft: number, right: number, stepRight: number): void {
+    if (index >= this.capacity) this.reserve(2 * index + 2);
+    const gains = this.gains;
+    const at = 4 * index;
+    gains[at] = left;
+    gains[at + 1] = stepLeft;
+    gains[at + 2] = right;
+    gains[at + 3] = stepRight;
+    this.frames.set(frame, index * FRAME_SAMPLES);
+  }
+
+  /** Mixes inputs 0 … count − 1 into sumLeft and sumRight. */
+  mix(count: number): void {
+    this.exports.mix(count, this.gains.byteOffset, this.frames.byteOffset, this.sumLeft.byteOffset, this.sumRight.byteOffset);
+  }
+
+  private reserve(capacity: number): void {
+    // Inputs already set for this frame are kept: copied out before growing detaches the old
+    // buffer, and back in where the larger layout puts them.
+    const previousGains = this.capacity ? this.gains.slice() : null;
+    const previousFrames = this.capacity ? this.frames.slice() : null;
+    const needed = 2 * SUM_BYTES + capacity * (GAIN_BYTES + FRAME_BYTES);
+    const memory = this.exports.memory;
+    if (needed > memory.buffer.byteLength) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / PAGE_BYTES));
+    const buffer = memory.buffer;
+    this.sumLeft = new Float32Array(buffer, 0, FRAME_SAMPLES);
+    this.sumRight = new Float32Array(buffer, SUM_BYTES, FRAME_SAMPLES);
+    this.gains = new Float32Array(buffer, 2 * SUM_BYTES, 4 * capacity);
+    this.frames = new Int16Array(buffer, 2 * SUM_BYTES + capacity * GAIN_BYTES, capacity * FRAME_SAMPLES);
+    if (previousGains) this.gains.set(previousGains);
+    if (previousFrames) this.frames.set(previousFrames);
+    this.capacity = capacity;
+  }
+}
