@@ -1,10 +1,15 @@
 // The member state as headless peers see it: mute and speaking travel through the server to
 // every roommate, in the library API and in the CLI's --json events and `peers` table.
 import { afterEach, describe, expect, it } from 'vitest';
+import { dbfs, rms } from '../../src/audio/analysis.js';
+import { renderSpeech } from '../../src/audio/external-decoders.js';
+import { SAMPLE_RATE } from '../../src/audio/format.js';
+import { SampleSource } from '../../src/audio/sample-source.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { startCli, exitOf } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/signalling.js';
-import { allConnected, makePeer, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { steadyNoise } from '../helpers/noise.js';
+import { allConnected, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 
 let server: RunningServer | null = null;
 let peers: TestPeer[] = [];
@@ -55,4 +60,45 @@ describe('member state', () => {
     cli.child.stdin.end('quit\n');
     expect((await exitOf(cli.child)).code).toBe(0);
   });
+});
+
+describe('speaking against noise, through the room', () => {
+  it('steady noise alone never shows as speaking; speech 10 dB over it does, and ends with it', async () => {
+    server = await startTestServer();
+    // 3 s of a fan's pink noise, a sentence 10 dB over it, 3 s of the noise again.
+    const speech = await renderSpeech('Steady noise never counts as speaking, but a voice over it does, for the whole sentence.');
+    const speechDbfs = dbfs(rms(speech));
+    const noiseS = 3;
+    const samples = steadyNoise('pink', speechDbfs - 10, 2 * noiseS + speech.length / SAMPLE_RATE, 5);
+    const speechFrom = noiseS * SAMPLE_RATE;
+    for (let i = 0; i < speech.length; i++) samples[speechFrom + i] = Math.max(-32768, Math.min(32767, samples[speechFrom + i]! + speech[i]!));
+    const speechEndS = noiseS + speech.length / SAMPLE_RATE;
+    const noisy = makePeer(server.url, 'noise', 'noisy', new SampleSource('noise, speech, noise', samples, false));
+    const ear = makePeer(server.url, 'noise', 'ear', null);
+    peers.push(noisy, ear);
+    await ear.peer.start();
+    const changes: Array<{ atS: number; speaking: boolean }> = [];
+    let startedAt = 0;
+    ear.peer.on('peer-updated', (member) => {
+      if (member.name === 'noisy' && changes.at(-1)?.speaking !== member.state.speaking) changes.push({ atS: (Date.now() - startedAt) / 1000, speaking: member.state.speaking });
+    });
+    startedAt = Date.now();
+    await noisy.peer.start();
+    await sleep((speechEndS + noiseS) * 1000);
+    console.log(`speaking at the listener (speech from ${noiseS} to ${speechEndS.toFixed(2)} s): ${JSON.stringify(changes)}`);
+    // The source starts playing no sooner than start(): nothing before the sentence, so the first
+    // change is speaking during it, and it ends within the hangover and the trip after it.
+    expect(changes.length).toBeGreaterThanOrEqual(2);
+    expect(changes[0]!.speaking).toBe(true);
+    expect(changes[0]!.atS).toBeGreaterThanOrEqual(noiseS);
+    expect(changes[0]!.atS).toBeLessThan(noiseS + 1);
+    const last = changes.at(-1)!;
+    expect(last.speaking).toBe(false);
+    expect(last.atS).toBeGreaterThan(speechEndS - 0.5);
+    expect(last.atS).toBeLessThan(speechEndS + 1.5);
+    // Within the sentence, speaking holds for most of it (short gaps between phrases may end it).
+    let speakingS = 0;
+    for (let i = 0; i < changes.length; i++) if (changes[i]!.speaking) speakingS += (changes[i + 1]?.atS ?? speechEndS) - changes[i]!.atS;
+    expect(speakingS / (speechEndS - noiseS)).toBeGreaterThan(0.8);
+  }, 30_000);
 });

@@ -171,8 +171,10 @@ describe('TickPacer', () => {
 });
 
 describe('SpeakingDetector', () => {
-  const minus20 = constant(3277); // −20 dBFS RMS
-  const quiet = constant(30); // about −61 dBFS
+  // A 1 kHz tone at −20 dBFS RMS, and a quiet one at about −61 dBFS.
+  const sine = (rmsDbfs: number): Int16Array => Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => Math.round(32768 * Math.SQRT2 * 10 ** (rmsDbfs / 20) * Math.sin((2 * Math.PI * 1000 * i) / SAMPLE_RATE)));
+  const minus20 = sine(-20);
+  const quiet = sine(-61);
 
   it('starts after two loud frames, ignores a single click, and ends after 400 ms of quiet', () => {
     const changes: boolean[] = [];
