@@ -21,6 +21,7 @@ import { decodeWav } from '../audio/wav-file-source.js';
 import { wavHeader } from '../audio/wav-writer.js';
 import { startSignallingServer, type SignallingServerOptions } from '../server/signalling-server.js';
 import { VoicePeer } from '../peer/voice-peer.js';
+import type { PtimeMs } from '../peer/ptime-policy.js';
 import { ClickSource, FrameLog, LoggingSink, clickDelaysMs } from '../audio/click-timing.js';
 import { clickTemplate, findClicks } from '../audio/clicks.js';
 import { median, round, sleep, summarizeDelays, type DelaySummary } from './stats.js';
@@ -34,7 +35,7 @@ export interface LatencyFigures extends DelaySummary {
 }
 
 /** `server`: options for the room's server, e.g. SFU rooms through a Janus (same method, same clicks). */
-export async function measureFilePathLatency(seconds = 12, ptimeMs = 10, serverOptions: Partial<SignallingServerOptions> = {}): Promise<LatencyFigures> {
+export async function measureFilePathLatency(seconds = 12, ptimeMs: PtimeMs = 10, serverOptions: Partial<SignallingServerOptions> = {}): Promise<LatencyFigures> {
   const server = await startSignallingServer({ port: 0, ...serverOptions });
   const mouth = new ClickSource(CLICK_PERIOD_FRAMES);
   const ear = new LoggingSink();

@@ -1,5 +1,6 @@
 // `voxroom join <room>`: a headless peer from the command line, controlled by flags, by lines on
 // standard input, and stopped by --duration, `quit`, the end of its input file, or a signal.
+import { parsePtimeSetting } from '../peer/ptime-policy.js';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ROOM_ID_PATTERN, type Place, type Position } from '../protocol.js';
@@ -84,7 +85,7 @@ export function joinCommand(): Command {
     .option('-d, --duration <seconds>', 'leave after this many seconds', parsePositiveSeconds)
     .option('--loop', 'loop a file input instead of leaving when it ends')
     .option('--latency <preset>', 'device buffering: low, normal, high, or milliseconds', asOption(parseLatency), LATENCY_PRESETS.normal)
-    .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is faster, 20 sends half the packets (larger rooms; see BENCHMARKS.md)').choices(['10', '20']).default('20'))
+    .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is faster, 20 sends half the packets; auto uses 10 in a mesh of up to 4 members and 20 above (see BENCHMARKS.md)').choices(['auto', '10', '20']).default('auto'))
     .option('--dtx', 'Opus DTX: while silent, send a packet every 400 ms instead of 50 a second (saves bandwidth, not CPU)')
     .option('--listen-only', 'send nothing, only listen (a broadcast\'s audience): no encoder runs')
     .option('--reconnect-timeout <seconds>', 'after losing the server, keep trying this long (audio carries on meanwhile), then exit 1', parsePositiveSeconds, DEFAULT_RECONNECT_TIMEOUT_MS / 1000)
@@ -191,7 +192,7 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
     let peer: VoicePeer;
     try {
       sink = await openSink(flags.output, { device: { ...deviceOptions, ...(canceller && processing?.routeOutput ? { soundServerDevice: canceller.sink } : {}) } });
-      peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: Number(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000, spatial: flags.spatial, ...(at ? { at } : {}) });
+      peer = new VoicePeer({ serverUrl: flags.server, room, name, source, sink, recordDir: flags.recordDir, volumes, ptimeMs: parsePtimeSetting(flags.ptime), dtx: flags.dtx, listenOnly: flags.listenOnly, logger, insecureTls: flags.insecure, observer: expectations?.observerFor(name), token: flags.token || undefined, reconnectTimeoutMs: flags.reconnectTimeout * 1000, spatial: flags.spatial, ...(at ? { at } : {}) });
     } catch (error) {
       await Promise.all([source.close(), sink?.close()]);
       throw error;

@@ -46,6 +46,11 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
    * not, from its first connection on; in SFU rooms the server enforces it.
    */
   setListening(id: string, listening: boolean): void;
+  /**
+   * The Opus packet duration we send (ptime-policy.ts). A mesh renegotiates each link, without
+   * a gap; SFU rooms keep the one they started with (their rooms are large: 20 ms under auto).
+   */
+  setPtime(ptimeMs: number): void;
   /** A roommate's signal (mesh negotiation). */
   handleSignal(signal: RelayedSignal): void;
   /** The server's offer for our subscriber connection (SFU rooms). */

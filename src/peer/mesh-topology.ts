@@ -66,11 +66,22 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
   /** Roommates who may not hear (no `listen` grant): their links carry nothing from us. */
   private readonly deaf = new Set<string>();
   private closed = false;
+  /** The packet time our sender is told to use, through the remote descriptions we apply. */
+  private ptimeMs: number;
   retries = 0;
 
   constructor(private readonly options: MeshOptions) {
     super();
     this.logger = options.logger;
+    this.ptimeMs = options.ptimeMs;
+  }
+
+  setPtime(ptimeMs: number): void {
+    if (ptimeMs === this.ptimeMs) return;
+    this.ptimeMs = ptimeMs;
+    // Our sender takes its packet time from the remote description (sdp-guard.ts writes a=ptime
+    // into it): one more offer/answer per link sets it, on both sides, with no new connection.
+    for (const pair of this.pairs.values()) pair.link?.renegotiate();
   }
 
   reset(self: PeerInfo, iceServers: IceServer[]): void {
@@ -156,7 +167,7 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
       return data;
     }
     // A mesh link carries exactly one audio section (the defaults of sdp-guard's policy).
-    return { description: sanitizeRemoteDescription(data.description, { ptimeMs: this.options.ptimeMs, dtx: this.options.dtx }) };
+    return { description: sanitizeRemoteDescription(data.description, { ptimeMs: this.ptimeMs, dtx: this.options.dtx }) };
   }
 
   /** Hostile or broken input from a roommate: reported, never fatal, the link left as it is. */

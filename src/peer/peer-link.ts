@@ -36,6 +36,8 @@ interface PeerLinkEvents {
 const DISCONNECTED_GRACE_MS = 3000;
 const RESTART_TIMEOUT_MS = 10_000;
 const MAX_ICE_RESTARTS = 2;
+/** How long the polite side waits for the other's offer before renegotiating itself. */
+const POLITE_RENEGOTIATION_WAIT_MS = 1000;
 // A connection that never connects is the owner's to retry (MeshTopology's safety net).
 
 export class PeerLink extends EventEmitter<PeerLinkEvents> {
@@ -45,6 +47,10 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private queue: Promise<void> = Promise.resolve();
   private ignoreOffer = false;
   private negotiated = false;
+  /** A renegotiation asked for while another was under way: made once that one is done. */
+  private offerAgain = false;
+  /** Remote offers applied so far (see renegotiate). */
+  private remoteOffers = 0;
   private closed = false;
   /** Whether our track goes out (options.sending); see setSending. */
   private sending: boolean;
@@ -119,6 +125,21 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     transceiver.sender.replaceTrack(this.outgoingTrack).catch((error: Error) => this.options.logger.warn('could not change what we send', { peer: this.remote.name, error: error.message }));
   }
 
+  /**
+   * Offers again with nothing changed, so that both sides apply their descriptions anew (a new
+   * packet time). Before the first exchange there is nothing to redo: it will use the new one.
+   * Under `--ptime auto` both sides change at the same moment, and one exchange serves both: the
+   * impolite side offers at once, the polite side only if no offer came meanwhile (no glare).
+   */
+  renegotiate(): void {
+    if (this.closed || !this.negotiated) return;
+    if (!this.options.polite) return this.enqueue(() => this.makeOffer());
+    const offersSoFar = this.remoteOffers;
+    setTimeout(() => {
+      if (!this.closed && this.remoteOffers === offersSoFar) this.enqueue(() => this.makeOffer());
+    }, POLITE_RENEGOTIATION_WAIT_MS).unref();
+  }
+
   /** RTP packets this connection has sent and received (DTX shows as few sent in silence). */
   async packetCounts(): Promise<{ sent: number; received: number }> {
     const counts = { sent: 0, received: 0 };
@@ -183,9 +204,16 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   }
 
   private async makeOffer(): Promise<void> {
-    if (this.pc.signalingState !== 'stable') return;
+    if (this.pc.signalingState !== 'stable') {
+      this.offerAgain = true;
+      return;
+    }
+    this.offerAgain = false;
     const offer = await this.pc.createOffer();
-    if (this.closed || this.pc.signalingState !== 'stable') return;
+    if (this.closed || this.pc.signalingState !== 'stable') {
+      this.offerAgain = true;
+      return;
+    }
     await this.pc.setLocalDescription(offer);
     this.sendDescription(offer);
   }
@@ -210,12 +238,14 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     await this.pc.setRemoteDescription(description);
     this.remoteFingerprint = dtlsFingerprint(description.sdp);
     if (description.type === 'offer') {
+      this.remoteOffers++;
       this.attachTrackToOfferedTransceiver();
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
       this.sendDescription(answer);
     }
     this.negotiated = true;
+    if (this.offerAgain && this.pc.signalingState === 'stable') this.enqueue(() => this.makeOffer());
   }
 
   /**

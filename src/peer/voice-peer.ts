@@ -23,6 +23,7 @@ import { SwitchReadiness } from './switch-readiness.js';
 /** A media change completes after this long even if the new path never carried everyone. */
 const SWITCH_TIMEOUT_MS = 3000;
 import { SignallingClient, type JoinError, type JoinedRoom } from './signalling-client.js';
+import { PtimePolicy, type PtimeSetting } from './ptime-policy.js';
 import { Walker } from './walker.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
 
@@ -36,11 +37,11 @@ export interface VoicePeerOptions {
   /** Initial volumes by peer name, percent 0–200. */
   volumes?: Record<string, number>;
   /**
-   * Opus packet duration our sender uses, 20 ms by default. 10 ms cuts mouth-to-ear latency a
-   * little but doubles the packet rate, which costs CPU in a mesh (BENCHMARKS.md): use it in
-   * small rooms.
+   * Opus packet duration our sender uses. `auto` (the default): 10 ms in a mesh of up to four
+   * members, 20 ms above and in SFU rooms (ptime-policy.ts). 10 ms cuts mouth-to-ear latency by
+   * 10–15 ms but doubles the packet rate, which costs CPU in bigger meshes (BENCHMARKS.md).
    */
-  ptimeMs?: number;
+  ptimeMs?: PtimeSetting;
   /**
    * Opus DTX: while we are silent our sender sends a packet every 400 ms instead of 50 a
    * second, to every peer; receivers play comfort noise. Off by default: it saves bandwidth,
@@ -133,6 +134,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   /** One being brought up beside it after a media change (make-before-break), not yet heard. */
   private incoming: { topology: MediaTopology; readiness: SwitchReadiness; timer: NodeJS.Timeout } | null = null;
   private readonly members = new Map<string, Member>();
+  private ptime: PtimePolicy;
+  /** A pending check of the packet time (auto waits for a shrunk room to settle). */
+  private ptimeTimer: NodeJS.Timeout | null = null;
   /**
    * Roommates not back yet after the server came back (a restarted server knows only those
    * that have resumed): kept, away, for the room's grace, then dropped.
@@ -149,6 +153,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   constructor(private readonly options: VoicePeerOptions) {
     super();
     this.logger = options.logger ?? silentLogger;
+    this.ptime = new PtimePolicy(options.ptimeMs ?? 'auto');
     // The engine first: it may refuse its options (a recording folder it cannot create), and
     // then no native track exists yet that would need stopping.
     this.engine = new AudioEngine({
@@ -229,6 +234,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.clearAwayTimers();
+      if (this.ptimeTimer) clearTimeout(this.ptimeTimer);
       this.walker.stop();
       this.dropIncoming();
       this.topology.close();
@@ -348,6 +354,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       peers: this.members.size,
       links: this.topology.connectionCount,
       retries: this.topology.retries,
+      ptimeMs: this.ptimeMs,
       audio: this.engine.stats,
     };
   }
@@ -372,6 +379,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       this.topology = this.createTopology(media);
     }
     this.topology.reset(room.self, room.iceServers);
+    // The room's size decides the packet time before the first offers go out.
+    this.topology.setPtime(this.ptime.reset(room.peers.length + 1));
     this.logger.info(resumed ? 'rejoined the room' : 'joined the room', { room: this.options.room, name: room.self.name, peers: room.peers.length });
     this.emit('joined', { self: room.self, peers: room.peers, map: room.map, renamed: room.renamed, resumed });
     // The room's idea of our state may be older than ours (a change made while disconnected).
@@ -500,7 +509,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
         if (this.incoming.readiness.ready) this.promoteIncoming('ready');
       }
     };
-    const ptimeMs = this.options.ptimeMs ?? 20;
+    const ptimeMs = this.ptimeFor(kind);
     const dtx = this.options.dtx ?? false;
     topology =
       kind === 'sfu'
@@ -527,6 +536,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     // Known already: a roommate back on a restarted server (its link never went away).
     if (this.members.has(member.id)) return this.updateMember(member.id, member.state);
     this.members.set(member.id, member);
+    this.updatePtime();
     this.engine.attachRemote(member.name);
     this.engine.setAudible(member.name, mayBeHeard(member.state));
     this.placeRemote(member);
@@ -538,12 +548,47 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     }
   }
 
+  /** The room's size changed: the packet time may change with it (PtimePolicy). */
+  private updatePtime(): void {
+    if (this.ptimeTimer) clearTimeout(this.ptimeTimer);
+    this.ptimeTimer = null;
+    const { ptimeMs, recheckInMs } = this.ptime.update(this.members.size + 1, Date.now());
+    // An SFU topology keeps its own (see ptimeFor).
+    for (const topology of [this.topology, this.incoming?.topology]) topology?.setPtime(ptimeMs);
+    if (recheckInMs !== null) {
+      this.ptimeTimer = setTimeout(() => this.updatePtime(), recheckInMs);
+      this.ptimeTimer.unref();
+    }
+  }
+
+  /**
+   * Changes the packet time while in the room (`auto`, 10 or 20): a mesh renegotiates each link,
+   * without a new connection or a gap; SFU rooms keep theirs until the next switch or rejoin.
+   */
+  setPtime(setting: PtimeSetting): void {
+    this.ptime = new PtimePolicy(setting);
+    this.ptime.reset(this.members.size + 1);
+    this.updatePtime();
+  }
+
+  /** The Opus packet duration we send now, in ms. */
+  get ptimeMs(): number {
+    return this.ptimeFor(this.topology.kind);
+  }
+
+  /** SFU rooms are large rooms: 20 ms there unless forced; a mesh follows the policy. */
+  private ptimeFor(kind: MediaMode): number {
+    if (kind === 'sfu') return this.ptime.setting === 'auto' ? 20 : this.ptime.setting;
+    return this.ptime.ptimeMs;
+  }
+
   private removeMember(id: string): void {
     clearTimeout(this.awayTimers.get(id));
     this.awayTimers.delete(id);
     const member = this.members.get(id);
     if (!member) return;
     this.members.delete(id);
+    this.updatePtime();
     this.topology.removeMember(id);
     this.incoming?.topology.removeMember(id);
     this.engine.detachRemote(member.name);

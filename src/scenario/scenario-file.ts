@@ -36,7 +36,7 @@ export interface BotPlan {
   output: SinkSpec;
   recordDir?: string;
   volumes: Record<string, number>;
-  ptimeMs?: number;
+  ptimeMs?: 10 | 20;
   listenOnly: boolean;
   loop: boolean;
   /** Its room token, if the server requires one. */
