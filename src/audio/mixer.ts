@@ -99,7 +99,7 @@ export class StereoMixer {
   // The sum runs in WebAssembly SIMD (wasm/stereo-mix.wat), four samples per instruction: in
   // JavaScript, even planar float64 sums taking four inputs per pass left a 16-peer spatial mix
   // short of 300× real time on this machine (src/bench/mixer.ts measures the mix).
-  private readonly kernel = new StereoMixKernel();
+  private readonly kernel = StereoMixKernel.shared();
   private readonly interleaved = new Float32Array(2 * FRAME_SAMPLES);
   // Interleaved samples come twice as fast: at twice the rate, its release takes the same time.
   // One gain for both sides, so a loud left never shifts the image to the right.

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { FRAME_SAMPLES, convertChannels } from '../../src/audio/format.js';
 import { MemorySink } from '../../src/audio/memory-sink.js';
 import { SmoothedGain, StereoMixer } from '../../src/audio/mixer.js';
+import { StereoMixKernel } from '../../src/audio/wasm/stereo-mix-kernel.js';
 import { WavFileSink } from '../../src/audio/wav-writer.js';
 
 const constant = (value: number): Int16Array => new Int16Array(FRAME_SAMPLES).fill(value);
@@ -83,16 +84,30 @@ describe('the stereo mix kernel (WebAssembly)', () => {
     expect(check.status).toBe(0);
   });
 
-  it('keeps a frame\'s inputs already set when it grows for more', () => {
-    const mixer = new StereoMixer();
-    const small = [{ frame: constant(1), left: new SmoothedGain(1), right: new SmoothedGain(1) }];
-    expect(new Set(mixer.mix(small))).toEqual(new Set([1]));
-    // 100 inputs of 1 at gain 1: grown twice while setting them, and every one still counted.
-    const many = Array.from({ length: 100 }, () => ({ frame: constant(1), left: new SmoothedGain(1), right: new SmoothedGain(0.5) }));
-    const out = mixer.mix(many);
-    expect(new Set(out.filter((_, i) => i % 2 === 0))).toEqual(new Set([100]));
-    expect(new Set(out.filter((_, i) => i % 2 === 1))).toEqual(new Set([50]));
-    expect(new Set(mixer.mix(small))).toEqual(new Set([1]));
+  it('keeps a frame\'s inputs already set when it grows for more, each in its place', () => {
+    // A kernel of its own (mixers share the process's): 16 inputs fit at first; setting 100
+    // makes room three times, and the memory grows twice.
+    const kernel = new StereoMixKernel();
+    const count = 100;
+    for (let n = 0; n < count; n++) {
+      const frame = new Int16Array(FRAME_SAMPLES);
+      frame[n] = 100 + n;
+      kernel.setInput(n, frame, 1, 0, n % 2 === 0 ? 0.5 : 0, 0);
+    }
+    kernel.mix(count);
+    for (let n = 0; n < count; n++) {
+      expect(kernel.sumLeft[n], `input ${n}, left`).toBe(100 + n);
+      expect(kernel.sumRight[n], `input ${n}, right`).toBe(n % 2 === 0 ? (100 + n) / 2 : 0);
+    }
+    expect(kernel.sumLeft.slice(count).every((x) => x === 0)).toBe(true);
+    // Fewer inputs next frame: only those count.
+    kernel.setInput(0, constant(3), 1, 0, 1, 0);
+    kernel.mix(1);
+    expect(new Set(kernel.sumLeft)).toEqual(new Set([3]));
+  });
+
+  it('is one per process for every mixer', () => {
+    expect(StereoMixKernel.shared()).toBe(StereoMixKernel.shared());
   });
 });
 

@@ -1,6 +1,9 @@
 // The stereo mix's kernel (stereo-mix.wat) and the memory it works in: two planar float32 sums,
 // then each input's gains, then each input's frame. Grows when a frame has more inputs than any
-// before it. One instance per mixer: each has its own memory.
+// before it. One instance per process (StereoMixKernel.shared): a mix sets its inputs, runs and
+// reads its sums in one synchronous call, so mixers never overlap in it; and each WebAssembly
+// memory reserves gigabytes of address space, so one per mixer would limit how many peers with
+// a stereo mix a process can hold.
 import { FRAME_SAMPLES, type Frame } from '../format.js';
 import { wasmBase64 } from './stereo-mix.wasm.js';
 
@@ -16,13 +19,20 @@ const PAGE_BYTES = 65_536;
 
 // Compiled once per process; small enough to compile synchronously.
 let compiled: WebAssembly.Module | null = null;
+let shared: StereoMixKernel | null = null;
 
 export class StereoMixKernel {
+  /** The process's kernel, made at first use. */
+  static shared(): StereoMixKernel {
+    shared ??= new StereoMixKernel();
+    return shared;
+  }
+
   private readonly exports: KernelExports;
   private capacity = 0;
   private gains!: Float32Array;
   private frames!: Int16Array;
-  /** Planar sums of the last mix; views into the kernel's memory (valid until the next mix). */
+  /** Planar sums of the last mix; views into the kernel's memory (read them before the next mix). */
   sumLeft!: Float32Array;
   sumRight!: Float32Array;
 
@@ -50,9 +60,8 @@ export class StereoMixKernel {
   }
 
   private reserve(capacity: number): void {
-    // Inputs already set for this frame are kept: copied out before growing detaches the old
-    // buffer, and back in where the larger layout puts them.
-    const previousGains = this.capacity ? this.gains.slice() : null;
+    // Frames already set for this frame are kept: copied out before growing detaches the old
+    // buffer, and back in where the larger layout puts them. (The gains stay where they are.)
     const previousFrames = this.capacity ? this.frames.slice() : null;
     const needed = 2 * SUM_BYTES + capacity * (GAIN_BYTES + FRAME_BYTES);
     const memory = this.exports.memory;
@@ -62,7 +71,6 @@ export class StereoMixKernel {
     this.sumRight = new Float32Array(buffer, SUM_BYTES, FRAME_SAMPLES);
     this.gains = new Float32Array(buffer, 2 * SUM_BYTES, 4 * capacity);
     this.frames = new Int16Array(buffer, 2 * SUM_BYTES + capacity * GAIN_BYTES, capacity * FRAME_SAMPLES);
-    if (previousGains) this.gains.set(previousGains);
     if (previousFrames) this.frames.set(previousFrames);
     this.capacity = capacity;
   }
