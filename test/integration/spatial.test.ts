@@ -9,7 +9,7 @@ import { MoveError } from '../../src/peer/signalling-client.js';
 import type { MoveAck, Position } from '../../src/protocol.js';
 import { RoomMap } from '../../src/server/room-map.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { allConnected, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { allConnected, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { connectClient, joinOk, startTestServer, trackRoom, type TestClient } from '../helpers/signalling.js';
 
 const HALL = {
@@ -128,6 +128,31 @@ describe('spatial rooms: what a listener hears', () => {
     expect(db(power(listener.sink, 440) / atOneMetre)).toBeLessThan(-60);
     // Both ways: Bob in the booth does not hear Ann on the stage either, and hears the listener's silence.
     expect(db(power(bob.sink, 440) / atOneMetre)).toBeLessThan(-60);
+  });
+});
+
+describe('spatial rooms: --no-spatial', () => {
+  it('a listener who opts out hears a room with a map as one without: mono, everyone at full level wherever they stand', async () => {
+    // The crowd room: 20 × 10 m, entry at the centre. The talker stands 9.5 m to the right.
+    const flat = makePeer(server.url, 'crowd', 'flat', null, { spatial: false });
+    const placed = makePeer(server.url, 'crowd', 'placed', null);
+    const talker = makePeer(server.url, 'crowd', 'talker', 620, { at: { x: 19.5, y: 5 } });
+    peers.push(flat, placed, talker);
+    for (const p of [flat, placed, talker]) await p.peer.start();
+    await waitUntil(() => allConnected(flat.peer, 2) && allConnected(placed.peer, 2), 'both listeners connected', 20_000);
+    await settle();
+    expect(flat.peer.spatial).toBe(false);
+    expect(flat.sink.channels).toBe(1);
+    expect(placed.sink.channels).toBe(2);
+    const flatLevel = toneLevel(flat.sink.samples(0.8), 620);
+    const placedDrop = db(power(placed.sink, 620) / flatLevel);
+    const law = db(inverseDistanceGain(9.5));
+    const flatDb = toneLevelDb(flat.sink.samples(0.8), 620);
+    console.log(`--no-spatial: talker 9.5 m away at ${flatDb.toFixed(2)} dB of the sent level; a placed listener ${placedDrop.toFixed(2)} dB under that (law ${law.toFixed(2)} dB)`);
+    expect(Math.abs(flatDb)).toBeLessThan(1);
+    expect(Math.abs(placedDrop - law)).toBeLessThan(1);
+    // Out of the crowd room before its moves test.
+    await Promise.all([flat, placed, talker].map((p) => p.peer.stop()));
   });
 });
 
