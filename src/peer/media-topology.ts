@@ -47,8 +47,8 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
    */
   setListening(id: string, listening: boolean): void;
   /**
-   * The Opus packet duration we send (ptime-policy.ts). A mesh renegotiates each link, without
-   * a gap; SFU rooms keep the one they started with (their rooms are large: 20 ms under auto).
+   * The Opus packet duration we send (ptime-policy.ts). A mesh renegotiates each link (no new
+   * connection); SFU rooms keep the one they started with (their rooms are large: 20 ms under auto).
    */
   setPtime(ptimeMs: number): void;
   /** A roommate's signal (mesh negotiation). */

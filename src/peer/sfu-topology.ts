@@ -74,12 +74,12 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
     }
   }
 
-  /** The server does not subscribe a member without `listen` to anyone: nothing to do here. */
   setPtime(): void {
     // Kept as started: an SFU room is a large room, and Janus forwards each packet to every
-    // listener, so 20 ms (see VoicePeer.createTopology).
+    // listener, so 20 ms (see VoicePeer.ptimeFor).
   }
 
+  /** The server does not subscribe a member without `listen` to anyone: nothing to do here. */
   setListening(): void {}
 
   addMember(peer: PeerInfo): void {

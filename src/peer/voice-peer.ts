@@ -562,8 +562,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   }
 
   /**
-   * Changes the packet time while in the room (`auto`, 10 or 20): a mesh renegotiates each link,
-   * without a new connection or a gap; SFU rooms keep theirs until the next switch or rejoin.
+   * Changes the packet time while in the room (`auto`, 10 or 20): a mesh renegotiates each link
+   * (no new connection); SFU rooms keep theirs until the next switch or rejoin.
    */
   setPtime(setting: PtimeSetting): void {
     this.ptime = new PtimePolicy(setting);
