@@ -35,9 +35,10 @@ const OVER_ONE_SIDE = 100;
 export interface FrameAnalysis {
   /**
    * The speech band's mean log power per bin, in dB relative to a full-scale bin. A mean of logs,
-   * not the log of a sum: however the noise is coloured, its swing from frame to frame stays
-   * under a dB (each bin's log swings alike, and 80 of them are averaged), where the band's
-   * power of brown noise swings by 9 dB; a voice raises most of the band's bins.
+   * not the log of a sum: however the noise is coloured, it varies by a standard deviation of
+   * about 1.1 dB from frame to frame (each bin's log varies alike, and 80 of them are averaged;
+   * measured on white, pink and brown noise), where the summed power of brown noise swings by
+   * 9 dB. A voice raises most of the band's bins.
    */
   bandDb: number;
   tonal: boolean;

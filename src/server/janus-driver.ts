@@ -29,12 +29,12 @@ export interface JanusDriverEvents {
 
 /**
  * Talking detection. Janus averages the audio level over blocks of `packets` packets, so a turn
- * that starts just after a block began is noticed at the end of the next one: 2 packets (40 ms at
- * 20 ms packets) notice a turn within 80 ms, leaving most of the 300 ms a turn may take to the
+ * that starts just after a block began is noticed at the end of the next one: 2 packets (40 ms
+ * at 20 ms packets) notice a turn within 80 ms, leaving most of the 300 ms a turn may take to the
  * switch and the listener's jitter buffer (Janus's defaults, 100 packets, take 2 s; 5 packets
- * made turns miss 300 ms on a loaded machine). Blocks that short also end at every pause between words, so a
- * stop counts only after `releaseMs` without talking: speaking does not flicker, and a speaker
- * does not lose its slot between two words.
+ * made turns miss 300 ms on a loaded machine). Blocks that short also end at every pause between
+ * words, so a stop counts only after `releaseMs` without talking: speaking does not flicker,
+ * and a speaker does not lose its slot between two words.
  */
 const TALKING = { packets: 2, level: 60, releaseMs: 400 };
 /** Janus refuses to subscribe to a feed it has not announced yet (428): retry like this. */
