@@ -253,3 +253,54 @@ export async function measureNoiseSuppression(bin: string, denoise: boolean): Pr
     cancellersLeft,
   };
 }
+
+export interface GainControlFigures {
+  agc: boolean;
+  /** B's speech as A hears it, per sentence in order (the later ones after the control adapted), dBFS. */
+  sentencesDbfs: number[];
+  /** Cancellers still loaded on B's microphone once B had left (0: B unloaded its own). */
+  cancellersLeft: number;
+}
+
+/** A quiet microphone: the speech's level while it sounds, in dBFS RMS. */
+const QUIET_SPEECH_DBFS = -40;
+/** In the played file: the sentence at these seconds, silence between. */
+const QUIET_SENTENCES_AT_S = [1, 5, 9];
+const QUIET_FILE_S = 13;
+
+/**
+ * `--agc` on a quiet microphone: B's microphone hears espeak-ng speech at −40 dBFS; A records B
+ * without and with WebRTC's gain control (in the sound server, as `--denoise`).
+ */
+export async function measureGainControl(bin: string, agc: boolean): Promise<GainControlFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'voxroom-agc-'));
+  const tag = `vx_agc${process.pid}`;
+  const speech = await renderSpeech(B_TEXT);
+  const voicedRms = rms(speech.filter((x) => Math.abs(x) > 300));
+  const scale = (32768 * 10 ** (QUIET_SPEECH_DBFS / 20)) / voicedRms;
+  const file = new Int16Array(QUIET_FILE_S * SAMPLE_RATE);
+  for (const atS of QUIET_SENTENCES_AT_S) speech.forEach((x, i) => (file[atS * SAMPLE_RATE + i] = Math.round(x * scale)));
+  writeWav(join(dir, 'quiet.wav'), file);
+  const sentenceS = speech.length / SAMPLE_RATE;
+  const { heard: samples, cancellersLeft } = await runRig({
+    bin,
+    room: 'agc',
+    tag,
+    devices: [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')],
+    dir,
+    aArgs: ['--input', 'silence', '--output', 'null', '--duration', String(QUIET_FILE_S + PLAY_AFTER_S + 1)],
+    bArgs: ['--input', 'default', '--output', 'null', ...(agc ? ['--agc'] : [])],
+    bEnv: { PULSE_SOURCE: `${tag}_mic.monitor` },
+    play: join(dir, 'quiet.wav'),
+    playAfterS: PLAY_AFTER_S,
+  });
+  // Each sentence as A heard it, its level while it sounds (the onset found in A's recording).
+  const sentencesDbfs = QUIET_SENTENCES_AT_S.map((atS) => {
+    const from = atS + PLAY_AFTER_S - 0.5;
+    const span = samples.subarray(Math.round(from * SAMPLE_RATE), Math.round((from + sentenceS + 1) * SAMPLE_RATE));
+    const loudest = span.reduce((max, x) => Math.max(max, Math.abs(x)), 0);
+    const voiced = span.filter((x) => Math.abs(x) > loudest / 10);
+    return round1(dbfs(rms(voiced)));
+  });
+  return { agc, sentencesDbfs, cancellersLeft };
+}

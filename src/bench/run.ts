@@ -13,7 +13,7 @@ import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { ATTACK_ADDRESSES, measureAttack } from './attack.js';
-import { measureEcho, measureNoiseSuppression } from './audio-processing.js';
+import { measureEcho, measureGainControl, measureNoiseSuppression } from './audio-processing.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
 import { FRAME_MS, samplesToMs } from '../audio/format.js';
 
@@ -386,7 +386,7 @@ async function main(): Promise<void> {
     const cancelled = await measureEcho(BIN, true);
     parts.push(
       '',
-      '## 9. Echo cancellation and noise suppression',
+      '## 9. Echo cancellation, noise suppression and gain control',
       '',
       "B is on a \"laptop\": a PulseAudio loopback plays B's speaker sink into B's microphone sink 30 ms later, at full level. A talks (espeak-ng speech from a file) and records B's stream; B uses its devices with `voxroom join` defaults, then with `--no-echo-cancel` (`src/bench/audio-processing.ts`). Echo: A's own voice coming back while only A talks, after 3 s of convergence. B's voice: a sentence while A is silent, and the same sentence while A talks (double talk; the residual echo included).",
       '',
@@ -416,6 +416,21 @@ async function main(): Promise<void> {
       ),
       '',
       `Noise **${round(noisy.pauseDbfs - denoised.pauseDbfs, 1)} dB** lower in pauses and **${round(noisy.noiseInSpeechDb - denoised.noiseInSpeechDb, 1)} dB** lower during speech; the speech level changed by ${round(denoised.speechDbfs - noisy.speechDbfs, 1)} dB.`,
+    );
+    log('echo: gain control (--agc) on a quiet microphone…');
+    const quiet = await measureGainControl(BIN, false);
+    const controlled = await measureGainControl(BIN, true);
+    const sentences = quiet.sentencesDbfs.map((_, i) => `sentence ${i + 1} dBFS`);
+    parts.push(
+      '',
+      "Gain control: B's microphone hears an espeak-ng sentence three times, 4 s apart, at −40 dBFS while it sounds (a quiet microphone); A records B without and with `--agc` (WebRTC's digital gain control in the sound server). Levels are read over each sentence's louder part (samples above a tenth of its peak), so they sit above −40.",
+      '',
+      table(['B', ...sentences], [
+        ['without --agc', ...quiet.sentencesDbfs],
+        ['--agc', ...controlled.sentencesDbfs],
+      ]),
+      '',
+      `With --agc the third sentence is **${round(controlled.sentencesDbfs.at(-1)! - quiet.sentencesDbfs.at(-1)!, 1)} dB** louder, the first ${round(controlled.sentencesDbfs[0]! - quiet.sentencesDbfs[0]!, 1)} dB (the control adapts over the first sentences).`,
     );
   }
 

@@ -3,7 +3,7 @@
 // speech with steady noise, with and without --denoise. Both run in the sound server (WebRTC's
 // processing), loaded by `voxroom join` for its devices and unloaded after.
 import { describe, expect, it } from 'vitest';
-import { measureEcho, measureNoiseSuppression } from '../../src/bench/audio-processing.js';
+import { measureEcho, measureGainControl, measureNoiseSuppression } from '../../src/bench/audio-processing.js';
 import { VOXROOM_BIN, runCli, startServeCli } from '../helpers/cli.js';
 import { virtualDevices } from '../helpers/pulse.js';
 
@@ -41,6 +41,19 @@ describe('audio processing for a person: echo cancellation and noise suppression
     // figure itself is in BENCHMARKS.md.
     expect(inSpeech).toBeGreaterThan(6);
     expect(denoised.cancellersLeft).toBe(0);
+  }, 120_000);
+
+  it('--agc raises a quiet microphone: its speech arrives louder once the control has adapted', async () => {
+    const quiet = await measureGainControl(VOXROOM_BIN, false);
+    const controlled = await measureGainControl(VOXROOM_BIN, true);
+    const gains = controlled.sentencesDbfs.map((level, i) => level - quiet.sentencesDbfs[i]!);
+    console.log(`--agc: sentences ${quiet.sentencesDbfs.join(', ')} dBFS without, ${controlled.sentencesDbfs.join(', ')} with (${gains.map((g) => g.toFixed(1)).join(', ')} dB)`);
+    // Without it, the level is the microphone's, unchanged from sentence to sentence.
+    expect(Math.max(...quiet.sentencesDbfs) - Math.min(...quiet.sentencesDbfs)).toBeLessThan(1);
+    // With it: louder from the first sentence, and more once adapted (7.6, 10.8, 11.8 dB here).
+    expect(gains[0]).toBeGreaterThan(3);
+    expect(gains.at(-1)).toBeGreaterThan(6);
+    expect(controlled.cancellersLeft).toBe(0);
   }, 120_000);
 
   it('goes on without a canceller where there is no sound server to ask, and says so; --denoise needs a microphone', async () => {
