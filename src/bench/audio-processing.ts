@@ -212,6 +212,25 @@ function whiteNoise(length: number, rmsLevel: number): Float64Array {
   return noise;
 }
 
+/**
+ * B's microphone alone (a null sink's monitor) plays `file` (in `dir`, `fileS` long) from
+ * PLAY_AFTER_S on, B joins with `bFlags`, and A records what arrives from B.
+ */
+function playIntoMicrophone(bin: string, room: string, tag: string, dir: string, file: string, fileS: number, bFlags: string[]): ReturnType<typeof runRig> {
+  return runRig({
+    bin,
+    room,
+    tag,
+    devices: [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')],
+    dir,
+    aArgs: ['--input', 'silence', '--output', 'null', '--duration', String(fileS + PLAY_AFTER_S + 1)],
+    bArgs: ['--input', 'default', '--output', 'null', ...bFlags],
+    bEnv: { PULSE_SOURCE: `${tag}_mic.monitor` },
+    play: join(dir, file),
+    playAfterS: PLAY_AFTER_S,
+  });
+}
+
 export async function measureNoiseSuppression(bin: string, denoise: boolean): Promise<NoiseFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'voxroom-noise-'));
   const tag = `vx_noise${process.pid}`;
@@ -224,18 +243,7 @@ export async function measureNoiseSuppression(bin: string, denoise: boolean): Pr
   writeWav(join(dir, 'noisy.wav'), Int16Array.from(noise, (x) => Math.max(-32768, Math.min(32767, Math.round(x)))));
   const sentenceS = speech.length / SAMPLE_RATE;
 
-  const { heard: samples, cancellersLeft } = await runRig({
-    bin,
-    room: 'noise',
-    tag,
-    devices: [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')],
-    dir,
-    aArgs: ['--input', 'silence', '--output', 'null', '--duration', String(NOISE_FILE_S + PLAY_AFTER_S + 1)],
-    bArgs: ['--input', 'default', '--output', 'null', ...(denoise ? ['--denoise'] : [])],
-    bEnv: { PULSE_SOURCE: `${tag}_mic.monitor` },
-    play: join(dir, 'noisy.wav'),
-    playAfterS: PLAY_AFTER_S,
-  });
+  const { heard: samples, cancellersLeft } = await playIntoMicrophone(bin, 'noise', tag, dir, 'noisy.wav', NOISE_FILE_S, denoise ? ['--denoise'] : []);
   const at = (fileS: number): number => fileS + PLAY_AFTER_S;
   // Pauses: before the first sentence, between them, after the last; 0.3 s clear of speech.
   const pauses: Array<[number, number]> = [
@@ -282,18 +290,7 @@ export async function measureGainControl(bin: string, agc: boolean): Promise<Gai
   for (const atS of QUIET_SENTENCES_AT_S) speech.forEach((x, i) => (file[atS * SAMPLE_RATE + i] = Math.round(x * scale)));
   writeWav(join(dir, 'quiet.wav'), file);
   const sentenceS = speech.length / SAMPLE_RATE;
-  const { heard: samples, cancellersLeft } = await runRig({
-    bin,
-    room: 'agc',
-    tag,
-    devices: [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')],
-    dir,
-    aArgs: ['--input', 'silence', '--output', 'null', '--duration', String(QUIET_FILE_S + PLAY_AFTER_S + 1)],
-    bArgs: ['--input', 'default', '--output', 'null', ...(agc ? ['--agc'] : [])],
-    bEnv: { PULSE_SOURCE: `${tag}_mic.monitor` },
-    play: join(dir, 'quiet.wav'),
-    playAfterS: PLAY_AFTER_S,
-  });
+  const { heard: samples, cancellersLeft } = await playIntoMicrophone(bin, 'agc', tag, dir, 'quiet.wav', QUIET_FILE_S, agc ? ['--agc'] : []);
   // Each sentence as A heard it, its level while it sounds (the onset found in A's recording).
   const sentencesDbfs = QUIET_SENTENCES_AT_S.map((atS) => {
     const from = atS + PLAY_AFTER_S - 0.5;
