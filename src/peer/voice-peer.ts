@@ -38,8 +38,8 @@ export interface VoicePeerOptions {
   volumes?: Record<string, number>;
   /**
    * Opus packet duration our sender uses. `auto` (the default): 10 ms in a mesh of up to four
-   * members, 20 ms above and in SFU rooms (ptime-policy.ts). 10 ms cuts mouth-to-ear latency by
-   * 10–15 ms but doubles the packet rate, which costs CPU in bigger meshes (BENCHMARKS.md).
+   * members, 20 ms above and in SFU rooms (ptime-policy.ts). 10 ms cuts mouth-to-ear latency
+   * by about 10 ms but doubles the packet rate, which costs CPU in bigger meshes (BENCHMARKS.md).
    */
   ptimeMs?: PtimeSetting;
   /**
