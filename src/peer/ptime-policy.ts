@@ -1,8 +1,9 @@
 // Which Opus packet duration our sender uses. 10 ms packets cut mouth-to-ear latency by about
-// 10 ms (BENCHMARKS.md's file path: 55.8 against 66.4 ms median) but double the packet rate, which costs CPU only in bigger meshes (BENCHMARKS.md): with
-// `auto` (the default) a mesh of up to four members uses 10 ms and a larger one 20 ms. Growing
-// past four switches at once (the packet rate is what hurts); shrinking waits until the room
-// has stayed small for a while, so a member coming and going does not renegotiate every link
+// 10 ms but double the packet rate, which costs CPU only in bigger meshes (BENCHMARKS.md measures
+// both): with `auto` (the default) a mesh of up to four members uses 10 ms and a larger one
+// 20 ms. Growing past four switches at once (the packet rate is what hurts); shrinking waits
+// until the room has stayed small for a while, so a member coming and going does not
+// renegotiate every link
 // each time. Pure: room sizes and times in, a packet time out.
 
 export type PtimeSetting = 'auto' | 10 | 20;
