@@ -3,8 +3,7 @@
 // both): with `auto` (the default) a mesh of up to four members uses 10 ms and a larger one
 // 20 ms. Growing past four switches at once (the packet rate is what hurts); shrinking waits
 // until the room has stayed small for a while, so a member coming and going does not
-// renegotiate every link
-// each time. Pure: room sizes and times in, a packet time out.
+// renegotiate every link each time. Pure: room sizes and times in, a packet time out.
 
 export type PtimeSetting = 'auto' | 10 | 20;
 export type PtimeMs = 10 | 20;
