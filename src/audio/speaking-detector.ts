@@ -3,7 +3,8 @@
 // in the short pauses between words. Steady noise (a fan, hiss, traffic's rumble) never counts:
 // a frame counts as voice only when it is loud enough and either stands out from the noise
 // floor across the speech band or carries a tone. Pure: frames in, state changes out.
-import { FRAME_SAMPLES, type Frame } from './format.js';
+import { rms } from './analysis.js';
+import type { Frame } from './format.js';
 import { FrameSpectrum } from './frame-spectrum.js';
 
 export interface SpeakingDetectorOptions {
@@ -110,10 +111,4 @@ export class SpeakingDetector {
     this.speaking = speaking;
     this.onChange(speaking);
   }
-}
-
-function rms(frame: Frame): number {
-  let sum = 0;
-  for (let i = 0; i < FRAME_SAMPLES; i++) sum += frame[i]! * frame[i]!;
-  return Math.sqrt(sum / FRAME_SAMPLES);
 }
