@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { measureDevicePathLatency, measureFilePathLatency, type LatencyFigures } from './latency.js';
 import { measureMesh, type MeshFigures } from './mesh.js';
 import { measureMixer, measureSpatialMixer } from './mixer.js';
-import { JOIN_UPDATES_NEEDED, RELAY_TIMEOUT_MS, measureClusterSignalling, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
+import { JOIN_UPDATES_NEEDED, RELAY_PACE, RELAY_TIMEOUT_MS, measureClusterSignalling, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
 import { measureStability } from './stability.js';
 import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
@@ -254,15 +254,20 @@ async function main(): Promise<void> {
       f.signalsPerSecond,
       round(f.signalsPerSecond / alone.signalsPerSecond, 2),
       f.crossNodeRelayShare,
+      f.relayP50Ms,
+      f.sameNodeRelayP99Ms ?? '-',
+      f.crossNodeRelayP99Ms ?? '-',
+      f.crossNodeRelayP99Ms === null ? '-' : round(f.crossNodeRelayP99Ms / alone.relayP99Ms, 2),
+      f.crossNodeRelayP99Ms === null || f.sameNodeRelayP99Ms === null ? '-' : round(f.crossNodeRelayP99Ms / f.sameNodeRelayP99Ms, 2),
       f.incomplete ?? 'yes',
     ];
     parts.push(
       '',
       '## Cluster signalling',
       '',
-      'The signalling benchmark\'s joins (250/s) and relays, through one node without Redis, then 1, 2 and 3 nodes sharing one Redis (`voxroom serve --redis`, a private redis-server on this machine), each room\'s members spread over the nodes. Ratios are against the node alone.',
+      `The signalling benchmark's joins (250/s) and relays, through one node without Redis, then 1, 2 and 3 nodes sharing one Redis (\`voxroom serve --redis\`, a private redis-server on this machine), each room's members spread over the nodes. Signals/s: the burst of 40 signals per client. Relay ms: ${RELAY_PACE.perSecond * RELAY_PACE.seconds} more signals sent one at a time at ${RELAY_PACE.perSecond}/s, each timed from send to delivery, split by whether sender and target were on the same node. Ratios are against the node alone, and cross-node against same-node relays of the same cluster (goal: ≤ 2 at p99). The nodes, Redis and the 1000 clients share this machine's 2 cores.`,
       '',
-      table(['servers', 'join p50 ms', 'join p99 ms', 'p99 / alone', 'signals/s', 'relay rate / alone', 'cross-node relay share', 'complete'], [
+      table(['servers', 'join p50 ms', 'join p99 ms', 'join p99 / alone', 'signals/s', 'relay rate / alone', 'cross-node relay share', 'relay p50 ms', 'same-node relay p99 ms', 'cross-node relay p99 ms', 'cross-node p99 / alone p99', 'cross-node p99 / same-node p99', 'complete'], [
         row('1 node, no Redis', alone),
         ...cluster.map((f) => row(`${f.nodes} node${f.nodes > 1 ? 's' : ''}, Redis`, f)),
       ]),

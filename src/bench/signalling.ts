@@ -36,7 +36,21 @@ export interface SignallingFigures {
   nodes: number;
   /** Share of the relayed signals whose sender and target were on different nodes. */
   crossNodeRelayShare: number;
+  /** Paced relays (RELAY_PACE): time from `signal` sent to delivered, all of them. */
+  relayP50Ms: number;
+  relayP99Ms: number;
+  /** The same over the paced relays whose sender and target were on different nodes (null: none were). */
+  crossNodeRelayP99Ms: number | null;
+  /** And over those whose sender and target shared a node (null: none did). */
+  sameNodeRelayP99Ms: number | null;
+  pacedRelaysLost: number;
 }
+
+/**
+ * After the burst, relays one at a time at a steady rate, each timed from send to delivery: the
+ * burst's throughput says nothing about one signal's wait on a server that is not saturated.
+ */
+export const RELAY_PACE = { perSecond: 1000, seconds: 3 } as const;
 
 /** How long the relay phase waits for every signal before giving up. */
 export const RELAY_TIMEOUT_MS = 30_000;
@@ -116,10 +130,12 @@ async function run(urls: string[], pids: number[], clients: number, rooms: numbe
   while (received < total && Date.now() < deadline) await sleep(5);
   const relaySeconds = (performance.now() - relayStart) / 1000;
   const relayTimedOut = received < total;
+  const paced = await pacedRelays(sockets, ids, rooms, (i) => nodeOf(i) !== nodeOf((i + rooms) % clients));
   for (const socket of sockets) socket.disconnect();
   const problems = [
     ...(latencies.length < expected * JOIN_UPDATES_NEEDED ? [`${latencies.length} of ${expected} join updates seen`] : []),
     ...(relayTimedOut ? [`${received} of ${total} signals delivered in ${RELAY_TIMEOUT_MS / 1000} s`] : []),
+    ...(paced.lost > 0 ? [`${paced.lost} of ${RELAY_PACE.perSecond * RELAY_PACE.seconds} paced signals not delivered`] : []),
   ];
   return {
     clients,
@@ -137,7 +153,44 @@ async function run(urls: string[], pids: number[], clients: number, rooms: numbe
     incomplete: problems.length > 0 ? problems.join('; ') : null,
     nodes: urls.length,
     crossNodeRelayShare: round(crossNode / total, 2),
+    relayP50Ms: round(median(paced.all)),
+    relayP99Ms: round(percentile(paced.all, 99)),
+    crossNodeRelayP99Ms: paced.crossNode.length > 0 ? round(percentile(paced.crossNode, 99)) : null,
+    sameNodeRelayP99Ms: paced.sameNode.length > 0 ? round(percentile(paced.sameNode, 99)) : null,
+    pacedRelaysLost: paced.lost,
   };
+}
+
+/**
+ * Client i % clients sends the k-th paced signal to its roommate at k / perSecond; the signal's
+ * sdpMid carries k, so its delivery is matched to its send whatever the order.
+ */
+async function pacedRelays(sockets: Socket[], ids: string[], rooms: number, crossesNodes: (client: number) => boolean): Promise<{ all: number[]; crossNode: number[]; sameNode: number[]; lost: number }> {
+  const count = RELAY_PACE.perSecond * RELAY_PACE.seconds;
+  const sentAt = new Array<number>(count);
+  const all: number[] = [];
+  const crossNode: number[] = [];
+  const sameNode: number[] = [];
+  const onSignal = (event: { data: { candidate?: { sdpMid?: string } } }): void => {
+    const k = Number(event.data.candidate?.sdpMid?.replace(/^paced-/, '') ?? NaN);
+    if (!Number.isInteger(k) || sentAt[k] === undefined) return;
+    const latency = performance.now() - sentAt[k]!;
+    all.push(latency);
+    (crossesNodes(k % sockets.length) ? crossNode : sameNode).push(latency);
+  };
+  for (const socket of sockets) socket.on('signal', onSignal);
+  const start = performance.now();
+  for (let k = 0; k < count; k++) {
+    await sleep(Math.max(0, start + (k * 1000) / RELAY_PACE.perSecond - performance.now()));
+    const i = k % sockets.length;
+    const candidate = { candidate: 'candidate:1 1 udp 2122252543 127.0.0.1 50000 typ host', sdpMid: `paced-${k}`, sdpMLineIndex: 0 };
+    sentAt[k] = performance.now();
+    sockets[i]!.emit('signal', { to: ids[(i + rooms) % sockets.length]!, data: { candidate } });
+  }
+  const deadline = Date.now() + 5_000;
+  while (all.length < count && Date.now() < deadline) await sleep(5);
+  for (const socket of sockets) socket.off('signal', onSignal);
+  return { all, crossNode, sameNode, lost: count - all.length };
 }
 
 export interface SignallingComparison {

@@ -9,6 +9,7 @@ import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { NODE_TTL_MS } from '../../src/server/cluster-node.js';
+import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js';
 import { freePort, startNode, startRedis, type Service } from '../helpers/cluster.js';
 import { sleep } from '../helpers/peers.js';
 import { connectClient, join, joinOk, trackRoom, type TestClient } from '../helpers/signalling.js';
@@ -76,6 +77,41 @@ describe('a cluster of three nodes and one Redis', () => {
     b!.emit('leave');
     expect(await bobLeft).toMatchObject({ id: bob.self.id, reason: 'left' });
   });
+
+  it('a burst of 40 000 signals from members on one node reaches their roommates on another, every one in order', async () => {
+    // Nodes in processes of their own, as deployed: in this process the test's clients would
+    // slow the senders down enough for the readers to keep up. 160 pairs, 250 signals each:
+    // within each socket's event burst allowance (LIMITS.eventBurst).
+    const pairs = 160;
+    const perSender = 250;
+    const limits = ['--max-connections-per-ip', String(LOAD_TEST_CONNECTION_LIMITS.perAddress), '--max-connections', String(LOAD_TEST_CONNECTION_LIMITS.total)];
+    const [from, to] = await Promise.all([0, 1].map(() => startCli(['serve', '--port', '0', '--redis', redis.url, ...limits], /listening on (http:\/\/\S+)/)));
+    try {
+      const connectTo = async (url: string): Promise<TestClient> => {
+        const socket = await connectClient(url);
+        clients.push(socket);
+        return socket;
+      };
+      const senders = await Promise.all(Array.from({ length: pairs }, () => connectTo(from!.match[1]!)));
+      const receivers = await Promise.all(Array.from({ length: pairs }, () => connectTo(to!.match[1]!)));
+      await Promise.all(senders.map((socket, i) => joinOk(socket, `burst-${i}`, 'sender')));
+      const targets = await Promise.all(receivers.map(async (socket, i) => (await joinOk(socket, `burst-${i}`, 'receiver')).self.id));
+      const received = receivers.map(() => [] as string[]);
+      receivers.forEach((socket, i) => socket.on('signal', (event) => received[i]!.push(('candidate' in event.data && event.data.candidate.sdpMid) || '')));
+      senders.forEach((socket, i) => {
+        for (let k = 0; k < perSender; k++) socket.emit('signal', { to: targets[i]!, data: { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: String(k), sdpMLineIndex: 0 } } });
+      });
+      const deadline = Date.now() + 20_000;
+      while (received.some((list) => list.length < perSender) && Date.now() < deadline) await sleep(20);
+      expect(received.reduce((sum, list) => sum + list.length, 0)).toBe(pairs * perSender);
+      const inOrder = Array.from({ length: perSender }, (_, k) => String(k));
+      for (const list of received) expect(list).toEqual(inOrder);
+      for (const socket of [...senders, ...receivers]) socket.disconnect();
+    } finally {
+      for (const node of [from!, to!]) node.child.kill('SIGTERM');
+      await Promise.all([exitOf(from!.child), exitOf(to!.child)]);
+    }
+  }, 60_000);
 
   it('racing joins through three nodes: exactly one gets the last seat, and exactly one the name, in each of 50 rounds', async () => {
     const racers = 9;
