@@ -58,10 +58,22 @@ export class WavFileSink implements AudioSink {
     if (++this.framesSinceHeader >= HEADER_REFRESH_FRAMES) this.writeHeader();
   }
 
-  /** Appends `count` frames of silence (a peer that was absent so far). */
+  /**
+   * Appends `count` frames of silence (a peer that was absent so far) by lengthening the file: the
+   * new bytes read as zeros, a hole the file system does not store. A newcomer 12 hours into a
+   * run costs one call, not 4 million writes on the audio thread and 4 GiB of disk.
+   */
   writeSilence(count: number): void {
-    const silence = new Int16Array(FRAME_SAMPLES * this.channels);
-    for (let i = 0; i < count; i++) this.write(silence);
+    if (this.fd === null || count <= 0) return;
+    const bytes = count * FRAME_SAMPLES * 2 * this.channels;
+    try {
+      ftruncateSync(this.fd, RECORDING_HEADER_BYTES + this.dataBytes + bytes);
+    } catch (error) {
+      this.stopWriting(error as NodeJS.ErrnoException);
+      return;
+    }
+    this.dataBytes += bytes;
+    this.writeHeader();
   }
 
   get frames(): number {

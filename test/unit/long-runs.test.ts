@@ -1,7 +1,7 @@
 // Issue 13, long runs: the RF64 header, the recorder's bounds in a churning room, and an
 // exception in the audio tick. Pure or in-process; the 4 GiB and disk-full cases are in
 // test/integration/recordings.test.ts.
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +78,34 @@ describe('recorder in a churning room', () => {
     const second = readWav16(join(dir, 'ann-2.wav')).samples;
     expect(second.length).toBe(21 * FRAME_SAMPLES);
     expect([second[0], second[20 * FRAME_SAMPLES]]).toEqual([0, 9]);
+  });
+
+  it('pads a newcomer 13 hours into the run in one step: a sparse RF64 file, its first frame where the timeline is', async () => {
+    const dir = scratch();
+    const recorder = new TimelineRecorder(dir);
+    const tick = 13 * 3600 * 100;
+    const started = performance.now();
+    recorder.track('late', tick);
+    const paddingMs = performance.now() - started;
+    recorder.write([{ name: 'late', frame: frame(1234) }], tick + 1);
+    await recorder.close();
+    const path = join(dir, 'late.wav');
+    const dataBytes = (tick + 1) * FRAME_SAMPLES * 2;
+    const { size, blocks } = statSync(path);
+    expect(size).toBe(RECORDING_HEADER_BYTES + dataBytes);
+    // The 4.5 GB of silence takes no disk: the file system stores the header and the last frame.
+    expect(blocks * 512).toBeLessThan(1024 * 1024);
+    expect(paddingMs).toBeLessThan(100);
+    const fd = openSync(path, 'r');
+    const header = Buffer.alloc(RECORDING_HEADER_BYTES);
+    readSync(fd, header, 0, header.length, 0);
+    const tail = Buffer.alloc(FRAME_SAMPLES * 2 + 4);
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    closeSync(fd);
+    expect(header.equals(recordingHeader(dataBytes))).toBe(true);
+    expect(header.toString('ascii', 0, 4)).toBe('RF64');
+    // The frame before the last is silence, the last is the frame written.
+    expect([tail.readInt16LE(0), tail.readInt16LE(2), tail.readInt16LE(4), tail.readInt16LE(tail.length - 2)]).toEqual([0, 0, 1234, 1234]);
   });
 });
 
