@@ -3,7 +3,7 @@
 import { parsePtimeSetting } from '../peer/ptime-policy.js';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ROOM_ID_PATTERN, type Place, type Position } from '../protocol.js';
+import { ROOM_ID_PATTERN, type Member, type MemberLeftReason, type MemberState, type Place, type Position } from '../protocol.js';
 import { createLogger, type Logger } from '../log.js';
 import { SOURCE_FORMS, parseSinkSpec, parseSourceSpec, type SinkSpec, type SourceSpec } from '../audio/backend-spec.js';
 import { openSink, openSource } from '../audio/open-backend.js';
@@ -279,16 +279,36 @@ function wireEvents(peer: VoicePeer, out: Output): void {
   );
   peer.on('peer-joined', (p) => out.event('peer-joined', { name: p.name, id: p.id, state: p.state }, `${p.name} joined${p.state.muted ? ' (muted)' : ''}${p.state.position ? ` at ${formatPosition(p.state.position)}` : ''}`));
   peer.on('moved', (position) => out.event('moved', { position }, `you stand at ${formatPosition(position)}`));
-  peer.on('peer-left', (p) => out.event('peer-left', { name: p.name, id: p.id }, `${p.name} left`));
-  const before = new Map<string, { muted: boolean; away: boolean }>();
+  peer.on('peer-left', (p, reason) => out.event('peer-left', { name: p.name, id: p.id, reason }, `${p.name} ${LEFT_HOW[reason]}`));
+  const before = new Map<string, Pick<MemberState, 'muted' | 'away' | 'serverMuted'>>();
+  peer.on('peer-joined', (p) => before.set(p.id, p.state));
   peer.on('peer-updated', (p) => {
     // Speaking changes several times a minute: in --json they are events, for people the
-    // `peers` table shows them. A change of mute, or a roommate losing the server, is worth a line.
-    const was = before.get(p.id) ?? { muted: false, away: false };
-    before.set(p.id, { muted: p.state.muted, away: p.state.away });
-    const human = p.state.away !== was.away ? `${p.name} ${p.state.away ? 'lost the server (away; its audio may carry on)' : 'is back'}` : p.state.muted !== was.muted ? `${p.name} ${p.state.muted ? 'muted' : 'unmuted'}` : null;
+    // `peers` table shows them. A change of mute, an admin's mute, or a roommate losing the
+    // server, is worth a line.
+    const was = before.get(p.id) ?? { muted: false, away: false, serverMuted: false };
+    before.set(p.id, p.state);
+    const human =
+      p.state.away !== was.away
+        ? `${p.name} ${p.state.away ? 'lost the server (away; its audio may carry on)' : 'is back'}`
+        : p.state.serverMuted !== was.serverMuted
+          ? `${p.name} ${p.state.serverMuted ? 'was muted by an admin (nobody hears it)' : 'may be heard again (an admin lifted the mute)'}`
+          : p.state.muted !== was.muted
+            ? `${p.name} ${p.state.muted ? 'muted' : 'unmuted'}`
+            : null;
     if (out.json || human) out.event('peer-updated', { name: p.name, id: p.id, state: p.state }, human ?? '');
   });
+  let wasServerMuted = false;
+  const noteSelf = (self: Member): void => {
+    if (self.state.serverMuted === wasServerMuted) return;
+    wasServerMuted = self.state.serverMuted;
+    out.event('self-updated', { name: self.name, id: self.id, state: self.state }, self.state.serverMuted ? 'an admin muted you on the server: nobody in the room hears you' : 'an admin lifted your server mute: the room hears you again');
+  };
+  peer.on('joined', ({ self, peers }) => {
+    for (const p of peers) before.set(p.id, p.state);
+    noteSelf(self);
+  });
+  peer.on('self-updated', noteSelf);
   peer.on('connection-state', ({ peer: name, state }) => out.event('connection-state', { peer: name, state }, `connection to ${name}: ${state}`));
   peer.on('media-changed', ({ media, reason }) => out.event('media-changed', { media, reason }, `the room now carries audio ${media === 'sfu' ? 'through the media server' : 'peer to peer'}: ${reason}`));
   peer.on('retry', (info) => {
@@ -298,6 +318,14 @@ function wireEvents(peer: VoicePeer, out: Output): void {
   peer.on('disconnected', ({ reason }) => out.event('disconnected', { reason }, `lost the server (${reason}); reconnecting…`));
   peer.on('server-shutdown', ({ message }) => out.event('server-shutdown', { message }, `server: ${message}; will reconnect when it is back`));
 }
+
+/** How a roommate's departure reads, by the server's reason. */
+const LEFT_HOW: Record<MemberLeftReason, string> = {
+  left: 'left',
+  disconnected: 'left (lost the server and did not come back)',
+  replaced: 'left (a new session took its name)',
+  kicked: 'was kicked by an admin',
+};
 
 function formatPosition({ x, y, facing }: Position): string {
   return `(${x.toFixed(1)}, ${y.toFixed(1)}) facing ${Math.round(facing)}°`;

@@ -70,7 +70,7 @@ export class Output {
 }
 
 function formatState(state: MemberState): string {
-  const words = [state.muted ? 'muted' : '', state.speaking ? 'speaking' : ''].filter(Boolean);
+  const words = [state.away ? 'away' : '', state.serverMuted ? 'muted by admin' : '', state.muted ? 'muted' : '', state.speaking ? 'speaking' : ''].filter(Boolean);
   return words.length > 0 ? words.join(', ') : '-';
 }
 

@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, mayBeHeard, mayHear, type IceServer, type Member, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
+import { isPolite, mayBeHeard, mayHear, type IceServer, type Member, type MemberLeftReason, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
@@ -95,7 +95,10 @@ export const DEVICE_FAILURE = 'device';
 export interface VoicePeerEvents {
   joined: [info: { self: Member; peers: Member[]; map: RoomLayout | null; renamed: boolean; resumed: boolean }];
   'peer-joined': [peer: Member];
-  'peer-left': [peer: Member];
+  /** `reason`: it left, lost the server (its grace ran out), was replaced by a new session, or was kicked. */
+  'peer-left': [peer: Member, reason: MemberLeftReason];
+  /** Our own state as the server has it changed (an admin muted us on the server, a grant changed, a move). */
+  'self-updated': [self: Member];
   /** A roommate's state changed (muted, speaking, …). */
   'peer-updated': [peer: Member];
   'connection-state': [info: { peer: string; state: RTCPeerConnectionState }];
@@ -183,7 +186,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.topology = this.createTopology('mesh');
     this.signalling.on('joined', (room, resumed) => this.onJoined(room, resumed));
     this.signalling.on('member-joined', ({ member }) => this.addMember(member, false));
-    this.signalling.on('member-left', ({ id }) => this.removeMember(id));
+    this.signalling.on('member-left', ({ id, reason }) => this.removeMember(id, reason));
     this.signalling.on('member-updated', ({ id, state }) => this.updateMember(id, state));
     this.signalling.on('signal', (signal) => {
       const mesh = this.topologyOf('mesh');
@@ -429,7 +432,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     clearTimeout(this.awayTimers.get(id));
     const timer = setTimeout(() => {
       this.awayTimers.delete(id);
-      if (this.members.get(id)?.state.away) this.removeMember(id);
+      if (this.members.get(id)?.state.away) this.removeMember(id, 'disconnected');
     }, graceMs);
     timer.unref();
     this.awayTimers.set(id, timer);
@@ -582,7 +585,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     return this.ptime.ptimeMs;
   }
 
-  private removeMember(id: string): void {
+  private removeMember(id: string, reason: MemberLeftReason): void {
     clearTimeout(this.awayTimers.get(id));
     this.awayTimers.delete(id);
     const member = this.members.get(id);
@@ -592,8 +595,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.topology.removeMember(id);
     this.incoming?.topology.removeMember(id);
     this.engine.detachRemote(member.name);
-    this.logger.info('peer left', { peer: member.name });
-    this.emit('peer-left', member);
+    this.logger.info('peer left', { peer: member.name, reason });
+    this.emit('peer-left', member, reason);
   }
 
   private updateMember(id: string, state: MemberState): void {
@@ -620,6 +623,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (!this.self) return;
     const before = this.self.state.position;
     this.self = { ...this.self, state };
+    this.emit('self-updated', { ...this.self });
     if (samePosition(before, state.position) || !state.position) return;
     for (const member of this.members.values()) this.placeRemote(member);
     this.emit('moved', { ...state.position });

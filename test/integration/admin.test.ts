@@ -6,6 +6,7 @@ import { AdminError, SignallingClient, type JoinError } from '../../src/peer/sig
 import type { AdminAck, Grant, MemberLeft, ProtocolError } from '../../src/protocol.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
+import { exitOf, startCli } from '../helpers/cli.js';
 import { connectClient, join, joinOk, names, startTestServer, trackRoom, type TestClient } from '../helpers/signalling.js';
 
 const SECRET = randomBytes(32).toString('base64');
@@ -75,6 +76,38 @@ describe('admin actions', () => {
     expect(await admin(boss.socket, 'server-mute', { id: loud.id, muted: false })).toEqual({ ok: true });
     for (const view of views) await view.waitFor((v) => v.peers.find((p) => p.id === loud.id)?.state?.serverMuted === false);
   });
+
+  it('the terminal client says who an admin muted and kicked, in its lines and its peers table, and tells the muted member', async () => {
+    const server = await tokenServer();
+    const boss = await member(server, 'boss', ['speak', 'listen', 'admin']);
+    const cliToken = (name: string): Promise<string> => signer.mint({ name, scope: { room: 'lobby' }, grants: ['speak', 'listen'], ttlSeconds: 600 });
+    const watcher = await startCli(['join', 'lobby', '-s', server.url, '-i', 'silence', '-o', 'null', '--token', await cliToken('watcher')], /joined as watcher/);
+    const loud = await startCli(['join', 'lobby', '-s', server.url, '-i', 'tone:440', '-o', 'null', '--token', await cliToken('loud')], /joined as loud/);
+    try {
+      const waitFor = async (output: () => { stdout: string }, pattern: RegExp): Promise<void> => {
+        const deadline = Date.now() + 5000;
+        while (!pattern.test(output().stdout) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(output().stdout).toMatch(pattern);
+      };
+      await waitFor(watcher.output, /loud joined/);
+      const loudId = (await trackRoom(boss.socket).waitFor((view) => view.peers.some((p) => p.name === 'loud'))).peers.find((p) => p.name === 'loud')!.id;
+      expect(await admin(boss.socket, 'server-mute', { id: loudId, muted: true })).toEqual({ ok: true });
+      await waitFor(watcher.output, /loud was muted by an admin \(nobody hears it\)/);
+      await waitFor(loud.output, /an admin muted you on the server: nobody in the room hears you/);
+      watcher.child.stdin.write('peers\n');
+      await waitFor(watcher.output, /^loud\s+\S+\s+muted by admin/m);
+      expect(await admin(boss.socket, 'server-mute', { id: loudId, muted: false })).toEqual({ ok: true });
+      await waitFor(loud.output, /an admin lifted your server mute/);
+      await waitFor(watcher.output, /loud may be heard again/);
+      expect(await admin(boss.socket, 'kick', { id: loudId })).toEqual({ ok: true });
+      await waitFor(watcher.output, /loud was kicked by an admin/);
+      expect((await exitOf(loud.child)).code).toBe(6);
+      expect(loud.output().stderr).toMatch(/removed you from room "lobby"/);
+    } finally {
+      for (const { child } of [watcher, loud]) child.kill('SIGINT');
+      await Promise.all([exitOf(watcher.child), exitOf(loud.child)]);
+    }
+  }, 30_000);
 
   it('refuses non-admins, strangers, unknown members and malformed requests with clear codes', async () => {
     const server = await tokenServer();
