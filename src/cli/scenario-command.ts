@@ -5,6 +5,7 @@ import { createLogger } from '../log.js';
 import { ScenarioError, loadScenario, type Scenario } from '../scenario/scenario-file.js';
 import { BotSetupError, runScenario, type ScenarioProgress } from '../scenario/scenario-runner.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { FAULT_EXIT_DEADLINE_MS, watchForInternalFaults } from './fault-guard.js';
 import { Output } from './output.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { exitCodeFor, printVerdicts, writeJunitReport } from './verdict-output.js';
@@ -40,6 +41,15 @@ async function runScenarioCommand(file: string, flags: ScenarioFlags): Promise<v
   const progressLine = new ProgressLine(!flags.json && Boolean(process.stderr.isTTY));
   out.event('scenario', { name: scenario.name, bots: scenario.bots.map((b) => b.name), durationSeconds: scenario.durationMs / 1000, expectations: scenario.expectations.length }, `scenario ${scenario.name}: ${scenario.bots.length} bots, ${(scenario.durationMs / 1000).toFixed(1)} s, ${scenario.expectations.length} expectations`);
 
+  // A fault in voxroom itself stops the bots (which finalises their recordings) and ends the run
+  // with the internal-fault code, as in `voxroom join`.
+  let fault: string | null = null;
+  const stopWatchingFaults = watchForInternalFaults((error, origin) => {
+    if (fault !== null) return;
+    fault = `internal fault: ${origin}: ${error.stack ?? error.message}; the bots were stopped (recordings are finalised). Please report this as a bug.`;
+    abort.abort('internal fault');
+    setTimeout(() => process.exit(EXIT_CODES.internalFault), FAULT_EXIT_DEADLINE_MS).unref();
+  });
   let result;
   try {
     result = await runScenario(scenario, { logger, abort: abort.signal, onProgress: (progress) => report(progress, out, progressLine) });
@@ -48,8 +58,11 @@ async function runScenarioCommand(file: string, flags: ScenarioFlags): Promise<v
     // A bot's input or output that cannot be opened is the file's mistake: nothing was started.
     if (error instanceof BotSetupError) throw new UsageError(error.message);
     throw error;
+  } finally {
+    stopWatchingFaults();
   }
   progressLine.clear();
+  if (fault !== null) out.fatal(fault, EXIT_CODES.internalFault);
   const interrupted = result.interrupted ? `interrupted (${result.interrupted}) after ${result.durationSeconds.toFixed(1)} s: judged on what was measured so far` : null;
   if (interrupted) out.problem(interrupted);
   printVerdicts(out, result.verdicts);
@@ -57,7 +70,7 @@ async function runScenarioCommand(file: string, flags: ScenarioFlags): Promise<v
   const errors = [...(interrupted ? [interrupted] : []), ...result.failures];
   if (errors.length > 0 && !interrupted) out.problem(`the run itself failed: ${errors.join('; ')}`);
   const wrote = flags.report ? await writeJunitReport(flags.report, [{ name: result.name, verdicts: result.verdicts, durationSeconds: result.durationSeconds, startedAt: result.startedAt, errors }], out) : true;
-  process.exitCode = errors.length > 0 || !wrote ? EXIT_CODES.failure : exitCodeFor(result.verdicts);
+  process.exitCode = fault !== null ? EXIT_CODES.internalFault : errors.length > 0 || !wrote ? EXIT_CODES.failure : exitCodeFor(result.verdicts);
 }
 
 function report(progress: ScenarioProgress, out: Output, line: ProgressLine): void {
