@@ -57,9 +57,19 @@ describe('voxroom CLI', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     const result = await runCli(['serve', '--port', String(port)]);
-    blocker.close();
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`port ${port} is already in use`));
+    // With --json the same failure is an error event on stdout as well.
+    const json = await runCli(['serve', '--port', String(port), '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'error', code: 'failure', exitCode: 1, fatal: true, message: expect.stringMatching(new RegExp(`port ${port} is already in use`)) });
+    blocker.close();
+  });
+
+  it('--json: a usage error at start-up is an error event on stdout too', async () => {
+    const result = await runCli(['serve', '--port', '0', '--tls-cert', join(scratch, 'cert.pem'), '--json']);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout.trim())).toMatchObject({ event: 'error', code: 'usage', exitCode: 2, fatal: true, message: expect.stringMatching(/--tls-cert and --tls-key go together/) });
   });
 
   it('serves, prints its URL, takes PORT from the environment, and exits 0 on SIGINT and SIGTERM', async () => {
