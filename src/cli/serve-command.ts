@@ -60,7 +60,7 @@ export function serveCommand(): Command {
     .option('--turn-credential <password>', 'deprecated, `ps` shows it: use --turn-credential-file or $VOXROOM_TURN_CREDENTIAL')
     .option('--turn-secret-file <file>', 'file with the shared secret for time-limited TURN credentials (coturn use-auth-secret); default: $VOXROOM_TURN_SECRET')
     .option('--turn-secret <secret>', 'deprecated, `ps` shows it: use --turn-secret-file or $VOXROOM_TURN_SECRET')
-    .option('--turn-ttl <seconds>', 'lifetime of time-limited TURN credentials; they are renewed for members at half of it', parseIntegerInRange(10, 7 * 86400), 86400)
+    .option('--turn-ttl <seconds>', 'lifetime of time-limited TURN credentials; they are renewed for members at half of it, and a member gone (or kicked) keeps relay access this long at most', parseIntegerInRange(10, 7 * 86400), 3600)
     .option('--token-secret-file <file>', 'require a room token to join, signed with the shared secret in this file (HS256); default: $VOXROOM_TOKEN_SECRET')
     .option('--token-public-key <file>', 'or: require room tokens signed elsewhere, verified with this Ed25519 or P-256 public key (PEM)')
     .option('--max-peers <n>', `peers per room (default ${LIMITS.defaultMaxPeersPerRoom} in mesh rooms, ${LIMITS.defaultMaxPeersPerSfuRoom} through the SFU)`, parseIntegerInRange(2, LIMITS.maxPeersPerRoom))
