@@ -1,7 +1,7 @@
 // Property-based fuzzing of the signalling server (fast-check): every client event plus unknown
 // ones, with valid, random and malformed payloads of all sizes, in random orders over many
 // sockets. The server must not crash, and afterwards every room's member lists must agree with
-// each other and with the server's own counts. Seeded: FUZZ_SEED=<n> replays a run; a failure
+// each other and with the server's own counts. Seeded: VOXROOM_FUZZ_SEED=<n> replays a run; a failure
 // prints its seed.
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
@@ -21,7 +21,7 @@ const ROOMS = ['r0', 'r1', 'r2', 'spatial'];
 const NAMES = Array.from({ length: 30 }, (_, i) => `m${i}`);
 const GRACE_MS = 300;
 const SECRET = randomBytes(32).toString('base64');
-const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
+const seed = process.env.VOXROOM_FUZZ_SEED !== undefined ? Number(process.env.VOXROOM_FUZZ_SEED) : Date.now() % 2 ** 31;
 
 type Emit = (event: string, ...args: unknown[]) => void;
 const rawEmit = (socket: TestClient): Emit => (socket as unknown as { emit: Emit }).emit.bind(socket);
@@ -270,7 +270,7 @@ describe('server fuzzer', () => {
       console.info(`fuzz seed ${seed}: ${sent} events sent, ${inRooms.length} members in ${byRoom.size} rooms at the end, sockets closed by the server: ${JSON.stringify(Object.fromEntries(endings))}`);
       expect(sent).toBeGreaterThanOrEqual(10_000);
     } catch (error) {
-      console.error(`server fuzzer failed with seed ${seed}; replay with FUZZ_SEED=${seed}`);
+      console.error(`server fuzzer failed with seed ${seed}; replay with VOXROOM_FUZZ_SEED=${seed}`);
       throw error;
     }
   }, 120_000);
