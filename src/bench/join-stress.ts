@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { toneLevel } from '../audio/analysis.js';
-import { RECORDING_HEADER_BYTES } from '../audio/wav-header.js';
+import { recordingSamples } from '../audio/wav-header.js';
 
 /** Non-harmonic tones, one per peer of a room (Goertzel tells them apart in 100 ms blocks). */
 const TONES = [350, 470, 590, 710, 830, 950, 1070, 1190];
@@ -121,12 +121,8 @@ function heardDb(recording: string, tone: number): number {
   } catch {
     return -Infinity; // never recorded: that peer was never heard
   }
-  // voxroom's own recordings: 16-bit mono PCM after a fixed-size header (wav-header.ts). Reading
-  // the tail directly is 100× faster than a general decoder over the whole file.
-  if (bytes.length <= RECORDING_HEADER_BYTES) return -Infinity;
-  const pcm = bytes.subarray(RECORDING_HEADER_BYTES, RECORDING_HEADER_BYTES + 2 * Math.floor((bytes.length - RECORDING_HEADER_BYTES) / 2));
-  // An Int16Array view needs an even offset; a pooled small Buffer may not have one.
-  const samples = pcm.byteOffset % 2 === 0 ? new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2) : new Int16Array(Uint8Array.from(pcm).buffer);
+  const samples = recordingSamples(bytes);
+  if (samples.length === 0) return -Infinity;
   const tail = samples.subarray(Math.max(0, samples.length - ANALYSED_TAIL_S * 48_000));
   return 20 * Math.log10(toneLevel(tail, tone) / TONE_PEAK);
 }

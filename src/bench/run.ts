@@ -13,13 +13,14 @@ import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { ATTACK_ADDRESSES, measureAttack } from './attack.js';
+import { FAILOVER_TIMING, measureFailover } from './failover.js';
 import { measureEcho, measureGainControl, measureNoiseSuppression } from './audio-processing.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
 import { FRAME_MS, samplesToMs } from '../audio/format.js';
 
 const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'mixer', 'stability', 'joins', 'attack', 'echo'] as const;
+const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'failover', 'mixer', 'stability', 'joins', 'attack', 'echo'] as const;
 type Section = (typeof SECTIONS)[number];
 /** Opus's algorithmic delay at 48 kHz: the decoded signal comes out this much later. */
 const OPUS_LOOKAHEAD_MS = 6.5;
@@ -271,6 +272,22 @@ async function main(): Promise<void> {
         row('1 node, no Redis', alone),
         ...cluster.map((f) => row(`${f.nodes} node${f.nodes > 1 ? 's' : ''}, Redis`, f)),
       ]),
+    );
+  }
+
+  if (sections.has('failover')) {
+    log('failover: a call while its server is killed (-9): one node restarted, then a cluster node behind nginx…');
+    const failover = await measureFailover(BIN);
+    parts.push(
+      '',
+      '## Signalling lost mid-call',
+      '',
+      `Two \`voxroom join\` processes (tones, \`--record-dir\`) talk through a mesh; ${FAILOVER_TIMING.beforeKillMs / 1000} s after both are connected, the server they use is killed with -9, and the call goes on for ${FAILOVER_TIMING.afterKillMs / 1000} s more (past a dead cluster node's heartbeat expiry) (\`src/bench/failover.ts\`). A lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, from 1 s before the kill until the peers are stopped, both directions counted. Goal: 0.`,
+      '',
+      table(
+        ['server lost', 'frames analysed', 'frames lost', 'longest gap ms', 'frames missing (no recording)', 'back in the room after ms', 'same member ids'],
+        failover.map((f) => [f.scenario, f.framesAnalysed, f.framesLost, f.longestGapMs, f.framesMissing, f.rejoinedAfterMs ?? '-', f.sameIds ? 'yes' : '**no**']),
+      ),
     );
   }
 

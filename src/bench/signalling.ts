@@ -7,11 +7,11 @@
 import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import { PROTOCOL_VERSION } from '../protocol.js';
+import { startRedis } from './services.js';
 import { median, percentile, round, rssMb, sleep } from './stats.js';
 
 export interface SignallingFigures {
@@ -234,7 +234,7 @@ export async function measureClusterSignalling(bin: string, clients = 1000, room
   })();
   const cluster: SignallingFigures[] = [];
   for (const count of nodeCounts) {
-    const redis = await startRedisProcess();
+    const redis = await startRedis();
     const nodes: Array<Awaited<ReturnType<typeof startServerProcess>>> = [];
     try {
       for (let n = 0; n < count; n++) nodes.push(await startServerProcess([bin, 'serve', ...LOAD_TEST_SERVE_FLAGS, '--redis', redis.url]));
@@ -247,21 +247,3 @@ export async function measureClusterSignalling(bin: string, clients = 1000, room
   return { alone, cluster };
 }
 
-/** A throwaway redis-server (no persistence) on a free loopback port. */
-async function startRedisProcess(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  for await (const line of createInterface({ input: child.stdout! })) if (/Ready to accept connections/.test(line)) break;
-  // Its later log lines must not fill the pipe and stall it.
-  child.stdout!.resume();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await once(child, 'exit');
-    },
-  };
-}

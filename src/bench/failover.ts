@@ -1,0 +1,219 @@
+// Audio lost when the signalling server goes away mid-call (issue 14's goal: none). Two
+// `voxroom join` processes (tones, --record-dir) talk; then the server they use is killed with
+// -9: a single node that is started again on the same port, or a cluster node behind nginx
+// whose member moves to the other node. Media flows peer to peer, so the call should not notice:
+// a lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, counted from
+// 1 s before the kill until the peers are stopped.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { longestSilenceMs } from '../audio/analysis.js';
+import { FRAME_SAMPLES } from '../audio/format.js';
+import { recordingSamples } from '../audio/wav-header.js';
+import { freePort, startNginx, startRedis } from './services.js';
+import { sleep } from './stats.js';
+
+export interface FailoverFigures {
+  scenario: string;
+  /** 10 ms frames analysed, both directions together. */
+  framesAnalysed: number;
+  /** Of those, frames below −50 dBFS: audio lost. */
+  framesLost: number;
+  /** Frames the window should have held but no recording had (a missing or short file): nothing was analysed there. */
+  framesMissing: number;
+  longestGapMs: number;
+  /** From the kill until the last peer that had to was back in its room, in ms (null: nobody rejoined). */
+  rejoinedAfterMs: number | null;
+  /** Every peer kept its member id through the failure. */
+  sameIds: boolean;
+}
+
+export const FAILOVER_TIMING = {
+  /** The call runs this long with everyone connected before the kill. */
+  beforeKillMs: 2_000,
+  /** And this long after it: past a dead node's heartbeat expiry (5 s) and its sweep. */
+  afterKillMs: 8_000,
+} as const;
+/** The peers' own leave at the end is not part of the failure. */
+const END_MARGIN_FRAMES = 50;
+
+interface PeerProcess {
+  readonly name: string;
+  readonly recordDir: string;
+  readonly ids: string[];
+  readonly connected: Promise<void>;
+  rejoinedAt: number | null;
+  stop(): Promise<void>;
+}
+
+interface ServerProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+export async function measureFailover(bin: string): Promise<FailoverFigures[]> {
+  return [await singleNodeRestart(bin), await clusterNodeCrash(bin)];
+}
+
+async function singleNodeRestart(bin: string): Promise<FailoverFigures> {
+  const port = await freePort();
+  const secretFile = join(mkdtempSync(join(tmpdir(), 'voxroom-failover-')), 'secret');
+  writeFileSync(secretFile, randomBytes(32).toString('hex'));
+  const args = ['serve', '--port', String(port), '--secret-file', secretFile, '--resume-grace', '15'];
+  let server = await startServer(bin, args);
+  const peers = [startPeer(bin, server.url, 'restart', 'alice', 440), startPeer(bin, server.url, 'restart', 'bob', 620)];
+  try {
+    await callUp(peers);
+    const killedAt = Date.now();
+    await server.kill('SIGKILL');
+    server = await startServer(bin, args);
+    return await finish('single node killed (-9) and started again on its port', peers, killedAt);
+  } finally {
+    await Promise.all(peers.map((peer) => peer.stop()));
+    await server.kill('SIGTERM');
+  }
+}
+
+async function clusterNodeCrash(bin: string): Promise<FailoverFigures> {
+  const redis = await startRedis();
+  const nodes: ServerProcess[] = [];
+  const peers: PeerProcess[] = [];
+  let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
+  try {
+    for (let i = 0; i < 2; i++) nodes.push(await startServer(bin, ['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '15']));
+    nginx = await startNginx(nodes.map((node) => Number(new URL(node.url).port)));
+    peers.push(startPeer(bin, nginx.url, 'crash', 'alice', 440), startPeer(bin, nginx.url, 'crash', 'bob', 620));
+    await callUp(peers);
+    // The node carrying alice (and bob too, if the balancer put both there) dies.
+    const carried = await Promise.all(nodes.map(async (node) => ((await (await fetch(`${node.url}/healthz`)).json()) as { peers: number }).peers));
+    const victim = nodes[Math.max(0, carried.findIndex((count) => count > 0))]!;
+    const killedAt = Date.now();
+    await victim.kill('SIGKILL');
+    return await finish('cluster node killed (-9) behind nginx; its members resume on the other node', peers, killedAt);
+  } finally {
+    await Promise.all(peers.map((peer) => peer.stop()));
+    await nginx?.stop();
+    for (const node of nodes) await node.kill('SIGTERM');
+    await redis.stop();
+  }
+}
+
+async function callUp(peers: PeerProcess[]): Promise<void> {
+  await Promise.all(peers.map((peer) => withTimeout(peer.connected, 20_000, `${peer.name} never connected`)));
+  await sleep(FAILOVER_TIMING.beforeKillMs);
+}
+
+async function finish(scenario: string, peers: PeerProcess[], killedAt: number): Promise<FailoverFigures> {
+  await sleep(FAILOVER_TIMING.afterKillMs);
+  const stoppedAt = Date.now();
+  await Promise.all(peers.map((peer) => peer.stop()));
+  let framesAnalysed = 0;
+  let framesMissing = 0;
+  let framesLost = 0;
+  let longestGapMs = 0;
+  for (const listener of peers) {
+    for (const talker of peers) {
+      if (talker === listener) continue;
+      const window = Math.round((stoppedAt - killedAt + 1000) / 10);
+      const frames = lastFrames(join(listener.recordDir, `${talker.name}.wav`), window);
+      framesAnalysed += frames.length;
+      framesMissing += window - frames.length;
+      framesLost += frames.filter((frame) => longestSilenceMs([frame]) > 0).length;
+      longestGapMs = Math.max(longestGapMs, longestSilenceMs(frames));
+    }
+  }
+  const rejoins = peers.flatMap((peer) => (peer.rejoinedAt === null ? [] : [peer.rejoinedAt - killedAt]));
+  return {
+    scenario,
+    framesAnalysed,
+    framesMissing,
+    framesLost,
+    longestGapMs,
+    rejoinedAfterMs: rejoins.length > 0 ? Math.max(...rejoins) : null,
+    sameIds: peers.every((peer) => new Set(peer.ids).size === 1),
+  };
+}
+
+/** The frames of the last `count` recorded before the end margin; none if the file is missing. */
+function lastFrames(path: string, count: number): Int16Array[] {
+  let samples: Int16Array;
+  try {
+    samples = recordingSamples(readFileSync(path));
+  } catch {
+    return [];
+  }
+  const total = Math.floor(samples.length / FRAME_SAMPLES) - END_MARGIN_FRAMES;
+  const frames: Int16Array[] = [];
+  for (let i = Math.max(0, total - count); i < total; i++) frames.push(samples.subarray(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES));
+  return frames;
+}
+
+function startPeer(bin: string, url: string, room: string, name: string, hz: number): PeerProcess {
+  const recordDir = mkdtempSync(join(tmpdir(), `voxroom-failover-${name}-`));
+  const child = spawn(process.execPath, [bin, 'join', room, '-s', url, '-n', name, '-i', `tone:${hz}`, '-o', 'null', '--record-dir', recordDir, '--reconnect-timeout', '30', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.resume();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let onConnected: () => void = () => undefined;
+  const connected = new Promise<void>((resolve) => (onConnected = resolve));
+  const peer: PeerProcess = {
+    name,
+    recordDir,
+    ids: [],
+    connected,
+    rejoinedAt: null,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let event: { event?: string; self?: { id: string }; state?: string };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      return;
+    }
+    if ((event.event === 'joined' || event.event === 'rejoined') && event.self) peer.ids.push(event.self.id);
+    if (event.event === 'rejoined') peer.rejoinedAt = Date.now();
+    if (event.event === 'connection-state' && event.state === 'connected') onConnected();
+  });
+  return peer;
+}
+
+async function startServer(bin: string, args: string[]): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.resume();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout! });
+  const url = await withTimeout(
+    new Promise<string>((resolve, reject) => {
+      lines.on('line', (line) => {
+        const match = /listening on (http:\/\/[^\s;]+)/.exec(line);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`voxroom ${args.join(' ')} exited with ${code} before listening`)));
+    }),
+    20_000,
+    `voxroom ${args.join(' ')} did not start`,
+  );
+  return {
+    url,
+    child,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+}
