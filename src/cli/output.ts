@@ -44,8 +44,9 @@ export class Output {
       `${p.audio?.volumePercent ?? 100} %`,
       `${p.packets?.sent ?? '-'}`,
       `${p.packets?.received ?? '-'}`,
+      p.packets?.receiveBufferMs === undefined ? '-' : `${p.packets.receiveBufferMs} ms`,
     ]);
-    this.table(['NAME', 'CONNECTION', 'STATE', ...(placed ? ['POSITION'] : []), 'LEVEL', 'VOLUME', 'PACKETS SENT', 'RECEIVED'], rows);
+    this.table(['NAME', 'CONNECTION', 'STATE', ...(placed ? ['POSITION'] : []), 'LEVEL', 'VOLUME', 'PACKETS SENT', 'RECEIVED', 'WEBRTC BUFFER'], rows);
   }
 
   text(text: string): void {

@@ -9,9 +9,14 @@ import type { PcmChunk } from '../audio/frame-assembler.js';
 import type { Logger } from '../log.js';
 import type { IceServer, PeerInfo, RelayedSignal, SfuOffer, SfuStream, SignalData } from '../protocol.js';
 import type { RTCPeerConnectionState } from './wrtc.js';
+import type { PacketFigures } from './connection-stats.js';
 
-/** A roommate's media state: a WebRTC connection state, or `never-started` (no attempt yet). */
-export type MediaState = RTCPeerConnectionState | 'never-started';
+/**
+ * A roommate's media state: a WebRTC connection state, `never-started` (no attempt yet), or, in
+ * an SFU room, `not-forwarded` (our subscriber connection is up, but the media server does not
+ * send us this member now: it is not among the loudest speakers, or may not be heard).
+ */
+export type MediaState = RTCPeerConnectionState | 'never-started' | 'not-forwarded';
 
 export interface MediaTopologyEvents {
   'connection-state': [info: { peer: PeerInfo; state: RTCPeerConnectionState }];
@@ -61,7 +66,7 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
   send(frame: Frame): void;
   stateOf(id: string): MediaState;
   /** RTP packets sent to and received from a roommate, where the topology can tell. */
-  packetCounts(id: string): Promise<{ sent: number; received: number } | null>;
+  packetCounts(id: string): Promise<PacketFigures | null>;
   /** How many times the safety net has retried a pair. */
   readonly retries: number;
   /** RTCPeerConnections open now (a mesh: one per connected roommate). */

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { isPolite, type IceServer, type PeerInfo, type RelayedSignal, type SignalData } from '../protocol.js';
 import type { MediaState, MediaTopology, MediaTopologyEvents, MediaTopologyOptions } from './media-topology.js';
 import { PeerLink } from './peer-link.js';
+import type { PacketFigures } from './connection-stats.js';
 import { decideRetry, retryDelayMs } from './retry-policy.js';
 import { SdpRejected, candidateProblem, dtlsFingerprint, sanitizeRemoteDescription } from './sdp-guard.js';
 import { TokenBucket } from '../server/rate-limiter.js';
@@ -196,7 +197,7 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
     return this.pairs.get(id)?.link?.connectionState ?? 'never-started';
   }
 
-  async packetCounts(id: string): Promise<{ sent: number; received: number } | null> {
+  async packetCounts(id: string): Promise<PacketFigures | null> {
     const link = this.pairs.get(id)?.link;
     return link ? link.packetCounts() : null;
   }

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../protocol.js';
 import type { Logger } from '../log.js';
 import { SdpRejected, dtlsFingerprint } from './sdp-guard.js';
+import { PacketTally, type PacketFigures } from './connection-stats.js';
 import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack, type WrtcTransceiver } from './wrtc.js';
 
 export interface PeerLinkOptions {
@@ -140,20 +141,17 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     }, POLITE_RENEGOTIATION_WAIT_MS).unref();
   }
 
-  /** RTP packets this connection has sent and received (DTX shows as few sent in silence). */
-  async packetCounts(): Promise<{ sent: number; received: number }> {
-    const counts = { sent: 0, received: 0 };
-    if (this.closed) return counts;
+  /** RTP packets this connection has sent and received (DTX shows as few sent in silence), and its receive buffer's delay. */
+  async packetCounts(): Promise<PacketFigures> {
+    const figures = new PacketTally();
+    if (this.closed) return figures.result();
     try {
       const report = await this.pc.getStats();
-      report.forEach((entry: { type: string; packetsSent?: number; packetsReceived?: number }) => {
-        if (entry.type === 'outbound-rtp') counts.sent += entry.packetsSent ?? 0;
-        else if (entry.type === 'inbound-rtp') counts.received += entry.packetsReceived ?? 0;
-      });
+      report.forEach((entry) => figures.add(entry));
     } catch {
       // Closed while asking: no figures, not an error.
     }
-    return counts;
+    return figures.result();
   }
 
   /** As of the last change event: wrtc answers the getter through its busy signalling thread (see SfuTopology). */

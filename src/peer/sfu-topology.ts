@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { IceServer, PeerInfo, RelayedSignal, SfuCandidate, SfuOffer, SfuStream } from '../protocol.js';
 import type { MediaState, MediaTopology, MediaTopologyEvents } from './media-topology.js';
 import { SdpRejected, sanitizeRemoteDescription } from './sdp-guard.js';
+import { PacketTally, type PacketFigures } from './connection-stats.js';
 import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
 
 /** A subscriber connection carries at most this many speakers' sections. */
@@ -120,23 +121,23 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   }
 
   stateOf(id: string): MediaState {
-    if (!this.subscriber || ![...this.streams.values()].includes(id)) return 'never-started';
-    return this.subscriberState;
+    if (!this.subscriber) return 'never-started';
+    return [...this.streams.values()].includes(id) ? this.subscriberState : 'not-forwarded';
   }
 
-  async packetCounts(id: string): Promise<{ sent: number; received: number } | null> {
+  async packetCounts(id: string): Promise<PacketFigures | null> {
     const mid = [...this.streams].find(([, member]) => member === id)?.[0];
     if (!this.subscriber || mid === undefined) return null;
-    let received = 0;
+    const figures = new PacketTally();
     try {
       const report = await this.subscriber.getStats();
       report.forEach((entry) => {
-        if (entry.type === 'inbound-rtp' && entry['mid'] === mid) received += entry.packetsReceived ?? 0;
+        if (entry.type === 'inbound-rtp' && entry['mid'] === mid) figures.add(entry);
       });
     } catch {
       return null;
     }
-    return { sent: 0, received };
+    return figures.result();
   }
 
   get connectionCount(): number {

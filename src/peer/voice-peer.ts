@@ -4,6 +4,7 @@
 //
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
+import type { PacketFigures } from './connection-stats.js';
 import { EventEmitter } from 'node:events';
 import { isPolite, mayBeHeard, mayHear, type IceServer, type Member, type MemberLeftReason, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
@@ -80,11 +81,11 @@ export interface PeerStatus {
   name: string;
   /** The member's state as the room knows it (muted, speaking, …). */
   state: MemberState;
-  /** The media path to this member: a connection state, or `never-started`. */
+  /** The media path to this member: a connection state, `never-started`, or `not-forwarded` (SFU rooms). */
   connection: MediaState;
   audio: RemoteAudioStatus | null;
-  /** RTP packets on the connection (peersWithPackets only). */
-  packets?: { sent: number; received: number };
+  /** RTP packets on the connection, and WebRTC's receive-buffer delay (peersWithPackets only). */
+  packets?: PacketFigures;
 }
 
 /** The 'fatal' code of a fault in voxroom itself (a tick that threw), as opposed to the outside world failing. */
@@ -338,7 +339,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     };
   }
 
-  /** peers(), with the RTP packets sent to and received from each (from the connections' stats). */
+  /** peers(), with the RTP packets sent to and received from each and NetEq's delay (from the connections' stats). */
   async peersWithPackets(): Promise<PeerStatus[]> {
     return Promise.all(
       this.peers().map(async (status) => {

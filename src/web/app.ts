@@ -538,10 +538,11 @@ class RoomClient {
   }
 
   /** A peer's connection: its mesh link, or in SFU rooms the subscriber's while it carries the peer. */
-  private connectionOf(peer: RemotePeer): RTCPeerConnectionState | 'never-started' {
+  private connectionOf(peer: RemotePeer): RTCPeerConnectionState | 'never-started' | 'not-forwarded' {
     if (peer.pc) return peer.pc.connectionState;
-    const carried = [...this.streams.values()].includes(peer.info.id);
-    return carried && this.subscriber ? this.subscriber.connectionState : 'never-started';
+    if (!this.subscriber) return 'never-started';
+    // In the room, but the media server does not send it to us now (not among the loudest).
+    return [...this.streams.values()].includes(peer.info.id) ? this.subscriber.connectionState : 'not-forwarded';
   }
 
   // ---- SFU rooms: one publisher and one subscriber connection, negotiated with the server ----

@@ -329,6 +329,8 @@ describe('loudest-speaker routing', () => {
       for (const t of talkers) t.peer.muted = true;
       for (const t of [...talkers, listener]) await t.peer.start();
       await waitUntil(() => listener.peer.status().links === 1 && listener.peer.peers().filter((p) => p.connection === 'connected').length === 3, 'the listener receives three streams', 20_000, () => listener.peer.peers());
+      // The other three are in the room, not sent to this listener: peers says so.
+      expect(listener.peer.peers().filter((p) => p.connection === 'not-forwarded')).toHaveLength(3);
       await sleep(1000);
       const delays: number[] = [];
       for (const [i, talker] of talkers.entries()) {
