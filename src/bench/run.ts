@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { measureDevicePathLatency, measureFilePathLatency, type LatencyFigures } from './latency.js';
+import { OPUS_LOOKAHEAD_MS, measureDevicePathLatency, measureFilePathLatency, type DevicePathSetup, type LatencyFigures } from './latency.js';
 import { measureMesh, type MeshFigures } from './mesh.js';
 import { measureMixer, measureSpatialMixer } from './mixer.js';
 import { JOIN_UPDATES_NEEDED, RELAY_PACE, RELAY_TIMEOUT_MS, measureClusterSignalling, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
@@ -22,8 +22,6 @@ const BIN = fileURLToPath(new URL('../../bin/voxroom.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 const SECTIONS = ['latency', 'mesh', 'sfu', 'signalling', 'cluster', 'failover', 'mixer', 'stability', 'joins', 'attack', 'echo'] as const;
 type Section = (typeof SECTIONS)[number];
-/** Opus's algorithmic delay at 48 kHz: the decoded signal comes out this much later. */
-const OPUS_LOOKAHEAD_MS = 6.5;
 
 function selected(): Set<Section> {
   const at = process.argv.indexOf('--only');
@@ -59,20 +57,28 @@ async function main(): Promise<void> {
     const file10 = await measureFilePathLatency(12, 10);
     log('latency: file path with 20 ms packets…');
     const file20 = await measureFilePathLatency(12, 20);
-    const device: Array<['normal' | 'low', LatencyFigures | string, boolean]> = [];
-    for (const [preset, echoCancel] of [['normal', false], ['low', false], ['normal', true]] as const) {
-      log(`latency: device path through PulseAudio (--latency ${preset}${echoCancel ? ', echo cancellation on' : ''})…`);
+    const deviceRuns: Array<{ label: string; setup: DevicePathSetup }> = [
+      { label: 'default flags (packet time auto: 10 ms for two), --latency normal', setup: { latency: 'normal', ptime: 'auto', echoCancel: false } },
+      { label: '--ptime 20, --latency normal', setup: { latency: 'normal', ptime: 20, echoCancel: false } },
+      { label: '--ptime 10, --latency low', setup: { latency: 'low', ptime: 10, echoCancel: false } },
+      { label: 'default flags, both peers on microphone and speakers (echo cancellation on, the default for a person)', setup: { latency: 'normal', ptime: 'auto', echoCancel: true } },
+    ];
+    const device: Array<{ label: string; setup: DevicePathSetup; figures: LatencyFigures | string }> = [];
+    for (const run of deviceRuns) {
+      log(`latency: device path through PulseAudio (${run.label})…`);
       try {
-        device.push([preset, await measureDevicePathLatency(BIN, preset, 25, echoCancel), echoCancel]);
+        device.push({ ...run, figures: await measureDevicePathLatency(BIN, run.setup) });
       } catch (error) {
-        device.push([preset, `not measured: ${(error as Error).message.split('\n')[0]}`, echoCancel]);
+        device.push({ ...run, figures: `not measured: ${(error as Error).message.split('\n')[0]}` });
       }
     }
     const captureCallbackMs = (preset: 'normal' | 'low'): number => round(samplesToMs(LATENCY_PRESETS[preset].framesPerBuffer), 1);
     const outputMs = (preset: 'normal' | 'low'): number => round(outputBufferMs(LATENCY_PRESETS[preset]), 1);
-    // What the device path holds by configuration: one 10 ms Opus packet, the look-ahead, one
-    // mixing frame, one capture callback and the output buffering of the preset.
-    const deviceByDesign = (preset: 'normal' | 'low'): number => round(10 + OPUS_LOOKAHEAD_MS + FRAME_MS + captureCallbackMs(preset) + outputMs(preset), 1);
+    // What the device path holds by configuration: one Opus packet, the look-ahead, one mixing
+    // frame, one capture callback and the output buffering of the preset.
+    const deviceByDesign = ({ latency, ptime }: DevicePathSetup): number => round((ptime === 'auto' ? 10 : ptime) + OPUS_LOOKAHEAD_MS + FRAME_MS + captureCallbackMs(latency) + outputMs(latency), 1);
+    const measuredDevice = device.filter((run): run is typeof run & { figures: LatencyFigures } => typeof run.figures !== 'string' && run.figures.stages !== undefined);
+    const stageNames = [...new Set(measuredDevice.flatMap((run) => Object.keys(run.figures.stages!)))];
     const p95 = (figures: LatencyFigures): string | number => figures.p95Ms ?? `n/a (< ${MIN_VALUES_FOR_P95} clicks)`;
     const latencyRow = (path: string, figures: LatencyFigures, byDesign: number): Array<string | number> => [path, figures.clicks, figures.medianMs, p95(figures), figures.maxMs, byDesign, 150];
     parts.push(
@@ -89,9 +95,9 @@ async function main(): Promise<void> {
         [
           latencyRow('file/tone, ptime 10', file10, OPUS_LOOKAHEAD_MS),
           latencyRow('file/tone, ptime 20', file20, OPUS_LOOKAHEAD_MS),
-          ...device.map(([preset, figures, echoCancel]) => {
-            const path = `device (PulseAudio), ptime 10, --latency ${preset}${echoCancel ? ', both peers on microphone and speakers (echo cancellation on, the default for a person)' : ''}`;
-            return typeof figures === 'string' ? [path, figures, '', '', '', '', 150] : latencyRow(path, figures, deviceByDesign(preset));
+          ...device.map(({ label, setup, figures }) => {
+            const path = `device (PulseAudio), ${label}`;
+            return typeof figures === 'string' ? [path, figures, '', '', '', '', 150] : latencyRow(path, figures, deviceByDesign(setup));
           }),
         ],
       ),
@@ -100,8 +106,17 @@ async function main(): Promise<void> {
         .map(([stage, ms]) => `${stage} ${ms} ms`)
         .join('; ')}. The first stage is WebRTC's own: packetization, Opus look-ahead, NetEq's playout buffer and wrtc's 10 ms sink pull.`,
       '',
+      'Stages of the device path, in ms, as each part reports itself at the end of its run: PulseAudio\'s record and playback streams (buffer + device latency, `pactl list source-outputs/sink-inputs` for the two processes), the capture callback and output queue (`status`), the Opus packet (`status`) and its look-ahead, NetEq\'s mean delay for A at B (WebRTC\'s stats, `peers`), voxroom\'s jitter buffer depth for A (`peers`) and the mixing frame. Each counts at its full size; a sample waits on average only half of a frame or packet for it to fill, so the sizes overstate those stages. The rest is the median minus their sum: scheduling, the sound server\'s canceller where it runs, and what no part reports (negative where the full sizes overstate more than that adds). A share is the stage over the median.',
+      '',
+      measuredDevice.length === 0
+        ? 'No device run reported its stages.'
+        : table(
+            ['stage', ...measuredDevice.map((run) => run.label)],
+            stageNames.map((stage) => [stage, ...measuredDevice.map((run) => `${run.figures.stages![stage] ?? '-'} (${Math.round(((run.figures.stages![stage] ?? 0) / run.figures.medianMs) * 100)} %)`)]),
+          ),
+      '',
       `By design: the delay that the design adds before any queueing or scheduling. File path: Opus's ${OPUS_LOOKAHEAD_MS} ms look-ahead (a frame is complete when it is handed over; with 20 ms packets a click in a packet's first frame also waits 10 ms for the second). ` +
-        `Device path: the buffers each stage holds as configured — one 10 ms Opus packet, the ${OPUS_LOOKAHEAD_MS} ms look-ahead, one ${FRAME_MS} ms mixing frame, one capture callback (${captureCallbackMs('normal')} ms) and the output buffering \`--latency\` configures (normal ${outputMs('normal')} ms, low ${outputMs('low')} ms); PulseAudio's own buffers (\`pactl list sink-inputs\`) come on top. ` +
+        `Device path: the buffers each stage holds as configured — one Opus packet (10 or 20 ms), the ${OPUS_LOOKAHEAD_MS} ms look-ahead, one ${FRAME_MS} ms mixing frame, one capture callback (${captureCallbackMs('normal')} ms) and the output buffering \`--latency\` configures (normal ${outputMs('normal')} ms, low ${outputMs('low')} ms); PulseAudio's own buffers (\`pactl list sink-inputs\`) come on top. ` +
         'Delays are timed to the sample and shown to 0.1 ms: a p95 equal to the median means that no more than 5 % of the clicks took longer than the median.',
     );
   }

@@ -1,3 +1,4 @@
+import { PacketTally } from '../../src/peer/connection-stats.js';
 import { describe, expect, it } from 'vitest';
 import { parseControlLine, splitWords } from '../../src/peer/control-commands.js';
 import { SfuPublishSchema } from '../../src/protocol.js';
@@ -161,5 +162,18 @@ describe('SFU descriptions', () => {
     expect(SfuPublishSchema.safeParse({ sdp: sfuOffer(section(0, 'sendonly')) }).success).toBe(true);
     expect(SfuPublishSchema.safeParse({ sdp: sfuOffer(section(0, 'sendonly'), section(1, 'sendonly')) }).success).toBe(false);
     expect(SfuPublishSchema.safeParse({ sdp: sfuOffer('m=video 9 UDP/TLS/RTP/SAVPF 96\r\n') }).success).toBe(false);
+  });
+});
+
+describe('PacketTally', () => {
+  it('sums packets both ways and gives NetEq\'s mean delay over every inbound stream, weighted by samples', () => {
+    const tally = new PacketTally();
+    expect(tally.result()).toEqual({ sent: 0, received: 0 });
+    tally.add({ type: 'outbound-rtp', packetsSent: 50 });
+    tally.add({ type: 'inbound-rtp', packetsReceived: 100, jitterBufferDelay: 96, jitterBufferEmittedCount: 4800 });
+    tally.add({ type: 'inbound-rtp', packetsReceived: 20, jitterBufferDelay: 0.48, jitterBufferEmittedCount: 48 });
+    tally.add({ type: 'codec', packetsReceived: 999 });
+    // (96 + 0.48) s over 4848 samples: 19.9 ms a sample.
+    expect(tally.result()).toEqual({ sent: 50, received: 120, receiveBufferMs: 19.9 });
   });
 });
