@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
+import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { silentLogger } from '../../src/log.js';
 import { JanusDriver } from '../../src/server/janus-driver.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
@@ -124,6 +125,31 @@ describe('SFU rooms (Janus)', () => {
     await sleep(1000);
     expectHears(lastSeconds(alice.sink, 0.8), TALKERS.bob);
     expectHears(lastSeconds(bob.sink, 0.8), TALKERS.alice);
+  });
+
+  it('a talker whose signalling connection drops resumes in place: same id and Janus handles, and no gap in what the others hear', async () => {
+    const alice = makePeer(server.url, 'blip', 'alice', TALKERS.alice);
+    const bob = makePeer(server.url, 'blip', 'bob', TALKERS.bob);
+    const ear = makePeer(server.url, 'blip', 'ear', null, { listenOnly: true });
+    peers.push(alice, bob, ear);
+    for (const p of [alice, bob, ear]) await p.peer.start();
+    await waitUntil(() => hearsAll(ear, ['alice', 'bob']) && hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'everyone hears the talkers', 20_000);
+    await sleep(1000);
+    const id = alice.peer.identity!.id;
+    const handles = driver.handlesOf(id);
+    const resumed = new Promise<boolean>((resolve) => alice.peer.once('joined', ({ resumed: back }) => resolve(back)));
+    // The transport closes under the client, as on a network blip; socket.io reconnects.
+    (alice.peer as unknown as { signalling: { socket: { io: { engine: { close(): void } } } } }).signalling.socket.io.engine.close();
+    expect(await resumed).toBe(true);
+    await sleep(2000);
+    expect(alice.peer.identity!.id).toBe(id);
+    expect(driver.handlesOf(id)).toEqual(handles);
+    // Over the blip and the 2 s after it, what the listener and bob hear of alice never stopped.
+    const gap = (listener: TestPeer): number => longestSilenceMs(framesOf(lastSeconds(listener.sink, 3)));
+    expect(gap(ear)).toBeLessThanOrEqual(20);
+    expect(gap(bob)).toBeLessThanOrEqual(20);
+    expectHears(lastSeconds(ear.sink, 1), TALKERS.alice);
+    expectHears(lastSeconds(alice.sink, 1), TALKERS.bob);
   });
 });
 
@@ -356,6 +382,13 @@ describe('loudest-speaker routing', () => {
     }
   }, 90_000);
 });
+
+/** A mix as 10 ms frames. */
+function framesOf(samples: Int16Array): Int16Array[] {
+  const frames: Int16Array[] = [];
+  for (let at = 0; at + FRAME_SAMPLES <= samples.length; at += FRAME_SAMPLES) frames.push(samples.subarray(at, at + FRAME_SAMPLES));
+  return frames;
+}
 
 function framesWritten(peer: TestPeer): number {
   return peer.sink.droppedFrames + peer.sink.frames.length;
