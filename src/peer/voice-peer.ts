@@ -4,7 +4,6 @@
 //
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
-import type { PacketFigures } from './connection-stats.js';
 import { EventEmitter } from 'node:events';
 import { isPolite, mayBeHeard, mayHear, type IceServer, type Member, type MemberLeftReason, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
@@ -17,6 +16,7 @@ import { MAX_GAIN } from '../audio/mixer.js';
 import type { MixObserver } from '../audio/mix-observer.js';
 import type { MediaMode } from '../protocol.js';
 import type { MediaState, MediaTopology } from './media-topology.js';
+import type { PacketFigures } from './connection-stats.js';
 import { MeshTopology } from './mesh-topology.js';
 import { SfuTopology } from './sfu-topology.js';
 import { SwitchReadiness } from './switch-readiness.js';
