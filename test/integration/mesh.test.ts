@@ -59,9 +59,12 @@ describe('three peers, three tones', () => {
     expectHears(carolHears, TONES.alice, -6.02, 1.5);
     expectHears(carolHears, TONES.bob);
     const bobHears = lastSeconds(trio.bob.sink, 1);
-    // Alice contributes exactly nothing; what the analysis finds at 440 Hz (down to −60 dB) is
-    // leakage from carol's tone when her jitter buffer crossfades a frame out in this second.
-    expectAbsent(bobHears, TONES.alice, -50);
+    // Alice contributes exactly nothing. A 1 s analysis can still find 440 Hz at −60 to −48 dB
+    // (the last in a loaded CI run): the splatter of one frame that carol's jitter buffer
+    // crossfades out in that second. Alice playing would show in every 100 ms of it; one such
+    // frame shows in one or two, so the median over the 100 ms windows is what must be silent.
+    const windows = Array.from({ length: 10 }, (_, i) => toneLevelDb(bobHears.subarray(i * 4800, (i + 1) * 4800), TONES.alice)).sort((x, y) => x - y);
+    expect(windows[5], `440 Hz in bob's 100 ms windows: ${windows.map((db) => db.toFixed(1)).join(' ')}`).toBeLessThan(-50);
     expectHears(bobHears, TONES.carol);
 
     // Mid-call: alice back to 100 % for bob; find the frame where her tone returns.
