@@ -335,8 +335,9 @@ describe('--media auto', () => {
       console.log(`auto media: longest silence in a mix at mesh → SFU ${growGap} ms, at SFU → mesh ${shrinkGap} ms`);
       expect(listener!.peer.status().links).toBe(1);
       expectHears(lastSeconds(listener!.sink, 0.8), 620);
-      expect(growGap).toBeLessThan(100);
-      expect(shrinkGap).toBeLessThan(100);
+      // The issue's bound: no gap longer than 100 ms (a CI run read exactly 100 ms at mesh → SFU).
+      expect(growGap).toBeLessThanOrEqual(100);
+      expect(shrinkGap).toBeLessThanOrEqual(100);
     } finally {
       await Promise.all(four.map((p) => p.peer.stop()));
       await auto.close();
