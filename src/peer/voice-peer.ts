@@ -23,6 +23,12 @@ import { SwitchReadiness } from './switch-readiness.js';
 
 /** A media change completes after this long even if the new path never carried everyone. */
 const SWITCH_TIMEOUT_MS = 3000;
+/**
+ * After a switch, the old path keeps sending our audio (unplayed what it brings) this long:
+ * closing a mesh link ends it for both ends, and a roommate whose new path is not ready yet
+ * would otherwise hear a gap until it is (250 ms seen in a loaded test run).
+ */
+const OLD_PATH_GRACE_MS = 2000;
 import { SignallingClient, type JoinError, type JoinedRoom } from './signalling-client.js';
 import { PtimePolicy, type PtimeSetting } from './ptime-policy.js';
 import { Walker } from './walker.js';
@@ -137,6 +143,8 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   private topology: MediaTopology;
   /** One being brought up beside it after a media change (make-before-break), not yet heard. */
   private incoming: { topology: MediaTopology; readiness: SwitchReadiness; timer: NodeJS.Timeout } | null = null;
+  /** The path we just switched from, still sending for OLD_PATH_GRACE_MS (see there). */
+  private outgoing: { topology: MediaTopology; timer: NodeJS.Timeout } | null = null;
   private readonly members = new Map<string, Member>();
   private ptime: PtimePolicy;
   /** A pending check of the packet time (auto waits for a shrunk room to settle). */
@@ -170,6 +178,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       onCapturedFrame: (frame) => {
         this.topology.send(frame);
         this.incoming?.topology.send(frame);
+        this.outgoing?.topology.send(frame);
       },
       capture: !options.listenOnly,
       onSpeakingChange: (speaking) => this.publishState({ speaking }),
@@ -241,6 +250,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
       if (this.ptimeTimer) clearTimeout(this.ptimeTimer);
       this.walker.stop();
       this.dropIncoming();
+      this.dropOutgoing();
       this.topology.close();
       await this.signalling.close();
       await this.engine.stop();
@@ -378,6 +388,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     // The room says how it carries audio; a peer follows it on every (re)join.
     const media: MediaMode = room.media ?? 'mesh';
     this.dropIncoming();
+    this.dropOutgoing();
     if (this.topology.kind !== media) {
       this.topology.close();
       this.topology = this.createTopology(media);
@@ -454,6 +465,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (!this.self) return;
     // A change to the same kind is a restart (its media server came back): a fresh path too.
     this.dropIncoming();
+    this.dropOutgoing();
     this.logger.warn('the room changes how it carries audio', { media, reason });
     const topology = this.createTopology(media);
     const readiness = new SwitchReadiness();
@@ -475,7 +487,9 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.incoming = null;
     const old = this.topology;
     this.topology = incoming.topology;
-    old.close();
+    this.dropOutgoing();
+    this.outgoing = { topology: old, timer: setTimeout(() => this.dropOutgoing(), OLD_PATH_GRACE_MS) };
+    this.outgoing.timer.unref();
     this.logger.info('switched media', { media: this.topology.kind, why });
   }
 
@@ -484,6 +498,13 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     clearTimeout(this.incoming.timer);
     this.incoming.topology.close();
     this.incoming = null;
+  }
+
+  private dropOutgoing(): void {
+    if (!this.outgoing) return;
+    clearTimeout(this.outgoing.timer);
+    this.outgoing.topology.close();
+    this.outgoing = null;
   }
 
   /** Fresh ICE servers (renewed TURN credentials) for every connection made or ICE-restarted from now on. */
@@ -595,6 +616,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     this.updatePtime();
     this.topology.removeMember(id);
     this.incoming?.topology.removeMember(id);
+    this.outgoing?.topology.removeMember(id);
     this.engine.detachRemote(member.name);
     this.logger.info('peer left', { peer: member.name, reason });
     this.emit('peer-left', member, reason);
