@@ -65,8 +65,8 @@ export interface MediaTopology extends EventEmitter<MediaTopologyEvents> {
   /** Our captured frame (10 ms, 48 kHz mono), sent to the room. */
   send(frame: Frame): void;
   stateOf(id: string): MediaState;
-  /** RTP packets sent to and received from a roommate, where the topology can tell. */
-  packetCounts(id: string): Promise<PacketFigures | null>;
+  /** RTP packets sent to and received from a roommate, and WebRTC's receive-buffer delay for it, where the topology can tell. */
+  connectionFigures(id: string): Promise<PacketFigures | null>;
   /** How many times the safety net has retried a pair. */
   readonly retries: number;
   /** RTCPeerConnections open now (a mesh: one per connected roommate). */

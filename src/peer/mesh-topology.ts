@@ -197,9 +197,9 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
     return this.pairs.get(id)?.link?.connectionState ?? 'never-started';
   }
 
-  async packetCounts(id: string): Promise<PacketFigures | null> {
+  async connectionFigures(id: string): Promise<PacketFigures | null> {
     const link = this.pairs.get(id)?.link;
-    return link ? link.packetCounts() : null;
+    return link ? link.connectionFigures() : null;
   }
 
   get connectionCount(): number {

@@ -142,7 +142,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   }
 
   /** RTP packets this connection has sent and received (DTX shows as few sent in silence), and its receive buffer's delay. */
-  async packetCounts(): Promise<PacketFigures> {
+  async connectionFigures(): Promise<PacketFigures> {
     const figures = new PacketTally();
     if (this.closed) return figures.result();
     try {

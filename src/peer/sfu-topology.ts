@@ -125,7 +125,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
     return [...this.streams.values()].includes(id) ? this.subscriberState : 'not-forwarded';
   }
 
-  async packetCounts(id: string): Promise<PacketFigures | null> {
+  async connectionFigures(id: string): Promise<PacketFigures | null> {
     const mid = [...this.streams].find(([, member]) => member === id)?.[0];
     if (!this.subscriber || mid === undefined) return null;
     const figures = new PacketTally();

@@ -353,7 +353,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
   async peersWithPackets(): Promise<PeerStatus[]> {
     return Promise.all(
       this.peers().map(async (status) => {
-        const packets = await this.topology.packetCounts(status.id);
+        const packets = await this.topology.connectionFigures(status.id);
         return packets ? { ...status, packets } : status;
       }),
     );
