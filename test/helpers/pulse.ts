@@ -48,8 +48,11 @@ export function virtualDevices(prefix: string): VirtualPeerDevices {
 
 /** Plays a WAV file into a sink (the "microphone" of a peer) until killed or finished. */
 export function playInto(sink: string, wavPath: string): ChildProcess {
-  // A short buffer: with PulseAudio's default (2 s) the sink renders in large bursts.
-  return spawn('paplay', ['--latency-msec=10', '-d', sink, wavPath], { stdio: 'ignore' });
+  // 100 ms of buffer. With 10 ms, paplay itself underran on a busy machine and the "microphone"
+  // carried gaps (recorded from the sink's monitor: 10 gaps of 10-40 ms in 40 s, each passed on
+  // to the peer). PulseAudio's default (2 s) is not needed either: the sink renders in blocks set
+  // by the lowest latency its monitor's readers ask for, so the peer still reads small blocks.
+  return spawn('paplay', ['--latency-msec=100', '-d', sink, wavPath], { stdio: 'ignore' });
 }
 
 /** Records what is played on a sink, as 48 kHz mono; stop() returns the samples. */
