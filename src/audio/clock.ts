@@ -122,13 +122,25 @@ export class FrameClock {
     return this.schedule !== null;
   }
 
-  /** Runs the ticks that are due at `at` (the shared ticker calls this every 10 ms, with the time it woke). */
+  /**
+   * Runs the ticks that are due at `at` (the shared ticker calls this every 10 ms, with the time
+   * it woke). After a stall, the catch-up ticks wait for the I/O that piled up meanwhile
+   * (setImmediate runs after the event loop's poll phase): wrtc hands over received audio
+   * through that poll, so catch-up ticks run back to back in the timer phase found the jitter
+   * buffers empty and mixed silence, although every frame had arrived in time. A 150 ms block
+   * of the event loop made a 140 ms gap in a recorded mix that way.
+   */
   wake(at: number = this.now()): void {
     const schedule = this.schedule;
     if (!schedule) return;
     const { ticks, skipped } = schedule.due(at);
     this.stats.skippedFrames += skipped;
-    if (ticks > 1) this.stats.lateTicks += ticks - 1;
-    for (let i = 0; i < ticks && this.schedule === schedule; i++) this.onTick(this.stats.ticks++);
+    if (ticks === 0) return;
+    this.onTick(this.stats.ticks++);
+    if (ticks === 1) return;
+    this.stats.lateTicks += ticks - 1;
+    setImmediate(() => {
+      for (let i = 1; i < ticks && this.schedule === schedule; i++) this.onTick(this.stats.ticks++);
+    });
   }
 }

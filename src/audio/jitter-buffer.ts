@@ -38,6 +38,8 @@ export interface JitterBufferStats {
 }
 
 const QUIET_RMS = 328; // about −40 dBFS
+/** Frames over the target that count as a backlog: worked off without waiting for quiet. */
+const BACKLOG_FRAMES = 4;
 /** The calm needed before a step down never grows beyond a minute. */
 const MAX_CALM_FRAMES = 6000;
 
@@ -153,9 +155,11 @@ export class JitterBuffer {
   private dropDue(): boolean {
     if (this.dropPendingFor >= 0) {
       const head = this.queue[0]!;
-      if (this.queue.length > this.target && (rms(head) < QUIET_RMS || this.dropPendingFor >= this.quietWait)) {
+      if (this.queue.length > this.target && (rms(head) < QUIET_RMS || this.dropPendingFor >= this.quietWait || this.queue.length > this.target + BACKLOG_FRAMES)) {
         this.stats.driftDrops++;
-        this.dropPendingFor = -1;
+        // A backlog (what piled up while the mix clock skipped a long stall) goes a frame per
+        // pull, not one a window: this pull takes two frames out, so go on while it remains.
+        this.dropPendingFor = this.queue.length - 2 > this.target + BACKLOG_FRAMES ? 0 : -1;
         return true;
       }
       if (this.queue.length <= this.target) this.dropPendingFor = -1;

@@ -18,9 +18,12 @@ export type RemoteMixInput = MixInput & StereoMixInput;
 /**
  * Remote audio starts two frames deep, goes down to one when 2 s pass without a late frame
  * (the phase of two 10 ms clocks is all the jitter left after NetEq) and up to four when
- * underruns say the machine's scheduling needs it.
+ * underruns say the machine's scheduling needs it. It may hold far more for a moment: when the
+ * event loop is blocked, wrtc's frames pile up and arrive together just before the mix clock's
+ * catch-up ticks take them (up to 20, see clock.ts); a cap of 8 dropped the older ones, and a
+ * 150 ms block left a 70-80 ms gap in the mix. A backlog that stays is worked off by drift drops.
  */
-const REMOTE_BUFFER = { targetFrames: 2, minTargetFrames: 1, maxTargetFrames: 4, maxFrames: 8 };
+const REMOTE_BUFFER = { targetFrames: 2, minTargetFrames: 1, maxTargetFrames: 4, maxFrames: 24 };
 
 export interface RemoteAudioStatus extends JitterBufferStats {
   name: string;

@@ -225,6 +225,46 @@ describe('JitterBuffer', () => {
   });
 });
 
+describe('JitterBuffer after a stall', () => {
+  it('keeps every frame of a burst that arrives just before the catch-up ticks (the remote cap is 24)', () => {
+    const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 24 });
+    let next = 1;
+    for (let i = 0; i < 2; i++) buffer.push(frameOf(next++));
+    for (let i = 0; i < 10; i++) {
+      buffer.push(frameOf(next++));
+      buffer.pull();
+    }
+    // The event loop was blocked for 150 ms: 15 frames arrive at once, then 15 ticks are due.
+    for (let i = 0; i < 15; i++) buffer.push(frameOf(next++));
+    const played = Array.from({ length: 15 }, () => buffer.pull()?.[0] ?? null);
+    expect(played).not.toContain(null);
+    expect(played).toEqual([...played].sort((a, b) => a! - b!));
+    expect(buffer.stats).toMatchObject({ overflows: 0, missedFrames: 0 });
+  });
+
+  it('works a backlog off a frame per pull once a window shows it stays, then drops at quiet moments only', () => {
+    const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 24, driftWindowFrames: 10, quietWaitFrames: 1000 });
+    let next = 1;
+    const loud = (): Int16Array => frameOf(10_000 + (next++ % 100));
+    for (let i = 0; i < 2; i++) buffer.push(loud());
+    buffer.pull();
+    // A stall the mix clock skipped: 20 frames wait with one pull each tick from now on.
+    for (let i = 0; i < 20; i++) buffer.push(loud());
+    const depths: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      buffer.push(loud());
+      expect(buffer.pull()).not.toBeNull();
+      depths.push(buffer.depth);
+    }
+    // Within the first window nothing goes; then one frame per pull down to target + 4, and no
+    // further while nothing is quiet (the waiting for quiet is long here).
+    expect(depths[5]).toBeGreaterThan(15);
+    expect(depths.at(-1)).toBeLessThanOrEqual(2 + 4);
+    expect(depths.at(-1)).toBeGreaterThan(2);
+    expect(buffer.stats.overflows).toBe(0);
+  });
+});
+
 describe('TickSchedule', () => {
   it('keeps ticks on the 10 ms grid whatever the timer does', () => {
     const schedule = new TickSchedule(1000);
