@@ -19,7 +19,7 @@ import type { MediaState, MediaTopology } from './media-topology.js';
 import type { PacketFigures } from './connection-stats.js';
 import { MeshTopology } from './mesh-topology.js';
 import { SfuTopology } from './sfu-topology.js';
-import { SwitchReadiness } from './switch-readiness.js';
+import { SwitchReadiness, isAudible } from './switch-readiness.js';
 
 /** A media change completes after this long even if the new path never carried everyone. */
 const SWITCH_TIMEOUT_MS = 3000;
@@ -528,9 +528,10 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     const onAudio = (peer: { name: string }, chunk: Parameters<AudioEngine['push']>[1]): void => {
       if (topology === this.topology) {
         this.engine.push(peer.name, chunk);
-        this.incoming?.readiness.heardOnOld(peer.name);
+        // (Optional chaining: no audibility scan unless a switch is under way.)
+        this.incoming?.readiness.heardOnOld(peer.name, isAudible(chunk.samples));
       } else if (topology !== null && this.incoming?.topology === topology) {
-        this.incoming.readiness.heardOnNew(peer.name);
+        this.incoming.readiness.heardOnNew(peer.name, isAudible(chunk.samples));
         if (this.incoming.readiness.ready) this.promoteIncoming('ready');
       }
     };

@@ -11,7 +11,7 @@ import { TimelineRecorder } from '../../src/audio/recorder.js';
 import { RemoteAudioRegistry } from '../../src/audio/remote-audio.js';
 import { SpeakingDetector } from '../../src/audio/speaking-detector.js';
 import { decideRetry, retryDelayMs } from '../../src/peer/retry-policy.js';
-import { SwitchReadiness } from '../../src/peer/switch-readiness.js';
+import { SwitchReadiness, isAudible } from '../../src/peer/switch-readiness.js';
 import { readWav16 } from '../helpers/wav.js';
 
 const constant = (value: number): Int16Array => new Int16Array(FRAME_SAMPLES).fill(value);
@@ -223,23 +223,41 @@ describe('SwitchReadiness (make-before-break)', () => {
   it('waits until the new path carries everyone the old one carried lately', () => {
     let now = 0;
     const readiness = new SwitchReadiness(() => now);
-    readiness.heardOnOld('alice');
-    readiness.heardOnOld('bob');
-    for (let i = 0; i < 5; i++) readiness.heardOnNew('alice');
+    readiness.heardOnOld('alice', true);
+    readiness.heardOnOld('bob', true);
+    for (let i = 0; i < 5; i++) readiness.heardOnNew('alice', true);
     expect(readiness.ready).toBe(false); // bob not yet on the new path
-    for (let i = 0; i < 4; i++) readiness.heardOnNew('bob');
+    for (let i = 0; i < 4; i++) readiness.heardOnNew('bob', true);
     expect(readiness.ready).toBe(false);
-    readiness.heardOnNew('bob');
+    readiness.heardOnNew('bob', true);
     expect(readiness.ready).toBe(true);
   });
 
   it('does not wait for someone the old path stopped carrying, but for at least one arrival', () => {
     let now = 0;
     const readiness = new SwitchReadiness(() => now);
-    readiness.heardOnOld('gone');
+    readiness.heardOnOld('gone', true);
     now = 600;
     expect(readiness.ready).toBe(false); // nothing on the new path yet
-    for (let i = 0; i < 5; i++) readiness.heardOnNew('carol');
+    for (let i = 0; i < 5; i++) readiness.heardOnNew('carol', false);
     expect(readiness.ready).toBe(true);
+  });
+
+  it('counts sound, not chunks: silence on the new path does not carry a talker; a silent roommate is not waited for', () => {
+    const readiness = new SwitchReadiness(() => 0);
+    readiness.heardOnOld('talker', true);
+    readiness.heardOnOld('quiet', false);
+    for (let i = 0; i < 50; i++) readiness.heardOnNew('talker', false);
+    expect(readiness.ready).toBe(false); // the new receiver plays out zeros before packets flow
+    for (let i = 0; i < 5; i++) readiness.heardOnNew('talker', true);
+    expect(readiness.ready).toBe(true); // 'quiet' never sounded on the new path either
+  });
+
+  it('tells sound from silence at about −60 dBFS', () => {
+    expect(isAudible(new Int16Array(480))).toBe(false);
+    expect(isAudible(Int16Array.from({ length: 480 }, (_, i) => (i % 2 ? 20 : -20)))).toBe(false);
+    const click = new Int16Array(480);
+    click[300] = -40;
+    expect(isAudible(click)).toBe(true);
   });
 });
