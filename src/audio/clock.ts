@@ -85,7 +85,8 @@ class SharedTicker {
         clock.wake(wokeAt);
       } catch (error) {
         // One engine's failure must not stop every other clock of the process: it is rethrown
-        // on its own, after the others have ticked.
+        // on its own, after the others have ticked. (Late ticks run later, in their own
+        // setImmediate: a throw there is the process's, as any other callback's.)
         queueMicrotask(() => {
           throw error;
         });
@@ -104,6 +105,8 @@ export class FrameClock {
   constructor(
     private readonly onTick: (tick: number) => void,
     private readonly now: () => number = () => performance.now(),
+    /** Frames were skipped after a long stall (called before the next tick). */
+    private readonly onSkip?: (frames: number) => void,
   ) {}
 
   start(): void {
@@ -124,23 +127,29 @@ export class FrameClock {
 
   /**
    * Runs the ticks that are due at `at` (the shared ticker calls this every 10 ms, with the time
-   * it woke). After a stall, the catch-up ticks wait for the I/O that piled up meanwhile
+   * it woke). A wake that is late runs its ticks after the I/O that piled up meanwhile
    * (setImmediate runs after the event loop's poll phase): wrtc hands over received audio
-   * through that poll, so catch-up ticks run back to back in the timer phase found the jitter
-   * buffers empty and mixed silence, although every frame had arrived in time. A 150 ms block
-   * of the event loop made a 140 ms gap in a recorded mix that way.
+   * through that poll, and ticks that ran before it found the jitter buffers empty and mixed
+   * silence although every frame had arrived in time (a 150 ms block of the event loop made a
+   * 140 ms gap in a recorded mix). After a stall too long to catch up, `onSkip` runs first, once
+   * that audio is in, so the backlog the skipped ticks would have played can go.
    */
   wake(at: number = this.now()): void {
     const schedule = this.schedule;
     if (!schedule) return;
     const { ticks, skipped } = schedule.due(at);
-    this.stats.skippedFrames += skipped;
     if (ticks === 0) return;
-    this.onTick(this.stats.ticks++);
-    if (ticks === 1) return;
-    this.stats.lateTicks += ticks - 1;
+    if (ticks === 1 && skipped === 0) {
+      this.onTick(this.stats.ticks++);
+      return;
+    }
     setImmediate(() => {
-      for (let i = 1; i < ticks && this.schedule === schedule; i++) this.onTick(this.stats.ticks++);
+      if (this.schedule !== schedule) return;
+      this.stats.skippedFrames += skipped;
+      this.stats.lateTicks += ticks - 1;
+      if (skipped > 0) this.onSkip?.(skipped);
+      for (let i = 0; i < ticks && this.schedule === schedule; i++) this.onTick(this.stats.ticks++);
     });
   }
+
 }

@@ -76,7 +76,9 @@ export class AudioEngine {
   constructor(private readonly options: AudioEngineOptions) {
     this.recorder = options.recordDir ? new TimelineRecorder(options.recordDir, { onProblem: (message) => options.onRecordingProblem?.(message) }) : null;
     this.remotes = new RemoteAudioRegistry(options.volumes, options.onRemoteFrame);
-    this.pacer = new TickPacer(() => this.guardedTick());
+    // After a stall the clock could not catch up, what piled up in the remote buffers would
+    // play that much late for a while: it goes at once.
+    this.pacer = new TickPacer(() => this.guardedTick(), undefined, () => this.remotes.dropBacklogs());
     this.speaking = new SpeakingDetector((speaking) => options.onSpeakingChange?.(speaking));
     for (const backend of [options.source, options.sink]) backend.onFailure?.((error) => options.onBackendFailure?.(error));
   }

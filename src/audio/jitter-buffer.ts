@@ -5,8 +5,9 @@
 // the two clocks keep a steady phase), an underrun raises it again (a loaded machine, a bad
 // phase), and a step down that proved wrong doubles the calm needed before the next. Clock
 // drift, and a lowered target, are absorbed by dropping one frame (crossfaded into the next)
-// at a quiet moment whenever the buffer has held more than the target for a whole window;
-// never by a queue that grows. A peer that stops sending yields silence (null), never a stall.
+// at a quiet moment whenever the buffer has held more than the target for a whole window
+// (beyond target + 4, a frame per pull without waiting for quiet), never by a queue that
+// grows. A peer that stops sending yields silence (null), never a stall.
 import { FRAME_SAMPLES, type Frame } from './format.js';
 
 export interface JitterBufferOptions {
@@ -82,6 +83,19 @@ export class JitterBuffer {
     }
     this.queue.push(frame);
     this.stats.depth = this.queue.length;
+  }
+
+  /**
+   * The mix skipped ahead after a stall: the frames that piled up meanwhile would all play late,
+   * so the oldest go, down to the target (one discontinuity, where the stall already made one).
+   */
+  dropBacklog(): void {
+    while (this.queue.length > this.target) {
+      this.queue.shift();
+      this.stats.driftDrops++;
+    }
+    this.stats.depth = this.queue.length;
+    this.resetWindow();
   }
 
   /** The next frame to play, or null for silence (priming, or the peer went quiet). */

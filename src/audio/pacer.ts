@@ -19,14 +19,22 @@ export class TickPacer {
   constructor(
     private readonly onTick: () => void,
     private readonly now: () => number = () => performance.now(),
+    /** The timer skipped frames after a stall (see FrameClock); not called while a device paces. */
+    onSkip?: (frames: number) => void,
   ) {
-    this.clock = new FrameClock(() => {
-      if (!this.paced) this.onTick();
-      else if (this.now() - this.lastPacedTick > STAND_IN_AFTER_MS) {
-        this.standInTicks++;
-        this.onTick();
-      }
-    }, now);
+    this.clock = new FrameClock(
+      () => {
+        if (!this.paced) this.onTick();
+        else if (this.now() - this.lastPacedTick > STAND_IN_AFTER_MS) {
+          this.standInTicks++;
+          this.onTick();
+        }
+      },
+      now,
+      (frames) => {
+        if (!this.paced) onSkip?.(frames);
+      },
+    );
   }
 
   /** Starts ticking; a sink with a clock of its own paces the ticks from then on. */

@@ -20,10 +20,11 @@ export type RemoteMixInput = MixInput & StereoMixInput;
  * (the phase of two 10 ms clocks is all the jitter left after NetEq) and up to four when
  * underruns say the machine's scheduling needs it. It may hold far more for a moment: when the
  * event loop is blocked, wrtc's frames pile up and arrive together just before the mix clock's
- * catch-up ticks take them (up to 20, see clock.ts); a cap of 8 dropped the older ones, and a
- * 150 ms block left a 70-80 ms gap in the mix. A backlog that stays is worked off by drift drops.
+ * catch-up ticks take them (up to 20, see clock.ts, on top of a target of up to 4); a cap of 8
+ * dropped the older ones, and a 150 ms block left a 70-80 ms gap in the mix. After a longer
+ * stall the clock skips ahead and the backlog goes at once (dropBacklogs).
  */
-const REMOTE_BUFFER = { targetFrames: 2, minTargetFrames: 1, maxTargetFrames: 4, maxFrames: 24 };
+export const REMOTE_BUFFER = { targetFrames: 2, minTargetFrames: 1, maxTargetFrames: 4, maxFrames: 26 };
 
 export interface RemoteAudioStatus extends JitterBufferStats {
   name: string;
@@ -227,6 +228,11 @@ export class RemoteAudioRegistry {
    * audio (the others have nothing to play). A peer with nothing to play still advances its
    * gain, so a volume change while silent lands.
    */
+  /** After a stall the mix clock skipped: every buffer back to its target (see JitterBuffer.dropBacklog). */
+  dropBacklogs(): void {
+    for (const remote of this.remotes.values()) remote.buffer.dropBacklog();
+  }
+
   pull(everyone = true): { frames: PulledFrame[]; inputs: RemoteMixInput[] } {
     const frames: PulledFrame[] = [];
     const inputs: RemoteMixInput[] = [];

@@ -5,8 +5,10 @@
 // "Carries" means sound, not just chunks: a new connection's receiver delivers chunks of
 // silence before the sender's packets flow (WebRTC's receive buffer plays out zeros), so
 // counting any chunk let a listener switch to an SFU path that was still silent for everyone,
-// and its mix went quiet for 110 ms in a loaded test run. A roommate who was silent on the old
-// path has nothing to lose, and is not waited for.
+// and its mix went quiet for 110 ms in a loaded test run. A roommate silent on the old path in
+// the last 500 ms is not waited for: if it starts to talk just as the switch happens and the
+// new path does not carry it yet, its first words can be lost (5 chunks from anyone make the
+// path count as up when nobody talked).
 
 /** Chunks a roommate must have delivered on the new path before it counts as carried there. */
 const CHUNKS_NEEDED = 5;

@@ -5,7 +5,7 @@
 //   const peer = new VoicePeer({ serverUrl, room: 'lobby', name: 'bot', source, sink });
 //   await peer.start(); peer.setVolume('alice', 50); ... await peer.stop();
 import { EventEmitter } from 'node:events';
-import { isPolite, mayBeHeard, mayHear, type IceServer, type Member, type MemberLeftReason, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
+import { isPolite, mayBeHeard, mayHear, type IceServer, type Member, type PeerInfo, type MemberLeftReason, type MemberState, type Place, type Position, type RoomLayout, type SelfState } from '../protocol.js';
 import { SILENT, hear, hearingRules, type HearingRules } from '../audio/spatial.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AudioSink, AudioSource } from '../audio/backend.js';
@@ -440,6 +440,11 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     if (!room.mediaKept || media !== this.topology.kind) this.switchMedia(media, room.mediaKept ? 'the room changed how it carries audio while we were away' : 'the server was restarted');
   }
 
+  private mayBeHeardNow(id: string): boolean {
+    const member = this.members.get(id);
+    return member === undefined || mayBeHeard(member.state);
+  }
+
   private dropIfNotBack(id: string, graceMs: number): void {
     clearTimeout(this.awayTimers.get(id));
     const timer = setTimeout(() => {
@@ -525,11 +530,13 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     // Only the playing topology's audio reaches the engine; an incoming one's is counted until
     // it carries everyone.
     let topology: MediaTopology | null = null;
-    const onAudio = (peer: { name: string }, chunk: Parameters<AudioEngine['push']>[1]): void => {
+    const onAudio = (peer: PeerInfo, chunk: Parameters<AudioEngine['push']>[1]): void => {
       if (topology === this.topology) {
         this.engine.push(peer.name, chunk);
-        // (Optional chaining: no audibility scan unless a switch is under way.)
-        this.incoming?.readiness.heardOnOld(peer.name, isAudible(chunk.samples));
+        // (Optional chaining: no audibility scan unless a switch is under way.) A member that may
+        // not be heard (server-muted, no speak grant) is unplayed here and never forwarded by
+        // the SFU: the new path is not waited for it.
+        this.incoming?.readiness.heardOnOld(peer.name, isAudible(chunk.samples) && this.mayBeHeardNow(peer.id));
       } else if (topology !== null && this.incoming?.topology === topology) {
         this.incoming.readiness.heardOnNew(peer.name, isAudible(chunk.samples));
         if (this.incoming.readiness.ready) this.promoteIncoming('ready');

@@ -5,6 +5,7 @@ import { TickSchedule } from '../../src/audio/clock.js';
 import { FrameAssembler } from '../../src/audio/frame-assembler.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { JitterBuffer } from '../../src/audio/jitter-buffer.js';
+import { REMOTE_BUFFER } from '../../src/audio/remote-audio.js';
 import { SampleFifo } from '../../src/audio/sample-fifo.js';
 import { PeakLimiter } from '../../src/audio/limiter.js';
 import { Mixer, SmoothedGain } from '../../src/audio/mixer.js';
@@ -226,8 +227,8 @@ describe('JitterBuffer', () => {
 });
 
 describe('JitterBuffer after a stall', () => {
-  it('keeps every frame of a burst that arrives just before the catch-up ticks (the remote cap is 24)', () => {
-    const buffer = new JitterBuffer({ targetFrames: 2, maxFrames: 24 });
+  it("keeps every frame of a burst that arrives just before the catch-up ticks, at remote peers' settings", () => {
+    const buffer = new JitterBuffer(REMOTE_BUFFER);
     let next = 1;
     for (let i = 0; i < 2; i++) buffer.push(frameOf(next++));
     for (let i = 0; i < 10; i++) {
@@ -256,12 +257,23 @@ describe('JitterBuffer after a stall', () => {
       expect(buffer.pull()).not.toBeNull();
       depths.push(buffer.depth);
     }
-    // Within the first window nothing goes; then one frame per pull down to target + 4, and no
+    // Until a whole window has shown the backlog, nothing goes; then one frame per pull down to target + 4, and no
     // further while nothing is quiet (the waiting for quiet is long here).
     expect(depths[5]).toBeGreaterThan(15);
     expect(depths.at(-1)).toBeLessThanOrEqual(2 + 4);
     expect(depths.at(-1)).toBeGreaterThan(2);
     expect(buffer.stats.overflows).toBe(0);
+  });
+
+  it('drops a backlog down to the target at once when the mix clock skipped ahead', () => {
+    const buffer = new JitterBuffer(REMOTE_BUFFER);
+    for (let i = 0; i < 3; i++) buffer.push(frameOf(i + 1));
+    buffer.pull();
+    for (let i = 0; i < 20; i++) buffer.push(frameOf(100 + i));
+    buffer.dropBacklog();
+    expect(buffer.depth).toBe(REMOTE_BUFFER.targetFrames);
+    // The newest stay: they are what plays on time now.
+    expect(buffer.pull()?.[0]).toBe(118);
   });
 });
 
