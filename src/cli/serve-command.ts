@@ -7,8 +7,10 @@ import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
 import { RoomMap } from '../server/room-map.js';
 import { DEFAULT_RESUME_GRACE_MS, startSignallingServer, type RunningServer } from '../server/signalling-server.js';
 import { defaultSecretPath, loadOrCreateSecret, readSecretFile } from '../server/server-secret.js';
-import { JanusConnector } from '../server/janus-connector.js';
-import { joinCluster, redactedUrl, type ClusterNode } from '../server/cluster-node.js';
+// Janus's client (janode) and Redis's are loaded only when asked for: together they were about
+// 400 ms of start-up CPU for every server (see serveCommand's action).
+import type { JanusConnector } from '../server/janus-connector.js';
+import type { ClusterNode } from '../server/cluster-node.js';
 import { collect, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { readFileFor, readSecret, tokenVerifierFrom } from './secrets.js';
@@ -115,7 +117,10 @@ async function runServe(flags: ServeFlags): Promise<void> {
     await Promise.all(connectors.map((connector) => connector.stop()));
   };
   try {
-    for (const where of flags.janus) connectors.push(await JanusConnector.start(where, logger, { maxSpeakers: flags.maxSpeakers }));
+    if (flags.janus.length > 0) {
+      const { JanusConnector } = await import('../server/janus-connector.js');
+      for (const where of flags.janus) connectors.push(await JanusConnector.start(where, logger, { maxSpeakers: flags.maxSpeakers }));
+    }
   } catch (error) {
     await stopJanuses();
     throw error;
@@ -130,11 +135,16 @@ async function runServe(flags: ServeFlags): Promise<void> {
     throw new UsageError('SFU rooms (--janus) do not run in a cluster yet: run the SFU server without --redis');
   }
   let cluster: ClusterNode | undefined;
+  let redisShown = '';
   try {
     // A cluster shares the key kept in Redis unless --secret-file names one (then every node needs it).
     if (flags.secretFile !== undefined) resumeKey = await readSecretFile(flags.secretFile);
     else if (redisUrl === undefined) resumeKey = await loadOrCreateSecret(defaultSecretPath());
-    if (redisUrl !== undefined) cluster = await joinCluster(redisUrl, logger);
+    if (redisUrl !== undefined) {
+      const { joinCluster, redactedUrl } = await import('../server/cluster-node.js');
+      redisShown = redactedUrl(redisUrl);
+      cluster = await joinCluster(redisUrl, logger);
+    }
   } catch (error) {
     await stopJanuses();
     throw error;
@@ -149,7 +159,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const janusUrls = connectors.map((connector) => connector.driver?.url ?? connector.location);
   const listening = { url: server.url, ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}), media, ...(cluster ? { node: cluster.nodeId } : {}), ...(janusUrls.length > 0 ? { janus: janusUrls } : {}), ...(tokens ? { tokens: tokens.algorithm } : {}) };
   if (flags.json) process.stdout.write(JSON.stringify({ event: 'listening', ...listening }) + '\n');
-  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${cluster ? ` (cluster node ${cluster.nodeId}, Redis at ${redactedUrl(redisUrl ?? '')})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}${server.metricsUrl ? `; metrics on ${server.metricsUrl}` : ''}\n`);
+  else process.stdout.write(`voxroom server listening on ${server.url}${janusUrls.length > 0 ? ` (rooms through Janus at ${janusUrls.join(', ')})` : ''}${cluster ? ` (cluster node ${cluster.nodeId}, Redis at ${redisShown})` : ''}${tokens ? `; joins need a room token (${tokens.algorithm})` : ''}${server.metricsUrl ? `; metrics on ${server.metricsUrl}` : ''}\n`);
 
   await onShutdownSignal();
   logger.info('shutting down');
