@@ -151,5 +151,4 @@ export class FrameClock {
       for (let i = 0; i < ticks && this.schedule === schedule; i++) this.onTick(this.stats.ticks++);
     });
   }
-
 }

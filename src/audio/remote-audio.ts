@@ -222,17 +222,17 @@ export class RemoteAudioRegistry {
     return this.volumes.get(name) ?? 100;
   }
 
+  /** After a stall the mix clock skipped: every buffer back to its target (see JitterBuffer.dropBacklog). */
+  dropBacklogs(): void {
+    for (const remote of this.remotes.values()) remote.buffer.dropBacklog();
+  }
+
   /**
    * One tick: the mix inputs with their gains, and a frame (or null) per peer: from every peer
    * when `everyone` (a recorder or an observer looks at them), else from those that have sent
    * audio (the others have nothing to play). A peer with nothing to play still advances its
    * gain, so a volume change while silent lands.
    */
-  /** After a stall the mix clock skipped: every buffer back to its target (see JitterBuffer.dropBacklog). */
-  dropBacklogs(): void {
-    for (const remote of this.remotes.values()) remote.buffer.dropBacklog();
-  }
-
   pull(everyone = true): { frames: PulledFrame[]; inputs: RemoteMixInput[] } {
     const frames: PulledFrame[] = [];
     const inputs: RemoteMixInput[] = [];
