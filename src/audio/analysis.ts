@@ -61,9 +61,7 @@ export function longestSilenceMs(frames: readonly Int16Array[], frameMs = 10): n
   let longest = 0;
   let run = 0;
   for (const frame of frames) {
-    let sum = 0;
-    for (let i = 0; i < frame.length; i++) sum += frame[i]! * frame[i]!;
-    run = Math.sqrt(sum / Math.max(1, frame.length)) < quietRms ? run + 1 : 0;
+    run = rms(frame) < quietRms ? run + 1 : 0;
     longest = Math.max(longest, run);
   }
   return longest * frameMs;

@@ -106,7 +106,7 @@ export class FrameClock {
     private readonly onTick: (tick: number) => void,
     private readonly now: () => number = () => performance.now(),
     /** Frames were skipped after a long stall (called before the next tick). */
-    private readonly onSkip?: (frames: number) => void,
+    private readonly onSkip?: () => void,
   ) {}
 
   start(): void {
@@ -147,7 +147,7 @@ export class FrameClock {
       if (this.schedule !== schedule) return;
       this.stats.skippedFrames += skipped;
       this.stats.lateTicks += ticks - 1;
-      if (skipped > 0) this.onSkip?.(skipped);
+      if (skipped > 0) this.onSkip?.();
       for (let i = 0; i < ticks && this.schedule === schedule; i++) this.onTick(this.stats.ticks++);
     });
   }

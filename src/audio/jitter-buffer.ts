@@ -8,6 +8,7 @@
 // at a quiet moment whenever the buffer has held more than the target for a whole window
 // (beyond target + 4, a frame per pull without waiting for quiet), never by a queue that
 // grows. A peer that stops sending yields silence (null), never a stall.
+import { rms } from './analysis.js';
 import { FRAME_SAMPLES, type Frame } from './format.js';
 
 export interface JitterBufferOptions {
@@ -202,10 +203,4 @@ export function crossfade(from: Frame, to: Frame): Frame {
     out[i] = Math.round(from[i]! * (1 - w) + to[i]! * w);
   }
   return out;
-}
-
-function rms(frame: Frame): number {
-  let sum = 0;
-  for (let i = 0; i < FRAME_SAMPLES; i++) sum += frame[i]! * frame[i]!;
-  return Math.sqrt(sum / FRAME_SAMPLES);
 }

@@ -20,7 +20,7 @@ export class TickPacer {
     private readonly onTick: () => void,
     private readonly now: () => number = () => performance.now(),
     /** The timer skipped frames after a stall (see FrameClock); not called while a device paces. */
-    onSkip?: (frames: number) => void,
+    onSkip?: () => void,
   ) {
     this.clock = new FrameClock(
       () => {
@@ -31,8 +31,8 @@ export class TickPacer {
         }
       },
       now,
-      (frames) => {
-        if (!this.paced) onSkip?.(frames);
+      () => {
+        if (!this.paced) onSkip?.();
       },
     );
   }

@@ -8,7 +8,7 @@ import { RoomMap } from '../server/room-map.js';
 import { DEFAULT_RESUME_GRACE_MS, startSignallingServer, type RunningServer } from '../server/signalling-server.js';
 import { defaultSecretPath, loadOrCreateSecret, readSecretFile } from '../server/server-secret.js';
 // Janus's client (janode) and Redis's are loaded only when asked for: together they were about
-// 400 ms of start-up CPU for every server (see serveCommand's action).
+// 400 ms of start-up CPU for every server (see runServe).
 import type { JanusConnector } from '../server/janus-connector.js';
 import type { ClusterNode } from '../server/cluster-node.js';
 import { collect, parseIntegerInRange, parsePositiveSeconds } from './options.js';

@@ -20,6 +20,10 @@ import type { PacketFigures } from './connection-stats.js';
 import { MeshTopology } from './mesh-topology.js';
 import { SfuTopology } from './sfu-topology.js';
 import { SwitchReadiness, isAudible } from './switch-readiness.js';
+import { SignallingClient, type JoinError, type JoinedRoom } from './signalling-client.js';
+import { PtimePolicy, type PtimeSetting } from './ptime-policy.js';
+import { Walker } from './walker.js';
+import type { RTCPeerConnectionState } from './wrtc.js';
 
 /** A media change completes after this long even if the new path never carried everyone. */
 const SWITCH_TIMEOUT_MS = 3000;
@@ -29,10 +33,6 @@ const SWITCH_TIMEOUT_MS = 3000;
  * would otherwise hear a gap until it is (250 ms seen in a loaded test run).
  */
 const OLD_PATH_GRACE_MS = 2000;
-import { SignallingClient, type JoinError, type JoinedRoom } from './signalling-client.js';
-import { PtimePolicy, type PtimeSetting } from './ptime-policy.js';
-import { Walker } from './walker.js';
-import type { RTCPeerConnectionState } from './wrtc.js';
 
 export interface VoicePeerOptions {
   serverUrl: string;

@@ -4,6 +4,18 @@ import { expect } from 'vitest';
 import { decodeWav } from '../../src/audio/wav-file-source.js';
 import { RECORDING_HEADER_BYTES } from '../../src/audio/wav-header.js';
 
+/**
+ * The levels of consecutive 100 ms windows of `samples` (from sample `from` on), sorted low to
+ * high: their median ignores a dropout or a stray crossfaded frame that one level over the whole
+ * would average in.
+ */
+export function sortedWindowLevels(samples: Int16Array, level: (window: Int16Array) => number, from = 0): number[] {
+  const WINDOW = 4800;
+  const levels: number[] = [];
+  for (let at = from; at + WINDOW <= samples.length; at += WINDOW) levels.push(level(samples.subarray(at, at + WINDOW)));
+  return levels.sort((x, y) => x - y);
+}
+
 export function readWav16(path: string): { samples: Int16Array; sampleRate: number } {
   const { mono, sampleRate } = decodeWav(readFileSync(path), path);
   return { samples: Int16Array.from(mono, (x) => Math.round(x * 32768)), sampleRate };

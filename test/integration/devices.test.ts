@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toneLevel } from '../../src/audio/analysis.js';
 import { exitOf, runCli, startCli, startServeCli } from '../helpers/cli.js';
-import { expectCompleteWav } from '../helpers/wav.js';
+import { expectCompleteWav, sortedWindowLevels } from '../helpers/wav.js';
 import { playInto, recordSink, sine, virtualDevices, writeWav48k, type VirtualPeerDevices } from '../helpers/pulse.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-dev-'));
@@ -43,11 +43,9 @@ async function measureAtBob(label: string, ms = 1200): Promise<number> {
   const recording = recordSink(bob.speaker, join(scratch, `${label}.wav`));
   await sleep(ms);
   const samples = await recording.stop();
-  const WINDOW = 4800;
-  const windows: number[] = [];
-  for (let at = WINDOW; at + WINDOW <= samples.length; at += WINDOW) windows.push(levelDb(samples.subarray(at, at + WINDOW)));
+  // The first window is left out: the recording may start before the stream settles.
+  const windows = sortedWindowLevels(samples, levelDb, 4800);
   if (windows.length === 0) return levelDb(samples);
-  windows.sort((x, y) => x - y);
   return windows[Math.floor(windows.length / 2)]!;
 }
 
