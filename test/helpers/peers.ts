@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { toneLevel } from '../../src/audio/analysis.js';
 import { SilenceSource, type AudioSource } from '../../src/audio/backend.js';
 import { MemorySink } from '../../src/audio/memory-sink.js';
+import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { ToneSource } from '../../src/audio/tone-source.js';
 import { VoicePeer, type VoicePeerOptions } from '../../src/peer/voice-peer.js';
 
@@ -41,6 +42,14 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /** The last `seconds` of what the sink received. */
 export function lastSeconds(sink: MemorySink, seconds: number): Int16Array {
   return sink.samples(seconds);
+}
+
+/** The 10 ms frames of the last `seconds` a peer heard. */
+export function framesHeard(peer: TestPeer, seconds: number): Int16Array[] {
+  const samples = lastSeconds(peer.sink, seconds);
+  const frames: Int16Array[] = [];
+  for (let at = 0; at + FRAME_SAMPLES <= samples.length; at += FRAME_SAMPLES) frames.push(samples.subarray(at, at + FRAME_SAMPLES));
+  return frames;
 }
 
 /** Level of a tone relative to a −20 dBFS sine, in dB (0 = full level, −∞ = absent). */

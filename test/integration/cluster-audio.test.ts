@@ -4,25 +4,16 @@
 // Run alone and niced: `nice -n 10 npx vitest run test/integration/cluster-audio.test.ts`.
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
-import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, startCli } from '../helpers/cli.js';
 import { startNginx, startNode, startRedis, type Service } from '../helpers/cluster.js';
-import { allConnected, expectAbsent, expectHears, lastSeconds, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
+import { allConnected, expectAbsent, expectHears, framesHeard, lastSeconds, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 
 const TONES = { alice: 440, bob: 620, carol: 970 } as const;
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
-
-/** 10 ms frames of the last `seconds` a peer heard. */
-function framesHeard(peer: TestPeer, seconds: number): Int16Array[] {
-  const samples = lastSeconds(peer.sink, seconds);
-  const frames: Int16Array[] = [];
-  for (let at = 0; at + FRAME_SAMPLES <= samples.length; at += FRAME_SAMPLES) frames.push(samples.subarray(at, at + FRAME_SAMPLES));
-  return frames;
-}
 
 describe('voice across a cluster', () => {
   it('peers of one room joined through three different nodes all hear each other', async () => {
