@@ -473,6 +473,23 @@ export interface ClientToServerEvents {
 
 export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEvents>(['join', 'leave', 'signal', 'update-state', 'move', 'sfu-publish', 'sfu-answer', 'sfu-candidate', 'kick', 'server-mute']);
 
+// ---- Between the nodes of a cluster (socket.io's serverSideEmit, through Redis). ----
+// Every node drives the media-server handles of the members it carries; these tell the node that
+// drives a member's handles about changes another node made. Validated like client input.
+
+/** A member left its room (left, kicked, replaced, did not resume): its handles go now. */
+export const NodeMemberLeftSchema = z.strictObject({ room: RoomIdSchema, id: PeerIdSchema });
+/** A member resumed its place through another node, which now drives its media. */
+export const NodeMemberMovedSchema = z.strictObject({ id: PeerIdSchema });
+/** A member's grants or server-mute changed (an admin on another node): forward it, or stop. */
+export const NodeMemberStateSchema = z.strictObject({ id: PeerIdSchema, state: MemberStateSchema });
+
+export interface InterNodeEvents {
+  'sfu-member-left': (info: z.infer<typeof NodeMemberLeftSchema>) => void;
+  'sfu-member-moved': (info: z.infer<typeof NodeMemberMovedSchema>) => void;
+  'sfu-member-state': (info: z.infer<typeof NodeMemberStateSchema>) => void;
+}
+
 /** Turns a zod failure into one readable sentence for an error message. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues

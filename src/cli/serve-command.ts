@@ -107,10 +107,16 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const tls = flags.tlsCert && flags.tlsKey ? { cert: await readFileFor('--tls-cert', flags.tlsCert), key: await readFileFor('--tls-key', flags.tlsKey) } : undefined;
   const map = flags.map ? await RoomMap.load(flags.map) : undefined;
 
-  const media: MediaSetting = flags.media ?? (flags.janus.length > 0 ? 'auto' : 'mesh');
+  const redisUrl = flags.redis ?? (process.env.VOXROOM_REDIS || undefined);
+  if (redisUrl !== undefined && !/^rediss?:\/\/\S+$/.test(redisUrl)) throw new UsageError(`--redis "${redisUrl}": give redis://HOST:PORT (or rediss:// for TLS)`);
+  const inCluster = redisUrl !== undefined;
+  // A cluster's rooms have one media setting on every node: auto would need one node's view of a room's size.
+  const media: MediaSetting = flags.media ?? (flags.janus.length > 0 ? (inCluster ? 'sfu' : 'auto') : 'mesh');
   if (media !== 'mesh' && flags.janus.length === 0) throw new UsageError(`--media ${media} needs a Janus: --janus ws://HOST:PORT, or --janus auto to start one`);
+  if (inCluster && media === 'auto') throw new UsageError('--media auto does not run in a cluster (--redis): it moves rooms by their size on one node; use --media sfu, or mesh, and a room map for rooms that differ');
   for (const where of flags.janus) {
     if (where !== 'auto' && !/^wss?:\/\/\S+$/.test(where)) throw new UsageError(`--janus "${where}": give ws://HOST:PORT of a running Janus, or auto`);
+    if (where === 'auto' && inCluster) throw new UsageError('--janus auto starts a Janus for this node alone; in a cluster (--redis) give every node the same --janus ws://HOST:PORT list, each Janus configured with reclaim_session_timeout (README, "SFU rooms in a cluster")');
   }
   const connectors: JanusConnector[] = [];
   const stopJanuses = async (): Promise<void> => {
@@ -119,7 +125,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   try {
     if (flags.janus.length > 0) {
       const { JanusConnector } = await import('../server/janus-connector.js');
-      for (const where of flags.janus) connectors.push(await JanusConnector.start(where, logger, { maxSpeakers: flags.maxSpeakers }));
+      for (const where of flags.janus) connectors.push(await JanusConnector.start(where, logger, { maxSpeakers: flags.maxSpeakers, shared: inCluster }));
     }
   } catch (error) {
     await stopJanuses();
@@ -128,12 +134,6 @@ async function runServe(flags: ServeFlags): Promise<void> {
 
   let server: RunningServer;
   let resumeKey: Buffer | undefined;
-  const redisUrl = flags.redis ?? (process.env.VOXROOM_REDIS || undefined);
-  if (redisUrl !== undefined && !/^rediss?:\/\/\S+$/.test(redisUrl)) throw new UsageError(`--redis "${redisUrl}": give redis://HOST:PORT (or rediss:// for TLS)`);
-  if (redisUrl !== undefined && connectors.length > 0) {
-    await stopJanuses();
-    throw new UsageError('SFU rooms (--janus) do not run in a cluster yet: run the SFU server without --redis');
-  }
   let cluster: ClusterNode | undefined;
   let redisShown = '';
   try {

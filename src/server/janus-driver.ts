@@ -3,9 +3,13 @@
 // listens. Peers never talk to Janus: the signalling server relays SDP between them and this
 // driver. Janus makes every subscriber offer (and renegotiates by itself when publishers come
 // and go); the driver hands each offer to its member with the mid → member map of its streams.
+// In a cluster every node drives its own members, and a room's members from all nodes meet in
+// one Janus room: its id comes from the room's name, and each node learns the other nodes'
+// feeds and talking from Janus itself, through a participant that publishes nothing.
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Janode, { type JanodeConnection, type JanodeSession, type JanusJsep } from 'janode';
-import VideoRoomPlugin, { type VideoRoomHandle, type VideoRoomStream } from 'janode/plugins/videoroom';
+import VideoRoomPlugin, { type VideoRoomHandle, type VideoRoomPublisher, type VideoRoomStream } from 'janode/plugins/videoroom';
 import type { Logger } from '../log.js';
 
 import type { SfuStream } from '../protocol.js';
@@ -46,9 +50,12 @@ const ANSWER_TIMEOUT_MS = 5000;
 interface SfuRoom {
   name: string;
   janusId: number;
+  /** This node's members. */
   members: Set<string>;
-  /** Janus feed id → member id, for members that publish. */
+  /** Janus feed id → member id, for members that publish (in a cluster, on any node). */
   feeds: Map<number, string>;
+  /** Shared rooms: the participant that tells this node of other nodes' feeds. */
+  watcher: VideoRoomHandle | null;
   ready: Promise<void>;
 }
 
@@ -79,6 +86,12 @@ export interface JanusDriverOptions {
    * negotiation. A listener's cost then does not grow with the number of silent members.
    */
   maxSpeakers?: number;
+  /**
+   * Rooms shared with other signalling nodes (a cluster): a room's Janus id is derived from its
+   * name, so every node's members meet in it; other nodes' feeds and talking are learnt from
+   * Janus; a room is destroyed only when nobody is left in it on any node.
+   */
+  shared?: boolean;
 }
 
 /** What Janus's talking events say about a feed. */
@@ -92,11 +105,23 @@ interface FeedTalk {
 
 /** Our publishers send one audio section; wrtc names it mid 0. */
 const PUBLISHER_AUDIO_MID = '0';
+/** The display name of a shared room's watcher (members publish under their member id). */
+const WATCHER_DISPLAY = 'voxroom:watcher';
+
+/**
+ * A shared room's Janus id: the same on every node without asking anyone. 48 bits of a hash
+ * (Janus room ids are JSON numbers, exact below 2^53): a collision between two room names is
+ * about as likely as guessing a 48-bit key.
+ */
+export function sharedJanusRoomId(room: string): number {
+  return createHash('sha256').update(room).digest().readUIntBE(0, 6) + 1;
+}
 
 export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private readonly rooms = new Map<string, SfuRoom>();
   private readonly talk = new Map<number, FeedTalk>();
   private readonly maxSpeakers: number;
+  private readonly shared: boolean;
   private readonly members = new Map<string, SfuMember>();
   /**
    * Members whose audio is not forwarded (no speak grant, or server-muted): nobody subscribes to
@@ -119,6 +144,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   ) {
     super();
     this.maxSpeakers = options.maxSpeakers ?? Infinity;
+    this.shared = options.shared ?? false;
     const lost = (reason: string) => () => {
       if (this.closed) return;
       this.closed = true;
@@ -149,6 +175,11 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     }
     logger.info('connected to Janus', { url });
     return new JanusDriver(url, connection, session, manager, logger, options);
+  }
+
+  /** Whether its rooms are shared with other nodes (JanusDriverOptions.shared). */
+  get isShared(): boolean {
+    return this.shared;
   }
 
   get available(): boolean {
@@ -242,6 +273,14 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     });
   }
 
+  /**
+   * The member's own feed: the one it publishes here, or one it published through another node
+   * before it moved here (still in the room until Janus drops it). Nobody hears itself.
+   */
+  private isOwnFeed(member: SfuMember, feed: number): boolean {
+    return member.feed === feed || member.room.feeds.get(feed) === member.id;
+  }
+
   /** A feed whose owner may be heard: the only ones listeners are subscribed or switched to. */
   private isForwarded(room: SfuRoom, feed: number): boolean {
     const owner = room.feeds.get(feed);
@@ -271,7 +310,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
       // Not forwarded: its talking neither shows (speaking) nor wins it a slot.
       if (this.unforwarded.has(member.id)) return;
-      this.heardTalking(member, member.feed, event.talking);
+      this.heardTalking(member.room, member.feed, event.talking, member.id);
     });
     const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: memberId, audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
     if (member.left) throw new Error('the member left while publishing');
@@ -280,6 +319,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     member.room.feeds.set(joined.feed, memberId);
     await this.flushCandidates(member, 'publisher');
     this.logger.debug('member publishes', { member: memberId, feed: joined.feed, room: member.room.name });
+    // Publishing again after moving here from another node: its feed there is replaced.
+    this.retireOlderFeeds(member.room, memberId, joined.feed);
     for (const otherId of member.room.members) {
       const other = this.members.get(otherId);
       if (other && other !== member) this.syncSubscription(other);
@@ -328,8 +369,19 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     }
     if (room.members.size === 0 && this.rooms.get(room.name) === room) {
       this.rooms.delete(room.name);
-      await this.manager.destroy({ room: room.janusId }).catch(() => undefined);
+      await this.closeRoom(room).catch(() => undefined);
     }
+  }
+
+  /** This node has no member left in the room: it goes, unless (shared) another node's members are in it. */
+  private async closeRoom(room: SfuRoom): Promise<void> {
+    if (!this.shared) {
+      await this.manager.destroy({ room: room.janusId });
+      return;
+    }
+    await room.watcher?.detach().catch(() => undefined);
+    const { participants } = await this.manager.listParticipants({ room: room.janusId });
+    if (participants.length === 0) await this.manager.destroy({ room: room.janusId });
   }
 
   async close(): Promise<void> {
@@ -348,12 +400,13 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private roomFor(name: string): SfuRoom {
     const existing = this.rooms.get(name);
     if (existing) return existing;
-    const janusId = this.nextRoomId++;
+    const janusId = this.shared ? sharedJanusRoomId(name) : this.nextRoomId++;
     const room: SfuRoom = {
       name,
       janusId,
       members: new Set(),
       feeds: new Map(),
+      watcher: null,
       ready: this.manager
         .create({
           room: janusId,
@@ -367,14 +420,16 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
           talking_level_threshold: TALKING.level,
           notify_joining: false,
         })
-        .then(
-          () => undefined,
-          (error: Error) => {
-            // Not cached: the next join tries again.
-            if (this.rooms.get(name) === room) this.rooms.delete(name);
-            throw new Error(`Janus could not create the room: ${error.message}`);
-          },
-        ),
+        .catch((error: Error) => {
+          // Another node made it first: it is the one room every node's members meet in.
+          if (!(this.shared && /^427\b/.test(error.message))) throw error;
+        })
+        .then(() => (this.shared ? this.watch(room) : undefined))
+        .catch((error: Error) => {
+          // Not cached: the next join tries again.
+          if (this.rooms.get(name) === room) this.rooms.delete(name);
+          throw new Error(`Janus could not create the room: ${error.message}`);
+        }),
     };
     this.rooms.set(name, room);
     return room;
@@ -393,7 +448,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       const capacity = this.maxSpeakers - member.subscribed.size;
       // The ones talking first, then those who talked last: they are the likeliest to be heard.
       const wanted = [...member.room.feeds.keys()]
-        .filter((feed) => feed !== member.feed && !member.subscribed.has(feed) && this.isForwarded(member.room, feed))
+        .filter((feed) => !this.isOwnFeed(member, feed) && !member.subscribed.has(feed) && this.isForwarded(member.room, feed))
         .sort((a, b) => this.priority(b) - this.priority(a))
         .slice(0, Math.max(0, capacity));
       if (wanted.length === 0) return;
@@ -462,25 +517,116 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     });
   }
 
-  /** Janus's talking event for a feed, with the release hang-over (see TALKING). */
-  private heardTalking(member: SfuMember, feed: number, talking: boolean): void {
+  /**
+   * Janus's talking event for a feed, with the release hang-over (see TALKING). `localMember`:
+   * the feed's owner when this node carries it; only then is its speaking state this node's to
+   * tell (another node's feed only takes part in routing here).
+   */
+  private heardTalking(room: SfuRoom, feed: number, talking: boolean, localMember: string | null): void {
     const talk = this.talk.get(feed);
     clearTimeout(talk?.release);
     if (talk) talk.release = undefined;
     if (talking) {
       if (talk?.talking) return; // a pause shorter than the hang-over: still the same turn
       this.talk.set(feed, { talking: true, since: Date.now() });
-      this.emit('talking', { member: member.id, talking: true });
-      this.routeTalker(member.room, feed);
+      if (localMember !== null) this.emit('talking', { member: localMember, talking: true });
+      this.routeTalker(room, feed);
       return;
     }
     if (!talk?.talking) return;
     talk.release = setTimeout(() => {
       if (this.talk.get(feed) !== talk) return;
       this.talk.set(feed, { talking: false, since: Date.now() });
-      this.emit('talking', { member: member.id, talking: false });
+      if (localMember !== null) this.emit('talking', { member: localMember, talking: false });
     }, TALKING.releaseMs);
     talk.release.unref();
+  }
+
+  /**
+   * A shared room: joins it as a participant that publishes nothing, to be told of every
+   * publisher (other nodes' members publish under their member ids), of feeds that go, and of
+   * talking (other nodes' feeds compete for this node's listeners' slots too).
+   */
+  private async watch(room: SfuRoom): Promise<void> {
+    const watcher = await this.session.attach(VideoRoomPlugin);
+    room.watcher = watcher;
+    watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_PUB_LIST, (event: { publishers?: VideoRoomPublisher[] }) => this.feedsAnnounced(room, event.publishers ?? []));
+    const gone = (event: { feed?: number }): void => {
+      if (typeof event.feed === 'number') this.remoteFeedGone(room, event.feed);
+    };
+    watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_UNPUBLISHED, gone);
+    watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_LEAVING, gone);
+    watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
+      // This node's own publishers report their talking on their handles.
+      if (typeof event.feed !== 'number' || typeof event.talking !== 'boolean' || !this.isRemoteFeed(room, event.feed)) return;
+      this.heardTalking(room, event.feed, event.talking, null);
+    });
+    const joined = await watcher.joinPublisher({ room: room.janusId, display: WATCHER_DISPLAY });
+    this.feedsAnnounced(room, joined.publishers ?? []);
+  }
+
+  /** A feed published through another node (or through this one before its member moved here). */
+  private isRemoteFeed(room: SfuRoom, feed: number): boolean {
+    const owner = room.feeds.get(feed);
+    return owner !== undefined && this.members.get(owner)?.feed !== feed;
+  }
+
+  /** Janus announced publishers: other nodes' feeds join the room's, and this node's listeners get them. */
+  private feedsAnnounced(room: SfuRoom, publishers: VideoRoomPublisher[]): void {
+    let added = false;
+    for (const { feed, display } of publishers) {
+      if (!display || display === WATCHER_DISPLAY || room.feeds.has(feed)) continue;
+      // A member that moved here from another node, or from here to another, has a newer
+      // feed than the one it had: the announced one replaces it.
+      room.feeds.set(feed, display);
+      this.retireOlderFeeds(room, display, feed);
+      added = true;
+    }
+    if (!added) return;
+    for (const memberId of room.members) {
+      const member = this.members.get(memberId);
+      if (member) this.syncSubscription(member);
+    }
+  }
+
+  private remoteFeedGone(room: SfuRoom, feed: number): void {
+    if (!this.isRemoteFeed(room, feed)) return;
+    room.feeds.delete(feed);
+    this.forgetTalk(feed);
+    // Janus sends each subscriber an updated offer without it; a freed slot is filled then.
+    for (const memberId of room.members) this.members.get(memberId)?.subscribed.delete(feed);
+  }
+
+  /**
+   * A member publishes a new feed (it moved to another node, which published it afresh): its
+   * older feeds leave the room's, and every listener of one is moved to the new one in a single
+   * renegotiation, so nobody hears it twice.
+   */
+  private retireOlderFeeds(room: SfuRoom, owner: string, newest: number): void {
+    for (const [feed, who] of room.feeds) {
+      if (who !== owner || feed === newest) continue;
+      room.feeds.delete(feed);
+      this.forgetTalk(feed);
+      for (const memberId of room.members) {
+        const member = this.members.get(memberId);
+        if (member) member.chain = member.chain.then(() => this.replaceFeed(member, feed, newest));
+      }
+    }
+  }
+
+  private async replaceFeed(member: SfuMember, old: number, newest: number): Promise<void> {
+    const holds = member.subscribed.has(old) || [...member.slots.values()].includes(old);
+    if (member.left || !member.subscriber || !holds) return;
+    const subscribe = member.subscribed.has(newest) || this.isOwnFeed(member, newest) || this.deaf.has(member.id) || !this.isForwarded(member.room, newest) ? [] : [{ feed: newest }];
+    member.subscribed.delete(old);
+    for (const { feed } of subscribe) member.subscribed.add(feed);
+    try {
+      const updated = await withRetryWhileUnannounced(() => member.subscriber!.update({ subscribe, unsubscribe: [{ feed: old }] }));
+      if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams ?? []);
+    } catch (error) {
+      for (const { feed } of subscribe) member.subscribed.delete(feed);
+      if (!member.left) this.logger.warn('could not move a listener to a speaker\'s new feed', { member: member.id, error: (error as Error).message });
+    }
   }
 
   private forgetTalk(feed: number): void {
@@ -500,7 +646,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     if (!Number.isFinite(this.maxSpeakers)) return;
     for (const memberId of room.members) {
       const member = this.members.get(memberId);
-      if (!member || member.feed === feed || member.subscribed.has(feed) || this.deaf.has(memberId)) continue;
+      if (!member || this.isOwnFeed(member, feed) || member.subscribed.has(feed) || this.deaf.has(memberId)) continue;
       if (member.subscribed.size < this.maxSpeakers) {
         this.syncSubscription(member);
         continue;

@@ -26,6 +26,12 @@ export interface JanusProcessOptions {
   executable?: string;
   /** UDP ports Janus may use for media. */
   rtpPortRange?: [number, number];
+  /**
+   * How long Janus keeps a session whose WebSocket closed (default 0: it goes at once). A
+   * cluster's Janus needs some: the handles of a node that died keep forwarding until their
+   * members have published again through another node.
+   */
+  reclaimSessionTimeoutS?: number;
   logger: Logger;
 }
 
@@ -54,8 +60,8 @@ export function findJanusLibraryDir(): string {
 }
 
 /** The generated configuration: a pure function of its inputs (unit-tested). */
-export function janusConfig(options: { libraryDir: string; wsPort: number; adminPort: number; adminSecret: string; rtpPortRange: [number, number]; configDir: string }): Record<string, string> {
-  const { libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir } = options;
+export function janusConfig(options: { libraryDir: string; wsPort: number; adminPort: number; adminSecret: string; rtpPortRange: [number, number]; configDir: string; reclaimSessionTimeoutS?: number }): Record<string, string> {
+  const { libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, reclaimSessionTimeoutS = 0 } = options;
   return {
     'janus.jcfg': `general: {
   configs_folder = "${configDir}"
@@ -66,7 +72,7 @@ export function janusConfig(options: { libraryDir: string; wsPort: number; admin
   debug_level = 3
   admin_secret = "${adminSecret}"
   session_timeout = 60
-  reclaim_session_timeout = 0
+  reclaim_session_timeout = ${reclaimSessionTimeoutS}
 }
 media: {
   rtp_port_range = "${rtpPortRange[0]}-${rtpPortRange[1]}"
@@ -125,7 +131,7 @@ export async function startJanusProcess(options: JanusProcessOptions): Promise<J
   const [wsPort, adminPort] = [await freePort(), await freePort()];
   const adminSecret = randomBytes(18).toString('base64url');
   const rtpPortRange = options.rtpPortRange ?? [20000, 40000];
-  for (const [file, text] of Object.entries(janusConfig({ libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir }))) writeFileSync(join(configDir, file), text);
+  for (const [file, text] of Object.entries(janusConfig({ libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, ...(options.reclaimSessionTimeoutS !== undefined ? { reclaimSessionTimeoutS: options.reclaimSessionTimeoutS } : {}) }))) writeFileSync(join(configDir, file), text);
 
   const executable = options.executable ?? 'janus';
   const child: ChildProcess = spawn(executable, ['-F', configDir, '--disable-colors'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -164,6 +164,10 @@ export class RedisRoomStore implements RoomStore {
     return (await this.membersIn(room)).map(({ id, name }) => ({ id, name }));
   }
 
+  refreshLocalCopy(id: string, state: MemberState): void {
+    for (const [socketId, own] of this.bySocket) if (own.id === id) this.bySocket.set(socketId, { ...own, state });
+  }
+
   memberOf(socketId: string): Member | null {
     return this.bySocket.get(socketId) ?? null;
   }

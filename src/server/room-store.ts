@@ -1,7 +1,7 @@
 // Where the server keeps its rooms: one interface, two places. A single node keeps them in its
 // own memory (RoomRegistry, LocalRoomStore below); a cluster node keeps them in Redis, shared
 // with the other nodes (RedisRoomStore). The server talks to this interface only.
-import type { PeerInfo } from '../protocol.js';
+import type { MemberState, PeerInfo } from '../protocol.js';
 import { KickedMembers } from './kicked-members.js';
 import { RoomRegistry, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 
@@ -38,6 +38,11 @@ export interface RoomStore {
   roommate(socketId: string, peerId: string): Promise<Member | null>;
   membersIn(room: string): Promise<Member[]>;
   peersIn(room: string): Promise<PeerInfo[]>;
+  /**
+   * Another node changed a member this node carries (an admin's server-mute, told between
+   * nodes): this node's copy takes the new state. A single node: nothing to do.
+   */
+  refreshLocalCopy(id: string, state: MemberState): void;
   /** The member a socket of this node carries, as this node last knew it. */
   memberOf(socketId: string): Member | null;
   /** A member carried by this node (connected, or away from it), by id. */
@@ -108,6 +113,9 @@ export class LocalRoomStore implements RoomStore {
   }
   async peersIn(room: string): Promise<PeerInfo[]> {
     return this.registry.peersIn(room);
+  }
+  refreshLocalCopy(): void {
+    // One node: the registry is the only copy.
   }
   memberOf(socketId: string): Member | null {
     return this.registry.memberOf(socketId);

@@ -3,8 +3,12 @@
 // (`--media auto`: by size), and when Janus is lost: then every SFU room falls back to the mesh,
 // a reconnect loop brings Janus back (restarting it for --janus auto), and the rooms return.
 // Members are told with `media-changed`; the peers switch make-before-break.
+// In a cluster every node runs one of these for the members it carries (`shared`): a room's
+// setting decides its media (no size-driven moves), every node places a room on the same Janus,
+// and a member that moved to another node leaves its handles here once its new path carries it.
 import type { Logger } from '../log.js';
 import type { MediaMode, SfuOffer, SfuStream } from '../protocol.js';
+import { createHash } from 'node:crypto';
 import type { JanusDriver } from './janus-driver.js';
 import { DEFAULT_AUTO_MEDIA, targetMedia, type AutoMediaOptions, type MediaSetting } from './room-media-policy.js';
 
@@ -19,8 +23,10 @@ export interface SfuRoomsHooks {
   mediaChanged(room: string, media: MediaMode, reason: string): void;
   /** A room that is too large for a mesh lost its media server: tell its members to wait. */
   mediaUnavailable(room: string, reason: string): void;
-  /** The ids of a room's members now. */
+  /** The ids of a room's members now (in a cluster: the ones this node carries). */
   membersOf(room: string): string[];
+  /** How many members a room has on every node (a cluster; default: membersOf's). */
+  roomSize?(room: string): Promise<number>;
   /** Whether a member's audio may be forwarded to the others (its speak grant, no server-mute). */
   mayForward(memberId: string): boolean;
   /** Whether a member may be subscribed to the others (its listen grant). */
@@ -35,6 +41,11 @@ export interface SfuRoomsOptions {
   /** Members a room may have while it is a mesh, and through the SFU. */
   meshLimit: number;
   sfuLimit: number;
+  /**
+   * Rooms shared with other nodes (a cluster): `auto` is not available (it needs one view of a
+   * room's size), and a room's Janus is picked from its name, so every node picks the same one.
+   */
+  shared?: boolean;
 }
 
 /** A Janus the server can use: a connected driver, and how to get a new one after a loss. */
@@ -91,6 +102,16 @@ export class SfuRooms {
       if (driver) this.attach(slot, driver);
       else this.scheduleReconnect(slot);
     });
+  }
+
+  /**
+   * The member resumed its place through another node (a cluster), which now drives its media:
+   * its handles here go once that node's path has taken over (make-before-break).
+   */
+  memberMoved(memberId: string): void {
+    const driver = this.driverOf(memberId);
+    if (!driver || !this.sfuMembers.delete(memberId)) return;
+    this.leaveLater(memberId, driver);
   }
 
   /** How a room carries audio once it has `members` (a newcomer included): a query, no change. */
@@ -175,7 +196,22 @@ export class SfuRooms {
     return this.januses.some((slot) => slot.driver?.available);
   }
 
-  /** The connected Janus with the fewest members: where a room moving to the SFU goes. */
+  /**
+   * Where a room moving to the SFU goes: the connected Janus with the fewest members; in a
+   * cluster, the one its name ranks first (rendezvous hashing: every node with the same --janus
+   * list agrees without asking, and a lost Janus moves only its own rooms).
+   */
+  private placeFor(room: string): JanusSlot | null {
+    if (!this.options.shared) return this.leastLoaded();
+    let best: { slot: JanusSlot; rank: number } | null = null;
+    for (const slot of this.januses) {
+      if (!slot.driver?.available) continue;
+      const rank = createHash('sha256').update(`${slot.driver.url}\n${room}`).digest().readUIntBE(0, 6);
+      if (!best || rank > best.rank) best = { slot, rank };
+    }
+    return best?.slot ?? null;
+  }
+
   private leastLoaded(): JanusSlot | null {
     let best: JanusSlot | null = null;
     for (const slot of this.januses) {
@@ -186,7 +222,8 @@ export class SfuRooms {
   }
 
   private settingFor(room: string): MediaSetting {
-    return this.options.settingFor?.(room) ?? this.options.setting;
+    const setting = this.options.settingFor?.(room) ?? this.options.setting;
+    return this.options.shared && setting === 'auto' ? 'sfu' : setting;
   }
 
   private stateOf(room: string): RoomMedia {
@@ -218,7 +255,7 @@ export class SfuRooms {
   /** Moves a room: its members are told first, then (for the SFU) joined to Janus. */
   private move(room: string, state: RoomMedia, media: MediaMode, reason: string, except?: string): void {
     const previous = state.janus;
-    state.janus = media === 'sfu' ? this.leastLoaded() : null;
+    state.janus = media === 'sfu' ? this.placeFor(room) : null;
     if (media === 'sfu' && !state.janus) return; // no Janus to go to: stay
     state.media = media;
     this.logger.info('room media changes', { room, media, reason });
@@ -292,16 +329,24 @@ export class SfuRooms {
       if (state.janus !== slot) continue;
       for (const [memberId, memberRoom] of this.sfuMembers) if (memberRoom === room) this.sfuMembers.delete(memberId);
       this.clearSmall(state);
-      const members = this.hooks.membersOf(room).length;
+      state.janus = null;
       moved++;
-      if (this.leastLoaded()) {
+      if (this.placeFor(room)) {
         this.move(room, state, 'sfu', `the media server is unavailable (${reason}); moving to another one`);
-      } else if (members <= this.options.meshLimit) {
-        this.move(room, state, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
-      } else {
-        state.janus = null;
-        this.hooks.mediaUnavailable(room, `the media server is unavailable (${reason}) and ${members} members are too many for a direct mesh (at most ${this.options.meshLimit}); waiting for it to come back`);
+        continue;
       }
+      const fallBack = (members: number): void => {
+        // Janus came back (or the room emptied) while a cluster's room size was read.
+        if (this.closed || this.rooms.get(room) !== state || state.janus !== null) return;
+        if (members <= this.options.meshLimit) {
+          this.move(room, state, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
+        } else {
+          this.hooks.mediaUnavailable(room, `the media server is unavailable (${reason}) and ${members} members are too many for a direct mesh (at most ${this.options.meshLimit}); waiting for it to come back`);
+        }
+      };
+      // In a cluster the room's size on every node decides, so that every node decides alike.
+      if (this.hooks.roomSize) this.hooks.roomSize(room).then(fallBack, () => fallBack(Infinity));
+      else fallBack(this.hooks.membersOf(room).length);
     }
     this.logger.warn('Janus lost: its rooms move', { rooms: moved, reason });
     this.scheduleReconnect(slot);

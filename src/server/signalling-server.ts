@@ -22,10 +22,14 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   SignalRequestSchema,
   describeIssues,
+  NodeMemberLeftSchema,
+  NodeMemberMovedSchema,
+  NodeMemberStateSchema,
   mayBeHeard,
   mayHear,
   type AdminAck,
   type ClientToServerEvents,
+  type InterNodeEvents,
   type ErrorCode,
   type Grant,
   type JoinAck,
@@ -188,8 +192,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     motions.delete(member.id);
     positions.forget(member.id);
   };
+  /** Where a notice about media goes: every node's sockets, or (a cluster) this node's. */
+  const thisNode = () => (cluster ? io.local : io);
   const sfu = new SfuRooms(
-    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), meshLimit, sfuLimit },
+    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), meshLimit, sfuLimit, shared: cluster !== null },
     januses,
     {
       offer: (memberId, offer) => {
@@ -206,16 +212,18 @@ export async function startSignallingServer(options: SignallingServerOptions): P
           (error: Error) => logger.warn('could not record who is talking', { error: error.message }),
         );
       },
+      // In a cluster each node tells the members it carries (every node sees the same Janus).
       mediaChanged: (room, media, reason) => {
-        io.to(versionRoom(room, 2)).emit('media-changed', { room, media, reason });
+        thisNode().to(versionRoom(room, 2)).emit('media-changed', { room, media, reason });
         if (media === 'sfu') dismissV1(room);
       },
       mediaUnavailable: (room, reason) => {
-        io.to(socketRoom(room)).emit('error-message', { code: 'media-unavailable', message: reason });
+        thisNode().to(socketRoom(room)).emit('error-message', { code: 'media-unavailable', message: reason });
       },
       membersOf: (room) => store.localMembersIn(room).map((member) => member.id),
+      ...(cluster ? { roomSize: async (room: string) => (await store.membersIn(room)).length } : {}),
+      // Asked only about members this node drives in Janus: the ones it carries.
       mayForward: (memberId) => {
-        // SFU rooms are single-node (a cluster refuses --janus): the member is this node's.
         const member = store.localMemberById(memberId);
         return member !== null && mayBeHeard(member.state);
       },
@@ -226,14 +234,15 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     },
     logger,
   );
-  /** A member left its room: its media-server handles and its moves go. */
+  /** A member left its room: its media-server handles (on whichever node drives them) and its moves go. */
   const forgetMember = (member: Member): void => {
     sfu.memberLeft(member.room, member.id);
+    if (cluster && januses.length > 0) io.serverSideEmit('sfu-member-left', { room: member.room, id: member.id });
     forgetMotion(member);
   };
-  // v1 clients cannot use the SFU: when their room moves there, they are told why and let go.
+  // v1 clients cannot use the SFU: when their room moves there, they are told why and let go
+  // (in a cluster each node does so for the members it carries).
   const dismissV1 = (room: string): void => {
-    // SFU rooms are single-node (a cluster refuses --janus), so every member is this node's.
     for (const member of store.localMembersIn(room).filter((m) => m.protocolVersion < 2)) {
       const socket = member.socketId === null ? undefined : io.sockets.sockets.get(member.socketId);
       socket?.emit('error-message', { code: 'version-mismatch', message: `room "${room}" now carries audio through the SFU, which protocol v1 clients cannot use; update voxroom` });
@@ -245,7 +254,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       announceLeave(member, 'left');
     }
   };
-  if (cluster && januses.length > 0) throw new Error('SFU rooms (--janus) do not run in a cluster yet; run the SFU node without --redis');
+  if (cluster && januses.some((source) => source.driver && !source.driver.isShared)) throw new Error('in a cluster, connect Janus with { shared: true } (JanusDriver.connect): every node\'s members of a room must meet in one Janus room');
   const metrics = new ServerMetrics(() => store.counts());
 
   const health = async (): Promise<{ ok: boolean } & Record<string, unknown>> => {
@@ -269,7 +278,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const warnedOrigins = new Set<string>();
   for (const origin of allowOrigins) if (origin !== '*' && normalOrigin(origin) === null) throw new Error(`allowed origin "${origin}" is not an origin; write it as scheme://host[:port], e.g. https://app.example.org`);
   const addressOf = (request: IncomingMessage): string => clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustProxy);
-  const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, InterNodeEvents>(httpServer, {
     maxHttpBufferSize: LIMITS.maxTransportBytes,
     // Notice dead peers within ~20 s instead of socket.io's default 45 s.
     pingInterval: 10_000,
@@ -379,6 +388,24 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       logger.error(`${what} failed`, { socket: socket.id, error: error.message });
     });
   };
+
+  // A cluster: other nodes' changes to members whose media this node drives (protocol.ts).
+  const fromNode = <T>(schema: z.ZodType<T>, handle: (info: T) => void) => (raw: unknown): void => {
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) handle(parsed.data);
+    else logger.warn('ignored a malformed message from another node', { error: describeIssues(parsed.error) });
+  };
+  if (cluster && januses.length > 0) {
+    io.on('sfu-member-left', fromNode(NodeMemberLeftSchema, ({ room, id }) => sfu.memberLeft(room, id)));
+    io.on('sfu-member-moved', fromNode(NodeMemberMovedSchema, ({ id }) => sfu.memberMoved(id)));
+    io.on(
+      'sfu-member-state',
+      fromNode(NodeMemberStateSchema, ({ id, state }) => {
+        store.refreshLocalCopy(id, state);
+        sfu.forwardingChanged(id);
+      }),
+    );
+  }
 
   io.on('connection', (socket: VoxSocket) => {
     const events = new TokenBucket(LIMITS.eventsPerSecond, LIMITS.eventBurst, Date.now());
@@ -521,10 +548,14 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       endGrace(member.id);
       // A member back in its place keeps its media path (its SFU handles were kept while away);
-      // a new or restored one starts its own, and the room may move to the SFU with it.
-      const media = resumed === 'rebound' ? sfu.mediaOf(member.room) : sfu.memberJoined(member.room, member.id);
+      // a new or restored one starts its own, and the room may move to the SFU with it. So does
+      // one back through another node of a cluster: its handles are that node's (which lets
+      // them go once the new path carries it), so it publishes afresh, make-before-break.
+      const keepsMedia = resumed === 'rebound' && (sfu.mediaOf(member.room) === 'mesh' || sfu.isSfuMember(member.id));
+      const media = keepsMedia ? sfu.mediaOf(member.room) : sfu.memberJoined(member.room, member.id);
       // Its token (and so its speak grant) may differ from the one it had before.
-      if (resumed === 'rebound') sfu.forwardingChanged(member.id);
+      if (keepsMedia) sfu.forwardingChanged(member.id);
+      if (cluster && resumed === 'rebound' && januses.length > 0) io.serverSideEmit('sfu-member-moved', { id: member.id });
       if (layout && !motions.has(member.id)) motions.set(member.id, new MemberMotion(Date.now()));
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
@@ -537,7 +568,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         resume: resumeTokens.issue({ room: member.room, id: member.id, name: member.name }, Date.now()),
         resumed: resumed !== null,
         resumeGraceMs,
-        mediaKept: resumed !== null && (media === 'mesh' || resumed === 'rebound'),
+        mediaKept: resumed !== null && (media === 'mesh' || keepsMedia),
         renamed,
       };
       // The ack goes out before any room event about the newcomer: clients rely on the order.
@@ -630,6 +661,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const updated = await store.updateStateOf(target, { serverMuted: parsed.data.muted, ...(parsed.data.muted ? { speaking: false } : {}) });
         if (updated?.changed) {
           sfu.forwardingChanged(target.id);
+          // Carried by another node: that node drives its Janus handles.
+          if (cluster && januses.length > 0) io.serverSideEmit('sfu-member-state', { id: target.id, state: updated.member.state });
           announceState(updated.member);
           logger.info(parsed.data.muted ? 'member server-muted' : 'member server-unmuted', { room: target.room, name: target.name, id: target.id, by: admin.name });
         }

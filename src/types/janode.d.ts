@@ -78,6 +78,8 @@ declare module 'janode/plugins/videoroom' {
     destroy(params: { room: number }): Promise<unknown>;
     exists(params: { room: number }): Promise<{ exists: boolean }>;
     joinConfigurePublisher(params: { room: number; feed?: number; audio?: boolean; video?: boolean; data?: boolean; display?: string; jsep: JanusJsep }): Promise<{ feed: number; jsep?: JanusJsep; publishers: VideoRoomPublisher[] }>;
+    /** Joins as a participant that publishes nothing (yet): it is told of the room's publishers and their talking. */
+    joinPublisher(params: { room: number; display?: string }): Promise<{ feed: number; publishers?: VideoRoomPublisher[] }>;
     joinSubscriber(params: { room: number; streams: Array<{ feed: number; mid?: string }>; autoupdate?: boolean }): Promise<{ jsep?: JanusJsep; streams?: VideoRoomStream[] }>;
     start(params: { jsep: JanusJsep }): Promise<unknown>;
     update(params: { subscribe?: Array<{ feed: number; mid?: string }>; unsubscribe?: Array<{ feed: number; mid?: string }> }): Promise<{ jsep?: JanusJsep; streams?: VideoRoomStream[] }>;

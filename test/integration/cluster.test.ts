@@ -179,6 +179,17 @@ describe('Redis unreachable at start', () => {
   });
 });
 
+describe('SFU settings a cluster cannot share', () => {
+  it('refuses what a cluster cannot share, saying what to give instead: a Janus of its own (--janus auto) and --media auto', async () => {
+    const own = await runCli(['serve', '--port', '0', '--redis', redis.url, '--janus', 'auto'], { timeoutMs: 15_000 });
+    expect(own.code).not.toBe(0);
+    expect(own.stderr).toMatch(/--janus auto starts a Janus for this node alone; in a cluster \(--redis\) give every node the same --janus ws:\/\/HOST:PORT list/);
+    const auto = await runCli(['serve', '--port', '0', '--redis', redis.url, '--janus', 'ws://127.0.0.1:1', '--media', 'auto'], { timeoutMs: 15_000 });
+    expect(auto.code).not.toBe(0);
+    expect(auto.stderr).toMatch(/--media auto does not run in a cluster \(--redis\).*use --media sfu/);
+  });
+});
+
 describe('admin actions across nodes', () => {
   it('an admin on one node server-mutes a member on another (kept through a resume on a third), then kicks it: it is disconnected there and no node takes its resume', async () => {
     const secret = randomBytes(32).toString('base64');

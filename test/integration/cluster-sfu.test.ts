@@ -1,0 +1,215 @@
+// SFU rooms in a cluster: one real Janus, one Redis, several signalling nodes. Each node drives
+// the Janus handles of the members it carries; a room's members from every node meet in one
+// Janus room. And a node killed with -9 behind nginx mid-call: Janus keeps its session
+// (reclaim_session_timeout), its members publish again through the surviving node, and the
+// dead node's handles are gone once Janus drops that session.
+// Run alone and niced: `nice -n 10 npx vitest run test/integration/cluster-sfu.test.ts`.
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { longestSilenceMs } from '../../src/audio/analysis.js';
+import { FRAME_SAMPLES } from '../../src/audio/format.js';
+import { silentLogger } from '../../src/log.js';
+import type { Grant } from '../../src/protocol.js';
+import { JanusDriver } from '../../src/server/janus-driver.js';
+import { startJanusProcess } from '../../src/server/janus-process.js';
+import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
+import type { RunningServer } from '../../src/server/signalling-server.js';
+import { exitOf, startCli } from '../helpers/cli.js';
+import { startNginx, startNode, startRedis } from '../helpers/cluster.js';
+import { videoRoomHandles } from '../helpers/janus-admin.js';
+import { expectAbsent, expectHears, framesHeard, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
+
+const TONES = { alice: 440, bob: 620, carol: 970 } as const;
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+/** Every one of `names` heard by `listener` through its SFU connection (audio flowing). */
+function hearsAll(listener: TestPeer, names: string[]): boolean {
+  const heard = listener.peer.peers().filter((p) => names.includes(p.name) && p.connection === 'connected' && (p.audio?.receivedFrames ?? 0) > 20);
+  return heard.length === names.length && listener.peer.status().media === 'sfu';
+}
+
+describe('SFU rooms in a cluster', () => {
+  it('members of one SFU room joined through three nodes hear each other through one Janus room; a leave on one node reaches the others', async () => {
+    const janus = await startJanusProcess({ logger: silentLogger });
+    cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const nodes: RunningServer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const driver = await JanusDriver.connect(janus.url, silentLogger, { shared: true });
+      const node = await startNode(redis.url, { media: 'sfu', janus: driver });
+      nodes.push(node);
+      cleanups.push(async () => {
+        await node.close();
+        await driver.close();
+      });
+    }
+    const talkers = (Object.entries(TONES) as Array<[keyof typeof TONES, number]>).map(([name, hz], i) => makePeer(nodes[i]!.url, 'hall', name, hz));
+    const listener = makePeer(nodes[0]!.url, 'hall', 'listener', null, { listenOnly: true });
+    for (const p of [...talkers, listener]) {
+      cleanups.push(() => p.peer.stop());
+      await p.peer.start();
+    }
+    const names = Object.keys(TONES);
+    for (const p of [...talkers, listener]) {
+      await waitUntil(() => hearsAll(p, names.filter((n) => n !== p.name)), `${p.name} hears every talker through Janus`, 20_000, () => p.peer.peers());
+    }
+    await sleep(1500);
+    for (const p of [...talkers, listener]) {
+      const heard = lastSeconds(p.sink, 1);
+      for (const [name, hz] of Object.entries(TONES)) {
+        if (name === p.name) expectAbsent(heard, hz);
+        else expectHears(heard, hz);
+      }
+      // Through Janus, not a mesh: a talker holds a publisher and a subscriber connection, a listener one.
+      expect(p.peer.status()).toMatchObject({ media: 'sfu', links: p === listener ? 1 : 2 });
+    }
+    // Janus's own view: one publisher per talker, one subscriber per member carrying every
+    // other talker, and one silent watcher per node.
+    const handles = await videoRoomHandles(janus);
+    const publishers = handles.filter((h) => h.type === 'publisher');
+    expect(publishers.filter((h) => h.activeStreams === 1)).toHaveLength(3);
+    expect(publishers.filter((h) => h.activeStreams === 0)).toHaveLength(3);
+    expect(
+      handles
+        .filter((h) => h.type === 'subscriber')
+        .map((h) => h.activeStreams)
+        .sort(),
+    ).toEqual([2, 2, 2, 3]);
+    // Speaking comes from Janus's talking events through each talker's own node, to everyone.
+    await waitUntil(() => listener.peer.peers().filter((p) => p.state.speaking).length === 3, 'the listener sees all three talkers speaking', 10_000, () => listener.peer.peers().map((p) => [p.name, p.state]));
+
+    // bob (node 1) leaves: the listener (node 0) and carol (node 2) stop hearing him.
+    await talkers[1]!.peer.stop();
+    await waitUntil(() => listener.peer.peers().length === 3, 'bob gone from the listener\'s room', 10_000);
+    await sleep(1500);
+    for (const p of [listener, talkers[0]!, talkers[2]!]) {
+      const heard = lastSeconds(p.sink, 1);
+      expectAbsent(heard, TONES.bob);
+      expectHears(heard, p === talkers[2] ? TONES.alice : TONES.carol);
+    }
+    const after = await videoRoomHandles(janus);
+    expect(after.filter((h) => h.type === 'publisher' && h.activeStreams === 1)).toHaveLength(2);
+  });
+
+  it('an admin on one node server-mutes and kicks a member carried by another: Janus stops forwarding it', async () => {
+    const janus = await startJanusProcess({ logger: silentLogger });
+    cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const secret = randomBytes(32).toString('base64');
+    const nodes: RunningServer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const driver = await JanusDriver.connect(janus.url, silentLogger, { shared: true });
+      const node = await startNode(redis.url, { media: 'sfu', janus: driver, tokens: RoomTokenVerifier.fromSecret(secret) });
+      nodes.push(node);
+      cleanups.push(async () => {
+        await node.close();
+        await driver.close();
+      });
+    }
+    const signer = RoomTokenSigner.fromSecret(secret);
+    const join = async (node: RunningServer, name: string, tone: number | null, grants: Grant[]): Promise<TestPeer> => {
+      const made = makePeer(node.url, 'moderated', name, tone, { token: await signer.mint({ name, scope: { room: 'moderated' }, grants, ttlSeconds: 600 }) });
+      cleanups.push(() => made.peer.stop());
+      await made.peer.start();
+      return made;
+    };
+    const boss = await join(nodes[0]!, 'boss', null, ['speak', 'listen', 'admin']);
+    const loud = await join(nodes[1]!, 'loud', TONES.bob, ['speak', 'listen']);
+    await waitUntil(() => hearsAll(boss, ['loud']), 'boss hears loud through Janus', 20_000, () => boss.peer.peers());
+    const packetsFromLoud = async (): Promise<number> => (await boss.peer.peersWithPackets()).find((p) => p.name === 'loud')?.packets?.received ?? 0;
+    const loudId = boss.peer.peers().find((p) => p.name === 'loud')!.id;
+    await boss.peer.serverMute(loudId, true);
+    await sleep(500);
+    const before = await packetsFromLoud();
+    await sleep(1000);
+    // Janus relays nothing more of it: the node carrying loud stopped its publisher.
+    expect((await packetsFromLoud()) - before).toBeLessThan(5);
+    await boss.peer.serverMute(loudId, false);
+    await waitUntil(() => toneLevelDb(lastSeconds(boss.sink, 0.5), TONES.bob) > -3, 'loud heard again', 10_000);
+    const left = new Promise<string>((resolve) => boss.peer.once('peer-left', (_peer, reason) => resolve(reason)));
+    await boss.peer.kick(loudId);
+    expect(await left).toBe('kicked');
+    // Its node let its handles go: boss's publisher is the only one that carries audio.
+    let publishing = Infinity;
+    for (const deadline = Date.now() + 10_000; publishing !== 1 && Date.now() < deadline; await sleep(200)) {
+      publishing = (await videoRoomHandles(janus)).filter((h) => h.type === 'publisher' && h.activeStreams === 1).length;
+    }
+    expect(publishing).toBe(1);
+    expect(loud.peer.status().media).toBe('sfu');
+  });
+
+  it('a node killed with -9 behind nginx mid-call: its member publishes again through the other node, same id, and the dead node\'s handles go with its Janus session', async () => {
+    const reclaimS = 10;
+    const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: reclaimS });
+    cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const serve = () => startCli(['serve', '--port', '0', '--redis', redis.url, '--janus', janus.url, '--resume-grace', '15'], /listening on (http:\/\/[^\s;]+)/);
+    const nodes = [await serve(), await serve()];
+    for (const node of nodes) cleanups.push(async () => node.child.kill('SIGKILL'));
+    const nginx = await startNginx(nodes.map((node) => Number(new URL(node.match[1]!).port)));
+    cleanups.push(() => nginx.stop());
+    const alice = makePeer(nginx.url, 'balanced', 'alice', TONES.alice, { reconnectTimeoutMs: 30_000 });
+    const bob = makePeer(nginx.url, 'balanced', 'bob', TONES.bob, { reconnectTimeoutMs: 30_000 });
+    const ids: Record<string, string[]> = { alice: [], bob: [] };
+    for (const p of [alice, bob]) {
+      p.peer.on('joined', ({ self }) => ids[p.name]!.push(self.id));
+      cleanups.push(() => p.peer.stop());
+      await p.peer.start();
+    }
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
+    const carried = await Promise.all(nodes.map(async (node) => ((await (await fetch(`${node.match[1]}/healthz`)).json()) as { peers: number }).peers));
+    const victim = carried.findIndex((peers) => peers >= 1);
+    expect(victim).toBeGreaterThanOrEqual(0);
+    await sleep(1000);
+    nodes[victim]!.child.kill('SIGKILL');
+    await exitOf(nodes[victim]!.child);
+    const killedAt = Date.now();
+    await sleep(8000);
+    for (const name of ['alice', 'bob']) expect(new Set(ids[name]).size, `${name}: ${ids[name]!.join(', ')}`).toBe(1);
+    const survivor = nodes[1 - victim]!;
+    const health = (await (await fetch(`${survivor.match[1]}/healthz`)).json()) as { peers: number; cluster: { peers: number } };
+    expect(health).toMatchObject({ peers: 2, cluster: { peers: 2 } });
+    const since = (Date.now() - killedAt) / 1000 + 1;
+    const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
+    const silentAt = (peer: TestPeer): number[] => framesHeard(peer, since).flatMap((frame, i) => (longestSilenceMs([frame]) > 0 ? [Math.round(i * 10 - 1000)] : []));
+    console.log(`SFU node kill -9 behind nginx: longest silence heard since the kill: alice ${gaps.alice} ms, bob ${gaps.bob} ms; silent frames (ms after the kill): alice ${silentAt(alice).slice(0, 40).join(' ')}; bob ${silentAt(bob).slice(0, 40).join(' ')}`);
+    expect(gaps.alice).toBeLessThanOrEqual(100);
+    expect(gaps.bob).toBeLessThanOrEqual(100);
+    // Throughout the takeover, in 100 ms windows: nobody heard the other twice (old and new
+    // feed at once: +6 dB) or itself.
+    for (const p of [alice, bob]) {
+      const other = p === alice ? TONES.bob : TONES.alice;
+      const own = TONES[p.name as keyof typeof TONES];
+      const samples = lastSeconds(p.sink, since);
+      const WINDOW = FRAME_SAMPLES * 10;
+      let loudest = -Infinity;
+      let ownLoudest = -Infinity;
+      for (let at = 0; at + WINDOW <= samples.length; at += WINDOW) {
+        loudest = Math.max(loudest, toneLevelDb(samples.subarray(at, at + WINDOW), other));
+        ownLoudest = Math.max(ownLoudest, toneLevelDb(samples.subarray(at, at + WINDOW), own));
+      }
+      expect(loudest, `${p.name}: loudest 100 ms of the other's tone, dB`).toBeLessThan(3);
+      // (A 10 ms hole in the other's tone leaks about −28 dB into a 100 ms window's own bin;
+      // hearing itself back through Janus would read near 0.)
+      expect(ownLoudest, `${p.name}: loudest 100 ms of its own tone, dB`).toBeLessThan(-20);
+    }
+    expectHears(lastSeconds(alice.sink, 1), TONES.bob);
+    expectHears(lastSeconds(bob.sink, 1), TONES.alice);
+    // Once Janus has dropped the dead node's session: the survivor's handles only (two
+    // publishers, two subscribers carrying one talker each, its watcher).
+    await sleep(Math.max(0, killedAt + (reclaimS + 3) * 1000 - Date.now()));
+    const handles = await videoRoomHandles(janus);
+    expect(handles.map((h) => `${h.type}:${h.activeStreams}`).sort()).toEqual(['publisher:0', 'publisher:1', 'publisher:1', 'subscriber:1', 'subscriber:1']);
+    for (const [p, other] of [[alice, bob], [bob, alice]] as const) {
+      const heard = lastSeconds(p.sink, 1);
+      expectHears(heard, TONES[other.name as keyof typeof TONES]);
+      expectAbsent(heard, TONES[p.name as keyof typeof TONES]);
+    }
+  });
+});
