@@ -1,7 +1,9 @@
 // Audio lost when the signalling server goes away mid-call (issue 14's goal: none). Two
 // `voxroom join` processes (tones, --record-dir) talk; then the server they use is killed with
 // -9: a single node that is started again on the same port, or a cluster node behind nginx
-// whose member moves to the other node. Media flows peer to peer, so the call should not notice:
+// whose member moves to the other node, in a mesh room and in an SFU room (Janus keeps the dead
+// node's session while its members publish again through the other node). Media flows peer to
+// peer or through Janus, not through the server, so the call should not notice:
 // a lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, counted from
 // 1 s before the kill until the peers are stopped.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +15,8 @@ import { createInterface } from 'node:readline';
 import { longestSilenceMs } from '../audio/analysis.js';
 import { FRAME_SAMPLES } from '../audio/format.js';
 import { recordingSamples } from '../audio/wav-header.js';
+import { silentLogger } from '../log.js';
+import { startJanusProcess } from '../server/janus-process.js';
 import { freePort, startNginx, startRedis } from './services.js';
 import { sleep } from './stats.js';
 
@@ -56,7 +60,14 @@ interface ServerProcess {
 }
 
 export async function measureFailover(bin: string): Promise<FailoverFigures[]> {
-  return [await singleNodeRestart(bin), await clusterNodeCrash(bin)];
+  const figures = [await singleNodeRestart(bin), await clusterNodeCrash(bin, null)];
+  const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: 30 });
+  try {
+    figures.push(await clusterNodeCrash(bin, janus.url));
+  } finally {
+    await janus.stop();
+  }
+  return figures;
 }
 
 async function singleNodeRestart(bin: string): Promise<FailoverFigures> {
@@ -78,13 +89,15 @@ async function singleNodeRestart(bin: string): Promise<FailoverFigures> {
   }
 }
 
-async function clusterNodeCrash(bin: string): Promise<FailoverFigures> {
+/** `janusUrl`: an SFU room through that Janus (every node uses it); null: a mesh room. */
+async function clusterNodeCrash(bin: string, janusUrl: string | null): Promise<FailoverFigures> {
   const redis = await startRedis();
   const nodes: ServerProcess[] = [];
   const peers: PeerProcess[] = [];
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
   try {
-    for (let i = 0; i < 2; i++) nodes.push(await startServer(bin, ['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '15']));
+    const media = janusUrl === null ? [] : ['--janus', janusUrl, '--media', 'sfu'];
+    for (let i = 0; i < 2; i++) nodes.push(await startServer(bin, ['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '15', ...media]));
     nginx = await startNginx(nodes.map((node) => Number(new URL(node.url).port)));
     peers.push(startPeer(bin, nginx.url, 'crash', 'alice', 440), startPeer(bin, nginx.url, 'crash', 'bob', 620));
     await callUp(peers);
@@ -93,7 +106,8 @@ async function clusterNodeCrash(bin: string): Promise<FailoverFigures> {
     const victim = nodes[Math.max(0, carried.findIndex((count) => count > 0))]!;
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
-    return await finish('cluster node killed (-9) behind nginx; its members resume on the other node', peers, killedAt);
+    const room = janusUrl === null ? 'mesh room' : 'SFU room through Janus, reclaim_session_timeout 30 s';
+    return await finish(`cluster node killed (-9) behind nginx; its members resume on the other node (${room})`, peers, killedAt);
   } finally {
     await Promise.all(peers.map((peer) => peer.stop()));
     await nginx?.stop();

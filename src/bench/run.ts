@@ -291,13 +291,13 @@ async function main(): Promise<void> {
   }
 
   if (sections.has('failover')) {
-    log('failover: a call while its server is killed (-9): one node restarted, then a cluster node behind nginx…');
+    log('failover: a call while its server is killed (-9): one node restarted, then a cluster node behind nginx (mesh, then SFU)…');
     const failover = await measureFailover(BIN);
     parts.push(
       '',
       '## Signalling lost mid-call',
       '',
-      `Two \`voxroom join\` processes (tones, \`--record-dir\`) talk through a mesh; ${FAILOVER_TIMING.beforeKillMs / 1000} s after both are connected, the server they use is killed with -9, and the call goes on for ${FAILOVER_TIMING.afterKillMs / 1000} s more (past a dead cluster node's heartbeat expiry) (\`src/bench/failover.ts\`). A lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, from 1 s before the kill until the peers are stopped, both directions counted. Goal: 0.`,
+      `Two \`voxroom join\` processes (tones, \`--record-dir\`) talk (through a mesh, or through Janus where the row says so); ${FAILOVER_TIMING.beforeKillMs / 1000} s after both are connected, the server they use is killed with -9, and the call goes on for ${FAILOVER_TIMING.afterKillMs / 1000} s more (past a dead cluster node's heartbeat expiry) (\`src/bench/failover.ts\`). A lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, from 1 s before the kill until the peers are stopped, both directions counted. Goal: 0.`,
       '',
       table(
         ['server lost', 'frames analysed', 'frames lost', 'longest gap ms', 'frames missing (no recording)', 'back in the room after ms', 'same member ids'],

@@ -95,6 +95,57 @@ describe('SFU rooms in a cluster', () => {
     expect(after.filter((h) => h.type === 'publisher' && h.activeStreams === 1)).toHaveLength(2);
   });
 
+  it('Janus killed mid-call: every node moves its members of a small room to the mesh (the room\'s size on all nodes decides), and back to Janus when it returns', async () => {
+    let janus = await startJanusProcess({ logger: silentLogger });
+    cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    let allowReturn = false;
+    let restarted: Promise<typeof janus> | null = null;
+    // Every node reconnects to the one restarted Janus.
+    const reconnectJanus = async (): Promise<JanusDriver> => {
+      if (!allowReturn) throw new Error('not yet');
+      restarted ??= startJanusProcess({ logger: silentLogger }).then((started) => {
+        janus = started;
+        return started;
+      });
+      return JanusDriver.connect((await restarted).url, silentLogger, { shared: true });
+    };
+    const nodes: RunningServer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const node = await startNode(redis.url, { media: 'sfu', janus: await JanusDriver.connect(janus.url, silentLogger, { shared: true }), reconnectJanus });
+      nodes.push(node);
+      cleanups.push(() => node.close());
+    }
+    const alice = makePeer(nodes[0]!.url, 'flaky', 'alice', TONES.alice);
+    const bob = makePeer(nodes[1]!.url, 'flaky', 'bob', TONES.bob);
+    const changes: string[] = [];
+    alice.peer.on('media-changed', ({ media, reason }) => changes.push(`${media}: ${reason}`));
+    for (const p of [alice, bob]) {
+      cleanups.push(() => p.peer.stop());
+      await p.peer.start();
+    }
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other through Janus', 20_000);
+    const killed = janus;
+    process.kill(killed.pid, 'SIGKILL');
+    await waitUntil(() => alice.peer.status().media === 'mesh' && bob.peer.status().media === 'mesh', 'both fall back to the mesh', 10_000);
+    await waitUntil(() => alice.peer.status().links === 1 && alice.peer.peers()[0]?.connection === 'connected', 'a mesh link across the nodes', 15_000, () => [alice.peer.peers(), bob.peer.peers()]);
+    await sleep(1500);
+    expectHears(lastSeconds(alice.sink, 0.8), TONES.bob);
+    expectHears(lastSeconds(bob.sink, 0.8), TONES.alice);
+    // Told once, by its own node (every node sees the loss, each tells the members it carries).
+    expect(changes).toEqual([expect.stringMatching(/^mesh: the media server is unavailable/)]);
+
+    allowReturn = true;
+    await waitUntil(() => alice.peer.status().media === 'sfu' && bob.peer.status().media === 'sfu', 'both back on Janus', 20_000);
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other through Janus again', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
+    await sleep(1500);
+    expectHears(lastSeconds(alice.sink, 0.8), TONES.bob);
+    expectHears(lastSeconds(bob.sink, 0.8), TONES.alice);
+    expect(changes.slice(1)).toEqual(['sfu: the media server is back']);
+    expect(alice.peer.status().links).toBe(2);
+  }, 90_000);
+
   it('an admin on one node server-mutes and kicks a member carried by another: Janus stops forwarding it', async () => {
     const janus = await startJanusProcess({ logger: silentLogger });
     cleanups.push(() => janus.stop());
