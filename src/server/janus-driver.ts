@@ -29,6 +29,11 @@ export interface JanusDriverEvents {
   talking: [info: { member: string; talking: boolean }];
   /** The connection to Janus was lost: SFU rooms have no media until it is back. */
   lost: [reason: string];
+  /**
+   * A shared room was destroyed under this node's members (another node destroyed it as they
+   * joined): their records here are gone, and they must join and publish again.
+   */
+  'room-reset': [info: { room: string; members: string[] }];
 }
 
 /**
@@ -54,6 +59,8 @@ interface SfuRoom {
   members: Set<string>;
   /** Janus feed id → member id, for members that publish (in a cluster, on any node). */
   feeds: Map<number, string>;
+  /** Feed id → when its member published it (publisher display `id#generation`): the newest feed of a member wins. */
+  generations: Map<number, number>;
   /** Shared rooms: the participant that tells this node of other nodes' feeds. */
   watcher: VideoRoomHandle | null;
   ready: Promise<void>;
@@ -107,6 +114,23 @@ interface FeedTalk {
 const PUBLISHER_AUDIO_MID = '0';
 /** The display name of a shared room's watcher (members publish under their member id). */
 const WATCHER_DISPLAY = 'voxroom:watcher';
+
+/**
+ * A publisher's display: its member id and when it published (ms since the epoch, base 36). A
+ * member that moved between nodes has had several feeds in the room; the newest is its voice,
+ * whichever order Janus lists them in (nodes' clocks are assumed to agree to within the seconds
+ * a move takes).
+ */
+export function publisherDisplay(memberId: string, publishedAt: number): string {
+  return `${memberId}#${publishedAt.toString(36)}`;
+}
+
+export function parsePublisherDisplay(display: string): { member: string; generation: number } | null {
+  const at = display.lastIndexOf('#');
+  if (at <= 0) return null;
+  const generation = parseInt(display.slice(at + 1), 36);
+  return Number.isFinite(generation) ? { member: display.slice(0, at), generation } : null;
+}
 
 /**
  * A shared room's Janus id: the same on every node without asking anyone. 48 bits of a hash
@@ -228,7 +252,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     if (forwarded) this.unforwarded.delete(memberId);
     else this.unforwarded.add(memberId);
     const member = this.members.get(memberId);
-    if (!member) return;
+    if (!member) return this.remoteForwardingChanged(memberId, forwarded);
     if (member.feed !== null) {
       if (!forwarded) this.forgetTalk(member.feed);
       member.publisher?.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: forwarded }] }).catch((error: Error) => {
@@ -281,6 +305,45 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     return member.feed === feed || member.room.feeds.get(feed) === member.id;
   }
 
+  /**
+   * Another node's member may (no longer) be heard: its node stops Janus forwarding it; here its
+   * feeds leave this node's listeners' slots (or may take one again).
+   */
+  private remoteForwardingChanged(memberId: string, forwarded: boolean): void {
+    for (const room of this.rooms.values()) {
+      const feeds = [...room.feeds].filter(([, owner]) => owner === memberId).map(([feed]) => feed);
+      if (feeds.length === 0) continue;
+      for (const feed of feeds) if (!forwarded) this.forgetTalk(feed);
+      for (const listenerId of room.members) {
+        const listener = this.members.get(listenerId);
+        if (!listener) continue;
+        if (forwarded) this.syncSubscription(listener);
+        else for (const feed of feeds) listener.chain = listener.chain.then(() => this.replaceFeed(listener, feed, null));
+      }
+    }
+  }
+
+  /**
+   * Another node's member left its room (or was kicked): its feeds leave this node's rooms and
+   * listeners at once, even while Janus still holds them (a dead node's session).
+   */
+  forgetRemoteMember(memberId: string): void {
+    if (this.members.has(memberId)) return;
+    this.unforwarded.delete(memberId);
+    for (const room of this.rooms.values()) {
+      for (const [feed, owner] of room.feeds) {
+        if (owner !== memberId) continue;
+        room.feeds.delete(feed);
+        room.generations.delete(feed);
+        this.forgetTalk(feed);
+        for (const listenerId of room.members) {
+          const listener = this.members.get(listenerId);
+          if (listener) listener.chain = listener.chain.then(() => this.replaceFeed(listener, feed, null));
+        }
+      }
+    }
+  }
+
   /** A feed whose owner may be heard: the only ones listeners are subscribed or switched to. */
   private isForwarded(room: SfuRoom, feed: number): boolean {
     const owner = room.feeds.get(feed);
@@ -312,15 +375,19 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       if (this.unforwarded.has(member.id)) return;
       this.heardTalking(member.room, member.feed, event.talking, member.id);
     });
-    const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: memberId, audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
+    const generation = Date.now();
+    const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: publisherDisplay(memberId, generation), audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
     if (member.left) throw new Error('the member left while publishing');
     if (!joined.jsep) throw new Error('Janus accepted the publisher without an answer');
     member.feed = joined.feed;
     member.room.feeds.set(joined.feed, memberId);
-    await this.flushCandidates(member, 'publisher');
-    this.logger.debug('member publishes', { member: memberId, feed: joined.feed, room: member.room.name });
+    member.room.generations.set(joined.feed, generation);
     // Publishing again after moving here from another node: its feed there is replaced.
     this.retireOlderFeeds(member.room, memberId, joined.feed);
+    // A member that may not be heard publishes anyway (a patched client): Janus relays none of it.
+    if (this.unforwarded.has(memberId)) await handle.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: false }] });
+    await this.flushCandidates(member, 'publisher');
+    this.logger.debug('member publishes', { member: memberId, feed: joined.feed, room: member.room.name });
     for (const otherId of member.room.members) {
       const other = this.members.get(otherId);
       if (other && other !== member) this.syncSubscription(other);
@@ -360,6 +427,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     room.members.delete(memberId);
     if (member.feed !== null) {
       room.feeds.delete(member.feed);
+      room.generations.delete(member.feed);
       this.forgetTalk(member.feed);
     }
     await Promise.all([member.publisher, member.subscriber].map((handle) => handle?.detach().catch(() => undefined)));
@@ -406,6 +474,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       janusId,
       members: new Set(),
       feeds: new Map(),
+      generations: new Map(),
       watcher: null,
       ready: this.manager
         .create({
@@ -550,6 +619,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private async watch(room: SfuRoom): Promise<void> {
     const watcher = await this.session.attach(VideoRoomPlugin);
     room.watcher = watcher;
+    watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_DESTROYED, () => this.roomDestroyed(room));
     watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_PUB_LIST, (event: { publishers?: VideoRoomPublisher[] }) => this.feedsAnnounced(room, event.publishers ?? []));
     const gone = (event: { feed?: number }): void => {
       if (typeof event.feed === 'number') this.remoteFeedGone(room, event.feed);
@@ -561,8 +631,38 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       if (typeof event.feed !== 'number' || typeof event.talking !== 'boolean' || !this.isRemoteFeed(room, event.feed)) return;
       this.heardTalking(room, event.feed, event.talking, null);
     });
-    const joined = await watcher.joinPublisher({ room: room.janusId, display: WATCHER_DISPLAY });
+    let joined;
+    try {
+      joined = await watcher.joinPublisher({ room: room.janusId, display: WATCHER_DISPLAY });
+    } catch (error) {
+      await watcher.detach().catch(() => undefined);
+      throw error;
+    }
     this.feedsAnnounced(room, joined.publishers ?? []);
+  }
+
+  /**
+   * Another node destroyed the shared room while this node's members were joining it (it had
+   * seen nobody in it): Janus dropped their handles. The room is forgotten here, and so are they;
+   * the SFU rooms join them again (a fresh room) and they publish again.
+   */
+  private roomDestroyed(room: SfuRoom): void {
+    if (this.rooms.get(room.name) !== room) return;
+    this.rooms.delete(room.name);
+    const members = [...room.members];
+    for (const memberId of members) {
+      const member = this.members.get(memberId);
+      if (!member) continue;
+      member.left = true;
+      member.answered?.();
+      this.members.delete(memberId);
+      if (member.feed !== null) this.forgetTalk(member.feed);
+      for (const handle of [member.publisher, member.subscriber]) void handle?.detach().catch(() => undefined);
+    }
+    for (const feed of room.feeds.keys()) this.forgetTalk(feed);
+    void room.watcher?.detach().catch(() => undefined);
+    this.logger.warn('Janus: a shared room was destroyed under this node\'s members; they join it again', { room: room.name, members: members.length });
+    this.emit('room-reset', { room: room.name, members });
   }
 
   /** A feed published through another node (or through this one before its member moved here). */
@@ -575,11 +675,14 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private feedsAnnounced(room: SfuRoom, publishers: VideoRoomPublisher[]): void {
     let added = false;
     for (const { feed, display } of publishers) {
-      if (!display || display === WATCHER_DISPLAY || room.feeds.has(feed)) continue;
-      // A member that moved here from another node, or from here to another, has a newer
-      // feed than the one it had: the announced one replaces it.
-      room.feeds.set(feed, display);
-      this.retireOlderFeeds(room, display, feed);
+      const publisher = display === undefined ? null : parsePublisherDisplay(display);
+      if (!publisher || room.feeds.has(feed)) continue;
+      // A member that moved between nodes has had several feeds: only its newest is heard.
+      const newer = [...room.feeds].some(([other, owner]) => owner === publisher.member && (room.generations.get(other) ?? 0) > publisher.generation);
+      if (newer) continue;
+      room.feeds.set(feed, publisher.member);
+      room.generations.set(feed, publisher.generation);
+      this.retireOlderFeeds(room, publisher.member, feed);
       added = true;
     }
     if (!added) return;
@@ -592,6 +695,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private remoteFeedGone(room: SfuRoom, feed: number): void {
     if (!this.isRemoteFeed(room, feed)) return;
     room.feeds.delete(feed);
+    room.generations.delete(feed);
     this.forgetTalk(feed);
     // Janus sends each subscriber an updated offer without it; a freed slot is filled then.
     for (const memberId of room.members) this.members.get(memberId)?.subscribed.delete(feed);
@@ -606,6 +710,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     for (const [feed, who] of room.feeds) {
       if (who !== owner || feed === newest) continue;
       room.feeds.delete(feed);
+      room.generations.delete(feed);
       this.forgetTalk(feed);
       for (const memberId of room.members) {
         const member = this.members.get(memberId);
@@ -614,18 +719,23 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     }
   }
 
-  private async replaceFeed(member: SfuMember, old: number, newest: number): Promise<void> {
+  /**
+   * Moves a listener holding `old` to `newest` in one renegotiation, or (newest null) only
+   * unsubscribes it; Janus's offer without the old feed frees its slot.
+   */
+  private async replaceFeed(member: SfuMember, old: number, newest: number | null): Promise<void> {
     const holds = member.subscribed.has(old) || [...member.slots.values()].includes(old);
     if (member.left || !member.subscriber || !holds) return;
-    const subscribe = member.subscribed.has(newest) || this.isOwnFeed(member, newest) || this.deaf.has(member.id) || !this.isForwarded(member.room, newest) ? [] : [{ feed: newest }];
+    const wanted = newest !== null && !member.subscribed.has(newest) && !this.isOwnFeed(member, newest) && !this.deaf.has(member.id) && this.isForwarded(member.room, newest);
+    const subscribe = wanted ? [{ feed: newest }] : [];
     member.subscribed.delete(old);
     for (const { feed } of subscribe) member.subscribed.add(feed);
     try {
-      const updated = await withRetryWhileUnannounced(() => member.subscriber!.update({ subscribe, unsubscribe: [{ feed: old }] }));
+      const updated = await withRetryWhileUnannounced(() => member.subscriber!.update({ ...(subscribe.length > 0 ? { subscribe } : {}), unsubscribe: [{ feed: old }] }));
       if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams ?? []);
     } catch (error) {
       for (const { feed } of subscribe) member.subscribed.delete(feed);
-      if (!member.left) this.logger.warn('could not move a listener to a speaker\'s new feed', { member: member.id, error: (error as Error).message });
+      if (!member.left) this.logger.warn('could not move a listener off a feed', { member: member.id, feed: old, error: (error as Error).message });
     }
   }
 

@@ -164,8 +164,8 @@ export class RedisRoomStore implements RoomStore {
     return (await this.membersIn(room)).map(({ id, name }) => ({ id, name }));
   }
 
-  refreshLocalCopy(id: string, state: MemberState): void {
-    for (const [socketId, own] of this.bySocket) if (own.id === id) this.bySocket.set(socketId, { ...own, state });
+  refreshLocalCopy(id: string, patch: Pick<MemberState, 'serverMuted'>): void {
+    for (const [socketId, own] of this.bySocket) if (own.id === id) this.bySocket.set(socketId, { ...own, state: { ...own.state, ...patch } });
   }
 
   memberOf(socketId: string): Member | null {

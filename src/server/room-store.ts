@@ -42,7 +42,7 @@ export interface RoomStore {
    * Another node changed a member this node carries (an admin's server-mute, told between
    * nodes): this node's copy takes the new state. A single node: nothing to do.
    */
-  refreshLocalCopy(id: string, state: MemberState): void;
+  refreshLocalCopy(id: string, patch: Pick<MemberState, 'serverMuted'>): void;
   /** The member a socket of this node carries, as this node last knew it. */
   memberOf(socketId: string): Member | null;
   /** A member carried by this node (connected, or away from it), by id. */

@@ -84,8 +84,12 @@ export class SfuRooms {
   private readonly rooms = new Map<string, RoomMedia>();
   /** Members of rooms that now run through the SFU, and their rooms. */
   private readonly sfuMembers = new Map<string, string>();
-  /** Members whose Janus handles go once their peers' mesh has taken over. */
-  private readonly pendingLeaves = new Map<string, { driver: JanusDriver; timer: NodeJS.Timeout }>();
+  /**
+   * Members whose Janus handles go soon: their room returned to the mesh (the handles carry the
+   * audio until the peers' mesh does; such a member coming back to the SFU takes them up again),
+   * or they resumed through another node (`moved`: that node drives them now).
+   */
+  private readonly pendingLeaves = new Map<string, { driver: JanusDriver; timer: NodeJS.Timeout; moved: boolean }>();
   private readonly auto: AutoMediaOptions;
   private closed = false;
 
@@ -106,12 +110,22 @@ export class SfuRooms {
 
   /**
    * The member resumed its place through another node (a cluster), which now drives its media:
-   * its handles here go once that node's path has taken over (make-before-break).
+   * its handles here go 5 s later (MESH_TAKEOVER_MS), by when its new path normally carries it
+   * (make-before-break; its peer switches within 3 s).
    */
   memberMoved(memberId: string): void {
     const driver = this.driverOf(memberId);
     if (!driver || !this.sfuMembers.delete(memberId)) return;
-    this.leaveLater(memberId, driver);
+    this.leaveLater(memberId, driver, true);
+  }
+
+  /**
+   * Another node says a member left its room (left, kicked, replaced, did not resume): if this
+   * node drives its handles they go; every node's listeners stop hearing its feeds at once.
+   */
+  memberLeftElsewhere(room: string, memberId: string): void {
+    if (this.sfuMembers.has(memberId) || this.pendingLeaves.has(memberId)) this.memberLeft(room, memberId);
+    for (const slot of this.januses) slot.driver?.forgetRemoteMember(memberId);
   }
 
   /** How a room carries audio once it has `members` (a newcomer included): a query, no change. */
@@ -146,7 +160,8 @@ export class SfuRooms {
     if (this.sfuMembers.delete(memberId)) state?.janus?.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
     if (!state) return;
     const members = this.hooks.membersOf(room).length;
-    if (members === 0) {
+    // (In a cluster membersOf holds connected members only: away ones here still have handles.)
+    if (members === 0 && ![...this.sfuMembers.values()].includes(room)) {
       this.clearSmall(state);
       this.rooms.delete(room);
       return;
@@ -158,15 +173,31 @@ export class SfuRooms {
     }
   }
 
-  /** A member's grants or server-mute changed: its media server forwards it, or stops, accordingly. */
-  forwardingChanged(memberId: string): void {
-    this.driverOf(memberId)?.setForwarded(memberId, this.hooks.mayForward(memberId));
-    this.driverOf(memberId)?.setListening(memberId, this.hooks.mayListen(memberId));
+  /**
+   * A member's grants or server-mute changed (`now`: as another node or the store says; default:
+   * this node's copy): its media server forwards it, or stops. In a cluster every node's drivers
+   * hear of it, so that another node's listeners do not keep a slot for it.
+   */
+  forwardingChanged(memberId: string, now?: { forwarded: boolean; listening: boolean }): void {
+    const forwarded = now?.forwarded ?? this.hooks.mayForward(memberId);
+    const driving = this.driverOf(memberId);
+    driving?.setForwarded(memberId, forwarded);
+    driving?.setListening(memberId, now?.listening ?? this.hooks.mayListen(memberId));
+    if (!this.options.shared) return;
+    for (const slot of this.januses) if (slot.driver && slot.driver !== driving) slot.driver.setForwarded(memberId, forwarded);
   }
 
   /** How a room carries audio now (mesh for a room this does not track yet). */
   mediaOf(room: string): MediaMode {
     return this.rooms.get(room)?.media ?? 'mesh';
+  }
+
+  /**
+   * How a room carries audio for a member back in it: as now, or for a room this node does not
+   * track yet (a cluster: it was elsewhere until now) as a join would make it.
+   */
+  mediaForReturn(room: string, members: number): MediaMode {
+    return this.rooms.has(room) ? this.mediaOf(room) : this.mediaAfterJoin(room, members);
   }
 
   isSfuMember(memberId: string): boolean {
@@ -272,8 +303,9 @@ export class SfuRooms {
     const driver = this.rooms.get(room)?.janus?.driver;
     if (!driver || this.sfuMembers.has(memberId)) return;
     const pending = this.pendingLeaves.get(memberId);
-    if (pending?.driver === driver) {
-      // Back before its handles went: it is still in Janus's room.
+    if (pending?.driver === driver && !pending.moved) {
+      // Back before its handles went: it is still in Janus's room. (One that had moved to
+      // another node publishes afresh: its old feed is retired everywhere already.)
       clearTimeout(pending.timer);
       this.pendingLeaves.delete(memberId);
       this.sfuMembers.set(memberId, room);
@@ -290,10 +322,10 @@ export class SfuRooms {
     });
   }
 
-  private leaveLater(memberId: string, driver: JanusDriver): void {
+  private leaveLater(memberId: string, driver: JanusDriver, moved = false): void {
     const timer = setTimeout(() => this.leaveNow(memberId), MESH_TAKEOVER_MS);
     timer.unref();
-    this.pendingLeaves.set(memberId, { driver, timer });
+    this.pendingLeaves.set(memberId, { driver, timer, moved });
   }
 
   private leaveNow(memberId: string): void {
@@ -309,7 +341,16 @@ export class SfuRooms {
     driver.on('offer', ({ member, sdp, streams }) => this.hooks.offer(member, { sdp, streams }));
     driver.on('talking', ({ member, talking }) => this.hooks.talking(member, talking));
     driver.on('streams', ({ member, streams }) => this.hooks.streams(member, streams));
+    driver.on('room-reset', ({ room, members }) => this.onRoomReset(slot, room, members));
     driver.once('lost', (reason) => this.onLost(slot, driver, reason));
+  }
+
+  /** A shared room was destroyed under this node's members: they join a fresh one and publish again. */
+  private onRoomReset(slot: JanusSlot, room: string, members: string[]): void {
+    for (const memberId of members) if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
+    const state = this.rooms.get(room);
+    if (this.closed || !state || state.janus !== slot || state.media !== 'sfu') return;
+    this.move(room, state, 'sfu', 'the media server\'s room was reset');
   }
 
   /**

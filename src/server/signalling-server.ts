@@ -396,13 +396,13 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     else logger.warn('ignored a malformed message from another node', { error: describeIssues(parsed.error) });
   };
   if (cluster && januses.length > 0) {
-    io.on('sfu-member-left', fromNode(NodeMemberLeftSchema, ({ room, id }) => sfu.memberLeft(room, id)));
+    io.on('sfu-member-left', fromNode(NodeMemberLeftSchema, ({ room, id }) => sfu.memberLeftElsewhere(room, id)));
     io.on('sfu-member-moved', fromNode(NodeMemberMovedSchema, ({ id }) => sfu.memberMoved(id)));
     io.on(
       'sfu-member-state',
       fromNode(NodeMemberStateSchema, ({ id, state }) => {
-        store.refreshLocalCopy(id, state);
-        sfu.forwardingChanged(id);
+        store.refreshLocalCopy(id, { serverMuted: state.serverMuted });
+        sfu.forwardingChanged(id, { forwarded: mayBeHeard(state), listening: mayHear(state) });
       }),
     );
   }
@@ -551,11 +551,16 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // a new or restored one starts its own, and the room may move to the SFU with it. So does
       // one back through another node of a cluster: its handles are that node's (which lets
       // them go once the new path carries it), so it publishes afresh, make-before-break.
-      const keepsMedia = resumed === 'rebound' && (sfu.mediaOf(member.room) === 'mesh' || sfu.isSfuMember(member.id));
-      const media = keepsMedia ? sfu.mediaOf(member.room) : sfu.memberJoined(member.room, member.id);
+      const roomMedia = sfu.mediaForReturn(member.room, store.localMembersIn(member.room).length);
+      const keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
+      const media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
       // Its token (and so its speak grant) may differ from the one it had before.
       if (keepsMedia) sfu.forwardingChanged(member.id);
-      if (cluster && resumed === 'rebound' && januses.length > 0) io.serverSideEmit('sfu-member-moved', { id: member.id });
+      if (cluster && januses.length > 0 && media === 'sfu') {
+        if (resumed === 'rebound') io.serverSideEmit('sfu-member-moved', { id: member.id });
+        // Every node learns whether it may be heard, before its feed reaches their listeners.
+        io.serverSideEmit('sfu-member-state', { id: member.id, state: member.state });
+      }
       if (layout && !motions.has(member.id)) motions.set(member.id, new MemberMotion(Date.now()));
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
       metrics.joins.inc();
@@ -660,7 +665,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         // Kept in the member's state in the store (Redis in a cluster): it outlasts a resume.
         const updated = await store.updateStateOf(target, { serverMuted: parsed.data.muted, ...(parsed.data.muted ? { speaking: false } : {}) });
         if (updated?.changed) {
-          sfu.forwardingChanged(target.id);
+          sfu.forwardingChanged(target.id, { forwarded: mayBeHeard(updated.member.state), listening: mayHear(updated.member.state) });
           // Carried by another node: that node drives its Janus handles.
           if (cluster && januses.length > 0) io.serverSideEmit('sfu-member-state', { id: target.id, state: updated.member.state });
           announceState(updated.member);

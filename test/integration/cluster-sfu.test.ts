@@ -5,6 +5,7 @@
 // dead node's handles are gone once Janus drops that session.
 // Run alone and niced: `nice -n 10 npx vitest run test/integration/cluster-sfu.test.ts`.
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
@@ -29,6 +30,32 @@ afterEach(async () => {
 function hearsAll(listener: TestPeer, names: string[]): boolean {
   const heard = listener.peer.peers().filter((p) => names.includes(p.name) && p.connection === 'connected' && (p.audio?.receivedFrames ?? 0) > 20);
   return heard.length === names.length && listener.peer.status().media === 'sfu';
+}
+
+/** A TCP proxy to a local port; close() cuts every connection through it and stops listening. */
+async function tcpProxy(targetPort: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let closed: Promise<void> | null = null;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closed;
+    },
+  };
 }
 
 describe('SFU rooms in a cluster', () => {
@@ -171,7 +198,14 @@ describe('SFU rooms in a cluster', () => {
     };
     const boss = await join(nodes[0]!, 'boss', null, ['speak', 'listen', 'admin']);
     const loud = await join(nodes[1]!, 'loud', TONES.bob, ['speak', 'listen']);
+    // Sends a tone without the speak grant (as a patched client would): its node tells the
+    // others before it publishes, and Janus relays none of it.
+    const rogue = await join(nodes[1]!, 'rogue', TONES.carol, ['listen']);
     await waitUntil(() => hearsAll(boss, ['loud']), 'boss hears loud through Janus', 20_000, () => boss.peer.peers());
+    await sleep(1000);
+    expect(boss.peer.peers().find((p) => p.name === 'rogue')?.audio?.receivedFrames ?? 0).toBe(0);
+    expectAbsent(lastSeconds(boss.sink, 1), TONES.carol);
+    expect(rogue.peer.status().media).toBe('sfu');
     const packetsFromLoud = async (): Promise<number> => (await boss.peer.peersWithPackets()).find((p) => p.name === 'loud')?.packets?.received ?? 0;
     const loudId = boss.peer.peers().find((p) => p.name === 'loud')!.id;
     await boss.peer.serverMute(loudId, true);
@@ -182,16 +216,61 @@ describe('SFU rooms in a cluster', () => {
     expect((await packetsFromLoud()) - before).toBeLessThan(5);
     await boss.peer.serverMute(loudId, false);
     await waitUntil(() => toneLevelDb(lastSeconds(boss.sink, 0.5), TONES.bob) > -3, 'loud heard again', 10_000);
+    const publishers = async (): Promise<number> => (await videoRoomHandles(janus)).filter((h) => h.type === 'publisher' && h.activeStreams === 1).length;
+    expect(await publishers()).toBe(3); // boss, loud, rogue (whose stream Janus does not relay)
     const left = new Promise<string>((resolve) => boss.peer.once('peer-left', (_peer, reason) => resolve(reason)));
     await boss.peer.kick(loudId);
     expect(await left).toBe('kicked');
-    // Its node let its handles go: boss's publisher is the only one that carries audio.
+    // Its node let its handles go.
     let publishing = Infinity;
-    for (const deadline = Date.now() + 10_000; publishing !== 1 && Date.now() < deadline; await sleep(200)) {
-      publishing = (await videoRoomHandles(janus)).filter((h) => h.type === 'publisher' && h.activeStreams === 1).length;
-    }
-    expect(publishing).toBe(1);
+    for (const deadline = Date.now() + 10_000; publishing !== 2 && Date.now() < deadline; await sleep(200)) publishing = await publishers();
+    expect(publishing).toBe(2);
     expect(loud.peer.status().media).toBe('sfu');
+  });
+
+  it('a member whose connection to its node breaks resumes through another node while the first lives on: it publishes there, and the first lets its handles go', async () => {
+    const janus = await startJanusProcess({ logger: silentLogger });
+    cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const nodes: RunningServer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const driver = await JanusDriver.connect(janus.url, silentLogger, { shared: true });
+      const node = await startNode(redis.url, { media: 'sfu', janus: driver });
+      nodes.push(node);
+      cleanups.push(async () => {
+        await node.close();
+        await driver.close();
+      });
+    }
+    // alice reaches node 0 through a proxy the test cuts; node 1 is her second server.
+    const proxy = await tcpProxy(Number(new URL(nodes[0]!.url).port));
+    cleanups.push(() => proxy.close());
+    const alice = makePeer(`http://127.0.0.1:${proxy.port},${nodes[1]!.url}`, 'cut', 'alice', TONES.alice, { reconnectTimeoutMs: 30_000 });
+    const bob = makePeer(nodes[0]!.url, 'cut', 'bob', TONES.bob);
+    const ids: string[] = [];
+    alice.peer.on('joined', ({ self }) => ids.push(self.id));
+    for (const p of [alice, bob]) {
+      cleanups.push(() => p.peer.stop());
+      await p.peer.start();
+    }
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000);
+    await sleep(1000);
+    const cutAt = Date.now();
+    await proxy.close();
+    await waitUntil(() => ids.length === 2, 'alice back in the room through node 1', 15_000);
+    await sleep(7000);
+    expect(new Set(ids).size).toBe(1);
+    const since = (Date.now() - cutAt) / 1000 + 1;
+    const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
+    console.log(`SFU member moved between live nodes: longest silence since the cut: alice ${gaps.alice} ms, bob ${gaps.bob} ms`);
+    expect(gaps.alice).toBeLessThanOrEqual(100);
+    expect(gaps.bob).toBeLessThanOrEqual(100);
+    expectHears(lastSeconds(bob.sink, 1), TONES.alice);
+    expectHears(lastSeconds(alice.sink, 1), TONES.bob);
+    expectAbsent(lastSeconds(alice.sink, 1), TONES.alice);
+    // Node 0 let alice's old handles go: two publishers, two subscribers (one talker each), a watcher per node.
+    expect((await videoRoomHandles(janus)).map((h) => `${h.type}:${h.activeStreams}`).sort()).toEqual(['publisher:0', 'publisher:0', 'publisher:1', 'publisher:1', 'subscriber:1', 'subscriber:1']);
   });
 
   it('a node killed with -9 behind nginx mid-call: its member publishes again through the other node, same id, and the dead node\'s handles go with its Janus session', async () => {
