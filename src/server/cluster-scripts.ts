@@ -11,6 +11,8 @@
 //   nodes                  set    nodes that announced themselves
 //   kicked:<id>            string a member an admin kicked: its resume claims are refused; expires
 //                                 when a resume token issued before the kick would have
+//   janus-placement        hash   room → the Janus (its URL) an SFU room's media goes through;
+//                                 forgotten with the room's last member
 // Members are JSON; an away member has socketId "" and node "" (cjson has no clean null).
 // Scripts that reach other rooms' or nodes' keys (sweeps) name them from the data, which suits a
 // single Redis (or a primary with replicas), not Redis Cluster sharding.
@@ -31,7 +33,10 @@ local function forget(member)
   redis.call('HDEL', roomKey(member.room), member.id)
   redis.call('ZREM', prefix .. 'away', ref(member.room, member.id))
   if member.node ~= '' then redis.call('SREM', nodeKey(member.node), ref(member.room, member.id)) end
-  if redis.call('HLEN', roomKey(member.room)) == 0 then redis.call('SREM', prefix .. 'rooms', member.room) end
+  if redis.call('HLEN', roomKey(member.room)) == 0 then
+    redis.call('SREM', prefix .. 'rooms', member.room)
+    redis.call('HDEL', prefix .. 'janus-placement', member.room)
+  end
 end
 local function goAway(member, deadline)
   if member.node ~= '' then redis.call('SREM', nodeKey(member.node), ref(member.room, member.id)) end
@@ -68,6 +73,19 @@ end
  * Returns JSON: { ok, member, others, resumed, stale, replaced, renamed, previous }, or { ok: false }
  * (room full), or { ok: false, kicked: true } (the claim is for a member an admin kicked).
  */
+/**
+ * Where an SFU room's media goes. ARGV: prefix, room, proposed Janus, replacing ('' for none).
+ * The recorded Janus stands unless it is the one being replaced (it was lost); otherwise the
+ * proposal is recorded. Returns the room's Janus as JSON: every node follows the same one.
+ */
+export const PLACE_JANUS_SCRIPT = `${COMMON}
+local key = prefix .. 'janus-placement'
+local current = redis.call('HGET', key, ARGV[2])
+if current and current ~= ARGV[4] then return cjson.encode(current) end
+redis.call('HSET', key, ARGV[2], ARGV[3])
+return cjson.encode(ARGV[3])
+`;
+
 export const JOIN_SCRIPT = `${COMMON}
 local room, socketId, node = ARGV[2], ARGV[3], ARGV[4]
 local claimId, claimName, ownsName, requested = ARGV[5], ARGV[6], ARGV[7] == '1', ARGV[8]

@@ -4,7 +4,7 @@
 // back when Redis returns without them.
 import { ErrorReply, type createClient } from 'redis';
 import { INITIAL_SELF_STATE, type MemberState, type PeerInfo } from '../protocol.js';
-import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, KICK_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
+import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, PLACE_JANUS_SCRIPT, KICK_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
 import { toMemberView, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 import { StoreUnavailableError, type RoomStore, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
 import { RESUME_TOKEN_TTL_MS } from './resume-tokens.js';
@@ -162,6 +162,14 @@ export class RedisRoomStore implements RoomStore {
 
   async peersIn(room: string): Promise<PeerInfo[]> {
     return (await this.membersIn(room)).map(({ id, name }) => ({ id, name }));
+  }
+
+  /**
+   * The Janus an SFU room goes through, the same for every node: the one recorded, or (none yet,
+   * or the recorded one is `replacing`, which was lost) `proposed`, recorded now. Atomic.
+   */
+  async placeOnJanus(room: string, proposed: string, replacing: string | null): Promise<string> {
+    return (await this.run<string>('place a room on a Janus', PLACE_JANUS_SCRIPT, [room, proposed, replacing ?? ''])) ?? proposed;
   }
 
   refreshLocalCopy(id: string, patch: Pick<MemberState, 'serverMuted'>): void {

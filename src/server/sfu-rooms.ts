@@ -3,12 +3,12 @@
 // (`--media auto`: by size), and when Janus is lost: then every SFU room falls back to the mesh,
 // a reconnect loop brings Janus back (restarting it for --janus auto), and the rooms return.
 // Members are told with `media-changed`; the peers switch make-before-break.
-// In a cluster every node runs one of these for the members it carries (`shared`): a room's
-// setting decides its media (no size-driven moves), every node places a room on the same Janus,
-// and a member that moved to another node leaves its handles here once its new path carries it.
+// In a cluster every node runs one of these for the members it carries (`placement`): a room's
+// setting decides its media (no size-driven moves), the room's Janus is recorded in Redis so that
+// every node uses the same one, and a member that moved to another node leaves its handles here
+// 5 s after it did.
 import type { Logger } from '../log.js';
 import type { MediaMode, SfuOffer, SfuStream } from '../protocol.js';
-import { createHash } from 'node:crypto';
 import type { JanusDriver } from './janus-driver.js';
 import { DEFAULT_AUTO_MEDIA, targetMedia, type AutoMediaOptions, type MediaSetting } from './room-media-policy.js';
 
@@ -42,10 +42,19 @@ export interface SfuRoomsOptions {
   meshLimit: number;
   sfuLimit: number;
   /**
-   * Rooms shared with other nodes (a cluster): `auto` is not available (it needs one view of a
-   * room's size), and a room's Janus is picked from its name, so every node picks the same one.
+   * Rooms shared with other nodes (a cluster): where each room's Janus is recorded for all of
+   * them. `auto` is not available then (it needs one view of a room's size).
    */
-  shared?: boolean;
+  placement?: JanusPlacement;
+}
+
+/** A cluster's record of which Janus each SFU room uses (Redis: redis-room-store.ts). */
+export interface JanusPlacement {
+  /**
+   * The room's Janus (its URL): the one recorded, or `proposed`, recorded now when none is or
+   * the recorded one is `replacing` (lost). Atomic: every node gets the same answer.
+   */
+  placeOnJanus(room: string, proposed: string, replacing: string | null): Promise<string>;
 }
 
 /** A Janus the server can use: a connected driver, and how to get a new one after a loss. */
@@ -69,6 +78,10 @@ interface RoomMedia {
   recheck: NodeJS.Timeout | null;
   /** The Janus an SFU room is placed on. */
   janus: JanusSlot | null;
+  /** A cluster: the placement being asked of Redis (a newer request makes it stale). */
+  placing: object | null;
+  /** The Janus (URL) this room was on when it was lost: its record in Redis may be replaced. */
+  lostJanus: string | null;
 }
 
 /** How often a lost Janus is tried again. */
@@ -183,7 +196,7 @@ export class SfuRooms {
     const driving = this.driverOf(memberId);
     driving?.setForwarded(memberId, forwarded);
     driving?.setListening(memberId, now?.listening ?? this.hooks.mayListen(memberId));
-    if (!this.options.shared) return;
+    if (!this.options.placement) return;
     for (const slot of this.januses) if (slot.driver && slot.driver !== driving) slot.driver.setForwarded(memberId, forwarded);
   }
 
@@ -227,22 +240,7 @@ export class SfuRooms {
     return this.januses.some((slot) => slot.driver?.available);
   }
 
-  /**
-   * Where a room moving to the SFU goes: the connected Janus with the fewest members; in a
-   * cluster, the one its name ranks first (rendezvous hashing: every node with the same --janus
-   * list agrees without asking, and a lost Janus moves only its own rooms).
-   */
-  private placeFor(room: string): JanusSlot | null {
-    if (!this.options.shared) return this.leastLoaded();
-    let best: { slot: JanusSlot; rank: number } | null = null;
-    for (const slot of this.januses) {
-      if (!slot.driver?.available) continue;
-      const rank = createHash('sha256').update(`${slot.driver.url}\n${room}`).digest().readUIntBE(0, 6);
-      if (!best || rank > best.rank) best = { slot, rank };
-    }
-    return best?.slot ?? null;
-  }
-
+  /** The connected Janus with the fewest members: where a room moving to the SFU goes (in a cluster: proposes to go). */
   private leastLoaded(): JanusSlot | null {
     let best: JanusSlot | null = null;
     for (const slot of this.januses) {
@@ -254,13 +252,15 @@ export class SfuRooms {
 
   private settingFor(room: string): MediaSetting {
     const setting = this.options.settingFor?.(room) ?? this.options.setting;
-    return this.options.shared && setting === 'auto' ? 'sfu' : setting;
+    return this.options.placement && setting === 'auto' ? 'sfu' : setting;
   }
 
   private stateOf(room: string): RoomMedia {
     let state = this.rooms.get(room);
     if (!state) {
-      state = { media: 'mesh', smallSince: null, recheck: null, janus: null };
+      // A cluster's room is through the SFU from its first member on (placed on its Janus then).
+      const media = this.options.placement ? this.mediaAfterJoin(room, 1) : 'mesh';
+      state = { media, smallSince: null, recheck: null, janus: null, placing: null, lostJanus: null };
       this.rooms.set(room, state);
     }
     return state;
@@ -283,11 +283,50 @@ export class SfuRooms {
     if (target !== state.media) this.move(room, state, target, `the room has had ${members} members for ${Math.round(smallForMs / 1000)} s`);
   }
 
-  /** Moves a room: its members are told first, then (for the SFU) joined to Janus. */
-  private move(room: string, state: RoomMedia, media: MediaMode, reason: string, except?: string): void {
+  /**
+   * Moves a room: its members are told first, then (for the SFU) joined to Janus. In a cluster a
+   * move to the SFU first asks Redis which Janus the room is on (`replacing`: a lost one).
+   */
+  private move(room: string, state: RoomMedia, media: MediaMode, reason: string, except?: string, replacing: string | null = null): void {
+    if (media === 'sfu' && this.options.placement) {
+      this.place(room, state, replacing, (slot) => this.moveTo(room, state, slot, 'sfu', reason));
+      return;
+    }
+    this.moveTo(room, state, media === 'sfu' ? this.leastLoaded() : null, media, reason, except);
+  }
+
+  /**
+   * A cluster: asks Redis for the room's Janus (proposing this node's least loaded) and goes on
+   * with it, if this node reaches that Janus; otherwise the room's members here wait for it.
+   * Redis unreachable: this node's proposal (availability over agreement, logged).
+   */
+  private place(room: string, state: RoomMedia, replacing: string | null, then: (slot: JanusSlot) => void): void {
+    const proposed = this.leastLoaded();
+    if (!proposed?.driver || !this.options.placement) return; // no Janus to go to: stay
+    const attempt = {};
+    state.placing = attempt;
+    const proposedUrl = proposed.driver.url;
+    this.options.placement
+      .placeOnJanus(room, proposedUrl, replacing)
+      .catch((error: Error) => {
+        this.logger.warn('could not read or record the room\'s Janus in Redis; using this node\'s choice', { room, janus: proposedUrl, error: error.message });
+        return proposedUrl;
+      })
+      .then((url) => {
+        if (this.closed || state.placing !== attempt || this.rooms.get(room) !== state) return;
+        state.placing = null;
+        const slot = this.januses.find((candidate) => candidate.driver?.available && candidate.driver.url === url);
+        if (slot) return then(slot);
+        state.janus = null;
+        this.hooks.mediaUnavailable(room, `the room's media server (${url}) is not reachable from this server now; waiting for it to come back`);
+      });
+  }
+
+  private moveTo(room: string, state: RoomMedia, slot: JanusSlot | null, media: MediaMode, reason: string, except?: string): void {
     const previous = state.janus;
-    state.janus = media === 'sfu' ? this.placeFor(room) : null;
+    state.janus = slot;
     if (media === 'sfu' && !state.janus) return; // no Janus to go to: stay
+    if (media === 'sfu') state.lostJanus = null;
     state.media = media;
     this.logger.info('room media changes', { room, media, reason });
     this.hooks.mediaChanged(room, media, reason);
@@ -300,7 +339,15 @@ export class SfuRooms {
   }
 
   private joinDriver(room: string, memberId: string): void {
-    const driver = this.rooms.get(room)?.janus?.driver;
+    const state = this.rooms.get(room);
+    const driver = state?.janus?.driver;
+    // A cluster's room not placed here yet: placed first, then every member here joins.
+    if (!driver && state?.media === 'sfu' && state.janus === null && state.placing === null && this.options.placement) {
+      this.place(room, state, null, (slot) => {
+        state.janus = slot;
+        for (const id of this.hooks.membersOf(room)) this.joinDriver(room, id);
+      });
+    }
     if (!driver || this.sfuMembers.has(memberId)) return;
     const pending = this.pendingLeaves.get(memberId);
     if (pending?.driver === driver && !pending.moved) {
@@ -371,9 +418,11 @@ export class SfuRooms {
       for (const [memberId, memberRoom] of this.sfuMembers) if (memberRoom === room) this.sfuMembers.delete(memberId);
       this.clearSmall(state);
       state.janus = null;
+      state.placing = null;
+      state.lostJanus = driver.url;
       moved++;
-      if (this.placeFor(room)) {
-        this.move(room, state, 'sfu', `the media server is unavailable (${reason}); moving to another one`);
+      if (this.leastLoaded()) {
+        this.move(room, state, 'sfu', `the media server is unavailable (${reason}); moving to another one`, undefined, driver.url);
         continue;
       }
       const fallBack = (members: number): void => {
@@ -407,7 +456,8 @@ export class SfuRooms {
             const members = this.hooks.membersOf(room).length;
             const target = targetMedia({ setting: this.settingFor(room), current: state.media, members, janusAvailable: true, smallForMs: 0 }, this.auto);
             // A room that waited without media restarts on the SFU, as do rooms that want it.
-            if (target !== state.media || (state.media === 'sfu' && state.janus === null)) this.move(room, state, target, 'the media server is back');
+            // (In a cluster the lost Janus's record may be replaced: it may be back elsewhere.)
+            if (target !== state.media || (state.media === 'sfu' && state.janus === null)) this.move(room, state, target, 'the media server is back', undefined, state.lostJanus);
           }
         },
         (error: Error) => {

@@ -195,7 +195,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   /** Where a notice about media goes: every node's sockets, or (a cluster) this node's. */
   const thisNode = () => (cluster ? io.local : io);
   const sfu = new SfuRooms(
-    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), meshLimit, sfuLimit, shared: cluster !== null },
+    { setting: options.media ?? 'mesh', settingFor: (room) => map.mediaFor(room), ...(options.autoMedia ? { auto: options.autoMedia } : {}), meshLimit, sfuLimit, ...(cluster ? { placement: cluster.store } : {}) },
     januses,
     {
       offer: (memberId, offer) => {

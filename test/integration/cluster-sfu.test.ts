@@ -6,6 +6,7 @@
 // Run alone and niced: `nice -n 10 npx vitest run test/integration/cluster-sfu.test.ts`.
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
@@ -172,6 +173,53 @@ describe('SFU rooms in a cluster', () => {
     expect(changes.slice(1)).toEqual(['sfu: the media server is back']);
     expect(alice.peer.status().links).toBe(2);
   }, 90_000);
+
+  it('two Januses: a room\'s Janus is recorded in Redis, so nodes that would each choose another agree; when it dies the room moves to the other, for every node', async () => {
+    const januses = [await startJanusProcess({ logger: silentLogger }), await startJanusProcess({ logger: silentLogger })];
+    for (const janus of januses) cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    // Node 0 lists Janus 0 first, node 1 Janus 1: with no member anywhere each would pick its first.
+    const nodes: RunningServer[] = [];
+    for (const order of [[0, 1], [1, 0]]) {
+      const drivers = await Promise.all(order.map((i) => JanusDriver.connect(januses[i]!.url, silentLogger, { shared: true })));
+      const node = await startNode(redis.url, { media: 'sfu', januses: drivers.map((driver) => ({ driver })) });
+      nodes.push(node);
+      cleanups.push(async () => {
+        await node.close();
+        for (const driver of drivers) await driver.close();
+      });
+    }
+    const alice = makePeer(nodes[0]!.url, 'placed', 'alice', TONES.alice);
+    const bob = makePeer(nodes[1]!.url, 'placed', 'bob', TONES.bob);
+    for (const p of [alice, bob]) {
+      cleanups.push(() => p.peer.stop());
+      await p.peer.start();
+    }
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through one Janus', 20_000);
+    const placement = createClient({ url: redis.url });
+    await placement.connect();
+    cleanups.push(async () => placement.destroy());
+    const placedUrl = await placement.hGet('voxroom:janus-placement', 'placed');
+    const placed = januses.findIndex((janus) => janus.url === placedUrl);
+    expect(placed).toBeGreaterThanOrEqual(0);
+    const carrying = async (i: number): Promise<number> => (await videoRoomHandles(januses[i]!)).filter((h) => h.type === 'publisher' && h.activeStreams === 1).length;
+    expect([await carrying(placed), await carrying(1 - placed)]).toEqual([2, 0]);
+
+    process.kill(januses[placed]!.pid, 'SIGKILL');
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']) && alice.peer.status().links === 2 && bob.peer.status().links === 2, 'both through the other Janus', 20_000, () => [alice.peer.status(), bob.peer.status()]);
+    await sleep(1500);
+    expect(await placement.hGet('voxroom:janus-placement', 'placed')).toBe(januses[1 - placed]!.url);
+    expect(await carrying(1 - placed)).toBe(2);
+    expectHears(lastSeconds(alice.sink, 1), TONES.bob);
+    expectHears(lastSeconds(bob.sink, 1), TONES.alice);
+    // The record goes with the room's last member.
+    await alice.peer.stop();
+    await bob.peer.stop();
+    let record: string | null = '';
+    for (const deadline = Date.now() + 5000; record !== null && Date.now() < deadline; await sleep(100)) record = await placement.hGet('voxroom:janus-placement', 'placed');
+    expect(record).toBeNull();
+  });
 
   it('an admin on one node server-mutes and kicks a member carried by another: Janus stops forwarding it', async () => {
     const janus = await startJanusProcess({ logger: silentLogger });
