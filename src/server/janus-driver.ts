@@ -331,16 +331,21 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     if (this.members.has(memberId)) return;
     this.unforwarded.delete(memberId);
     for (const room of this.rooms.values()) {
-      for (const [feed, owner] of room.feeds) {
-        if (owner !== memberId) continue;
-        room.feeds.delete(feed);
-        room.generations.delete(feed);
-        this.forgetTalk(feed);
-        for (const listenerId of room.members) {
-          const listener = this.members.get(listenerId);
-          if (listener) listener.chain = listener.chain.then(() => this.replaceFeed(listener, feed, null));
-        }
-      }
+      for (const [feed, owner] of room.feeds) if (owner === memberId) this.withdrawFeed(room, feed, null);
+    }
+  }
+
+  /**
+   * A feed leaves the room's (its owner is gone, or published a newer one): every listener here
+   * holding it is moved off it (to `replacement`, if any) in one renegotiation each.
+   */
+  private withdrawFeed(room: SfuRoom, feed: number, replacement: number | null): void {
+    room.feeds.delete(feed);
+    room.generations.delete(feed);
+    this.forgetTalk(feed);
+    for (const memberId of room.members) {
+      const member = this.members.get(memberId);
+      if (member) member.chain = member.chain.then(() => this.replaceFeed(member, feed, replacement));
     }
   }
 
@@ -707,16 +712,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
    * renegotiation, so nobody hears it twice.
    */
   private retireOlderFeeds(room: SfuRoom, owner: string, newest: number): void {
-    for (const [feed, who] of room.feeds) {
-      if (who !== owner || feed === newest) continue;
-      room.feeds.delete(feed);
-      room.generations.delete(feed);
-      this.forgetTalk(feed);
-      for (const memberId of room.members) {
-        const member = this.members.get(memberId);
-        if (member) member.chain = member.chain.then(() => this.replaceFeed(member, feed, newest));
-      }
-    }
+    for (const [feed, who] of room.feeds) if (who === owner && feed !== newest) this.withdrawFeed(room, feed, newest);
   }
 
   /**

@@ -5,8 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { exitOf, startCli } from '../helpers/cli.js';
-import { startNginx, startNode, startRedis, type Service } from '../helpers/cluster.js';
+import { callBehindNginx, killCarryingNode, startNode, startRedis } from '../helpers/cluster.js';
 import { allConnected, expectAbsent, expectHears, framesHeard, lastSeconds, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 
 const TONES = { alice: 440, bob: 620, carol: 970 } as const;
@@ -46,36 +45,12 @@ describe('voice across a cluster', () => {
   it('a node killed with -9 behind nginx mid-call: its peer resumes through the balancer on the other node, same id, no gap', async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
-    const serve = () => startCli(['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '15'], /listening on (http:\/\/[^\s;]+)/);
-    const nodes = [await serve(), await serve()];
-    for (const node of nodes) cleanups.push(async () => node.child.kill('SIGKILL'));
-    const ports = nodes.map((node) => Number(new URL(node.match[1]!).port));
-    const nginx: Service = await startNginx(ports);
-    cleanups.push(() => nginx.stop());
-    const alice = makePeer(nginx.url, 'balanced', 'alice', TONES.alice, { reconnectTimeoutMs: 30_000 });
-    const bob = makePeer(nginx.url, 'balanced', 'bob', TONES.bob, { reconnectTimeoutMs: 30_000 });
-    const ids: Record<string, string[]> = { alice: [], bob: [] };
-    for (const p of [alice, bob]) {
-      p.peer.on('joined', ({ self }) => ids[p.name]!.push(self.id));
-      cleanups.push(() => p.peer.stop());
-      await p.peer.start();
-    }
+    const { nodes, alice, bob, ids } = await callBehindNginx(redis.url, [], TONES, cleanups);
     for (const p of [alice, bob]) await waitUntil(() => allConnected(p.peer, 1), `${p.name} connected`, 20_000);
-    // Which node carries alice? Kill that one.
-    const carried = await Promise.all(nodes.map(async (node) => ((await (await fetch(`${node.match[1]}/healthz`)).json()) as { peers: number }).peers));
-    const victim = carried.findIndex((peers) => peers >= 1);
-    expect(victim).toBeGreaterThanOrEqual(0);
-    await sleep(1000);
-    nodes[victim]!.child.kill('SIGKILL');
-    await exitOf(nodes[victim]!.child);
-    const killedAt = Date.now();
-    await sleep(8000);
+    // The node carrying a peer dies; the survivor carries both after 8 s.
+    const { killedAt } = await killCarryingNode(nodes, 2);
     // Every (re)join of each peer came back under its first id.
     for (const name of ['alice', 'bob']) expect(new Set(ids[name]).size, `${name}: ${ids[name]!.join(', ')}`).toBe(1);
-    const survivor = nodes[1 - victim]!;
-    const health = (await (await fetch(`${survivor.match[1]}/healthz`)).json()) as { peers: number; cluster: { peers: number } };
-    expect(health.cluster.peers).toBe(2);
-    expect(health.peers).toBe(2);
     // Neither recording has a gap since before the kill.
     const since = (Date.now() - killedAt) / 1000 + 1;
     const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
