@@ -484,7 +484,11 @@ export const NodeMemberMovedSchema = z.strictObject({ id: PeerIdSchema });
 /** A member's grants or server-mute changed (an admin on another node): forward it, or stop. */
 export const NodeMemberStateSchema = z.strictObject({ id: PeerIdSchema, state: MemberStateSchema });
 
+/** A node moved a room's record to another Janus (it lost the recorded one): every node's members there follow. */
+export const NodeRoomPlacedSchema = z.strictObject({ room: RoomIdSchema, janus: z.string().min(1).max(2048) });
+
 export interface InterNodeEvents {
+  'sfu-room-placed': (info: z.infer<typeof NodeRoomPlacedSchema>) => void;
   'sfu-member-left': (info: z.infer<typeof NodeMemberLeftSchema>) => void;
   'sfu-member-moved': (info: z.infer<typeof NodeMemberMovedSchema>) => void;
   'sfu-member-state': (info: z.infer<typeof NodeMemberStateSchema>) => void;

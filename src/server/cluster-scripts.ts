@@ -29,13 +29,15 @@ local function load(room, id)
   return cjson.decode(raw)
 end
 local function save(member) redis.call('HSET', roomKey(member.room), member.id, cjson.encode(member)) end
-local function forget(member)
+-- keepRoom: a room a member is about to be seated in (a join that first drops a namesake): its
+-- Janus record stays although the room is empty for a moment.
+local function forget(member, keepRoom)
   redis.call('HDEL', roomKey(member.room), member.id)
   redis.call('ZREM', prefix .. 'away', ref(member.room, member.id))
   if member.node ~= '' then redis.call('SREM', nodeKey(member.node), ref(member.room, member.id)) end
   if redis.call('HLEN', roomKey(member.room)) == 0 then
     redis.call('SREM', prefix .. 'rooms', member.room)
-    redis.call('HDEL', prefix .. 'janus-placement', member.room)
+    if member.room ~= keepRoom then redis.call('HDEL', prefix .. 'janus-placement', member.room) end
   end
 end
 local function goAway(member, deadline)
@@ -65,6 +67,21 @@ end
 `;
 
 /**
+ * Where an SFU room's media goes. ARGV: prefix, room, proposed Janus, replacing ('' for none).
+ * The recorded Janus stands unless it is the one being replaced (it was lost); otherwise the
+ * proposal is recorded (not for a room without members: nobody would delete it). Returns JSON
+ * { janus, replaced }: every node follows that Janus; replaced says another record was overwritten.
+ */
+export const PLACE_JANUS_SCRIPT = `${COMMON}
+local key = prefix .. 'janus-placement'
+local current = redis.call('HGET', key, ARGV[2])
+if current and current ~= ARGV[4] then return cjson.encode({ janus = current, replaced = false }) end
+if redis.call('HLEN', roomKey(ARGV[2])) == 0 then return cjson.encode({ janus = ARGV[3], replaced = false }) end
+redis.call('HSET', key, ARGV[2], ARGV[3])
+return cjson.encode({ janus = ARGV[3], replaced = current ~= false and current ~= ARGV[3] })
+`;
+
+/**
  * Admits a socket to a room: rebinds a resuming member (same id), or seats a new one under a
  * unique name if a seat is free, replacing a namesake when the name is the joiner's own.
  * ARGV: prefix, room, socketId, node, claimId, claimName, ownsName (1/0), requestedName, capacity,
@@ -73,19 +90,6 @@ end
  * Returns JSON: { ok, member, others, resumed, stale, replaced, renamed, previous }, or { ok: false }
  * (room full), or { ok: false, kicked: true } (the claim is for a member an admin kicked).
  */
-/**
- * Where an SFU room's media goes. ARGV: prefix, room, proposed Janus, replacing ('' for none).
- * The recorded Janus stands unless it is the one being replaced (it was lost); otherwise the
- * proposal is recorded. Returns the room's Janus as JSON: every node follows the same one.
- */
-export const PLACE_JANUS_SCRIPT = `${COMMON}
-local key = prefix .. 'janus-placement'
-local current = redis.call('HGET', key, ARGV[2])
-if current and current ~= ARGV[4] then return cjson.encode(current) end
-redis.call('HSET', key, ARGV[2], ARGV[3])
-return cjson.encode(ARGV[3])
-`;
-
 export const JOIN_SCRIPT = `${COMMON}
 local room, socketId, node = ARGV[2], ARGV[3], ARGV[4]
 local claimId, claimName, ownsName, requested = ARGV[5], ARGV[6], ARGV[7] == '1', ARGV[8]
@@ -101,7 +105,7 @@ local existing = nil
 if claimId ~= '' then existing = load(room, claimId) end
 if existing then
   local dropped = nil
-  if previous and previous.id ~= existing.id then forget(previous); dropped = previous end
+  if previous and previous.id ~= existing.id then forget(previous, room); dropped = previous end
   local stale = ''
   if existing.socketId ~= '' and existing.socketId ~= socketId then stale = existing.socketId end
   existing.protocolVersion = version
@@ -120,8 +124,8 @@ local leaving = 0
 if previous and previous.room == room then leaving = leaving + 1 end
 if replaced then leaving = leaving + 1 end
 if #members - leaving >= capacity then return cjson.encode({ ok = false }) end
-if previous then forget(previous) end
-if replaced then forget(replaced) end
+if previous then forget(previous, room) end
+if replaced then forget(replaced, room) end
 local taken = {}
 for _, m in ipairs(members) do
   local gone = (previous and m.id == previous.id) or (replaced and m.id == replaced.id)

@@ -125,11 +125,11 @@ export function publisherDisplay(memberId: string, publishedAt: number): string 
   return `${memberId}#${publishedAt.toString(36)}`;
 }
 
-export function parsePublisherDisplay(display: string): { member: string; generation: number } | null {
+/** The member and generation of a publisher's display; a display without one (an older node's) is generation 0. */
+export function parsePublisherDisplay(display: string): { member: string; generation: number } {
   const at = display.lastIndexOf('#');
-  if (at <= 0) return null;
-  const generation = parseInt(display.slice(at + 1), 36);
-  return Number.isFinite(generation) ? { member: display.slice(0, at), generation } : null;
+  const generation = at > 0 ? parseInt(display.slice(at + 1), 36) : NaN;
+  return Number.isFinite(generation) ? { member: display.slice(0, at), generation } : { member: display, generation: 0 };
 }
 
 /**
@@ -376,6 +376,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const memberId = member.id;
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
       if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
+      // A feed replaced by a newer one (it moved to another node, which now tells its talking).
+      if (member.room.feeds.get(member.feed) !== member.id) return;
       // Not forwarded: its talking neither shows (speaking) nor wins it a slot.
       if (this.unforwarded.has(member.id)) return;
       this.heardTalking(member.room, member.feed, event.talking, member.id);
@@ -448,13 +450,15 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   /** This node has no member left in the room: it goes, unless (shared) another node's members are in it. */
   private async closeRoom(room: SfuRoom): Promise<void> {
+    for (const feed of room.feeds.keys()) this.forgetTalk(feed);
     if (!this.shared) {
       await this.manager.destroy({ room: room.janusId });
       return;
     }
     await room.watcher?.detach().catch(() => undefined);
     const { participants } = await this.manager.listParticipants({ room: room.janusId });
-    if (participants.length === 0) await this.manager.destroy({ room: room.janusId });
+    // (A member of this node may have opened the room again meanwhile: then it stays.)
+    if (participants.length === 0 && !this.rooms.has(room.name)) await this.manager.destroy({ room: room.janusId });
   }
 
   async close(): Promise<void> {
@@ -625,7 +629,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const watcher = await this.session.attach(VideoRoomPlugin);
     room.watcher = watcher;
     watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_DESTROYED, () => this.roomDestroyed(room));
-    watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_PUB_LIST, (event: { publishers?: VideoRoomPublisher[] }) => this.feedsAnnounced(room, event.publishers ?? []));
+    watcher.on(VideoRoomPlugin.EVENT.VIDEOROOM_PUB_LIST, (event: { publishers?: VideoRoomPublisher[] }) => this.feedsAnnounced(room, event.publishers ?? [], true));
     const gone = (event: { feed?: number }): void => {
       if (typeof event.feed === 'number') this.remoteFeedGone(room, event.feed);
     };
@@ -643,7 +647,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       await watcher.detach().catch(() => undefined);
       throw error;
     }
-    this.feedsAnnounced(room, joined.publishers ?? []);
+    this.feedsAnnounced(room, joined.publishers ?? [], false);
   }
 
   /**
@@ -676,14 +680,18 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     return owner !== undefined && this.members.get(owner)?.feed !== feed;
   }
 
-  /** Janus announced publishers: other nodes' feeds join the room's, and this node's listeners get them. */
-  private feedsAnnounced(room: SfuRoom, publishers: VideoRoomPublisher[]): void {
+  /**
+   * Janus announced publishers: other nodes' feeds join the room's, and this node's listeners get
+   * them. A member that moved between nodes has had several feeds; only its newest is heard. A
+   * `live` announcement is of a feed just published, so it is the newest; the list a watcher gets
+   * when it joins is in no order, and the publish times in the displays order it.
+   */
+  private feedsAnnounced(room: SfuRoom, publishers: VideoRoomPublisher[], live: boolean): void {
     let added = false;
     for (const { feed, display } of publishers) {
-      const publisher = display === undefined ? null : parsePublisherDisplay(display);
-      if (!publisher || room.feeds.has(feed)) continue;
-      // A member that moved between nodes has had several feeds: only its newest is heard.
-      const newer = [...room.feeds].some(([other, owner]) => owner === publisher.member && (room.generations.get(other) ?? 0) > publisher.generation);
+      if (display === undefined || display === WATCHER_DISPLAY || room.feeds.has(feed)) continue;
+      const publisher = parsePublisherDisplay(display);
+      const newer = !live && [...room.feeds].some(([other, owner]) => owner === publisher.member && (room.generations.get(other) ?? 0) > publisher.generation);
       if (newer) continue;
       room.feeds.set(feed, publisher.member);
       room.generations.set(feed, publisher.generation);

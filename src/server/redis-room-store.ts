@@ -166,10 +166,11 @@ export class RedisRoomStore implements RoomStore {
 
   /**
    * The Janus an SFU room goes through, the same for every node: the one recorded, or (none yet,
-   * or the recorded one is `replacing`, which was lost) `proposed`, recorded now. Atomic.
+   * or the recorded one is `replacing`, which was lost) `proposed`, recorded now (`replaced`:
+   * over another one, which the other nodes must leave). Atomic.
    */
-  async placeOnJanus(room: string, proposed: string, replacing: string | null): Promise<string> {
-    return (await this.run<string>('place a room on a Janus', PLACE_JANUS_SCRIPT, [room, proposed, replacing ?? ''])) ?? proposed;
+  async placeOnJanus(room: string, proposed: string, replacing: string | null): Promise<{ janus: string; replaced: boolean }> {
+    return (await this.run<{ janus: string; replaced: boolean }>('place a room on a Janus', PLACE_JANUS_SCRIPT, [room, proposed, replacing ?? ''])) ?? { janus: proposed, replaced: false };
   }
 
   refreshLocalCopy(id: string, patch: Pick<MemberState, 'serverMuted'>): void {

@@ -27,6 +27,8 @@ export interface SfuRoomsHooks {
   membersOf(room: string): string[];
   /** How many members a room has on every node (a cluster; default: membersOf's). */
   roomSize?(room: string): Promise<number>;
+  /** A cluster: this node moved a room's record to another Janus; the other nodes must follow. */
+  replacedPlacement?(room: string, janus: string): void;
   /** Whether a member's audio may be forwarded to the others (its speak grant, no server-mute). */
   mayForward(memberId: string): boolean;
   /** Whether a member may be subscribed to the others (its listen grant). */
@@ -54,8 +56,11 @@ export interface JanusPlacement {
    * The room's Janus (its URL): the one recorded, or `proposed`, recorded now when none is or
    * the recorded one is `replacing` (lost). Atomic: every node gets the same answer.
    */
-  placeOnJanus(room: string, proposed: string, replacing: string | null): Promise<string>;
+  placeOnJanus(room: string, proposed: string, replacing: string | null): Promise<{ janus: string; replaced: boolean }>;
 }
+
+/** How long a placement may take before this node goes on with its own proposal. */
+const PLACEMENT_TIMEOUT_MS = 2000;
 
 /** A Janus the server can use: a connected driver, and how to get a new one after a loss. */
 export interface JanusSource {
@@ -78,8 +83,8 @@ interface RoomMedia {
   recheck: NodeJS.Timeout | null;
   /** The Janus an SFU room is placed on. */
   janus: JanusSlot | null;
-  /** A cluster: the placement being asked of Redis (a newer request makes it stale). */
-  placing: object | null;
+  /** A cluster: the placement being asked of Redis (a newer request makes it stale); settles when done. */
+  placing: Promise<void> | null;
   /** The Janus (URL) this room was on when it was lost: its record in Redis may be replaced. */
   lostJanus: string | null;
 }
@@ -102,7 +107,7 @@ export class SfuRooms {
    * audio until the peers' mesh does; such a member coming back to the SFU takes them up again),
    * or they resumed through another node (`moved`: that node drives them now).
    */
-  private readonly pendingLeaves = new Map<string, { driver: JanusDriver; timer: NodeJS.Timeout; moved: boolean }>();
+  private readonly pendingLeaves = new Map<string, { room: string; driver: JanusDriver; timer: NodeJS.Timeout; moved: boolean }>();
   private readonly auto: AutoMediaOptions;
   private closed = false;
 
@@ -128,8 +133,25 @@ export class SfuRooms {
    */
   memberMoved(memberId: string): void {
     const driver = this.driverOf(memberId);
-    if (!driver || !this.sfuMembers.delete(memberId)) return;
-    this.leaveLater(memberId, driver, true);
+    const room = this.sfuMembers.get(memberId);
+    if (!driver || room === undefined) return;
+    this.sfuMembers.delete(memberId);
+    this.leaveLater(memberId, room, driver, true);
+  }
+
+  /**
+   * Another node moved the room's record to another Janus (it lost the one recorded): this
+   * node's members follow, so that the room is not split between two Januses.
+   */
+  roomPlaced(room: string, janus: string): void {
+    const state = this.rooms.get(room);
+    if (this.closed || !state || state.media !== 'sfu' || state.janus?.driver?.url === janus) return;
+    this.move(room, state, 'sfu', 'the room moved to another media server');
+  }
+
+  /** Settles once the room's Janus is known (a cluster asks Redis): its members are in it then. */
+  whenPlaced(room: string): Promise<void> {
+    return this.rooms.get(room)?.placing ?? Promise.resolve();
   }
 
   /**
@@ -173,12 +195,7 @@ export class SfuRooms {
     if (this.sfuMembers.delete(memberId)) state?.janus?.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
     if (!state) return;
     const members = this.hooks.membersOf(room).length;
-    // (In a cluster membersOf holds connected members only: away ones here still have handles.)
-    if (members === 0 && ![...this.sfuMembers.values()].includes(room)) {
-      this.clearSmall(state);
-      this.rooms.delete(room);
-      return;
-    }
+    if (this.dropIfUnused(room)) return;
     if (state.media === 'sfu' && this.settingFor(room) === 'auto' && members <= this.auto.meshReturnAt && state.smallSince === null) {
       state.smallSince = Date.now();
       state.recheck = setTimeout(() => this.recheck(room), this.auto.meshReturnAfterMs);
@@ -198,6 +215,21 @@ export class SfuRooms {
     driving?.setListening(memberId, now?.listening ?? this.hooks.mayListen(memberId));
     if (!this.options.placement) return;
     for (const slot of this.januses) if (slot.driver && slot.driver !== driving) slot.driver.setForwarded(memberId, forwarded);
+  }
+
+  /**
+   * Forgets a room that has nothing left here: no member (in a cluster membersOf holds connected
+   * ones only), none with handles, none whose handles are about to go. A cluster's record of its
+   * Janus goes with its last member anywhere; a node must not keep using an old one.
+   */
+  private dropIfUnused(room: string): boolean {
+    const state = this.rooms.get(room);
+    if (!state) return true;
+    const inUse = this.hooks.membersOf(room).length > 0 || [...this.sfuMembers.values()].includes(room) || [...this.pendingLeaves.values()].some((pending) => pending.room === room);
+    if (inUse) return false;
+    this.clearSmall(state);
+    this.rooms.delete(room);
+    return true;
   }
 
   /** How a room carries audio now (mesh for a room this does not track yet). */
@@ -302,29 +334,36 @@ export class SfuRooms {
    */
   private place(room: string, state: RoomMedia, replacing: string | null, then: (slot: JanusSlot) => void): void {
     const proposed = this.leastLoaded();
-    if (!proposed?.driver || !this.options.placement) return; // no Janus to go to: stay
-    const attempt = {};
-    state.placing = attempt;
+    const placement = this.options.placement;
+    if (!proposed?.driver || !placement) return; // no Janus to go to: stay
     const proposedUrl = proposed.driver.url;
-    this.options.placement
-      .placeOnJanus(room, proposedUrl, replacing)
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${PLACEMENT_TIMEOUT_MS} ms`)), PLACEMENT_TIMEOUT_MS);
+    });
+    const attempt: Promise<void> = Promise.race([placement.placeOnJanus(room, proposedUrl, replacing), timeout])
       .catch((error: Error) => {
         this.logger.warn('could not read or record the room\'s Janus in Redis; using this node\'s choice', { room, janus: proposedUrl, error: error.message });
-        return proposedUrl;
+        return { janus: proposedUrl, replaced: false };
       })
-      .then((url) => {
+      .then(({ janus, replaced }) => {
+        clearTimeout(timer);
         if (this.closed || state.placing !== attempt || this.rooms.get(room) !== state) return;
         state.placing = null;
-        const slot = this.januses.find((candidate) => candidate.driver?.available && candidate.driver.url === url);
+        if (replaced) this.hooks.replacedPlacement?.(room, janus);
+        const slot = this.januses.find((candidate) => candidate.driver?.available && candidate.driver.url === janus);
         if (slot) return then(slot);
         state.janus = null;
-        this.hooks.mediaUnavailable(room, `the room's media server (${url}) is not reachable from this server now; waiting for it to come back`);
+        this.hooks.mediaUnavailable(room, `the room's media server (${janus}) is not reachable from this server now; waiting for it to come back`);
       });
+    state.placing = attempt;
   }
 
   private moveTo(room: string, state: RoomMedia, slot: JanusSlot | null, media: MediaMode, reason: string, except?: string): void {
     const previous = state.janus;
     state.janus = slot;
+    // A placement still asked of Redis is stale now.
+    state.placing = null;
     if (media === 'sfu' && !state.janus) return; // no Janus to go to: stay
     if (media === 'sfu') state.lostJanus = null;
     state.media = media;
@@ -333,8 +372,10 @@ export class SfuRooms {
     // Members are read after the notice: the server may have had to let some go (v1 clients).
     const members = this.hooks.membersOf(room).filter((id) => id !== except);
     for (const memberId of members) {
+      // Off a Janus that still carries their audio (to the mesh, or to another Janus the room's
+      // record now names): its handles go once the new path has taken over.
+      if (previous !== slot && this.sfuMembers.delete(memberId) && previous?.driver) this.leaveLater(memberId, room, previous.driver);
       if (media === 'sfu') this.joinDriver(room, memberId);
-      else if (this.sfuMembers.delete(memberId) && previous?.driver) this.leaveLater(memberId, previous.driver);
     }
   }
 
@@ -344,6 +385,7 @@ export class SfuRooms {
     // A cluster's room not placed here yet: placed first, then every member here joins.
     if (!driver && state?.media === 'sfu' && state.janus === null && state.placing === null && this.options.placement) {
       this.place(room, state, null, (slot) => {
+        if (state.media !== 'sfu') return;
         state.janus = slot;
         for (const id of this.hooks.membersOf(room)) this.joinDriver(room, id);
       });
@@ -358,7 +400,9 @@ export class SfuRooms {
       this.sfuMembers.set(memberId, room);
       return;
     }
-    this.leaveNow(memberId);
+    // Its old record in this driver (it moved away and back) goes first; handles on another
+    // Janus stay until the new path has taken over.
+    if (pending?.driver === driver) this.leaveNow(memberId);
     this.sfuMembers.set(memberId, room);
     // Before it publishes: a member who may not be heard is never subscribed to.
     driver.setForwarded(memberId, this.hooks.mayForward(memberId));
@@ -369,10 +413,11 @@ export class SfuRooms {
     });
   }
 
-  private leaveLater(memberId: string, driver: JanusDriver, moved = false): void {
+  private leaveLater(memberId: string, room: string, driver: JanusDriver, moved = false): void {
+    this.leaveNow(memberId); // (an older pending leave: its handles go now)
     const timer = setTimeout(() => this.leaveNow(memberId), MESH_TAKEOVER_MS);
     timer.unref();
-    this.pendingLeaves.set(memberId, { driver, timer, moved });
+    this.pendingLeaves.set(memberId, { room, driver, timer, moved });
   }
 
   private leaveNow(memberId: string): void {
@@ -381,6 +426,7 @@ export class SfuRooms {
     clearTimeout(pending.timer);
     this.pendingLeaves.delete(memberId);
     pending.driver.leave(memberId).catch(() => undefined);
+    this.dropIfUnused(pending.room);
   }
 
   private attach(slot: JanusSlot, driver: JanusDriver): void {
@@ -416,6 +462,8 @@ export class SfuRooms {
     for (const [room, state] of this.rooms) {
       if (state.janus !== slot) continue;
       for (const [memberId, memberRoom] of this.sfuMembers) if (memberRoom === room) this.sfuMembers.delete(memberId);
+      // Nobody here any more (a cluster's room whose members are on other nodes): nothing to move.
+      if (this.dropIfUnused(room)) continue;
       this.clearSmall(state);
       state.janus = null;
       state.placing = null;

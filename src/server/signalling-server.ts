@@ -25,6 +25,7 @@ import {
   NodeMemberLeftSchema,
   NodeMemberMovedSchema,
   NodeMemberStateSchema,
+  NodeRoomPlacedSchema,
   mayBeHeard,
   mayHear,
   type AdminAck,
@@ -221,7 +222,12 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         thisNode().to(socketRoom(room)).emit('error-message', { code: 'media-unavailable', message: reason });
       },
       membersOf: (room) => store.localMembersIn(room).map((member) => member.id),
-      ...(cluster ? { roomSize: async (room: string) => (await store.membersIn(room)).length } : {}),
+      ...(cluster
+        ? {
+            roomSize: async (room: string) => (await store.membersIn(room)).length,
+            replacedPlacement: (room: string, janus: string) => io.serverSideEmit('sfu-room-placed', { room, janus }),
+          }
+        : {}),
       // Asked only about members this node drives in Janus: the ones it carries.
       mayForward: (memberId) => {
         const member = store.localMemberById(memberId);
@@ -398,6 +404,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   if (cluster && januses.length > 0) {
     io.on('sfu-member-left', fromNode(NodeMemberLeftSchema, ({ room, id }) => sfu.memberLeftElsewhere(room, id)));
     io.on('sfu-member-moved', fromNode(NodeMemberMovedSchema, ({ id }) => sfu.memberMoved(id)));
+    io.on('sfu-room-placed', fromNode(NodeRoomPlacedSchema, ({ room, janus }) => sfu.roomPlaced(room, janus)));
     io.on(
       'sfu-member-state',
       fromNode(NodeMemberStateSchema, ({ id, state }) => {
@@ -554,6 +561,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const roomMedia = sfu.mediaForReturn(member.room, store.localMembersIn(member.room).length);
       const keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
       const media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
+      // A cluster's room asks Redis which Janus it is on: the ack waits, so the member is in that
+      // Janus room before it publishes.
+      if (cluster) await sfu.whenPlaced(member.room);
       // Its token (and so its speak grant) may differ from the one it had before.
       if (keepsMedia) sfu.forwardingChanged(member.id);
       if (cluster && januses.length > 0 && media === 'sfu') {

@@ -33,10 +33,12 @@ function hearsAll(listener: TestPeer, names: string[]): boolean {
 }
 
 /** A TCP proxy to a local port; close() cuts every connection through it and stops listening. */
-async function tcpProxy(targetPort: number): Promise<{ port: number; close(): Promise<void> }> {
+async function tcpProxy(targetPort: number): Promise<{ port: number; close(): Promise<void>; cutFirst(): void }> {
   const sockets = new Set<Socket>();
+  const pairs: Socket[][] = [];
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
+    pairs.push([client, upstream]);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('error', () => undefined);
@@ -54,6 +56,10 @@ async function tcpProxy(targetPort: number): Promise<{ port: number; close(): Pr
         for (const socket of sockets) socket.destroy();
       });
       return closed;
+    },
+    /** Cuts the first connection made through it (the others go on). */
+    cutFirst: () => {
+      for (const socket of pairs[0] ?? []) socket.destroy();
     },
   };
 }
@@ -224,6 +230,49 @@ describe('SFU rooms in a cluster', () => {
     let record: string | null = '';
     for (const deadline = Date.now() + 5000; record !== null && Date.now() < deadline; await sleep(100)) record = await placement.hGet('voxroom:janus-placement', 'placed');
     expect(record).toBeNull();
+  });
+
+  it('one node alone loses the room\'s Janus: it records the other Janus, and the other node follows it there', async () => {
+    const januses = [await startJanusProcess({ logger: silentLogger }), await startJanusProcess({ logger: silentLogger })];
+    for (const janus of januses) cleanups.push(() => janus.stop());
+    // Both nodes reach Janus 0 through one proxy (one URL), whose first connection (node 0's) is cut.
+    const proxy = await tcpProxy(Number(new URL(januses[0]!.url).port));
+    cleanups.push(() => proxy.close());
+    const urls = [`ws://127.0.0.1:${proxy.port}`, januses[1]!.url];
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const nodes: RunningServer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const drivers = await Promise.all(urls.map((url) => JanusDriver.connect(url, silentLogger, { shared: true })));
+      const node = await startNode(redis.url, { media: 'sfu', januses: drivers.map((driver) => ({ driver })) });
+      nodes.push(node);
+      cleanups.push(async () => {
+        await node.close();
+        for (const driver of drivers) await driver.close();
+      });
+    }
+    const alice = makePeer(nodes[0]!.url, 'split', 'alice', TONES.alice);
+    const bob = makePeer(nodes[1]!.url, 'split', 'bob', TONES.bob);
+    const bobChanges: string[] = [];
+    bob.peer.on('media-changed', ({ reason }) => bobChanges.push(reason));
+    for (const p of [alice, bob]) {
+      cleanups.push(() => p.peer.stop());
+      await p.peer.start();
+    }
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus 0', 20_000);
+    const placement = createClient({ url: redis.url });
+    await placement.connect();
+    cleanups.push(async () => placement.destroy());
+    expect(await placement.hGet('voxroom:janus-placement', 'split')).toBe(urls[0]);
+
+    proxy.cutFirst();
+    await waitUntil(() => bobChanges.length > 0 && hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']) && alice.peer.status().links === 2 && bob.peer.status().links === 2, 'both through Janus 1', 20_000, () => [alice.peer.status(), bob.peer.status(), bobChanges]);
+    await sleep(1500);
+    expect(await placement.hGet('voxroom:janus-placement', 'split')).toBe(urls[1]);
+    expect(bobChanges).toEqual(['the room moved to another media server']);
+    expect((await videoRoomHandles(januses[1]!)).filter((h) => h.type === 'publisher' && h.activeStreams === 1)).toHaveLength(2);
+    expectHears(lastSeconds(alice.sink, 1), TONES.bob);
+    expectHears(lastSeconds(bob.sink, 1), TONES.alice);
   });
 
   it('an admin on one node server-mutes and kicks a member carried by another: Janus stops forwarding it', async () => {
