@@ -150,8 +150,9 @@ export class SfuRooms {
   }
 
   /** Settles once the room's Janus is known (a cluster asks Redis): its members are in it then. */
-  whenPlaced(room: string): Promise<void> {
-    return this.rooms.get(room)?.placing ?? Promise.resolve();
+  async whenPlaced(room: string): Promise<void> {
+    // (A newer placement may replace the one awaited: wait for that too.)
+    for (let placing = this.rooms.get(room)?.placing; placing; placing = this.rooms.get(room)?.placing) await placing;
   }
 
   /**
@@ -337,26 +338,47 @@ export class SfuRooms {
     const placement = this.options.placement;
     if (!proposed?.driver || !placement) return; // no Janus to go to: stay
     const proposedUrl = proposed.driver.url;
+    const asked = placement.placeOnJanus(room, proposedUrl, replacing);
+    // Told to the other nodes whatever becomes of this attempt: they must leave the old record.
+    asked.then(({ janus, replaced }) => replaced && this.hooks.replacedPlacement?.(room, janus), () => undefined);
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${PLACEMENT_TIMEOUT_MS} ms`)), PLACEMENT_TIMEOUT_MS);
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`no answer within ${PLACEMENT_TIMEOUT_MS} ms`));
+      }, PLACEMENT_TIMEOUT_MS);
+      timer.unref();
     });
-    const attempt: Promise<void> = Promise.race([placement.placeOnJanus(room, proposedUrl, replacing), timeout])
+    // An answer after the timeout: this node follows it once it comes.
+    asked.then(({ janus }) => timedOut && this.roomPlaced(room, janus), () => undefined);
+    const attempt: Promise<void> = Promise.race([asked, timeout])
       .catch((error: Error) => {
         this.logger.warn('could not read or record the room\'s Janus in Redis; using this node\'s choice', { room, janus: proposedUrl, error: error.message });
         return { janus: proposedUrl, replaced: false };
       })
-      .then(({ janus, replaced }) => {
+      .then(({ janus }) => {
         clearTimeout(timer);
         if (this.closed || state.placing !== attempt || this.rooms.get(room) !== state) return;
         state.placing = null;
-        if (replaced) this.hooks.replacedPlacement?.(room, janus);
         const slot = this.januses.find((candidate) => candidate.driver?.available && candidate.driver.url === janus);
         if (slot) return then(slot);
+        // Its members here leave the Janus they were on (if any) and wait.
+        this.releaseMembers(room, state.janus?.driver ?? null);
         state.janus = null;
         this.hooks.mediaUnavailable(room, `the room's media server (${janus}) is not reachable from this server now; waiting for it to come back`);
-      });
+      })
+      .catch((error: Error) => this.logger.error('placing a room on its Janus failed', { room, error: error.message }));
     state.placing = attempt;
+  }
+
+  /** The room's members here are off the Janus they were on: its handles go once the new path carries them. */
+  private releaseMembers(room: string, previous: JanusDriver | null): void {
+    for (const [memberId, memberRoom] of this.sfuMembers) {
+      if (memberRoom !== room) continue;
+      this.sfuMembers.delete(memberId);
+      if (previous) this.leaveLater(memberId, room, previous);
+    }
   }
 
   private moveTo(room: string, state: RoomMedia, slot: JanusSlot | null, media: MediaMode, reason: string, except?: string): void {
@@ -370,13 +392,10 @@ export class SfuRooms {
     this.logger.info('room media changes', { room, media, reason });
     this.hooks.mediaChanged(room, media, reason);
     // Members are read after the notice: the server may have had to let some go (v1 clients).
-    const members = this.hooks.membersOf(room).filter((id) => id !== except);
-    for (const memberId of members) {
-      // Off a Janus that still carries their audio (to the mesh, or to another Janus the room's
-      // record now names): its handles go once the new path has taken over.
-      if (previous !== slot && this.sfuMembers.delete(memberId) && previous?.driver) this.leaveLater(memberId, room, previous.driver);
-      if (media === 'sfu') this.joinDriver(room, memberId);
-    }
+    // Off a Janus that still carries their audio (to the mesh, or to another Janus the room's
+    // record now names): its handles go once the new path has taken over.
+    if (previous !== slot) this.releaseMembers(room, previous?.driver ?? null);
+    if (media === 'sfu') for (const memberId of this.hooks.membersOf(room)) if (memberId !== except) this.joinDriver(room, memberId);
   }
 
   private joinDriver(room: string, memberId: string): void {
@@ -414,19 +433,20 @@ export class SfuRooms {
   }
 
   private leaveLater(memberId: string, room: string, driver: JanusDriver, moved = false): void {
-    this.leaveNow(memberId); // (an older pending leave: its handles go now)
+    this.leaveNow(memberId, false); // (an older pending leave: its handles go now)
     const timer = setTimeout(() => this.leaveNow(memberId), MESH_TAKEOVER_MS);
     timer.unref();
     this.pendingLeaves.set(memberId, { room, driver, timer, moved });
   }
 
-  private leaveNow(memberId: string): void {
+  /** `forgetRoom`: its room is forgotten here if nothing else is left in it. */
+  private leaveNow(memberId: string, forgetRoom = true): void {
     const pending = this.pendingLeaves.get(memberId);
     if (!pending) return;
     clearTimeout(pending.timer);
     this.pendingLeaves.delete(memberId);
     pending.driver.leave(memberId).catch(() => undefined);
-    this.dropIfUnused(pending.room);
+    if (forgetRoom) this.dropIfUnused(pending.room);
   }
 
   private attach(slot: JanusSlot, driver: JanusDriver): void {
@@ -457,6 +477,7 @@ export class SfuRooms {
       if (pending.driver !== driver) continue;
       clearTimeout(pending.timer);
       this.pendingLeaves.delete(memberId);
+      this.dropIfUnused(pending.room);
     }
     let moved = 0;
     for (const [room, state] of this.rooms) {

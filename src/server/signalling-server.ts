@@ -560,10 +560,14 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // them go once the new path carries it), so it publishes afresh, make-before-break.
       const roomMedia = sfu.mediaForReturn(member.room, store.localMembersIn(member.room).length);
       const keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
-      const media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
-      // A cluster's room asks Redis which Janus it is on: the ack waits, so the member is in that
-      // Janus room before it publishes.
-      if (cluster) await sfu.whenPlaced(member.room);
+      let media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
+      // A cluster's room asks Redis which Janus it is on: the ack waits (a Redis round trip, 2 s
+      // at most), so the member is in that Janus room before it publishes.
+      if (cluster && !keepsMedia) {
+        await sfu.whenPlaced(member.room);
+        media = sfu.mediaOf(member.room);
+      }
+      const waitsForJanus = cluster !== null && media === 'sfu' && !sfu.isSfuMember(member.id);
       // Its token (and so its speak grant) may differ from the one it had before.
       if (keepsMedia) sfu.forwardingChanged(member.id);
       if (cluster && januses.length > 0 && media === 'sfu') {
@@ -590,6 +594,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       if (member.protocolVersion === 1) (ack as Ack<JoinAckV1> | undefined)?.({ ...accepted, self: toPeerInfo(member), peers: others.map(toPeerInfo) });
       else ack?.({ ...accepted, self: toMemberView(member), peers: others, media });
       startIceRefresh();
+      // Its room's Janus is one this node cannot reach now: told after the ack, as its roommates here were.
+      if (waitsForJanus) socket.emit('error-message', { code: 'media-unavailable', message: `room "${member.room}": its media server cannot be reached from this server now; wait for it, or join through another server` });
       // Roommates of a member back in its place see it return (away: false), not a newcomer.
       if (resumed === 'rebound') announceState(member);
       else announceJoin(member);
