@@ -112,7 +112,7 @@ interface FeedTalk {
 
 /** Our publishers send one audio section; wrtc names it mid 0. */
 const PUBLISHER_AUDIO_MID = '0';
-/** The display name of a shared room's watcher (members publish under their member id). */
+/** The display name of a shared room's watcher (members publish under publisherDisplay's). */
 const WATCHER_DISPLAY = 'voxroom:watcher';
 
 /**
