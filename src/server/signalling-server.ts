@@ -557,7 +557,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // A member back in its place keeps its media path (its SFU handles were kept while away);
       // a new or restored one starts its own, and the room may move to the SFU with it. So does
       // one back through another node of a cluster: its handles are that node's (which lets
-      // them go once the new path carries it), so it publishes afresh, make-before-break.
+      // them go 5 s later, by when its new path normally carries it), so it publishes afresh,
+      // make-before-break.
       const roomMedia = sfu.mediaForReturn(member.room, store.localMembersIn(member.room).length);
       const keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
       let media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
