@@ -8,7 +8,8 @@ import type { AdminAck, Grant, JoinAck, MemberLeft, ServerToClientEvents } from 
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
-import { NODE_TTL_MS } from '../../src/server/cluster-node.js';
+import { NODE_TTL_MS, joinCluster } from '../../src/server/cluster-node.js';
+import { silentLogger } from '../../src/log.js';
 import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js';
 import { freePort, startNode, startRedis, type Service } from '../helpers/cluster.js';
 import { sleep } from '../helpers/peers.js';
@@ -176,6 +177,38 @@ describe('Redis unreachable at start', () => {
     const run = await runCli(['serve', '--port', '0', '--redis', `redis://127.0.0.1:${port}`], { timeoutMs: 15_000 });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ .*start redis-server there/);
+  });
+});
+
+describe('a room\'s Janus, recorded in Redis', () => {
+  it('stands for every node once recorded, is replaced only in place of a lost one, is never kept for an empty room, outlives a namesake taking a seat, and goes with the last member', async () => {
+    const node = await joinCluster(redis.url, silentLogger, 'placement-test:');
+    try {
+      const store = node.store;
+      const seat = (socketId: string, name: string) => store.join(socketId, 'stage', name, { protocolVersion: 2, capacity: 10, grants: ['speak', 'listen'], ownsName: true });
+      // No member: nothing is recorded (nobody would delete it).
+      expect(await store.placeOnJanus('stage', 'ws://a', null)).toEqual({ janus: 'ws://a', replaced: false });
+      expect(await store.placeOnJanus('stage', 'ws://b', null)).toEqual({ janus: 'ws://b', replaced: false });
+      expect((await seat('s1', 'alice')).ok).toBe(true);
+      expect(await store.placeOnJanus('stage', 'ws://a', null)).toEqual({ janus: 'ws://a', replaced: false });
+      // Another node's own choice does not move it; replacing a Janus that is not the recorded one does not either.
+      expect(await store.placeOnJanus('stage', 'ws://b', null)).toEqual({ janus: 'ws://a', replaced: false });
+      expect(await store.placeOnJanus('stage', 'ws://b', 'ws://c')).toEqual({ janus: 'ws://a', replaced: false });
+      // In place of the recorded (lost) one: replaced, and every node reads the new one.
+      expect(await store.placeOnJanus('stage', 'ws://b', 'ws://a')).toEqual({ janus: 'ws://b', replaced: true });
+      expect(await store.placeOnJanus('stage', 'ws://a', null)).toEqual({ janus: 'ws://b', replaced: false });
+      // alice's own name taken by a new session: the room is empty for a moment inside the join, and keeps its record.
+      const replacedBy = await seat('s2', 'alice');
+      expect(replacedBy.ok && replacedBy.replaced?.id).toBeTruthy();
+      expect(await store.placeOnJanus('stage', 'ws://a', null)).toEqual({ janus: 'ws://b', replaced: false });
+      // The last member leaves: the record goes with it.
+      expect(await store.leave('s2')).not.toBeNull();
+      expect((await seat('s3', 'carol')).ok).toBe(true);
+      expect(await store.placeOnJanus('stage', 'ws://a', null)).toEqual({ janus: 'ws://a', replaced: false });
+      await store.leave('s3');
+    } finally {
+      await node.close();
+    }
   });
 });
 

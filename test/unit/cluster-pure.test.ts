@@ -1,9 +1,12 @@
 // The pure parts of the cluster: name bases for suffixed names (trimmed by characters, as the
-// single-node registry trims), and the server list a peer rotates through.
+// single-node registry trims), the server list a peer rotates through, and how nodes agree on a
+// shared SFU room (its Janus id, its publishers' names) without asking each other.
 import { describe, expect, it } from 'vitest';
 import { nameBases } from '../../src/server/redis-room-store.js';
 import { redactedUrl } from '../../src/server/cluster-node.js';
 import { serverUrlsOf } from '../../src/peer/signalling-client.js';
+import { parsePublisherDisplay, publisherDisplay, sharedJanusRoomId } from '../../src/server/janus-driver.js';
+import { janusConfig } from '../../src/server/janus-process.js';
 
 describe('nameBases', () => {
   it('leaves a short name whole for every suffix length', () => {
@@ -34,5 +37,30 @@ describe('redactedUrl', () => {
     expect(redactedUrl('redis://user:secret@host:6379')).toBe('redis://user:***@host:6379');
     expect(redactedUrl('redis://:secret@host:6379')).toBe('redis://:***@host:6379');
     expect(redactedUrl('redis://host:6379')).toBe('redis://host:6379');
+  });
+});
+
+describe('shared SFU rooms', () => {
+  it('give a room the same Janus id on every node: a whole number above 0, exact as JSON, different for different names', () => {
+    const id = sharedJanusRoomId('hall');
+    expect(sharedJanusRoomId('hall')).toBe(id);
+    expect(Number.isSafeInteger(id) && id > 0 && id < 2 ** 48 + 1).toBe(true);
+    const ids = new Set(Array.from({ length: 1000 }, (_, i) => sharedJanusRoomId(`room-${i}`)));
+    expect(ids.size).toBe(1000);
+  });
+
+  it('name a publisher by its member and when it published, and read that back; an older node\'s plain id is generation 0', () => {
+    const display = publisherDisplay('a1b2c3', 1_764_000_000_123);
+    expect(parsePublisherDisplay(display)).toEqual({ member: 'a1b2c3', generation: 1_764_000_000_123 });
+    expect(parsePublisherDisplay('a1b2c3')).toEqual({ member: 'a1b2c3', generation: 0 });
+    expect(parsePublisherDisplay('a1b2c3#')).toEqual({ member: 'a1b2c3#', generation: 0 });
+    // A later publish reads as a later generation.
+    expect(parsePublisherDisplay(publisherDisplay('x', 2000)).generation).toBeGreaterThan(parsePublisherDisplay(publisherDisplay('x', 1999)).generation);
+  });
+
+  it('keep a dead node\'s Janus session for the configured seconds (reclaim_session_timeout), and none by default', () => {
+    const base = { libraryDir: '/lib/janus', wsPort: 1, adminPort: 2, adminSecret: 's', rtpPortRange: [20000, 20100] as [number, number], configDir: '/tmp/c' };
+    expect(janusConfig(base)['janus.jcfg']).toMatch(/reclaim_session_timeout = 0\n/);
+    expect(janusConfig({ ...base, reclaimSessionTimeoutS: 30 })['janus.jcfg']).toMatch(/reclaim_session_timeout = 30\n/);
   });
 });
