@@ -82,17 +82,30 @@ async function sfuCluster(count: number, options: Partial<SignallingServerOption
   cleanups.push(() => janus.stop());
   const redis = await startRedis();
   cleanups.push(() => redis.stop());
+  return { janus, nodes: await nodesOn(redis.url, Array.from({ length: count }, () => [janus.url]), options) };
+}
+
+/** Reads the Janus a room is recorded on in Redis (null: none); its client closes after the test. */
+async function placementReader(redisUrl: string): Promise<(room: string) => Promise<string | null>> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  cleanups.push(async () => client.destroy());
+  return async (room) => (await client.hGet('voxroom:janus-placement', room)) ?? null;
+}
+
+/** A node in this process for each list of Janus URLs (shared rooms, SFU), all stopped after the test. */
+async function nodesOn(redisUrl: string, janusLists: string[][], options: Partial<SignallingServerOptions> = {}): Promise<RunningServer[]> {
   const nodes: RunningServer[] = [];
-  for (let i = 0; i < count; i++) {
-    const driver = await JanusDriver.connect(janus.url, silentLogger, { shared: true });
-    const node = await startNode(redis.url, { media: 'sfu', janus: driver, ...options });
+  for (const urls of janusLists) {
+    const drivers = await Promise.all(urls.map((url) => JanusDriver.connect(url, silentLogger, { shared: true })));
+    const node = await startNode(redisUrl, { media: 'sfu', januses: drivers.map((driver) => ({ driver })), ...options });
     nodes.push(node);
     cleanups.push(async () => {
       await node.close();
-      await driver.close();
+      for (const driver of drivers) await driver.close();
     });
   }
-  return { janus, nodes };
+  return nodes;
 }
 
 describe('SFU rooms in a cluster', () => {
@@ -203,16 +216,7 @@ describe('SFU rooms in a cluster', () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
     // Node 0 lists Janus 0 first, node 1 Janus 1: with no member anywhere each would pick its first.
-    const nodes: RunningServer[] = [];
-    for (const order of [[0, 1], [1, 0]]) {
-      const drivers = await Promise.all(order.map((i) => JanusDriver.connect(januses[i]!.url, silentLogger, { shared: true })));
-      const node = await startNode(redis.url, { media: 'sfu', januses: drivers.map((driver) => ({ driver })) });
-      nodes.push(node);
-      cleanups.push(async () => {
-        await node.close();
-        for (const driver of drivers) await driver.close();
-      });
-    }
+    const nodes = await nodesOn(redis.url, [[0, 1], [1, 0]].map((order) => order.map((i) => januses[i]!.url)));
     const alice = makePeer(nodes[0]!.url, 'placed', 'alice', TONES.alice);
     const bob = makePeer(nodes[1]!.url, 'placed', 'bob', TONES.bob);
     for (const p of [alice, bob]) {
@@ -220,10 +224,8 @@ describe('SFU rooms in a cluster', () => {
       await p.peer.start();
     }
     await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through one Janus', 20_000);
-    const placement = createClient({ url: redis.url });
-    await placement.connect();
-    cleanups.push(async () => placement.destroy());
-    const placedUrl = await placement.hGet('voxroom:janus-placement', 'placed');
+    const recorded = await placementReader(redis.url);
+    const placedUrl = await recorded('placed');
     const placed = januses.findIndex((janus) => janus.url === placedUrl);
     expect(placed).toBeGreaterThanOrEqual(0);
     const carrying = async (i: number): Promise<number> => (await videoRoomHandles(januses[i]!)).filter((h) => h.type === 'publisher' && h.activeStreams === 1).length;
@@ -232,7 +234,7 @@ describe('SFU rooms in a cluster', () => {
     process.kill(januses[placed]!.pid, 'SIGKILL');
     await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']) && alice.peer.status().links === 2 && bob.peer.status().links === 2, 'both through the other Janus', 20_000, () => [alice.peer.status(), bob.peer.status()]);
     await sleep(1500);
-    expect(await placement.hGet('voxroom:janus-placement', 'placed')).toBe(januses[1 - placed]!.url);
+    expect(await recorded('placed')).toBe(januses[1 - placed]!.url);
     expect(await carrying(1 - placed)).toBe(2);
     expectHears(lastSeconds(alice.sink, 1), TONES.bob);
     expectHears(lastSeconds(bob.sink, 1), TONES.alice);
@@ -240,7 +242,7 @@ describe('SFU rooms in a cluster', () => {
     await alice.peer.stop();
     await bob.peer.stop();
     let record: string | null = '';
-    for (const deadline = Date.now() + 5000; record !== null && Date.now() < deadline; await sleep(100)) record = await placement.hGet('voxroom:janus-placement', 'placed');
+    for (const deadline = Date.now() + 5000; record !== null && Date.now() < deadline; await sleep(100)) record = await recorded('placed');
     expect(record).toBeNull();
   });
 
@@ -253,16 +255,7 @@ describe('SFU rooms in a cluster', () => {
     const urls = [`ws://127.0.0.1:${proxy.port}`, januses[1]!.url];
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
-    const nodes: RunningServer[] = [];
-    for (let i = 0; i < 2; i++) {
-      const drivers = await Promise.all(urls.map((url) => JanusDriver.connect(url, silentLogger, { shared: true })));
-      const node = await startNode(redis.url, { media: 'sfu', januses: drivers.map((driver) => ({ driver })) });
-      nodes.push(node);
-      cleanups.push(async () => {
-        await node.close();
-        for (const driver of drivers) await driver.close();
-      });
-    }
+    const nodes = await nodesOn(redis.url, [urls, urls]);
     const alice = makePeer(nodes[0]!.url, 'split', 'alice', TONES.alice);
     const bob = makePeer(nodes[1]!.url, 'split', 'bob', TONES.bob);
     const bobChanges: string[] = [];
@@ -272,15 +265,13 @@ describe('SFU rooms in a cluster', () => {
       await p.peer.start();
     }
     await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus 0', 20_000);
-    const placement = createClient({ url: redis.url });
-    await placement.connect();
-    cleanups.push(async () => placement.destroy());
-    expect(await placement.hGet('voxroom:janus-placement', 'split')).toBe(urls[0]);
+    const recorded = await placementReader(redis.url);
+    expect(await recorded('split')).toBe(urls[0]);
 
     proxy.cutFirst();
     await waitUntil(() => bobChanges.length > 0 && hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']) && alice.peer.status().links === 2 && bob.peer.status().links === 2, 'both through Janus 1', 20_000, () => [alice.peer.status(), bob.peer.status(), bobChanges]);
     await sleep(1500);
-    expect(await placement.hGet('voxroom:janus-placement', 'split')).toBe(urls[1]);
+    expect(await recorded('split')).toBe(urls[1]);
     expect(bobChanges).toEqual(['the room moved to another media server']);
     expect((await videoRoomHandles(januses[1]!)).filter((h) => h.type === 'publisher' && h.activeStreams === 1)).toHaveLength(2);
     expectHears(lastSeconds(alice.sink, 1), TONES.bob);
