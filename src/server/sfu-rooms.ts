@@ -495,8 +495,9 @@ export class SfuRooms {
         continue;
       }
       const fallBack = (members: number): void => {
-        // Janus came back (or the room emptied) while a cluster's room size was read.
-        if (this.closed || this.rooms.get(room) !== state || state.janus !== null) return;
+        // Janus came back, the room emptied, or a join moved it already while a cluster's room
+        // size was read.
+        if (this.closed || this.rooms.get(room) !== state || state.janus !== null || state.media !== 'sfu') return;
         if (members <= this.options.meshLimit) {
           this.move(room, state, 'mesh', `the media server is unavailable (${reason}); connecting directly until it is back`);
         } else {
