@@ -145,7 +145,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private readonly rooms = new Map<string, SfuRoom>();
   private readonly talk = new Map<number, FeedTalk>();
   private readonly maxSpeakers: number;
-  private readonly shared: boolean;
+  /** Whether its rooms are shared with other nodes (JanusDriverOptions.shared). */
+  readonly shared: boolean;
   private readonly members = new Map<string, SfuMember>();
   /**
    * Members whose audio is not forwarded (no speak grant, or server-muted): nobody subscribes to
@@ -199,11 +200,6 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     }
     logger.info('connected to Janus', { url });
     return new JanusDriver(url, connection, session, manager, logger, options);
-  }
-
-  /** Whether its rooms are shared with other nodes (JanusDriverOptions.shared). */
-  get isShared(): boolean {
-    return this.shared;
   }
 
   get available(): boolean {
@@ -311,7 +307,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
    */
   private remoteForwardingChanged(memberId: string, forwarded: boolean): void {
     for (const room of this.rooms.values()) {
-      const feeds = [...room.feeds].filter(([, owner]) => owner === memberId).map(([feed]) => feed);
+      const feeds = feedsOf(room, memberId);
       if (feeds.length === 0) continue;
       for (const feed of feeds) if (!forwarded) this.forgetTalk(feed);
       for (const listenerId of room.members) {
@@ -331,7 +327,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     if (this.members.has(memberId)) return;
     this.unforwarded.delete(memberId);
     for (const room of this.rooms.values()) {
-      for (const [feed, owner] of room.feeds) if (owner === memberId) this.withdrawFeed(room, feed, null);
+      for (const feed of feedsOf(room, memberId)) this.withdrawFeed(room, feed, null);
     }
   }
 
@@ -691,7 +687,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     for (const { feed, display } of publishers) {
       if (display === undefined || display === WATCHER_DISPLAY || room.feeds.has(feed)) continue;
       const publisher = parsePublisherDisplay(display);
-      const newer = !live && [...room.feeds].some(([other, owner]) => owner === publisher.member && (room.generations.get(other) ?? 0) > publisher.generation);
+      const newer = !live && feedsOf(room, publisher.member).some((other) => (room.generations.get(other) ?? 0) > publisher.generation);
       if (newer) continue;
       room.feeds.set(feed, publisher.member);
       room.generations.set(feed, publisher.generation);
@@ -720,7 +716,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
    * renegotiation, so nobody hears it twice.
    */
   private retireOlderFeeds(room: SfuRoom, owner: string, newest: number): void {
-    for (const [feed, who] of room.feeds) if (who === owner && feed !== newest) this.withdrawFeed(room, feed, newest);
+    for (const feed of feedsOf(room, owner)) if (feed !== newest) this.withdrawFeed(room, feed, newest);
   }
 
   /**
@@ -795,6 +791,11 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const pending = member.pendingCandidates[target].splice(0);
     for (const candidate of pending) await sendCandidate(handle, candidate).catch(() => undefined);
   }
+}
+
+/** The feeds a member has in a room (several only while it moves between nodes). */
+function feedsOf(room: SfuRoom, owner: string): number[] {
+  return [...room.feeds].flatMap(([feed, who]) => (who === owner ? [feed] : []));
 }
 
 async function sendCandidate(handle: VideoRoomHandle, candidate: CandidateInit): Promise<void> {

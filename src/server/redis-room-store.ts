@@ -127,7 +127,7 @@ export class RedisRoomStore implements RoomStore {
   async updateStateOf(member: Member, patch: StatePatch): Promise<StateChange> {
     const change = await this.patch(member, '', patch);
     // This node's copy of a member it carries follows (another node's copy learns on its next write).
-    if (change) for (const [socketId, own] of this.bySocket) if (own.id === member.id) this.bySocket.set(socketId, change.member);
+    if (change) this.updateLocalCopies(member.id, () => change.member);
     return change;
   }
 
@@ -174,7 +174,12 @@ export class RedisRoomStore implements RoomStore {
   }
 
   refreshLocalCopy(id: string, patch: Pick<MemberState, 'serverMuted'>): void {
-    for (const [socketId, own] of this.bySocket) if (own.id === id) this.bySocket.set(socketId, { ...own, state: { ...own.state, ...patch } });
+    this.updateLocalCopies(id, (own) => ({ ...own, state: { ...own.state, ...patch } }));
+  }
+
+  /** This node's copies of a member it carries (one per socket it has been on here) take `update`'s. */
+  private updateLocalCopies(id: string, update: (own: Member) => Member): void {
+    for (const [socketId, own] of this.bySocket) if (own.id === id) this.bySocket.set(socketId, update(own));
   }
 
   memberOf(socketId: string): Member | null {

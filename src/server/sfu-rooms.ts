@@ -482,7 +482,8 @@ export class SfuRooms {
     let moved = 0;
     for (const [room, state] of this.rooms) {
       if (state.janus !== slot) continue;
-      for (const [memberId, memberRoom] of this.sfuMembers) if (memberRoom === room) this.sfuMembers.delete(memberId);
+      // (Their handles went with the lost Janus: nothing to leave.)
+      this.releaseMembers(room, null);
       // Nobody here any more (a cluster's room whose members are on other nodes): nothing to move.
       if (this.dropIfUnused(room)) continue;
       this.clearSmall(state);

@@ -177,6 +177,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   if (!tokens) logger.warn('this server is open: anyone who can reach it can join any room under any name; require room tokens with --token-secret-file or --token-public-key (README, "Access control")');
   const januses: JanusSource[] = [...(options.janus ? [{ driver: options.janus, ...(options.reconnectJanus ? { reconnect: options.reconnectJanus } : {}) }] : []), ...(options.januses ?? [])];
   if ((options.media ?? 'mesh') !== 'mesh' && januses.length === 0) throw new Error(`--media ${options.media} needs a Janus (--janus URL or --janus auto)`);
+  /** SFU rooms in a cluster: nodes tell each other about members whose Janus handles another node drives. */
+  const clusterSfu = cluster !== null && januses.length > 0;
   // In SFU rooms the media server hears every publisher: its talking events are the room's
   // `speaking`, one source for everyone (a member's own claim is then ignored).
   const announceState = (member: Member): void => {
@@ -243,7 +245,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   /** A member left its room: its media-server handles (on whichever node drives them) and its moves go. */
   const forgetMember = (member: Member): void => {
     sfu.memberLeft(member.room, member.id);
-    if (cluster && januses.length > 0) io.serverSideEmit('sfu-member-left', { room: member.room, id: member.id });
+    if (clusterSfu) io.serverSideEmit('sfu-member-left', { room: member.room, id: member.id });
     forgetMotion(member);
   };
   // v1 clients cannot use the SFU: when their room moves there, they are told why and let go
@@ -260,7 +262,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       announceLeave(member, 'left');
     }
   };
-  if (cluster && januses.some((source) => source.driver && !source.driver.isShared)) throw new Error('in a cluster, connect Janus with { shared: true } (JanusDriver.connect): every node\'s members of a room must meet in one Janus room');
+  if (cluster && januses.some((source) => source.driver && !source.driver.shared)) throw new Error('in a cluster, connect Janus with { shared: true } (JanusDriver.connect): every node\'s members of a room must meet in one Janus room');
   const metrics = new ServerMetrics(() => store.counts());
 
   const health = async (): Promise<{ ok: boolean } & Record<string, unknown>> => {
@@ -401,7 +403,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     if (parsed.success) handle(parsed.data);
     else logger.warn('ignored a malformed message from another node', { error: describeIssues(parsed.error) });
   };
-  if (cluster && januses.length > 0) {
+  if (clusterSfu) {
     io.on('sfu-member-left', fromNode(NodeMemberLeftSchema, ({ room, id }) => sfu.memberLeftElsewhere(room, id)));
     io.on('sfu-member-moved', fromNode(NodeMemberMovedSchema, ({ id }) => sfu.memberMoved(id)));
     io.on('sfu-room-placed', fromNode(NodeRoomPlacedSchema, ({ room, janus }) => sfu.roomPlaced(room, janus)));
@@ -571,7 +573,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       const waitsForJanus = cluster !== null && media === 'sfu' && !sfu.isSfuMember(member.id);
       // Its token (and so its speak grant) may differ from the one it had before.
       if (keepsMedia) sfu.forwardingChanged(member.id);
-      if (cluster && januses.length > 0 && media === 'sfu') {
+      if (clusterSfu && media === 'sfu') {
         if (resumed === 'rebound') io.serverSideEmit('sfu-member-moved', { id: member.id });
         // Every node learns whether it may be heard, before its feed reaches their listeners.
         io.serverSideEmit('sfu-member-state', { id: member.id, state: member.state });
@@ -684,7 +686,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         if (updated?.changed) {
           sfu.forwardingChanged(target.id, { forwarded: mayBeHeard(updated.member.state), listening: mayHear(updated.member.state) });
           // Carried by another node: that node drives its Janus handles.
-          if (cluster && januses.length > 0) io.serverSideEmit('sfu-member-state', { id: target.id, state: updated.member.state });
+          if (clusterSfu) io.serverSideEmit('sfu-member-state', { id: target.id, state: updated.member.state });
           announceState(updated.member);
           logger.info(parsed.data.muted ? 'member server-muted' : 'member server-unmuted', { room: target.room, name: target.name, id: target.id, by: admin.name });
         }
