@@ -130,7 +130,19 @@ async function run(urls: string[], pids: number[], clients: number, rooms: numbe
   while (received < total && Date.now() < deadline) await sleep(5);
   const relaySeconds = (performance.now() - relayStart) / 1000;
   const relayTimedOut = received < total;
-  const paced = await pacedRelays(sockets, ids, rooms, (i) => nodeOf(i) !== nodeOf((i + rooms) % clients));
+  // Paced relays alternate between a roommate on the sender's node and one on another node (where
+  // each exists): the two kinds come in equal numbers, interleaved, under the same load.
+  const roommates = (i: number, crossing: boolean): number | undefined => {
+    for (let j = (i + rooms) % clients; j !== i; j = (j + rooms) % clients) if ((nodeOf(j) !== nodeOf(i)) === crossing) return j;
+    return undefined;
+  };
+  const routes = sockets.map((_, i) => [roommates(i, false), roommates(i, true)].filter((j) => j !== undefined));
+  const paced = await pacedRelays(sockets, ids, (k) => {
+    const from = k % clients;
+    const choices = routes[from]!;
+    const to = choices[k % choices.length]!;
+    return { from, to, crossesNodes: nodeOf(from) !== nodeOf(to) };
+  });
   for (const socket of sockets) socket.disconnect();
   const problems = [
     ...(latencies.length < expected * JOIN_UPDATES_NEEDED ? [`${latencies.length} of ${expected} join updates seen`] : []),
@@ -162,10 +174,10 @@ async function run(urls: string[], pids: number[], clients: number, rooms: numbe
 }
 
 /**
- * Client i % clients sends the k-th paced signal to its roommate at k / perSecond; the signal's
- * sdpMid carries k, so its delivery is matched to its send whatever the order.
+ * The k-th paced signal goes as `route(k)` says at k / perSecond; its sdpMid carries k, so its
+ * delivery is matched to its send whatever the order.
  */
-async function pacedRelays(sockets: Socket[], ids: string[], rooms: number, crossesNodes: (client: number) => boolean): Promise<{ all: number[]; crossNode: number[]; sameNode: number[]; lost: number }> {
+async function pacedRelays(sockets: Socket[], ids: string[], route: (k: number) => { from: number; to: number; crossesNodes: boolean }): Promise<{ all: number[]; crossNode: number[]; sameNode: number[]; lost: number }> {
   const count = RELAY_PACE.perSecond * RELAY_PACE.seconds;
   const sentAt = new Array<number>(count);
   const all: number[] = [];
@@ -176,16 +188,16 @@ async function pacedRelays(sockets: Socket[], ids: string[], rooms: number, cros
     if (!Number.isInteger(k) || sentAt[k] === undefined) return;
     const latency = performance.now() - sentAt[k]!;
     all.push(latency);
-    (crossesNodes(k % sockets.length) ? crossNode : sameNode).push(latency);
+    (route(k).crossesNodes ? crossNode : sameNode).push(latency);
   };
   for (const socket of sockets) socket.on('signal', onSignal);
   const start = performance.now();
   for (let k = 0; k < count; k++) {
     await sleep(Math.max(0, start + (k * 1000) / RELAY_PACE.perSecond - performance.now()));
-    const i = k % sockets.length;
+    const { from, to } = route(k);
     const candidate = { candidate: 'candidate:1 1 udp 2122252543 127.0.0.1 50000 typ host', sdpMid: `paced-${k}`, sdpMLineIndex: 0 };
     sentAt[k] = performance.now();
-    sockets[i]!.emit('signal', { to: ids[(i + rooms) % sockets.length]!, data: { candidate } });
+    sockets[from]!.emit('signal', { to: ids[to]!, data: { candidate } });
   }
   const deadline = Date.now() + 5_000;
   while (all.length < count && Date.now() < deadline) await sleep(5);
