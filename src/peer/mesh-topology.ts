@@ -289,9 +289,9 @@ export class MeshTopology extends EventEmitter<MediaTopologyEvents> implements M
   }
 
   /**
-   * A signal from an id we do not know yet: held for a moment (a signal can overtake the news
-   * of its sender in theory; the protocol's ordering makes it rare), then reported, never
-   * dropped in silence.
+   * A signal from an id we do not know yet: held for a moment (in a cluster a signal from
+   * another node's member can overtake the news of its sender: PROTOCOL.md, Order), then
+   * reported, never dropped in silence.
    */
   private hold(signal: RelayedSignal): void {
     const held = this.pending.get(signal.from);

@@ -55,6 +55,8 @@ class RoomClient {
   private iceServers: IceServer[] = [];
   private resumeToken = '';
   private readonly peers = new Map<string, RemotePeer>();
+  /** Signals from members not known yet: in a cluster one can overtake the news of its sender (PROTOCOL.md, Order). */
+  private readonly early = new Map<string, RelayedSignal[]>();
   private localStream: MediaStream | null = null;
   private context: AudioContext | null = null;
   private selfAnalyser: AnalyserNode | null = null;
@@ -454,12 +456,18 @@ class RoomClient {
       for (const track of this.localStream!.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.localStream!] });
       this.sendTo(peer).catch((error: Error) => showProblem(`Could not change what ${info.name} gets from you: ${error.message}`));
     }
+    // Applied in the order they came: the connection queues each operation behind the last.
+    const held = this.early.get(info.id) ?? [];
+    this.early.delete(info.id);
+    for (const signal of held) void this.onSignal(signal);
     return peer;
   }
 
-  private async onSignal({ from, data }: RelayedSignal): Promise<void> {
+  private async onSignal(signal: RelayedSignal): Promise<void> {
+    const { from, data } = signal;
     const peer = this.peers.get(from);
-    if (!peer?.pc) return;
+    if (!peer) return this.holdEarly(signal);
+    if (!peer.pc) return;
     const { pc } = peer;
     try {
       if ('description' in data) {
@@ -487,6 +495,18 @@ class RoomClient {
     } catch (error) {
       showProblem(`Connection to ${peer.info.name}: ${(error as Error).message}`);
     }
+  }
+
+  /** Kept until the sender's member-joined comes (within seconds, or it was never a roommate). */
+  private holdEarly(signal: RelayedSignal): void {
+    const held = this.early.get(signal.from);
+    if (held) {
+      if (held.length < MAX_EARLY_SIGNALS) held.push(signal);
+      return;
+    }
+    const list = [signal];
+    this.early.set(signal.from, list);
+    window.setTimeout(() => this.early.get(signal.from) === list && this.early.delete(signal.from), EARLY_SIGNAL_MS);
   }
 
   private setVolume(peer: RemotePeer, percent: number): void {
@@ -714,6 +734,9 @@ const MOVE_ANSWER_MS = 2000;
 /** Position changes glide over this time constant in the page too: no clicks as people walk. */
 const RAMP_SECONDS = 0.02;
 const SVG = 'http://www.w3.org/2000/svg';
+/** Early signals (holdEarly): as long and as many as the headless peer holds (mesh-topology.ts). */
+const EARLY_SIGNAL_MS = 5000;
+const MAX_EARLY_SIGNALS = 64;
 
 /** The map: the room, its zones and spots, and a dot per member; dragging your own dot walks there. */
 function drawMap(map: RoomLayout | null, walkTo: (target: Point) => void): void {
