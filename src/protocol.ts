@@ -484,6 +484,9 @@ export const NodeMemberMovedSchema = z.strictObject({ id: PeerIdSchema });
 /** A member's grants or server-mute changed (an admin on another node): forward it, or stop. */
 export const NodeMemberStateSchema = z.strictObject({ id: PeerIdSchema, state: MemberStateSchema });
 
+/** A signal relayed through another node's inbox (node-inbox.ts): checked again as it is read. */
+export const RelayedSignalSchema = z.strictObject({ from: PeerIdSchema, data: SignalDataSchema });
+
 /** A node moved a room's record to another Janus (it lost the recorded one): every node's members there follow. */
 export const NodeRoomPlacedSchema = z.strictObject({ room: RoomIdSchema, janus: z.string().min(1).max(2048) });
 

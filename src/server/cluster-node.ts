@@ -8,6 +8,7 @@ import { createClient } from 'redis';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Logger } from '../log.js';
 import { RedisRoomStore, type RedisClient } from './redis-room-store.js';
+import { NodeInbox, inboxKey } from './node-inbox.js';
 
 /** A node's heartbeat lives this long: a node killed with -9 is noticed within it (plus a sweep). */
 export const NODE_TTL_MS = 5_000;
@@ -30,6 +31,8 @@ export interface ClusterNode {
   readonly resumeKey: Buffer;
   /** socket.io's adapter: rooms and emits across nodes. */
   readonly adapter: ReturnType<typeof createAdapter>;
+  /** Signals other nodes relay to this node's sockets (the store's relaySignal writes them). */
+  readonly inbox: NodeInbox;
   /** Starts heartbeats and sweeps; `graceMs` is the away members' grace. */
   start(graceMs: number): void;
   close(): Promise<void>;
@@ -72,6 +75,11 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
   adapterRedis.on('error', () => undefined);
   await adapterRedis.connect();
   const adapter = createAdapter(adapterRedis, { streamName: `${prefix}socket.io`, ...ADAPTER_STREAM });
+  // Its own connection, queueing while Redis is away, like the adapter's: a blocking read holds it.
+  const inboxRedis: RedisClient = redis.duplicate({ disableOfflineQueue: false });
+  inboxRedis.on('error', () => undefined);
+  await inboxRedis.connect();
+  const inbox = new NodeInbox(inboxRedis, inboxKey(prefix, nodeId), logger);
 
   const aliveKey = (node: string): string => `${prefix}node:${node}:alive`;
   const heartbeat = async (): Promise<void> => {
@@ -98,6 +106,7 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
     store,
     resumeKey,
     adapter,
+    inbox,
     start(graceMs: number) {
       const quietly = (what: string) => (error: Error) => logger.debug(`${what} failed`, { error: error.message });
       timers = [
@@ -119,6 +128,7 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
       await store.close();
       redis.destroy();
       adapterRedis.destroy();
+      inbox.close();
     },
   };
 }

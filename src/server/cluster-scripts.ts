@@ -13,6 +13,8 @@
 //                                 when a resume token issued before the kick would have
 //   janus-placement        hash   room → the Janus (its URL) an SFU room's media goes through;
 //                                 forgotten with the room's last member
+//   node:<node>:inbox      stream signals for the sockets a node carries, from members on other
+//                                 nodes (node-inbox.ts reads it); expires when no longer written
 // Members are JSON; an away member has socketId "" and node "" (cjson has no clean null).
 // Scripts that reach other rooms' or nodes' keys (sweeps) name them from the data, which suits a
 // single Redis (or a primary with replicas), not Redis Cluster sharding.
@@ -79,6 +81,36 @@ if current and current ~= ARGV[4] then return cjson.encode({ janus = current, re
 if redis.call('HLEN', roomKey(ARGV[2])) == 0 then return cjson.encode({ janus = ARGV[3], replaced = false }) end
 redis.call('HSET', key, ARGV[2], ARGV[3])
 return cjson.encode({ janus = ARGV[3], replaced = current ~= false and current ~= ARGV[3] })
+`;
+
+/**
+ * At most this many entries wait in an inbox (trimmed approximately, as XADD MAXLEN ~ does); its
+ * reader deletes what it has read. As large as the adapter's stream (cluster-node.ts): a burst
+ * of 40 000 relays to one node outran its reader by more than 10 000.
+ */
+export const INBOX_MAX_ENTRIES = 100_000;
+/** An inbox nobody writes to goes after this long: a dead node's is never read again. */
+export const INBOX_TTL_MS = 60_000;
+
+/**
+ * Relays a signal to a roommate in one round trip: looks the target up in the sender's room and,
+ * when another node carries its socket, appends the signal to that node's inbox. A local
+ * target's signal (or an away one's) is left to the caller. ARGV: prefix, room, target id,
+ * this node, the relayed signal's JSON. Returns JSON { member, forwarded }, or nil (no such
+ * member in the room).
+ */
+export const RELAY_SCRIPT = `${COMMON}
+local raw = redis.call('HGET', roomKey(ARGV[2]), ARGV[3])
+if not raw then return nil end
+local member = cjson.decode(raw)
+local forwarded = member.socketId ~= '' and member.node ~= ARGV[4]
+if forwarded then
+  local inbox = prefix .. 'node:' .. member.node .. ':inbox'
+  redis.call('XADD', inbox, 'MAXLEN', '~', ${INBOX_MAX_ENTRIES}, '*', 'socket', member.socketId, 'signal', ARGV[5])
+  redis.call('PEXPIRE', inbox, ${INBOX_TTL_MS})
+end
+-- The member as stored, not encoded again: this runs once per signal.
+return '{"forwarded":' .. tostring(forwarded) .. ',"member":' .. raw .. '}'
 `;
 
 /**

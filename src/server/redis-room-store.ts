@@ -3,12 +3,12 @@
 // carry: to answer memberOf at once, to relay among them while Redis is away, and to write them
 // back when Redis returns without them.
 import { ErrorReply, type createClient } from 'redis';
-import { INITIAL_SELF_STATE, type MemberState, type PeerInfo } from '../protocol.js';
-import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, PLACE_JANUS_SCRIPT, KICK_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
+import { INITIAL_SELF_STATE, type MemberState, type PeerInfo, type RelayedSignal } from '../protocol.js';
+import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, PLACE_JANUS_SCRIPT, KICK_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RELAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
 import { toMemberView, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
-import { StoreUnavailableError, type RoomStore, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
+import { StoreUnavailableError, type RoomStore, type SignalRoute, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
 import { RESUME_TOKEN_TTL_MS } from './resume-tokens.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -39,6 +39,8 @@ export class RedisRoomStore implements RoomStore {
   /** Members whose socket closed while Redis was away: marked away when it returns. */
   private readonly awayWhileCutOff: Array<{ member: Member; socketId: string; graceMs: number }> = [];
   private events: StoreEvents | null = null;
+  /** Each script's SHA1, for EVALSHA. */
+  private readonly scriptShas = new Map<string, string>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -147,12 +149,28 @@ export class RedisRoomStore implements RoomStore {
   async roommate(socketId: string, peerId: string): Promise<Member | null> {
     const sender = this.bySocket.get(socketId);
     if (!sender || sender.id === peerId) return null;
-    if (!this.redis.isReady) {
-      // Redis is away: relays among this node's own members go on.
-      return [...this.bySocket.values()].find((m) => m.room === sender.room && m.id === peerId) ?? null;
-    }
+    if (!this.redis.isReady) return this.localRoommate(sender, peerId);
     const raw = await this.guard('look up a roommate', () => this.redis.hGet(this.roomKey(sender.room), peerId));
     return typeof raw === 'string' ? toMember(JSON.parse(raw) as StoredMember) : null;
+  }
+
+  /**
+   * One script finds the target and, when another node carries it, appends the signal to that
+   * node's inbox: a relay across nodes costs the one Redis round trip a local relay costs, and
+   * only the target's node reads it (socket.io's adapter would add a second round trip and have
+   * every node read every relay).
+   */
+  async relaySignal(socketId: string, peerId: string, signal: RelayedSignal): Promise<SignalRoute> {
+    const sender = this.bySocket.get(socketId);
+    if (!sender || sender.id === peerId) return { target: null, forwarded: false };
+    if (!this.redis.isReady) return { target: this.localRoommate(sender, peerId), forwarded: false };
+    const reply = await this.run<{ member: StoredMember; forwarded: boolean }>('relay a signal', RELAY_SCRIPT, [sender.room, peerId, this.nodeId, JSON.stringify(signal)]);
+    return reply ? { target: toMember(reply.member), forwarded: reply.forwarded } : { target: null, forwarded: false };
+  }
+
+  /** Redis is away: relays among this node's own members go on. */
+  private localRoommate(sender: Member, peerId: string): Member | null {
+    return [...this.bySocket.values()].find((m) => m.room === sender.room && m.id === peerId) ?? null;
   }
 
   async membersIn(room: string): Promise<Member[]> {
@@ -252,9 +270,27 @@ export class RedisRoomStore implements RoomStore {
     return `${this.prefix}room:${room}`;
   }
 
-  /** Runs a script; its JSON reply decoded, or null for a nil reply. */
+  /**
+   * Runs a script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet
+   * (NOSCRIPT: a fresh or restarted Redis): a relay runs one per signal, and its text is kilobytes.
+   * Its JSON reply decoded, or null for a nil reply.
+   */
   private async run<T>(what: string, script: string, args: string[]): Promise<T | null> {
-    const reply = await this.guard(what, () => this.redis.eval(script, { keys: [], arguments: [this.prefix, ...args] }));
+    const options = { keys: [], arguments: [this.prefix, ...args] };
+    let sha = this.scriptShas.get(script);
+    if (sha === undefined) {
+      sha = createHash('sha1').update(script).digest('hex');
+      this.scriptShas.set(script, sha);
+    }
+    const known = sha;
+    const reply = await this.guard(what, async () => {
+      try {
+        return await this.redis.evalSha(known, options);
+      } catch (error) {
+        if (error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')) return this.redis.eval(script, options);
+        throw error;
+      }
+    });
     return typeof reply === 'string' ? (JSON.parse(reply) as T) : null;
   }
 

@@ -1,11 +1,16 @@
 // Where the server keeps its rooms: one interface, two places. A single node keeps them in its
 // own memory (RoomRegistry, LocalRoomStore below); a cluster node keeps them in Redis, shared
 // with the other nodes (RedisRoomStore). The server talks to this interface only.
-import type { MemberState, PeerInfo } from '../protocol.js';
+import type { MemberState, PeerInfo, RelayedSignal } from '../protocol.js';
 import { KickedMembers } from './kicked-members.js';
 import { RoomRegistry, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 
 export type StateChange = { member: Member; changed: boolean } | null;
+
+export interface SignalRoute {
+  target: Member | null;
+  forwarded: boolean;
+}
 
 /** The store cannot answer now (Redis is unreachable): the client may retry later. */
 export class StoreUnavailableError extends Error {
@@ -36,6 +41,12 @@ export interface RoomStore {
   kick(member: Member): Promise<Member | null>;
   /** The member with `peerId` if it shares a room with the socket's member. */
   roommate(socketId: string, peerId: string): Promise<Member | null>;
+  /**
+   * Hands a signal towards the roommate `peerId`: the target as found (null: no such roommate),
+   * and whether the store already delivered it to another node (`forwarded`; a cluster, in the
+   * same step as the lookup). Otherwise the caller sends it to the target's socket, if it has one.
+   */
+  relaySignal(socketId: string, peerId: string, signal: RelayedSignal): Promise<SignalRoute>;
   membersIn(room: string): Promise<Member[]>;
   peersIn(room: string): Promise<PeerInfo[]>;
   /**
@@ -107,6 +118,9 @@ export class LocalRoomStore implements RoomStore {
   }
   async roommate(socketId: string, peerId: string): Promise<Member | null> {
     return this.registry.roommate(socketId, peerId);
+  }
+  async relaySignal(socketId: string, peerId: string): Promise<SignalRoute> {
+    return { target: this.registry.roommate(socketId, peerId), forwarded: false };
   }
   async membersIn(room: string): Promise<Member[]> {
     return this.registry.membersIn(room);

@@ -385,6 +385,13 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     restored: (member) => announceJoin(member),
   });
   cluster?.start(resumeGraceMs);
+  // Signals from other nodes' members to this node's (RoomStore.relaySignal wrote them).
+  cluster?.inbox.start((socketId, signal) => {
+    const socket = io.sockets.sockets.get(socketId);
+    if (socket) socket.emit('signal', signal);
+    // Its member resumed on another socket since: a signal to the old one is lost, as any would be.
+    else logger.debug('a relayed signal for a socket no longer here', { socket: socketId, from: signal.from });
+  });
 
   /**
    * Runs a handler that waits for the room store; the cluster's Redis being away is refused as
@@ -749,16 +756,17 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       settle(socket, 'signal', ack, async () => relay(sender, parsed.data, ack));
     });
     const relay = async (sender: Member, request: SignalRequest, ack: Ack<{ ok: true } | { ok: false; error: ProtocolError }> | undefined): Promise<void> => {
-      const target = await store.roommate(socket.id, request.to);
-      if (!target) return refuse(socket, 'unknown-peer', `no peer "${request.to}" in room "${sender.room}"`, ack);
-      if (target.socketId === null) return refuse(socket, 'peer-away', `${target.name} is away (its connection to the server is lost); send again when it is back (member-updated, away: false)`, ack);
       const { data } = request;
       if (offersToDrop > 0 && 'description' in data && data.description.type === 'offer') {
         offersToDrop--;
-        logger.warn('dropping an offer (injected fault)', { from: sender.name, to: target.name });
+        logger.warn('dropping an offer (injected fault)', { from: sender.name, to: request.to });
         return ack?.({ ok: true });
       }
-      emitTo(target, 'signal', { from: sender.id, data });
+      const signal = { from: sender.id, data };
+      const { target, forwarded } = await store.relaySignal(socket.id, request.to, signal);
+      if (!target) return refuse(socket, 'unknown-peer', `no peer "${request.to}" in room "${sender.room}"`, ack);
+      if (target.socketId === null) return refuse(socket, 'peer-away', `${target.name} is away (its connection to the server is lost); send again when it is back (member-updated, away: false)`, ack);
+      if (!forwarded) emitTo(target, 'signal', signal);
       metrics.signalsRelayed.inc();
       ack?.({ ok: true });
     };

@@ -32,8 +32,10 @@ export async function launchBrowser(hz: number, scratch: string): Promise<Browse
   });
 }
 
-export async function joinInBrowser(browser: Browser, serverUrl: string, room: string, name: string): Promise<Page> {
+/** `prepare` runs on the new page before it loads (e.g. to route its WebSocket). */
+export async function joinInBrowser(browser: Browser, serverUrl: string, room: string, name: string, prepare?: (page: Page) => Promise<void>): Promise<Page> {
   const page = await browser.newPage();
+  await prepare?.(page);
   await page.goto(`${serverUrl}/r/${room}?name=${encodeURIComponent(name)}`);
   await page.click('#join');
   await page.waitForSelector('#in-room:not([hidden])', { timeout: 15_000 }).catch(async (error: Error) => {

@@ -19,6 +19,7 @@ import { connectClient, joinOk, startTestServer } from '../helpers/signalling.js
 import { expectAbsent, expectHears, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { CHROMIUM, joinInBrowser as joinChromium, launchBrowser as launchChromium, requireChromium, waitForPageConnections } from '../helpers/browser.js';
 import { wavTail } from '../helpers/wav.js';
+import { startNode, startRedis } from '../helpers/cluster.js';
 
 /** A peer's tone counts as heard in the page above this spectrum level (dB). */
 const HEARD_DB = -60;
@@ -46,7 +47,7 @@ const launchBrowser = async (hz: number): Promise<Browser> => {
   return browser;
 };
 
-const joinInBrowser = (browser: Browser, room: string, name: string, serverUrl = server.url): Promise<Page> => joinChromium(browser, serverUrl, room, name);
+const joinInBrowser = (browser: Browser, room: string, name: string, serverUrl = server.url, prepare?: (page: Page) => Promise<void>): Promise<Page> => joinChromium(browser, serverUrl, room, name, prepare);
 
 type PageApi = { voxroom: { toneLevel(name: string, hz: number): number | null } };
 
@@ -111,6 +112,42 @@ describe('web client', () => {
     await bot.peer.stop();
     expectHears(recordingTail(recordDir, 'ann', 1), 440, 0, 6);
     expectHears(recordingTail(recordDir, 'ben', 1), 970, 0, 6);
+  });
+
+  it('in a cluster, a browser on one node and a headless peer on another hear each other, also when the peer\'s offer overtakes the news of the peer', async () => {
+    // In a cluster a signal from another node's member travels apart from the room's events
+    // (PROTOCOL.md, Order). The page's socket is routed so that every member-joined reaches the
+    // page 1.5 s late: the newcomer's offer always comes first, and the page must hold it. (A
+    // page that dropped it would wait for the newcomer's first retry, 5 s after it joined.)
+    const redis = await startRedis();
+    const nodes = [await startNode(redis.url), await startNode(redis.url)];
+    try {
+      const page = await joinInBrowser(await launchBrowser(440), 'apart', 'ann', nodes[0]!.url, (page) =>
+        page.routeWebSocket(/\/socket\.io\//, (route) => {
+          const toServer = route.connectToServer();
+          route.onMessage((message) => toServer.send(message));
+          toServer.onMessage((message) => {
+            if (typeof message === 'string' && message.startsWith('42["member-joined"')) setTimeout(() => route.send(message), 1500);
+            else route.send(message);
+          });
+        }),
+      );
+      const recordDir = join(scratch, 'apart');
+      const bot = makePeer(nodes[1]!.url, 'apart', 'bot', 620, { recordDir });
+      peers.push(bot);
+      const joinedAt = Date.now();
+      await bot.peer.start();
+      await waitUntil(() => bot.peer.peers()[0]?.connection === 'connected', 'the bot connected to the browser', 20_000, () => bot.peer.peers());
+      expect(Date.now() - joinedAt).toBeLessThan(4500);
+      await waitForPageConnections(page, 1);
+      await sleep(2500);
+      expect((await toneInPage(page, 'bot', 620))!).toBeGreaterThan(HEARD_DB);
+      await bot.peer.stop();
+      expectHears(recordingTail(recordDir, 'ann', 1), 440, 0, 6);
+    } finally {
+      for (const node of nodes) await node.close();
+      await redis.stop();
+    }
   });
 
   it('shows the room (names, levels, states, map), and the form at / leads to a room', async () => {

@@ -3,6 +3,7 @@
 // both get the last seat or a name; a node that stops answering leaves no ghosts; no Redis at
 // start is a clear failure. socket.io only (no media): fast, and no wrtc threads.
 import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminAck, Grant, JoinAck, MemberLeft, ServerToClientEvents } from '../../src/protocol.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
@@ -107,6 +108,17 @@ describe('a cluster of three nodes and one Redis', () => {
       expect(received.reduce((sum, list) => sum + list.length, 0)).toBe(pairs * perSender);
       const inOrder = Array.from({ length: perSender }, (_, k) => String(k));
       for (const list of received) expect(list).toEqual(inOrder);
+      // The signals crossed through the receiving node's inbox in Redis, and what a node has
+      // read is deleted: each inbox keeps at most its last entry.
+      const inspector = createClient({ url: redis.url });
+      await inspector.connect();
+      try {
+        const inboxes = await inspector.keys('voxroom:node:*:inbox');
+        expect(inboxes.length).toBeGreaterThan(0);
+        for (const inbox of inboxes) await expect.poll(() => inspector.xLen(inbox)).toBeLessThanOrEqual(1);
+      } finally {
+        inspector.destroy();
+      }
       for (const socket of [...senders, ...receivers]) socket.disconnect();
     } finally {
       for (const node of [from!, to!]) node.child.kill('SIGTERM');
