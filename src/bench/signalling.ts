@@ -140,7 +140,8 @@ async function run(urls: string[], pids: number[], clients: number, rooms: numbe
   const paced = await pacedRelays(sockets, ids, (k) => {
     const from = k % clients;
     const choices = routes[from]!;
-    const to = choices[k % choices.length]!;
+    // Sender `from` sends its n-th paced signal at k = from + n·clients: alternate with n.
+    const to = choices[(from + Math.floor(k / clients)) % choices.length]!;
     return { from, to, crossesNodes: nodeOf(from) !== nodeOf(to) };
   });
   for (const socket of sockets) socket.disconnect();

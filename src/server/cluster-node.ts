@@ -15,6 +15,8 @@ export const NODE_TTL_MS = 5_000;
 const HEARTBEAT_MS = 1_000;
 const SWEEP_MS = 1_000;
 const CONNECT_TIMEOUT_MS = 3_000;
+/** The node inboxes delete what they have read with XTRIM MINID, which came with Redis 6.2. */
+export const MIN_REDIS_VERSION = { major: 6, minor: 2 } as const;
 /**
  * Every node reads every message of the adapter's one stream. With the adapter's defaults (kept
  * 10 000 entries, read 100 at a time) a burst of relays outran the readers and the stream was
@@ -61,6 +63,11 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
   } catch (error) {
     if (redis.isOpen) redis.destroy();
     throw new Error(`cannot reach Redis at ${redactedUrl(url)} (${(error as Error).message}); start redis-server there, or check --redis / $VOXROOM_REDIS`);
+  }
+  const tooOld = tooOldRedis(await redis.info('server'));
+  if (tooOld) {
+    redis.destroy();
+    throw new Error(`Redis at ${redactedUrl(url)} is version ${tooOld}; a cluster needs Redis ${MIN_REDIS_VERSION.major}.${MIN_REDIS_VERSION.minor} or later (Debian 12's redis-server is 7)`);
   }
   started = true;
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -131,6 +138,15 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
       inbox.close();
     },
   };
+}
+
+/** The version INFO server names, if it is older than MIN_REDIS_VERSION; null if not (or unnamed). */
+export function tooOldRedis(info: string): string | null {
+  const version = /^redis_version:(\d+)\.(\d+)/m.exec(info);
+  if (!version) return null;
+  const [major, minor] = [Number(version[1]), Number(version[2])];
+  const old = major < MIN_REDIS_VERSION.major || (major === MIN_REDIS_VERSION.major && minor < MIN_REDIS_VERSION.minor);
+  return old ? `${major}.${minor}` : null;
 }
 
 /** A Redis URL without its password, for messages and logs. */

@@ -5,6 +5,7 @@
 // down is read when it is back.
 import type { Logger } from '../log.js';
 import { RelayedSignalSchema, type RelayedSignal } from '../protocol.js';
+import { INBOX_MAX_ENTRIES } from './cluster-scripts.js';
 import type { RedisClient } from './redis-room-store.js';
 
 /** How long one XREAD waits for entries before asking again (it returns at once when one comes). */
@@ -20,6 +21,7 @@ export function inboxKey(prefix: string, nodeId: string): string {
 
 export class NodeInbox {
   private stopped = false;
+  private trimWarned = false;
 
   /** `client` is this inbox's own connection: a blocking read holds it. */
   constructor(
@@ -36,6 +38,13 @@ export class NodeInbox {
   close(): void {
     this.stopped = true;
     this.client.destroy();
+  }
+
+  /** Once: a failing trim leaves read signals in Redis (up to INBOX_MAX_ENTRIES), nothing worse. */
+  private warnTrim(error: Error): void {
+    if (this.stopped || this.trimWarned) return;
+    this.trimWarned = true;
+    this.logger.warn(`could not delete read signals from the node inbox; Redis keeps up to ${INBOX_MAX_ENTRIES} of them`, { key: this.key, error: error.message });
   }
 
   private async read(deliver: (socketId: string, signal: RelayedSignal) => void): Promise<void> {
@@ -60,11 +69,15 @@ export class NodeInbox {
           this.logger.warn('ignored a malformed entry in the node inbox', { key: this.key, id: entry.id });
           continue;
         }
-        deliver(socketId, parsed.data);
+        try {
+          deliver(socketId, parsed.data);
+        } catch (error) {
+          this.logger.error('could not hand a relayed signal to its socket', { error: (error as Error).message });
+        }
       }
       // What is read goes: the stream holds only what this node has yet to read. Sent on this
       // connection before its next read, so in order, and not waited for.
-      if (reply !== null) void this.client.xTrim(this.key, 'MINID', after).catch(() => undefined);
+      if (reply !== null) void this.client.xTrim(this.key, 'MINID', after).catch((error: Error) => this.warnTrim(error));
     }
   }
 }

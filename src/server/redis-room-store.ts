@@ -39,8 +39,8 @@ export class RedisRoomStore implements RoomStore {
   /** Members whose socket closed while Redis was away: marked away when it returns. */
   private readonly awayWhileCutOff: Array<{ member: Member; socketId: string; graceMs: number }> = [];
   private events: StoreEvents | null = null;
-  /** Each script's SHA1, for EVALSHA. */
-  private readonly scriptShas = new Map<string, string>();
+  /** Scripts sent on the current connection to Redis, and their SHA1s (run()). */
+  private readonly loadedScripts = new Map<string, string>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -49,7 +49,10 @@ export class RedisRoomStore implements RoomStore {
     private readonly newId: () => string = () => randomBytes(6).toString('hex'),
     /** How long a kicked member's resume claims are refused: as long as its resume token lives. */
     private readonly kickedTtlMs = RESUME_TOKEN_TTL_MS,
-  ) {}
+  ) {
+    // A new connection (Redis restarted, or the link came back) loads each script again.
+    redis.on('connect', () => this.loadedScripts.clear());
+  }
 
   get available(): boolean {
     return this.redis.isReady;
@@ -271,21 +274,23 @@ export class RedisRoomStore implements RoomStore {
   }
 
   /**
-   * Runs a script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet
-   * (NOSCRIPT: a fresh or restarted Redis): a relay runs one per signal, and its text is kilobytes.
-   * Its JSON reply decoded, or null for a nil reply.
+   * Runs a script by its SHA1 (EVALSHA; a relay runs one per signal, and its text is kilobytes).
+   * Its first use on a connection is an EVAL, which loads it: every EVALSHA sent after it on the
+   * same connection is run after it, so commands keep their order. (Answering NOSCRIPT with an
+   * EVAL instead would let a later EVALSHA overtake the commands waiting for their EVAL, after
+   * every Redis restart: Redis does not keep its scripts.) NOSCRIPT now means someone flushed
+   * the scripts: the EVAL that follows loads it again. Its JSON reply decoded, or null for nil.
    */
   private async run<T>(what: string, script: string, args: string[]): Promise<T | null> {
     const options = { keys: [], arguments: [this.prefix, ...args] };
-    let sha = this.scriptShas.get(script);
-    if (sha === undefined) {
-      sha = createHash('sha1').update(script).digest('hex');
-      this.scriptShas.set(script, sha);
-    }
-    const known = sha;
     const reply = await this.guard(what, async () => {
+      const sha = this.loadedScripts.get(script);
+      if (sha === undefined) {
+        this.loadedScripts.set(script, createHash('sha1').update(script).digest('hex'));
+        return this.redis.eval(script, options);
+      }
       try {
-        return await this.redis.evalSha(known, options);
+        return await this.redis.evalSha(sha, options);
       } catch (error) {
         if (error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')) return this.redis.eval(script, options);
         throw error;

@@ -758,9 +758,13 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     const relay = async (sender: Member, request: SignalRequest, ack: Ack<{ ok: true } | { ok: false; error: ProtocolError }> | undefined): Promise<void> => {
       const { data } = request;
       if (offersToDrop > 0 && 'description' in data && data.description.type === 'offer') {
-        offersToDrop--;
-        logger.warn('dropping an offer (injected fault)', { from: sender.name, to: request.to });
-        return ack?.({ ok: true });
+        // A test setting: only an offer that would have been delivered counts as dropped.
+        const target = await store.roommate(socket.id, request.to);
+        if (target?.socketId) {
+          offersToDrop--;
+          logger.warn('dropping an offer (injected fault)', { from: sender.name, to: target.name });
+          return ack?.({ ok: true });
+        }
       }
       const signal = { from: sender.id, data };
       const { target, forwarded } = await store.relaySignal(socket.id, request.to, signal);

@@ -213,6 +213,7 @@ class RoomClient {
     this.socket?.disconnect();
     for (const peer of this.peers.values()) this.closePeer(peer);
     this.peers.clear();
+    this.early.clear();
     this.closeSfu();
     for (const track of this.localStream?.getTracks() ?? []) track.stop();
     void this.context?.close();
@@ -255,6 +256,8 @@ class RoomClient {
     if (!inPlace) {
       for (const peer of this.peers.values()) this.closePeer(peer);
       this.peers.clear();
+      // Held for our previous membership: an offer to the old id must not reach a new connection.
+      this.early.clear();
       this.closeSfu();
     }
     this.self = ack.self;

@@ -116,9 +116,10 @@ describe('web client', () => {
 
   it('in a cluster, a browser on one node and a headless peer on another hear each other, also when the peer\'s offer overtakes the news of the peer', async () => {
     // In a cluster a signal from another node's member travels apart from the room's events
-    // (PROTOCOL.md, Order). The page's socket is routed so that every member-joined reaches the
-    // page 1.5 s late: the newcomer's offer always comes first, and the page must hold it. (A
-    // page that dropped it would wait for the newcomer's first retry, 5 s after it joined.)
+    // (PROTOCOL.md, Order), so it can overtake them; that depends on timing, so the test makes
+    // it happen: the page's socket is routed so that every member-joined reaches the page 1.5 s
+    // late, and the newcomer's offer always comes first. The page must hold it. (A page that
+    // dropped it would wait for the newcomer's first retry, 5 s after it joined.)
     const redis = await startRedis();
     const nodes = [await startNode(redis.url), await startNode(redis.url)];
     try {
@@ -135,10 +136,11 @@ describe('web client', () => {
       const recordDir = join(scratch, 'apart');
       const bot = makePeer(nodes[1]!.url, 'apart', 'bot', 620, { recordDir });
       peers.push(bot);
-      const joinedAt = Date.now();
       await bot.peer.start();
+      const joinedAt = Date.now();
       await waitUntil(() => bot.peer.peers()[0]?.connection === 'connected', 'the bot connected to the browser', 20_000, () => bot.peer.peers());
-      expect(Date.now() - joinedAt).toBeLessThan(4500);
+      // Held: about 2 s (the 1.5 s delay, then the answer and ICE). Dropped: 5 s and more.
+      expect(Date.now() - joinedAt).toBeLessThan(4000);
       await waitForPageConnections(page, 1);
       await sleep(2500);
       expect((await toneInPage(page, 'bot', 620))!).toBeGreaterThan(HEARD_DB);

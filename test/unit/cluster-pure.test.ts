@@ -3,7 +3,7 @@
 // shared SFU room (its Janus id, its publishers' names) without asking each other.
 import { describe, expect, it } from 'vitest';
 import { nameBases } from '../../src/server/redis-room-store.js';
-import { redactedUrl } from '../../src/server/cluster-node.js';
+import { redactedUrl, tooOldRedis } from '../../src/server/cluster-node.js';
 import { serverUrlsOf } from '../../src/peer/signalling-client.js';
 import { parsePublisherDisplay, publisherDisplay, sharedJanusRoomId } from '../../src/server/janus-driver.js';
 import { janusConfig } from '../../src/server/janus-process.js';
@@ -29,6 +29,18 @@ describe('serverUrlsOf', () => {
 
   it('refuses an empty list with a message that says what to pass', () => {
     expect(() => serverUrlsOf(' , ')).toThrow(/--server URL/);
+  });
+});
+
+describe('tooOldRedis', () => {
+  it('names a Redis older than 6.2 (no XTRIM MINID), and passes 6.2 and later or an INFO without a version', () => {
+    const info = (version: string) => `# Server\r\nredis_version:${version}\r\nredis_git_sha1:00000000\r\n`;
+    expect(tooOldRedis(info('6.0.16'))).toBe('6.0');
+    expect(tooOldRedis(info('5.0.7'))).toBe('5.0');
+    expect(tooOldRedis(info('6.2.0'))).toBeNull();
+    expect(tooOldRedis(info('7.0.15'))).toBeNull();
+    expect(tooOldRedis(info('10.1.0'))).toBeNull();
+    expect(tooOldRedis('# Server\r\n')).toBeNull();
   });
 });
 
