@@ -48,6 +48,50 @@ describe('Mixer', () => {
     expect(gain.value).toBe(0);
   });
 
+  it('sums any number of inputs as a plain per-sample mix would, ramps and negative samples included, rounded half away from zero', () => {
+    for (const count of [0, 1, 2, 3, 4, 5, 9, 17, 40]) {
+      const mixer = new Mixer();
+      const inputs = Array.from({ length: count }, (_, n) => ({
+        frame: Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => ((i * 37 + n * 101) % 400) - 200),
+        gain: new SmoothedGain(0.1 * ((n % 10) + 1)),
+      }));
+      mixer.mix(inputs);
+      inputs.forEach((input, n) => input.gain.set(n % 3 === 0 ? 0 : 0.25 + 0.05 * (n % 10)));
+      const expected = new Float64Array(FRAME_SAMPLES);
+      inputs.forEach((input, n) => {
+        const from = 0.1 * ((n % 10) + 1);
+        const to = n % 3 === 0 ? 0 : 0.25 + 0.05 * (n % 10);
+        for (let i = 0; i < FRAME_SAMPLES; i++) expected[i] += input.frame[i]! * (from + ((to - from) * (i + 1)) / FRAME_SAMPLES);
+      });
+      const out = mixer.mix(inputs);
+      expect(out).toHaveLength(FRAME_SAMPLES);
+      for (let i = 0; i < FRAME_SAMPLES; i++) expect(Math.abs(out[i]! - expected[i]!), `${count} inputs, sample ${i}`).toBeLessThanOrEqual(1);
+    }
+    // Exact halves round away from zero, on both sides.
+    const halves = new Mixer().mix([{ frame: Int16Array.from({ length: FRAME_SAMPLES }, (_, i) => (i % 2 === 0 ? 5 : -5)), gain: new SmoothedGain(0.5) }]);
+    expect([halves[0], halves[1]]).toEqual([3, -3]);
+  });
+
+  it('returns a frame of its own each time (the next mix does not change the last one)', () => {
+    const mixer = new Mixer();
+    const first = mixer.mix([{ frame: constant(1000), gain: new SmoothedGain(1) }]);
+    const second = new Mixer().mix([{ frame: constant(-7), gain: new SmoothedGain(1) }]);
+    expect([...new Set(first)]).toEqual([1000]);
+    expect([...new Set(second)]).toEqual([-7]);
+  });
+
+  it('after a loud frame, releases its limiter over the frames that follow, silent ones included', () => {
+    const mixer = new Mixer();
+    mixer.mix(Array.from({ length: 8 }, () => ({ frame: constant(30_000), gain: new SmoothedGain(2) })));
+    expect(mixer.limiter.idle).toBe(false);
+    expect([...new Set(mixer.mix([]))]).toEqual([0]);
+    const quiet = { frame: constant(1000), gain: new SmoothedGain(1) };
+    let out = mixer.mix([quiet]);
+    expect(out[FRAME_SAMPLES - 1]!).toBeLessThan(1000);
+    for (let k = 0; k < 200; k++) out = mixer.mix([quiet]);
+    expect(out[FRAME_SAMPLES - 1]).toBe(1000);
+  });
+
   it('never wraps around: a loud room is limited under the ceiling', () => {
     const mixer = new Mixer();
     const loud = Array.from({ length: 8 }, () => ({ frame: constant(30_000), gain: new SmoothedGain(2) }));

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { FRAME_SAMPLES, convertChannels } from '../../src/audio/format.js';
 import { MemorySink } from '../../src/audio/memory-sink.js';
 import { SmoothedGain, StereoMixer } from '../../src/audio/mixer.js';
-import { StereoMixKernel } from '../../src/audio/wasm/stereo-mix-kernel.js';
+import { MixKernel } from '../../src/audio/wasm/mix-kernel.js';
 import { WavFileSink } from '../../src/audio/wav-writer.js';
 
 const constant = (value: number): Int16Array => new Int16Array(FRAME_SAMPLES).fill(value);
@@ -87,7 +87,7 @@ describe('the stereo mix kernel (WebAssembly)', () => {
   it('keeps a frame\'s inputs already set when it grows for more, each in its place', () => {
     // A kernel of its own (mixers share the process's): 16 inputs fit at first; setting 100
     // makes room three times, and the memory grows twice.
-    const kernel = new StereoMixKernel();
+    const kernel = new MixKernel();
     const count = 100;
     for (let n = 0; n < count; n++) {
       const frame = new Int16Array(FRAME_SAMPLES);
@@ -107,7 +107,7 @@ describe('the stereo mix kernel (WebAssembly)', () => {
   });
 
   it('is one per process for every mixer', () => {
-    expect(StereoMixKernel.shared()).toBe(StereoMixKernel.shared());
+    expect(MixKernel.shared()).toBe(MixKernel.shared());
   });
 });
 
