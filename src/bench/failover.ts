@@ -5,7 +5,9 @@
 // node's session while its members publish again through the other node). Media flows peer to
 // peer or through Janus, not through the server, so the call should not notice:
 // a lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, counted from
-// 1 s before the kill until the peers are stopped.
+// 1 s before the kill until the peers are stopped. The baseline, in the same call: the frames
+// lost in a window of the same length just before that, with the server up (what this machine
+// loses anyway while two peers, servers and the benchmark share its two cores).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,9 @@ export interface FailoverFigures {
   /** Frames the window should have held but no recording had (a missing or short file): nothing was analysed there. */
   framesMissing: number;
   longestGapMs: number;
+  /** The baseline: frames lost in a window as long, just before it, with the server up. */
+  controlFramesLost: number;
+  controlLongestGapMs: number;
   /** From the kill until the last peer that had to was back in its room, in ms (null: nobody rejoined). */
   rejoinedAfterMs: number | null;
   /** Every peer kept its member id through the failure. */
@@ -36,8 +41,8 @@ export interface FailoverFigures {
 }
 
 export const FAILOVER_TIMING = {
-  /** The call runs this long with everyone connected before the kill. */
-  beforeKillMs: 2_000,
+  /** The call runs this long with everyone connected before the kill: 2 s, then the baseline window (as long as the measured one, at most 10 s). */
+  beforeKillMs: 12_000,
   /** And this long after it: past a dead node's heartbeat expiry (5 s) and its sweep. */
   afterKillMs: 8_000,
 } as const;
@@ -129,15 +134,20 @@ async function finish(scenario: string, peers: PeerProcess[], killedAt: number):
   let framesMissing = 0;
   let framesLost = 0;
   let longestGapMs = 0;
+  let controlFramesLost = 0;
+  let controlLongestGapMs = 0;
+  const lost = (frames: Int16Array[]): number => frames.filter((frame) => longestSilenceMs([frame]) > 0).length;
   for (const listener of peers) {
     for (const talker of peers) {
       if (talker === listener) continue;
       const window = Math.round((stoppedAt - killedAt + 1000) / 10);
-      const frames = lastFrames(join(listener.recordDir, `${talker.name}.wav`), window);
+      const { measured: frames, control } = lastFrames(join(listener.recordDir, `${talker.name}.wav`), window);
       framesAnalysed += frames.length;
       framesMissing += window - frames.length;
-      framesLost += frames.filter((frame) => longestSilenceMs([frame]) > 0).length;
+      framesLost += lost(frames);
       longestGapMs = Math.max(longestGapMs, longestSilenceMs(frames));
+      controlFramesLost += lost(control);
+      controlLongestGapMs = Math.max(controlLongestGapMs, longestSilenceMs(control));
     }
   }
   const rejoins = peers.flatMap((peer) => (peer.rejoinedAt === null ? [] : [peer.rejoinedAt - killedAt]));
@@ -147,23 +157,31 @@ async function finish(scenario: string, peers: PeerProcess[], killedAt: number):
     framesMissing,
     framesLost,
     longestGapMs,
+    controlFramesLost,
+    controlLongestGapMs,
     rejoinedAfterMs: rejoins.length > 0 ? Math.max(...rejoins) : null,
     sameIds: peers.every((peer) => new Set(peer.ids).size === 1),
   };
 }
 
-/** The frames of the last `count` recorded before the end margin; none if the file is missing. */
-function lastFrames(path: string, count: number): Int16Array[] {
+/**
+ * The last `count` frames recorded before the end margin (`measured`), and the `count` before
+ * those (`control`); none if the file is missing.
+ */
+function lastFrames(path: string, count: number): { measured: Int16Array[]; control: Int16Array[] } {
   let samples: Int16Array;
   try {
     samples = recordingSamples(readFileSync(path));
   } catch {
-    return [];
+    return { measured: [], control: [] };
   }
   const total = Math.floor(samples.length / FRAME_SAMPLES) - END_MARGIN_FRAMES;
-  const frames: Int16Array[] = [];
-  for (let i = Math.max(0, total - count); i < total; i++) frames.push(samples.subarray(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES));
-  return frames;
+  const frames = (from: number, to: number): Int16Array[] => {
+    const out: Int16Array[] = [];
+    for (let i = Math.max(0, from); i < to; i++) out.push(samples.subarray(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES));
+    return out;
+  };
+  return { measured: frames(total - count, total), control: frames(total - 2 * count, Math.max(0, total - count)) };
 }
 
 function startPeer(bin: string, url: string, room: string, name: string, hz: number): PeerProcess {
