@@ -3,6 +3,9 @@
 // look-ahead: it would add latency, and instant attack already guarantees the ceiling.
 import { dbToGain } from './format.js';
 
+/** A gain this close to 1 counts as released (idle). */
+const RELEASED = 1e-6;
+
 export class PeakLimiter {
   private gain = 1;
   /** The highest magnitude let through, in full-scale units (32767 · −1 dBFS by default). */
@@ -34,7 +37,10 @@ export class PeakLimiter {
       if (magnitude * gain > this.ceiling) gain = this.ceiling / magnitude;
       samples[i] = samples[i]! * gain;
     }
-    this.gain = gain;
+    // The release only approaches 1: its last steps are smaller than a float's resolution near 1,
+    // so without this the limiter would never be idle again after its first peak (and every
+    // later frame would take this per-sample path instead of the fast one). 1e-6 is −0.00001 dB.
+    this.gain = 1 - gain < RELEASED ? 1 : gain;
   }
 
   /** Not reducing: a block whose peak stays under the ceiling would pass unchanged. */

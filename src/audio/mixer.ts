@@ -2,7 +2,7 @@
 // volume change never clicks, then limits the sum so a loud room never wraps around. Pure.
 // Mono, or stereo in spatial rooms: each peer's mono frame with a gain per side (its volume,
 // distance and pan), both ramped, into interleaved L R samples.
-import { FRAME_SAMPLES, SAMPLE_RATE, clampToInt16, type Frame, type MixFrame } from './format.js';
+import { FRAME_SAMPLES, SAMPLE_RATE, type Frame, type MixFrame } from './format.js';
 import { PeakLimiter } from './limiter.js';
 import { MixKernel } from './wasm/mix-kernel.js';
 
@@ -82,9 +82,17 @@ export class Mixer {
     const sum = kernel.sumLeft;
     this.limiter.process(sum);
     const out = new Int16Array(FRAME_SAMPLES);
-    for (let i = 0; i < FRAME_SAMPLES; i++) out[i] = clampToInt16(sum[i]!);
+    for (let i = 0; i < FRAME_SAMPLES; i++) out[i] = roundAwayFromZero(sum[i]!);
     return out;
   }
+}
+
+/** For an Int16Array store: clamped, and rounded half away from zero (as the kernel rounds). */
+function roundAwayFromZero(sample: number): number {
+  if (sample >= 32767) return 32767;
+  if (sample <= -32768) return -32768;
+  // The Int16Array store truncates toward zero (cheaper than Math.round).
+  return sample < 0 ? sample - 0.5 : sample + 0.5;
 }
 
 export interface StereoMixInput {
@@ -141,7 +149,7 @@ export class StereoMixer {
       both[j + 1] = sumR[i]!;
     }
     this.limiter.process(both);
-    for (let j = 0; j < 2 * FRAME_SAMPLES; j++) out[j] = clampToInt16(both[j]!);
+    for (let j = 0; j < 2 * FRAME_SAMPLES; j++) out[j] = roundAwayFromZero(both[j]!);
     return out;
   }
 }

@@ -88,7 +88,7 @@ export function joinCommand(): Command {
     .addOption(new Option('--ptime <ms>', 'Opus packet duration we send: 10 is faster, 20 sends half the packets; auto uses 10 in a mesh of up to 4 members and 20 above (see BENCHMARKS.md)').choices(['auto', '10', '20']).default('auto'))
     .option('--dtx', 'Opus DTX: while silent, send a packet every 400 ms instead of 50 a second (saves bandwidth, not CPU)')
     .option('--listen-only', 'send nothing, only listen (a broadcast\'s audience): no encoder runs')
-    .option('--reconnect-timeout <seconds>', 'after losing the server, keep trying this long (audio carries on meanwhile), then exit 1', parsePositiveSeconds, DEFAULT_RECONNECT_TIMEOUT_MS / 1000)
+    .option('--reconnect-timeout <seconds>', 'after losing the server, keep trying this long (audio carries on meanwhile), then exit 5 (unreachable)', parsePositiveSeconds, DEFAULT_RECONNECT_TIMEOUT_MS / 1000)
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
     .option('--expect <name[:hz][>=dbfs]>', 'expect to hear this peer (at a tone frequency, at least this loud; default -50 dBFS); exit 3 if not (repeatable)', collect, [])
     .option('--expect-silence <name>', 'expect this peer in the room but never heard (below -60 dBFS), e.g. at volume 0 or muted (repeatable)', collect, [])

@@ -73,8 +73,18 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const store = new RedisRoomStore(redis, nodeId, prefix);
   // SET NX: the first node creates the key, every later one reads that same key.
-  await redis.set(`${prefix}resume-key`, randomBytes(32).toString('hex'), { condition: 'NX' });
-  const resumeKey = Buffer.from((await redis.get(`${prefix}resume-key`)) ?? '', 'utf8');
+  const resumeKeyName = `${prefix}resume-key`;
+  await redis.set(resumeKeyName, randomBytes(32).toString('hex'), { condition: 'NX' });
+  const resumeKeyText = (await redis.get(resumeKeyName)) ?? '';
+  const resumeKey = Buffer.from(resumeKeyText, 'utf8');
+  // Redis back without its data (no persistence): the key goes back too, or a node started now
+  // would make a new one and refuse every token issued before (members would come back as new).
+  const writeResumeKeyBack = async (): Promise<void> => {
+    await redis.set(resumeKeyName, resumeKeyText, { condition: 'NX' });
+    if ((await redis.get(resumeKeyName)) !== resumeKeyText) {
+      logger.error('the resume key in Redis is not the one this node uses: a node started while Redis was empty made a new one, and each side refuses the other\'s resume tokens', { fix: 'restart the nodes started since Redis came back empty, or give every node the same --secret-file' });
+    }
+  };
   // The adapter gets its own client that queues while Redis is away: its reading loop retries at
   // once on a failed read, so a client that fails fast would spin and starve the event loop;
   // queued publishes also reach the other nodes once Redis is back.
@@ -102,6 +112,7 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
     outage = false;
     logger.warn('Redis is back; writing this node\'s members back');
     void heartbeat()
+      .then(() => writeResumeKeyBack())
       .then(() => store.restoreLocalMembers())
       .then((restored) => logger.info('members written back', { restored }))
       .catch((error: Error) => logger.error('could not write members back to Redis', { error: error.message }));

@@ -199,6 +199,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       throw new Error(`Janus at ${url} refused a session or the VideoRoom plugin (${(error as Error).message}); is the plugin enabled?`);
     }
     logger.info('connected to Janus', { url });
+    if (options.shared) await warnIfSessionsDieWithTheirNode(connection, url, logger);
     return new JanusDriver(url, connection, session, manager, logger, options);
   }
 
@@ -790,6 +791,19 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     if (!handle) return;
     const pending = member.pendingCandidates[target].splice(0);
     for (const candidate of pending) await sendCandidate(handle, candidate).catch(() => undefined);
+  }
+}
+
+/**
+ * A cluster's members keep their audio through a dead node's Janus session only while Janus
+ * keeps that session (its reclaim_session_timeout, README "SFU rooms in a cluster"). At 0, the
+ * default, Janus drops it with the node's connection: say so once, at connect.
+ */
+async function warnIfSessionsDieWithTheirNode(connection: JanodeConnection, url: string, logger: Logger): Promise<void> {
+  const info = await connection.getInfo().catch(() => null);
+  const reclaim = info?.['reclaim-session-timeout'];
+  if (reclaim === 0) {
+    logger.warn('this Janus drops a session as soon as its node\'s connection goes (reclaim_session_timeout = 0): when a node dies, the audio of the members it carried stops until they publish again through another node', { janus: url, fix: 'set reclaim_session_timeout = 30 in the general section of janus.jcfg' });
   }
 }
 

@@ -26,6 +26,8 @@ declare module 'janode' {
     listSessions(): Promise<{ sessions: number[] }>;
     listHandles(sessionId: number): Promise<{ handles: number[] }>;
     handleInfo(sessionId: number, handleId: number): Promise<{ info: Record<string, unknown> }>;
+    /** Janus's `info` reply: its version, settings and plugins. */
+    getInfo(): Promise<Record<string, unknown>>;
   }
 
   interface JanodeModule {

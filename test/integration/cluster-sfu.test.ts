@@ -9,7 +9,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import type { Grant } from '../../src/protocol.js';
 import { JanusDriver } from '../../src/server/janus-driver.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
@@ -350,6 +350,17 @@ describe('SFU rooms in a cluster', () => {
     expectNotHeard(lastSeconds(alice.sink, 1), TONES.alice);
     // Node 0 let alice's old handles go: two publishers, two subscribers (one talker each), a watcher per node.
     expect((await videoRoomHandles(janus)).map((h) => `${h.type}:${h.activeStreams}`).sort()).toEqual(['publisher:0', 'publisher:0', 'publisher:1', 'publisher:1', 'subscriber:1', 'subscriber:1']);
+  });
+
+  it('a shared driver warns at connect when its Janus would drop a dead node\'s session (reclaim_session_timeout 0), and not when Janus keeps it', async () => {
+    for (const [reclaim, warns] of [[0, true], [30, false]] as const) {
+      const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: reclaim });
+      cleanups.push(() => janus.stop());
+      const lines: string[] = [];
+      const driver = await JanusDriver.connect(janus.url, createLogger({ level: 'warn', json: false, write: (line) => lines.push(line) }), { shared: true });
+      cleanups.push(() => driver.close());
+      expect(lines.some((line) => line.includes('reclaim_session_timeout = 0') && line.includes('fix=')), lines.join('')).toBe(warns);
+    }
   });
 
   it('a node killed with -9 behind nginx mid-call: its member publishes again through the other node, same id, and the dead node\'s handles go with its Janus session', async () => {

@@ -74,6 +74,14 @@ describe('a cluster of three nodes and one Redis', () => {
     const health = (await (await fetch(`${nodes[2]!.url}/healthz`)).json()) as { ok: boolean; peers: number; cluster: { peers: number; nodes: number; redis: string } };
     expect(health).toMatchObject({ ok: true, peers: 1, cluster: { nodes: 3, redis: 'up' } });
     expect(health.cluster.peers).toBeGreaterThanOrEqual(3);
+    // /metrics says the same: the node's own figures and the cluster's.
+    const metrics = await (await fetch(`${nodes[2]!.url}/metrics`)).text();
+    const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(gauge('voxroom_peers')).toBe(1);
+    expect(gauge('voxroom_cluster_nodes')).toBe(3);
+    expect(gauge('voxroom_cluster_peers')).toBe(health.cluster.peers);
+    expect(gauge('voxroom_cluster_rooms')).toBeGreaterThanOrEqual(1);
+    expect(gauge('voxroom_redis_up')).toBe(1);
 
     const bobLeft = nextEvent(c!, 'member-left');
     b!.emit('leave');
@@ -190,6 +198,10 @@ describe('Redis unreachable at start', () => {
     const run = await runCli(['serve', '--port', '0', '--redis', `redis://127.0.0.1:${port}`], { timeoutMs: 15_000 });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ .*start redis-server there/);
+    // The same from $VOXROOM_REDIS, the flag's default.
+    const fromEnv = await runCli(['serve', '--port', '0'], { timeoutMs: 15_000, env: { VOXROOM_REDIS: `redis://127.0.0.1:${port}` } });
+    expect(fromEnv.code).not.toBe(0);
+    expect(fromEnv.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ .*check --redis \/ \$VOXROOM_REDIS/);
   });
 });
 
@@ -319,6 +331,18 @@ describe('Redis lost while running', () => {
         expect(health).toMatchObject({ ok: true, cluster: { peers: 2 } });
         const carol = await joinOk(late, 'outage', 'carol');
         expect(carol.peers.map((p) => p.name).sort()).toEqual(['alice', 'bob']);
+        // The resume key went back too: a node started after the outage takes a token issued
+        // before it, and alice resumes there under her id.
+        const second = await startNode(own.url, { resumeGraceMs: 5_000 });
+        try {
+          a.disconnect();
+          const again = await connectClient(second.url);
+          clients.push(again);
+          const resumed = await joinOk(again, 'outage', 'alice', { resume: alice.resume });
+          expect(resumed.self.id).toBe(alice.self.id);
+        } finally {
+          await second.close();
+        }
       } finally {
         await node.close();
         await back.stop();

@@ -90,6 +90,9 @@ describe('Mixer', () => {
     expect(out[FRAME_SAMPLES - 1]!).toBeLessThan(1000);
     for (let k = 0; k < 200; k++) out = mixer.mix([quiet]);
     expect(out[FRAME_SAMPLES - 1]).toBe(1000);
+    // Released all the way: idle again, so frames take the fast path once more.
+    for (let k = 0; k < 300 && !mixer.limiter.idle; k++) mixer.mix([quiet]);
+    expect(mixer.limiter.idle).toBe(true);
   });
 
   it('never wraps around: a loud room is limited under the ceiling', () => {
@@ -117,6 +120,9 @@ describe('PeakLimiter', () => {
     expect(limiter.reductionDb).toBeGreaterThan(10);
     limiter.process(new Float32Array(48_000));
     expect(limiter.reductionDb).toBeLessThan(0.01);
+    // Its release ends: idle (gain exactly 1), not forever a hair under it.
+    limiter.process(new Float32Array(48_000));
+    expect(limiter.idle).toBe(true);
   });
 });
 
