@@ -56,12 +56,13 @@ describe('voice across a cluster', () => {
     const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
     const silentAt = (peer: TestPeer): number[] => framesHeard(peer, since).flatMap((frame, i) => (longestSilenceMs([frame]) > 0 ? [Math.round(i * 10 - 1000)] : []));
     console.log(`node kill -9 behind nginx: longest silence heard since the kill: alice ${gaps.alice} ms, bob ${gaps.bob} ms; silent frames (ms after the kill): alice ${silentAt(alice).slice(0, 40).join(' ')}; bob ${silentAt(bob).slice(0, 40).join(' ')}`);
-    // Links rebuilt would cost ~300 ms of silence (issue 14). Three runs on the loaded 2-core
-    // machine measured 10, 50-80 (with gaps also just before the kill: load) and 100-170 ms
-    // (around 5-6 s after the kill, when the dead node's heartbeat expires: not explained yet),
-    // so the goal (no gap, <= 20 ms as in resume.test.ts) is not reliably shown here.
-    expect(gaps.alice).toBeLessThan(250);
-    expect(gaps.bob).toBeLessThan(250);
+    // Links rebuilt would cost ~300 ms of silence (issue 14). Before the mix clock's catch-up fix
+    // (6078f0d) three runs measured 10, 50-80 and 100-170 ms; since, ten runs measured 0 ms
+    // (six) or 10 ms (four). Those 10 ms fall in both peers' recordings at the same moment,
+    // 4.7-5.6 s after the kill, where a probe saw this process's event loop stall 20-40 ms (no
+    // GC, no peer event): the machine's load on the process that hosts both peers, not the call.
+    expect(gaps.alice).toBeLessThanOrEqual(100);
+    expect(gaps.bob).toBeLessThanOrEqual(100);
     expectHears(lastSeconds(alice.sink, 1), TONES.bob);
     expectHears(lastSeconds(bob.sink, 1), TONES.alice);
   });
