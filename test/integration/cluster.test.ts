@@ -163,6 +163,27 @@ describe('a cluster of three nodes and one Redis', () => {
     expect(nameWinners).toEqual(Array(50).fill(1));
   });
 
+  it('a peer killed with -9 on one node is away at once for its roommate on another, and gone when the grace runs out', async () => {
+    const watcher = await client(nodes[0]!);
+    await joinOk(watcher, 'peer-ghosts', 'watcher');
+    const timeline: Array<{ event: string; atMs: number }> = [];
+    let killedAt = 0;
+    watcher.on('member-updated', ({ state }) => state.away && timeline.push({ event: 'away', atMs: Date.now() - killedAt }));
+    watcher.on('member-left', () => timeline.push({ event: 'left', atMs: Date.now() - killedAt }));
+    // A real peer process on the second node (these nodes' grace: 1.5 s).
+    const victim = await startCli(['join', 'peer-ghosts', '-s', nodes[1]!.url, '-n', 'victim', '-i', 'tone:440', '-o', 'null'], /joined as victim/);
+    await trackRoom(watcher).waitFor((v) => v.peers.length === 2);
+    killedAt = Date.now();
+    victim.child.kill('SIGKILL');
+    await exitOf(victim.child);
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && !timeline.some((e) => e.event === 'left')) await sleep(50);
+    expect(timeline.map((e) => e.event)).toEqual(['away', 'left']);
+    expect(timeline[0]!.atMs).toBeLessThan(1_000);
+    expect(timeline[1]!.atMs - timeline[0]!.atMs).toBeGreaterThanOrEqual(1_500 - 100);
+    expect(timeline[1]!.atMs - timeline[0]!.atMs).toBeLessThan(1_500 + 1_000);
+  });
+
   it('a node killed with -9 leaves no ghosts: its members are away within the heartbeat TTL, then gone after the grace', async () => {
     const node = await startCli(['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '2'], /listening on (http:\/\/\S+)/);
     const watcher = await client(nodes[0]!);
