@@ -13,7 +13,7 @@ import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { ATTACK_ADDRESSES, measureAttack } from './attack.js';
-import { FAILOVER_TIMING, measureFailover } from './failover.js';
+import { FAILOVER_CALLS, FAILOVER_TIMING, measureFailover } from './failover.js';
 import { measureEcho, measureGainControl, measureNoiseSuppression } from './audio-processing.js';
 import { LATENCY_PRESETS, outputBufferMs } from '../audio/device/latency.js';
 import { FRAME_MS, samplesToMs } from '../audio/format.js';
@@ -297,7 +297,7 @@ async function main(): Promise<void> {
       '',
       '## Signalling lost mid-call',
       '',
-      `Two \`voxroom join\` processes (tones, \`--record-dir\`) talk (through a mesh, or through Janus where the row says so); ${FAILOVER_TIMING.beforeKillMs / 1000} s after both are connected, the server they use is killed with -9, and the call goes on for ${FAILOVER_TIMING.afterKillMs / 1000} s more (past a dead cluster node's heartbeat expiry) (\`src/bench/failover.ts\`). A lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, from 1 s before the kill until the peers are stopped, both directions counted. Goal: 0. Baseline, in the same call: the frames lost in a window as long just before that one, while the server was up (what the call loses anyway on this machine, whose two cores run both peers, the servers and the benchmark).`,
+      `Two \`voxroom join\` processes (tones, \`--record-dir\`) talk (through a mesh, or through Janus where the row says so); ${FAILOVER_TIMING.beforeKillMs / 1000} s after both are connected, the server they use is killed with -9, and the call goes on for ${FAILOVER_TIMING.afterKillMs / 1000} s more (past a dead cluster node's heartbeat expiry) (\`src/bench/failover.ts\`). A lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, from 1 s before the kill until the peers are stopped, both directions counted. Goal: 0. Baseline, in the same call: the frames lost in a window as long just before that one, while the server was up (what the call loses anyway on this machine, whose two cores run both peers, the servers and the benchmark). Each row is ${FAILOVER_CALLS} calls: frames summed, the longest gap and the slowest return of any. **In this run the windows with a server loss lost ${failover.reduce((n, f) => n + f.framesLost, 0)} of ${failover.reduce((n, f) => n + f.framesAnalysed, 0)} frames, the baseline windows ${failover.reduce((n, f) => n + f.controlFramesLost, 0)}.**`,
       '',
       table(
         ['server lost', 'frames analysed', 'frames lost', 'longest gap ms', 'baseline: frames lost, server up', 'baseline: longest gap ms', 'frames missing (no recording)', 'back in the room after ms', 'same member ids'],

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { callBehindNginx, killCarryingNode, startNode, startRedis } from '../helpers/cluster.js';
+import { callBehindNginx, killCarryingNode, startNode, startRedis, type Service } from '../helpers/cluster.js';
 import { allConnected, expectAbsent, expectHears, framesHeard, lastSeconds, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 
 const TONES = { alice: 440, bob: 620, carol: 970 } as const;
@@ -15,16 +15,22 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
+/** A Redis and `count` nodes in this process sharing it, all stopped after the test. */
+async function clusterOf(count: number): Promise<{ redis: Service; nodes: RunningServer[] }> {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const nodes: RunningServer[] = [];
+  for (let i = 0; i < count; i++) {
+    const node = await startNode(redis.url);
+    nodes.push(node);
+    cleanups.push(() => node.close());
+  }
+  return { redis, nodes };
+}
+
 describe('voice across a cluster', () => {
   it('peers of one room joined through three different nodes all hear each other', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const nodes: RunningServer[] = [];
-    for (let i = 0; i < 3; i++) {
-      const node = await startNode(redis.url);
-      nodes.push(node);
-      cleanups.push(() => node.close());
-    }
+    const { nodes } = await clusterOf(3);
     const trio = (Object.entries(TONES) as Array<[keyof typeof TONES, number]>).map(([name, hz], i) => makePeer(nodes[i]!.url, 'spread', name, hz));
     for (const p of trio) {
       cleanups.push(() => p.peer.stop());
@@ -71,14 +77,7 @@ describe('voice across a cluster', () => {
   });
 
   it('Redis killed and started again (empty) mid-call: the call across two nodes goes on without a gap, nobody leaves, and the room is whole again in Redis', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const nodes: RunningServer[] = [];
-    for (let i = 0; i < 2; i++) {
-      const node = await startNode(redis.url);
-      nodes.push(node);
-      cleanups.push(() => node.close());
-    }
+    const { redis, nodes } = await clusterOf(2);
     const [alice, bob] = (['alice', 'bob'] as const).map((name, i) => makePeer(nodes[i]!.url, 'outage', name, TONES[name]));
     const left: string[] = [];
     for (const p of [alice!, bob!]) {

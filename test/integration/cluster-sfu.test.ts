@@ -5,7 +5,6 @@
 // dead node's handles are gone once Janus drops that session.
 // Run alone and niced: `nice -n 10 npx vitest run test/integration/cluster-sfu.test.ts`.
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
@@ -16,6 +15,7 @@ import { startJanusProcess, type JanusProcess } from '../../src/server/janus-pro
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer, SignallingServerOptions } from '../../src/server/signalling-server.js';
 import { callBehindNginx, killCarryingNode, startNode, startRedis } from '../helpers/cluster.js';
+import { tcpProxy } from '../helpers/tcp-proxy.js';
 import { videoRoomHandles } from '../helpers/janus-admin.js';
 import { sortedWindowLevels } from '../helpers/wav.js';
 import { expectHears, framesHeard, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
@@ -42,38 +42,6 @@ function expectNotHeard(heard: Int16Array, hz: number): void {
 function hearsAll(listener: TestPeer, names: string[]): boolean {
   const heard = listener.peer.peers().filter((p) => names.includes(p.name) && p.connection === 'connected' && (p.audio?.receivedFrames ?? 0) > 20);
   return heard.length === names.length && listener.peer.status().media === 'sfu';
-}
-
-/** A TCP proxy to a local port; close() cuts every connection through it and stops listening. */
-async function tcpProxy(targetPort: number): Promise<{ port: number; close(): Promise<void>; cutFirst(): void }> {
-  const sockets = new Set<Socket>();
-  const pairs: Socket[][] = [];
-  const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    pairs.push([client, upstream]);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  let closed: Promise<void> | null = null;
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return closed;
-    },
-    /** Cuts the first connection made through it (the others go on). */
-    cutFirst: () => {
-      for (const socket of pairs[0] ?? []) socket.destroy();
-    },
-  };
 }
 
 /** A Janus, a Redis and `count` nodes in this process that drive it (shared rooms), all stopped after the test. */

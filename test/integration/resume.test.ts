@@ -11,6 +11,8 @@ import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { expectCompleteWav, readWav16 } from '../helpers/wav.js';
 import { sleep } from '../helpers/peers.js';
+import { connectClient, joinOk } from '../helpers/signalling.js';
+import { tcpProxy } from '../helpers/tcp-proxy.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-resume-'));
 const secretFile = join(scratch, 'secret');
@@ -130,6 +132,57 @@ describe('a lost server never stops the audio', () => {
       const graceMs = Date.parse(String(left!.time)) - Date.parse(String(away!.time));
       expect(graceMs).toBeGreaterThanOrEqual(1900);
       expect(graceMs).toBeLessThan(2600);
+    } finally {
+      server.child.kill('SIGINT');
+      await exitOf(server.child);
+    }
+  });
+
+  it('a return refused after the grace (the room filled meanwhile) ends the peer clearly: a message and exit 6', async () => {
+    const port = await freePort();
+    const server = await serve(port, ['--resume-grace', '1', '--max-peers', '2']);
+    const proxy = await tcpProxy(port);
+    try {
+      // Alice reaches the server through the proxy; it cuts her off and keeps her out.
+      const alice = await startCli(['join', 'small', '-s', `http://127.0.0.1:${proxy.port}`, '-n', 'alice', '-i', 'silence', '-o', 'null'], /joined as alice/);
+      proxy.cutAll();
+      // Her grace (1 s) runs out; two others take the room's two seats.
+      await sleep(2500);
+      const seated = await Promise.all(['bob', 'carol'].map(async (name) => {
+        const socket = await connectClient(server.match[1]!);
+        await joinOk(socket, 'small', name);
+        return socket;
+      }));
+      proxy.reopen();
+      const exit = await Promise.race([exitOf(alice.child), sleep(15_000).then(() => null)]);
+      for (const socket of seated) socket.disconnect();
+      expect(exit, 'alice gave up on her own').not.toBeNull();
+      expect(exit!.code).toBe(6);
+      expect(alice.output().stderr).toMatch(/room "small" is full/);
+    } finally {
+      await proxy.close();
+      server.child.kill('SIGINT');
+      await exitOf(server.child);
+    }
+  });
+
+  it('without --secret-file, a server killed and started again takes the resume tokens it issued before (its key kept in the state directory)', async () => {
+    const port = await freePort();
+    const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'voxroom-state-')) };
+    const plainServe = () => startCli(['serve', '--port', String(port)], /listening on (http:\/\/\S+)/, env);
+    let server = await plainServe();
+    try {
+      const first = await connectClient(server.match[1]!);
+      const joined = await joinOk(first, 'kept', 'alice');
+      server.child.kill('SIGKILL');
+      await exitOf(server.child);
+      first.disconnect();
+      server = await plainServe();
+      const again = await connectClient(server.match[1]!);
+      const resumed = await joinOk(again, 'kept', 'alice', { resume: joined.resume });
+      again.disconnect();
+      expect(resumed.self.id).toBe(joined.self.id);
+      expect(resumed.self.name).toBe('alice');
     } finally {
       server.child.kill('SIGINT');
       await exitOf(server.child);
