@@ -85,18 +85,20 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
       logger.error('the resume key in Redis is not the one this node uses: a node started while Redis was empty made a new one, and each side refuses the other\'s resume tokens', { fix: 'restart the nodes started since Redis came back empty, or give every node the same --secret-file' });
     }
   };
-  // The adapter gets its own client that queues while Redis is away: its reading loop retries at
-  // once on a failed read, so a client that fails fast would spin and starve the event loop;
-  // queued publishes also reach the other nodes once Redis is back.
-  const adapterRedis: RedisClient = redis.duplicate({ disableOfflineQueue: false });
-  adapterRedis.on('error', () => undefined);
-  await adapterRedis.connect();
+  // Connections of their own for the adapter and the inbox, which queue while Redis is away: their
+  // reading loops retry at once on a failed read, so a client that failed fast would spin and
+  // starve the event loop; queued publishes also reach the other nodes once Redis is back. (The
+  // main client's errors are the ones reported.)
+  const queueingConnection = async (): Promise<RedisClient> => {
+    const client: RedisClient = redis.duplicate({ disableOfflineQueue: false });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  const adapterRedis = await queueingConnection();
   const adapter = createAdapter(adapterRedis, { streamName: `${prefix}socket.io`, ...ADAPTER_STREAM });
-  // Its own connection, queueing while Redis is away, like the adapter's: a blocking read holds it.
-  const inboxRedis: RedisClient = redis.duplicate({ disableOfflineQueue: false });
-  inboxRedis.on('error', () => undefined);
-  await inboxRedis.connect();
-  const inbox = new NodeInbox(inboxRedis, inboxKey(prefix, nodeId), logger);
+  // The inbox's blocking read holds its connection.
+  const inbox = new NodeInbox(await queueingConnection(), inboxKey(prefix, nodeId), logger);
 
   const aliveKey = (node: string): string => `${prefix}node:${node}:alive`;
   const heartbeat = async (): Promise<void> => {

@@ -57,7 +57,9 @@
           (local.set $offset (i32.add (local.get $offset) (i32.const 16)))
           (br_if $sample (i32.lt_u (local.get $offset) (i32.const 1920))))
         (local.set $input (i32.add (local.get $input) (i32.const 1)))
-        (br $inputs))));; The mono mix: the same sum with the left gains only, then the output frame written in one
+        (br $inputs))))
+
+;; The mono mix: the same sum with the left gains only, then the output frame written in one
 ;; more pass that also measures the peak, so the caller runs its limiter only when needed.
 ;; mix_mono(count, gains, frames, sum, out) → the sum's peak magnitude:
 ;;   gains, frames   as for mix (each input's right gains are ignored)
