@@ -65,7 +65,7 @@ interface ServerProcess {
 }
 
 /** Calls per scenario: a lost frame is rare either way, so one call says little. */
-export const FAILOVER_CALLS = 2;
+export const FAILOVER_CALLS = 3;
 
 export async function measureFailover(bin: string): Promise<FailoverFigures[]> {
   const repeated = async (measure: () => Promise<FailoverFigures>): Promise<FailoverFigures> => {
