@@ -163,8 +163,10 @@ for _, m in ipairs(members) do
   local gone = (previous and m.id == previous.id) or (replaced and m.id == replaced.id)
   if not gone then taken[m.name] = true end
 end
+-- A claim restores its old id and name together or not at all (see RoomRegistry.join).
+local restoring = claimId ~= '' and (ownsName or not taken[claimName])
 local base = requested
-if claimId ~= '' then base = claimName end
+if restoring then base = claimName end
 local name = requested
 if not ownsName then
   name = base
@@ -176,13 +178,13 @@ if not ownsName then
   end
 end
 local id = newId
-if claimId ~= '' then id = claimId end
+if restoring then id = claimId end
 local member = { id = id, name = name, room = room, socketId = '', node = '', state = initial, protocolVersion = version }
 local others = membersOf(room)
 carry(member, socketId, node)
 local resumed = false
-if claimId ~= '' then resumed = 'restored' end
-return cjson.encode({ ok = true, member = member, others = others, resumed = resumed, stale = '', renamed = (name ~= requested and claimId == ''), previous = previous or false, replaced = replaced or false })
+if restoring then resumed = 'restored' end
+return cjson.encode({ ok = true, member = member, others = others, resumed = resumed, stale = '', renamed = (name ~= requested and not restoring), previous = previous or false, replaced = replaced or false })
 `;
 
 /**

@@ -100,16 +100,20 @@ export class RoomRegistry {
 
     if (previous) this.remove(previous);
     if (replaced) this.remove(replaced);
-    const baseName = claim ? claim.name : requestedName;
+    // A claim restores its old id and name together or not at all: when a newcomer took the name
+    // meanwhile (a restarted server did not know it was held), the claimant joins as someone new,
+    // renamed, so that no roommate pairs its old id with another name.
+    const restoring = claim !== null && !this.memberById(claim.id) && (ownsName || this.memberNamed(room, claim.name) === null);
+    const baseName = restoring ? claim.name : requestedName;
     const name = ownsName ? requestedName : this.uniqueName(room, baseName);
-    const id = claim && !this.memberById(claim.id) ? claim.id : this.newId();
+    const id = restoring ? claim.id : this.newId();
     const state: MemberState = { ...INITIAL_SELF_STATE, away: false, serverMuted: false, grants: [...grants], ...(options.position ? { position: { ...options.position } } : {}) };
     const member: Member = { id, name, room, socketId, state, protocolVersion };
     const others = [...roomMembers.values()].map(toMemberView);
     roomMembers.set(member.id, member);
     this.rooms.set(room, roomMembers);
     this.bySocket.set(socketId, member);
-    return { ok: true, member, others, renamed: name !== requestedName && !claim, resumed: claim ? 'restored' : null, staleSocketId: null, replaced };
+    return { ok: true, member, others, renamed: name !== requestedName && !restoring, resumed: restoring ? 'restored' : null, staleSocketId: null, replaced };
   }
 
   /** Removes whatever membership the socket has; returns it so the caller can tell the room. */

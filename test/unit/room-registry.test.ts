@@ -71,6 +71,15 @@ describe('RoomRegistry', () => {
     expect(elsewhere).toMatchObject({ ok: true, resumed: null, member: { id: 'p1', name: 'bob' } });
   });
 
+  it('restores neither id nor name when a newcomer took the name meanwhile: the claimant joins anew, renamed', () => {
+    const rooms = registry();
+    // A restarted server seated a newcomer as alice before the old alice came back.
+    rooms.join('s1', 'lobby', 'alice');
+    const back = rooms.join('s2', 'lobby', 'alice', { resume: { room: 'lobby', id: 'old-id', name: 'alice' } });
+    expect(back).toMatchObject({ ok: true, resumed: null, renamed: true, member: { name: 'alice-2' } });
+    expect(back.ok && back.member.id).not.toBe('old-id');
+  });
+
   it('ends an away member when its grace runs out, and only then', () => {
     const rooms = registry();
     const first = rooms.join('s1', 'lobby', 'alice');
