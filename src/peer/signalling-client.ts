@@ -165,11 +165,12 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
         (error: JoinError) => {
           // A token that expired meanwhile (say) will not be taken on any later attempt either.
           if (TOKEN_ERROR_CODES.has(error.code)) return this.refuse(error);
-          if (error.code === 'timeout') return this.logger.warn('rejoin after reconnect: no answer yet; trying again on the next connection', { error: error.message });
-          // A cluster node cut off from its Redis cannot admit us now: come back (through the next
-          // server, if there are several) in a moment; the reconnect deadline still runs.
-          if (error.code === 'unavailable') {
-            this.logger.warn('rejoin after reconnect: the server cannot admit anyone now; trying again shortly', { error: error.message });
+          // No answer on a connection that stays up (no next connection would come by itself), or
+          // a cluster node cut off from its Redis that cannot admit us now: come back (through the
+          // next server, if there are several) in a moment; the reconnect deadline still runs.
+          if (error.code === 'timeout' || error.code === 'unavailable') {
+            const why = error.code === 'timeout' ? 'the server did not answer' : 'the server cannot admit anyone now';
+            this.logger.warn(`rejoin after reconnect: ${why}; trying again shortly`, { error: error.message });
             this.socket.disconnect();
             this.startReconnectDeadline();
             setTimeout(() => {

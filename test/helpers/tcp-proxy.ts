@@ -10,6 +10,13 @@ export interface TcpProxy {
   /** Cuts every connection, and refuses new ones until `reopen`. */
   cutAll(): void;
   reopen(): void;
+  /**
+   * The next connection goes silent towards the client from the first server bytes holding
+   * `text` (a join ack's "resumed", say): the client's messages still reach the server, which
+   * still answers, but nothing more reaches the client on that connection. Later connections
+   * are whole again.
+   */
+  silenceNextFrom(text: string): void;
   close(): Promise<void>;
 }
 
@@ -17,6 +24,7 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   const pairs: Socket[][] = [];
   let refusing = false;
+  let silenceFrom: string | null = null;
   const server = createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -29,7 +37,18 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
       socket.on('error', () => undefined);
       socket.on('close', () => sockets.delete(socket));
     }
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    const silenceFromText = silenceFrom;
+    silenceFrom = null;
+    if (silenceFromText === null) {
+      upstream.pipe(client);
+      return;
+    }
+    let silent = false;
+    upstream.on('data', (chunk: Buffer) => {
+      silent ||= chunk.includes(silenceFromText);
+      if (!silent) client.write(chunk);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   let closed: Promise<void> | null = null;
@@ -44,6 +63,9 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     reopen: () => {
       refusing = false;
+    },
+    silenceNextFrom: (text) => {
+      silenceFrom = text;
     },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
