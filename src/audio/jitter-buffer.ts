@@ -1,9 +1,10 @@
 // Per-remote-peer playout buffer between wrtc's delivery thread and the mix clock.
 // wrtc decodes through WebRTC's own NetEq, so network jitter is already absorbed upstream; this
 // buffer only has to cover scheduling jitter between two 10 ms clocks. Hence a small, adaptive
-// target: a calm spell in which no frame came late lowers it a frame (one frame is enough when
-// the two clocks keep a steady phase), an underrun raises it again (a loaded machine, a bad
-// phase), and a step down that proved wrong doubles the calm needed before the next. Clock
+// target: a calm spell in which no frame came late lowers it a frame, down to its floor (one
+// frame is enough while the two clocks keep a steady phase; remote peers get two, see
+// REMOTE_BUFFER), an underrun raises it again (a loaded machine, a bad phase), and a step
+// down that proved wrong doubles the calm needed before the next. Clock
 // drift, and a lowered target, are absorbed by dropping one frame (crossfaded into the next)
 // at a quiet moment whenever the buffer has held more than the target for a whole window
 // (beyond target + 4, a frame per pull without waiting for quiet), never by a queue that

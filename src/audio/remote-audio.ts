@@ -19,9 +19,10 @@ export type RemoteMixInput = MixInput & StereoMixInput;
  * Remote audio is held two frames deep, and up to four when underruns say the machine's
  * scheduling needs it (a calm spell brings it back to two). Two, not one: the jitter left
  * after NetEq is the phase of two 10 ms clocks, but on a loaded 2-core machine wrtc's delivery
- * thread runs late by 10-30 ms now and then (a V8 garbage collection, whose helper threads take
- * both cores; a new peer connection): at one frame each such moment was a lost frame, about one
- * per call in the failover benchmark, at two none in 16 calls (CHANGELOG, 2026-11-27). It may
+ * thread runs late now and then (a V8 garbage collection, whose helper threads take both cores;
+ * a new peer connection): at one frame each such moment was a lost frame, about one per call in
+ * the failover benchmark; two cover a delivery 10-20 ms late (by the clocks' phase), and lost
+ * none in 16 calls (CHANGELOG, 2026-11-27). It may
  * hold far more for a moment: when the event loop is blocked, wrtc's frames pile up and arrive
  * together just before the mix clock's catch-up ticks take them (up to 20, see clock.ts, on top
  * of a target of up to 4); a cap of 8 dropped the older ones, and a 150 ms block left a 70-80 ms

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../log.js';
 import { validateIceUrl, type TurnAuth } from '../server/ice-config.js';
 import { RoomMap } from '../server/room-map.js';
 import { DEFAULT_RESUME_GRACE_MS, startSignallingServer, type RunningServer } from '../server/signalling-server.js';
+import { kickedMembersPath } from '../server/kicked-members-file.js';
 import { defaultSecretPath, loadOrCreateSecret, readSecretFile } from '../server/server-secret.js';
 // Janus's client (janode) and Redis's are loaded only when asked for: together they were about
 // 400 ms of start-up CPU for every server (see runServe).
@@ -150,7 +151,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     throw error;
   }
   try {
-    server = await startSignallingServer({ ...(resumeKey ? { resumeKey } : {}), ...(cluster ? { cluster } : {}), resumeGraceMs: flags.resumeGrace * 1000, port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}), allowOrigins: flags.allowOrigin, connectionLimits: { perAddress: flags.maxConnectionsPerIp, total: flags.maxConnections }, trustProxy: Boolean(flags.trustProxy), metrics: { ...(metricsToken !== undefined ? { token: metricsToken } : {}), ...(flags.metricsPort !== undefined ? { port: flags.metricsPort } : {}) } });
+    server = await startSignallingServer({ ...(resumeKey ? { resumeKey } : {}), ...(resumeKey && !cluster ? { kickedMembersFile: kickedMembersPath(resumeKey) } : {}), ...(cluster ? { cluster } : {}), resumeGraceMs: flags.resumeGrace * 1000, port, host: flags.host, map, ice: { urls, turnAuth }, maxPeersPerRoom: flags.maxPeers, tls, logger, media, ...(tokens ? { tokens } : {}), autoMedia: { meshMax: flags.meshMax, meshReturnAt: Math.min(DEFAULT_AUTO_MEDIA.meshReturnAt, flags.meshMax - 1) }, januses: connectors.map((connector) => ({ driver: connector.driver, reconnect: connector.reconnect })), ...(flags.injectDelay ? { faults: { maxDelayMs: flags.injectDelay } } : {}), allowOrigins: flags.allowOrigin, connectionLimits: { perAddress: flags.maxConnectionsPerIp, total: flags.maxConnections }, trustProxy: Boolean(flags.trustProxy), metrics: { ...(metricsToken !== undefined ? { token: metricsToken } : {}), ...(flags.metricsPort !== undefined ? { port: flags.metricsPort } : {}) } });
   } catch (error) {
     await stopJanuses();
     await cluster?.close();

@@ -43,6 +43,26 @@ export class KickedMembers {
     return false;
   }
 
+  /** The live entries (member id, expiry), oldest first: what a restarted server needs. */
+  entries(nowMs: number): Array<[string, number]> {
+    this.prune(nowMs);
+    return [...this.expiries];
+  }
+
+  /** Takes back entries kept from before a restart; expired ones are dropped. */
+  restore(entries: ReadonlyArray<readonly [string, number]>, nowMs: number): void {
+    for (const [id, expiry] of [...entries].sort((a, b) => a[1] - b[1])) {
+      if (expiry <= nowMs) continue;
+      this.expiries.delete(id);
+      this.expiries.set(id, expiry);
+    }
+    while (this.expiries.size > this.maxEntries) {
+      const oldest = this.expiries.keys().next().value;
+      if (oldest === undefined) break;
+      this.expiries.delete(oldest);
+    }
+  }
+
   get size(): number {
     return this.expiries.size;
   }

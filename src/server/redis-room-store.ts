@@ -7,6 +7,7 @@ import { INITIAL_SELF_STATE, type MemberState, type PeerInfo, type RelayedSignal
 import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, PLACE_JANUS_SCRIPT, KICK_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RELAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
 import { toMemberView, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 import { StoreUnavailableError, type RoomStore, type SignalRoute, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
+import { KickedMembers } from './kicked-members.js';
 import { RESUME_TOKEN_TTL_MS } from './resume-tokens.js';
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -39,6 +40,11 @@ export class RedisRoomStore implements RoomStore {
   /** Members whose socket closed while Redis was away: marked away when it returns. */
   private readonly awayWhileCutOff: Array<{ member: Member; socketId: string; graceMs: number }> = [];
   private events: StoreEvents | null = null;
+  /**
+   * The kicks made through this node, kept here too: a Redis that comes back empty has lost its
+   * `kicked:` keys, and this node writes them back with its members (restoreLocalMembers).
+   */
+  private readonly kickedHere: KickedMembers;
   /** Scripts sent on the current connection to Redis, and their SHA1s (run()). */
   private readonly loadedScripts = new Map<string, string>();
 
@@ -50,6 +56,7 @@ export class RedisRoomStore implements RoomStore {
     /** How long a kicked member's resume claims are refused: as long as its resume token lives. */
     private readonly kickedTtlMs = RESUME_TOKEN_TTL_MS,
   ) {
+    this.kickedHere = new KickedMembers({ ttlMs: kickedTtlMs });
     // A new connection (Redis restarted, or the link came back) loads each script again.
     redis.on('connect', () => this.loadedScripts.clear());
   }
@@ -137,6 +144,7 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async kick(member: Member): Promise<Member | null> {
+    this.kickedHere.add(member.id, Date.now());
     const stored = await this.run<StoredMember>('kick a member', KICK_SCRIPT, [member.room, member.id, String(this.kickedTtlMs)]);
     // Carried here: forgotten now. Carried by another node: its socket's disconnect finds it gone.
     for (const [socketId, own] of this.bySocket) if (own.id === member.id) this.bySocket.delete(socketId);
@@ -252,6 +260,11 @@ export class RedisRoomStore implements RoomStore {
     for (const { member, socketId, graceMs } of this.awayWhileCutOff.splice(0)) {
       const stored = await this.run<StoredMember>('mark away', MARK_AWAY_SCRIPT, [member.room, member.id, socketId, String(Date.now() + graceMs)]);
       if (stored) this.events?.away(toMember(stored));
+    }
+    const now = Date.now();
+    for (const [id, expiry] of this.kickedHere.entries(now)) {
+      // NX: a kick another node wrote back, or made since, stays as it is.
+      await this.redis.set(`${this.prefix}kicked:${id}`, '1', { expiration: { type: 'PX', value: Math.max(1, expiry - now) }, condition: 'NX' });
     }
     let restored = 0;
     for (const [socketId, member] of this.bySocket) {

@@ -88,6 +88,8 @@ export class LocalRoomStore implements RoomStore {
     readonly registry: RoomRegistry,
     /** Members an admin kicked: kept in this process (a single node has no other). */
     private readonly kicked = new KickedMembers(),
+    /** Told after every kick, to keep the list beyond this process (KickedMembersFile). */
+    private readonly onKicked?: (kicked: KickedMembers) => void,
   ) {}
 
   async join(socketId: string, room: string, requestedName: string, options: JoinOptions): Promise<JoinOutcome> {
@@ -96,6 +98,7 @@ export class LocalRoomStore implements RoomStore {
   }
   async kick(member: Member): Promise<Member | null> {
     this.kicked.add(member.id, Date.now());
+    this.onKicked?.(this.kicked);
     return this.registry.removeById(member.id);
   }
   async updateStateOf(member: Member, patch: StatePatch): Promise<StateChange> {

@@ -54,6 +54,7 @@ import { SfuRooms, type JanusSource } from './sfu-rooms.js';
 import { RoomMap } from './room-map.js';
 import { ResumeTokens } from './resume-tokens.js';
 import { RoomRegistry, copyState, toMemberView, toPeerInfo, type Member } from './room-registry.js';
+import { KickedMembersFile } from './kicked-members-file.js';
 import { LocalRoomStore, StoreUnavailableError, type RoomStore } from './room-store.js';
 import type { ClusterNode } from './cluster-node.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -96,6 +97,11 @@ export interface SignallingServerOptions {
   resumeKey?: Buffer;
   /** How long a member whose socket closed keeps its place, away, before it leaves (default 15 s). */
   resumeGraceMs?: number;
+  /**
+   * A single node: keep the members an admin kicked in this file, so that a restarted server
+   * still refuses their resume tokens (kickedMembersPath); default: in this process only.
+   */
+  kickedMembersFile?: string;
   /**
    * A cluster node (cluster-node.ts): rooms live in Redis, shared with the other nodes, and the
    * resume key is the cluster's. Without it the rooms live in this process, as on one machine.
@@ -150,7 +156,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   const sfuLimit = options.maxPeersPerRoom ?? LIMITS.defaultMaxPeersPerSfuRoom;
   const maxPeersPerRoom = Math.max(meshLimit, sfuLimit);
   const cluster = options.cluster ?? null;
-  const store: RoomStore = cluster?.store ?? new LocalRoomStore(new RoomRegistry(maxPeersPerRoom));
+  const kickedFile = !cluster && options.kickedMembersFile !== undefined ? new KickedMembersFile(options.kickedMembersFile, logger) : null;
+  const store: RoomStore = cluster?.store ?? new LocalRoomStore(new RoomRegistry(maxPeersPerRoom), kickedFile ? await kickedFile.load(Date.now()) : undefined, kickedFile ? (kicked) => kickedFile.save(kicked, Date.now()) : undefined);
   const resumeTokens = new ResumeTokens(options.resumeKey ?? cluster?.resumeKey ?? randomBytes(32));
   const resumeGraceMs = options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS;
   /** Away members' grace timers, by member id. */
@@ -876,6 +883,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         }
         // Its members' sockets closed above (away, for another node to take back): now the node goes.
         await cluster?.close();
+        await kickedFile?.flushed();
       })();
       return closing;
     },

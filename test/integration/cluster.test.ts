@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminAck, Grant, JoinAck, MemberLeft, ServerToClientEvents } from '../../src/protocol.js';
+import { RedisRoomStore } from '../../src/server/redis-room-store.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
@@ -209,7 +210,30 @@ describe('a cluster of three nodes and one Redis', () => {
     expect(ofGhost[1]!.atMs - ofGhost[0]!.atMs).toBeLessThan(2_000 + 1_500);
     const health = (await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as { cluster: { nodes: number } };
     expect(health.cluster.nodes).toBe(3);
+    // Redis holds no trace of it either: a newcomer through another node finds the watcher alone.
+    const newcomer = await joinOk(await client(nodes[1]!), 'ghosts', 'newcomer');
+    expect(newcomer.peers.map((p) => p.name)).toEqual(['watcher']);
     console.log(`node kill -9: ghost away after ${ofGhost[0]!.atMs} ms, gone after ${ofGhost[1]!.atMs} ms (grace 2 s)`);
+  });
+});
+
+describe('a resume claim restored by the join script', () => {
+  it('takes back its old id and name together, or, when a newcomer took the name meanwhile, joins anew, renamed', async () => {
+    const connection = createClient({ url: redis.url });
+    await connection.connect();
+    try {
+      // A room Redis no longer knows (restarted empty, say): claims restore, unless the name went.
+      const store = new RedisRoomStore(connection, 'node-claims', `claims-${randomBytes(4).toString('hex')}:`);
+      const newcomer = await store.join('s1', 'lobby', 'alice', {});
+      expect(newcomer).toMatchObject({ ok: true, resumed: null, member: { name: 'alice' } });
+      const returning = await store.join('s2', 'lobby', 'alice', { resume: { room: 'lobby', id: 'old-alice', name: 'alice' } });
+      expect(returning).toMatchObject({ ok: true, resumed: null, renamed: true, member: { name: 'alice-2' } });
+      expect(returning.ok && returning.member.id).not.toBe('old-alice');
+      const bob = await store.join('s3', 'lobby', 'bob', { resume: { room: 'lobby', id: 'old-bob', name: 'bob' } });
+      expect(bob).toMatchObject({ ok: true, resumed: 'restored', renamed: false, member: { id: 'old-bob', name: 'bob' } });
+    } finally {
+      await connection.quit();
+    }
   });
 });
 
@@ -318,6 +342,42 @@ describe('admin actions across nodes', () => {
 });
 
 describe('Redis lost while running', () => {
+  it('a kick outlives a Redis restarted empty: the node that made it writes it back, and the resume token stays refused', async () => {
+    const own = await startRedis();
+    const secret = randomBytes(32).toString('base64');
+    const signer = RoomTokenSigner.fromSecret(secret);
+    const token = (name: string, grants: Grant[] = ['speak', 'listen']): Promise<string> => signer.mint({ name, scope: { room: 'ops' }, grants, ttlSeconds: 600 });
+    const node = await startNode(own.url, { tokens: RoomTokenVerifier.fromSecret(secret), resumeGraceMs: 5_000 });
+    try {
+      const [a, b] = [await connectClient(node.url), await connectClient(node.url)];
+      clients.push(a, b);
+      await joinOk(a, 'ops', 'boss', { token: await token('boss', ['speak', 'listen', 'admin']) });
+      const troll = await joinOk(b, 'ops', 'troll', { token: await token('troll') });
+      const kicked = await new Promise<AdminAck>((resolve) => (a as unknown as { emit(event: string, ...args: unknown[]): void }).emit('kick', { id: troll.self.id }, resolve));
+      expect(kicked).toEqual({ ok: true });
+      await own.stop();
+      const back = await startRedis(own.port);
+      try {
+        const deadline = Date.now() + 10_000;
+        let health: { ok: boolean; cluster: { peers: number } } = { ok: false, cluster: { peers: 0 } };
+        while (Date.now() < deadline && !(health.ok && health.cluster.peers === 1)) {
+          await sleep(200);
+          health = (await (await fetch(`${node.url}/healthz`)).json()) as typeof health;
+        }
+        expect(health).toMatchObject({ ok: true, cluster: { peers: 1 } });
+        const retry = await connectClient(node.url);
+        clients.push(retry);
+        const refused = await join(retry, 'ops', 'troll', { token: await token('troll'), resume: troll.resume });
+        expect(refused.ok ? null : refused.error.code).toBe('kicked');
+      } finally {
+        await node.close();
+        await back.stop();
+      }
+    } finally {
+      await node.close();
+    }
+  });
+
   it('joins get a retryable unavailable error, /healthz says so, and the node writes its members back when Redis returns', async () => {
     const own = await startRedis();
     const node = await startNode(own.url, { resumeGraceMs: 5_000 });

@@ -1,7 +1,7 @@
 // A lost signalling connection never interrupts audio: the server is killed (-9) and restarted on
 // the same port mid-call, real CLI processes throughout; a peer killed (-9) is away and then
 // gone; a peer whose server never comes back gives up clearly.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,9 @@ import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { expectCompleteWav, readWav16 } from '../helpers/wav.js';
 import { sleep } from '../helpers/peers.js';
-import { connectClient, joinOk } from '../helpers/signalling.js';
+import type { AdminAck, Grant } from '../../src/protocol.js';
+import { RoomTokenSigner } from '../../src/server/room-tokens.js';
+import { connectClient, join as joinRoom, joinOk } from '../helpers/signalling.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-resume-'));
@@ -161,6 +163,72 @@ describe('a lost server never stops the audio', () => {
       expect(alice.output().stderr).toMatch(/room "small" is full/);
     } finally {
       await proxy.close();
+      server.child.kill('SIGINT');
+      await exitOf(server.child);
+    }
+  });
+
+  it('a rejoin the server never answers (its connection stays up) is tried again on a new connection, not left to the reconnect deadline', async () => {
+    const port = await freePort();
+    const server = await serve(port);
+    const proxy = await tcpProxy(port);
+    try {
+      const alice = await startCli(['join', 'mute', '-s', `http://127.0.0.1:${proxy.port}`, '-n', 'alice', '-i', 'silence', '-o', 'null', '--json', '--reconnect-timeout', '25'], /"event":"joined"/);
+      // Her connection breaks; on the next one the server's answer to her rejoin never reaches her.
+      proxy.silenceNextFrom('"resumed"');
+      proxy.cutFirst();
+      const startedAt = Date.now();
+      // The join's ack timeout is 10 s; then a fresh connection, a second later, takes the rejoin.
+      const deadline = startedAt + 20_000;
+      while (Date.now() < deadline && !/"event":"rejoined"/.test(alice.output().stdout)) await sleep(200);
+      const waitedMs = Date.now() - startedAt;
+      const { stdout, stderr } = alice.output();
+      expect(stdout, stderr).toMatch(/"event":"rejoined"/);
+      expect(stderr).toMatch(/the server did not answer; trying again shortly/);
+      expect(waitedMs).toBeGreaterThan(9_000);
+      expect(alice.child.exitCode).toBeNull();
+      const rejoined = stdout.split('\n').filter((line) => line.includes('"event":"rejoined"')).map((line) => JSON.parse(line) as { self: { name: string } });
+      expect(rejoined[0]!.self.name).toBe('alice');
+      alice.child.kill('SIGINT');
+      expect((await exitOf(alice.child)).code).toBe(0);
+    } finally {
+      await proxy.close();
+      server.child.kill('SIGINT');
+      await exitOf(server.child);
+    }
+  });
+
+  it('a member an admin kicked cannot take its place back with its resume token after the server is killed and started again', async () => {
+    const port = await freePort();
+    const tokenSecretFile = join(scratch, 'token-secret');
+    writeFileSync(tokenSecretFile, 'a-room-token-secret-of-enough-bytes\n');
+    const signer = RoomTokenSigner.fromSecret(readFileSync(tokenSecretFile, 'utf8').trim());
+    const token = (name: string, grants: Grant[]): Promise<string> => signer.mint({ name, scope: { room: 'ops' }, grants, ttlSeconds: 600 });
+    const env = { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'voxroom-state-')) };
+    const guarded = () => startCli(['serve', '--port', String(port), '--secret-file', secretFile, '--token-secret-file', tokenSecretFile], /listening on (http:\/\/[^\s;]+)/, env);
+    let server = await guarded();
+    try {
+      const [a, b] = [await connectClient(server.match[1]!), await connectClient(server.match[1]!)];
+      const boss = await joinOk(a, 'ops', 'boss', { token: await token('boss', ['speak', 'listen', 'admin']) });
+      const troll = await joinOk(b, 'ops', 'troll', { token: await token('troll', ['speak', 'listen']) });
+      const kicked = await new Promise<AdminAck>((resolve) => (a as unknown as { emit(event: string, ...args: unknown[]): void }).emit('kick', { id: troll.self.id }, resolve));
+      expect(kicked).toEqual({ ok: true });
+      expect(boss.self.name).toBe('boss');
+      a.disconnect();
+      b.disconnect();
+      server.child.kill('SIGKILL');
+      await exitOf(server.child);
+      server = await guarded();
+      const retry = await connectClient(server.match[1]!);
+      const refused = await joinRoom(retry, 'ops', 'troll', { token: await token('troll', ['speak', 'listen']), resume: troll.resume });
+      retry.disconnect();
+      expect(refused.ok ? null : refused.error.code).toBe('kicked');
+      // Only the kicked member: the admin resumes as before.
+      const again = await connectClient(server.match[1]!);
+      const back = await joinOk(again, 'ops', 'boss', { token: await token('boss', ['speak', 'listen', 'admin']), resume: boss.resume });
+      again.disconnect();
+      expect(back.self.id).toBe(boss.self.id);
+    } finally {
       server.child.kill('SIGINT');
       await exitOf(server.child);
     }
