@@ -345,8 +345,11 @@ describe('SFU rooms in a cluster', () => {
     const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
     const silentAt = (peer: TestPeer): number[] => framesHeard(peer, since).flatMap((frame, i) => (longestSilenceMs([frame]) > 0 ? [Math.round(i * 10 - 1000)] : []));
     console.log(`SFU node kill -9 behind nginx: longest silence heard since the kill: alice ${gaps.alice} ms, bob ${gaps.bob} ms; silent frames (ms after the kill): alice ${silentAt(alice).slice(0, 40).join(' ')}; bob ${silentAt(bob).slice(0, 40).join(' ')}`);
-    expect(gaps.alice).toBeLessThanOrEqual(100);
-    expect(gaps.bob).toBeLessThanOrEqual(100);
+    // Both publish again through the survivor (make-before-break). At a one-frame jitter buffer
+    // some fourteen runs measured mostly 0 ms, else 10-30 ms; at two frames two runs 0 ms.
+    // Bound: 30 ms, three frames of this machine's noise.
+    expect(gaps.alice).toBeLessThanOrEqual(30);
+    expect(gaps.bob).toBeLessThanOrEqual(30);
     // Throughout the takeover, in 100 ms windows: nobody heard the other twice (old and new
     // feed at once: +6 dB) or itself.
     for (const p of [alice, bob]) {
