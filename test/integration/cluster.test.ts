@@ -27,6 +27,17 @@ async function client(node: RunningServer): Promise<TestClient> {
   return socket;
 }
 
+/** Waits up to 10 s for the node to be healthy with `peers` members in the cluster (written back after a Redis restart). */
+async function healthyWithPeers(node: RunningServer, peers: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let health: { ok: boolean; cluster: { peers: number } } = { ok: false, cluster: { peers: 0 } };
+  while (Date.now() < deadline && !(health.ok && health.cluster.peers === peers)) {
+    await sleep(200);
+    health = (await (await fetch(`${node.url}/healthz`)).json()) as typeof health;
+  }
+  expect(health).toMatchObject({ ok: true, cluster: { peers } });
+}
+
 function nextEvent<E extends keyof ServerToClientEvents>(socket: TestClient, event: E, ms = 3000): Promise<Parameters<ServerToClientEvents[E]>[0]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
@@ -358,13 +369,7 @@ describe('Redis lost while running', () => {
       await own.stop();
       const back = await startRedis(own.port);
       try {
-        const deadline = Date.now() + 10_000;
-        let health: { ok: boolean; cluster: { peers: number } } = { ok: false, cluster: { peers: 0 } };
-        while (Date.now() < deadline && !(health.ok && health.cluster.peers === 1)) {
-          await sleep(200);
-          health = (await (await fetch(`${node.url}/healthz`)).json()) as typeof health;
-        }
-        expect(health).toMatchObject({ ok: true, cluster: { peers: 1 } });
+        await healthyWithPeers(node, 1);
         const retry = await connectClient(node.url);
         clients.push(retry);
         const refused = await join(retry, 'ops', 'troll', { token: await token('troll'), resume: troll.resume });
@@ -403,13 +408,7 @@ describe('Redis lost while running', () => {
       // Redis returns empty (no persistence): the node writes alice and bob back.
       const back = await startRedis(own.port);
       try {
-        const deadline = Date.now() + 10_000;
-        let health: { ok: boolean; cluster: { peers: number } } = { ok: false, cluster: { peers: 0 } };
-        while (Date.now() < deadline && !(health.ok && health.cluster.peers === 2)) {
-          await sleep(200);
-          health = (await (await fetch(`${node.url}/healthz`)).json()) as typeof health;
-        }
-        expect(health).toMatchObject({ ok: true, cluster: { peers: 2 } });
+        await healthyWithPeers(node, 2);
         const carol = await joinOk(late, 'outage', 'carol');
         expect(carol.peers.map((p) => p.name).sort()).toEqual(['alice', 'bob']);
         // The resume key went back too: a node started after the outage takes a token issued
