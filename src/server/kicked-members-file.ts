@@ -58,8 +58,8 @@ export class KickedMembersFile {
     return kicked;
   }
 
-  /** Keeps the list (written whole to a temporary file, then renamed: never half a file). */
-  save(kicked: KickedMembers, nowMs: number): void {
+  /** Keeps the list (written whole to a temporary file, then renamed: never half a file); resolves once written, or reported. */
+  save(kicked: KickedMembers, nowMs: number): Promise<void> {
     const text = JSON.stringify({ kicked: kicked.entries(nowMs) }) + '\n';
     this.writing = this.writing.then(async () => {
       try {
@@ -71,6 +71,7 @@ export class KickedMembersFile {
         this.logger.error('cannot keep the kicked members on disk: a restart of this server would let them resume', { path: this.path, error: (error as Error).message });
       }
     });
+    return this.writing;
   }
 
   /** Resolves once every write asked for so far is done. */

@@ -88,8 +88,8 @@ export class LocalRoomStore implements RoomStore {
     readonly registry: RoomRegistry,
     /** Members an admin kicked: kept in this process (a single node has no other). */
     private readonly kicked = new KickedMembers(),
-    /** Told after every kick, to keep the list beyond this process (KickedMembersFile). */
-    private readonly onKicked?: (kicked: KickedMembers) => void,
+    /** Told after every kick, to keep the list beyond this process (KickedMembersFile): the kick is acknowledged once it is kept. */
+    private readonly onKicked?: (kicked: KickedMembers) => Promise<void>,
   ) {}
 
   async join(socketId: string, room: string, requestedName: string, options: JoinOptions): Promise<JoinOutcome> {
@@ -98,8 +98,9 @@ export class LocalRoomStore implements RoomStore {
   }
   async kick(member: Member): Promise<Member | null> {
     this.kicked.add(member.id, Date.now());
-    this.onKicked?.(this.kicked);
-    return this.registry.removeById(member.id);
+    const removed = this.registry.removeById(member.id);
+    await this.onKicked?.(this.kicked);
+    return removed;
   }
   async updateStateOf(member: Member, patch: StatePatch): Promise<StateChange> {
     return this.registry.updateStateById(member.id, patch);
