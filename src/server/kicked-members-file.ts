@@ -1,7 +1,7 @@
-// A single node's kicked members, kept on disk beside its secret key. Resume tokens outlive a
-// restart on purpose (server-secret.ts); a kick must too, or a kicked member would take its place
-// back with its old token once the server restarted. One file per key: the list goes with the
-// tokens it guards. (A cluster keeps its kicks in Redis.)
+// A single node's kicked members, kept on disk in the user's state directory. Resume tokens
+// outlive a restart on purpose (server-secret.ts); a kick must too, or a kicked member would take
+// its place back with its old token once the server restarted. One file per key: the list goes
+// with the tokens it guards. (A cluster keeps its kicks in Redis.)
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -200,6 +200,32 @@ describe('a lost server never stops the audio', () => {
     }
   });
 
+  it('join --server URL1,URL2: the first unreachable, it joins through the second; when that one dies, it resumes through the first, same id', async () => {
+    const [firstPort, secondPort] = [await freePort(), await freePort()];
+    const second = await serve(secondPort);
+    const alice = await startCli(['join', 'pair', '-s', `http://127.0.0.1:${firstPort},http://127.0.0.1:${secondPort}`, '-n', 'alice', '-i', 'silence', '-o', 'null', '--json', '--reconnect-timeout', '30'], /"event":"joined"/);
+    let first: Awaited<ReturnType<typeof serve>> | null = null;
+    try {
+      const joined = events(alice.output().stdout).find((e) => e.event === 'joined')!.self as { id: string };
+      second.child.kill('SIGKILL');
+      await exitOf(second.child);
+      first = await serve(firstPort);
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && !events(alice.output().stdout).some((e) => e.event === 'rejoined')) await sleep(200);
+      const rejoined = events(alice.output().stdout).find((e) => e.event === 'rejoined')?.self as { id: string; name: string } | undefined;
+      expect(rejoined, alice.output().stderr).toMatchObject({ id: joined.id, name: 'alice' });
+      alice.child.kill('SIGINT');
+      expect((await exitOf(alice.child)).code).toBe(0);
+    } finally {
+      if (alice.child.exitCode === null) alice.child.kill('SIGKILL');
+      second.child.kill('SIGKILL');
+      if (first) {
+        first.child.kill('SIGINT');
+        await exitOf(first.child);
+      }
+    }
+  });
+
   it('a member an admin kicked cannot take its place back with its resume token after the server is killed and started again', async () => {
     const port = await freePort();
     const tokenSecretFile = join(scratch, 'token-secret');
