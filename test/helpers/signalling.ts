@@ -1,6 +1,6 @@
 // Helpers for tests that talk to a real signalling server over loopback.
 import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION, type ClientToServerEvents, type JoinAck, type MemberState, type PeerInfo, type ProtocolError, type ServerToClientEvents } from '../../src/protocol.js';
+import { PROTOCOL_VERSION, type AdminAck, type ClientToServerEvents, type JoinAck, type MemberState, type PeerInfo, type ProtocolError, type ServerToClientEvents } from '../../src/protocol.js';
 import { startSignallingServer, type RunningServer, type SignallingServerOptions } from '../../src/server/signalling-server.js';
 
 export type TestClient = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -86,6 +86,13 @@ export async function joinOk(socket: TestClient, room: string, name: string, ext
 }
 
 /** Follows the room the socket is in, so tests can wait for a state. */
+/** An admin action (`kick`, `server-mute`) and its ack. */
+export function adminRequest(socket: TestClient, event: 'kick', request: { id: string }): Promise<AdminAck>;
+export function adminRequest(socket: TestClient, event: 'server-mute', request: { id: string; muted: boolean }): Promise<AdminAck>;
+export function adminRequest(socket: TestClient, event: 'kick' | 'server-mute', request: { id: string; muted?: boolean }): Promise<AdminAck> {
+  return new Promise((resolve) => (socket as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, request, resolve));
+}
+
 export function trackRoom(socket: TestClient): { latest: () => RoomView | null; changes: () => number; waitFor: (predicate: (u: RoomView) => boolean, ms?: number) => Promise<RoomView> } {
   const state = viewOf(socket);
   return {

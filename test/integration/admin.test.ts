@@ -7,7 +7,7 @@ import type { AdminAck, Grant, MemberLeft, ProtocolError } from '../../src/proto
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, startCli } from '../helpers/cli.js';
-import { connectClient, join, joinOk, names, startTestServer, trackRoom, type TestClient } from '../helpers/signalling.js';
+import { adminRequest, connectClient, join, joinOk, names, startTestServer, trackRoom, type TestClient } from '../helpers/signalling.js';
 
 const SECRET = randomBytes(32).toString('base64');
 const signer = RoomTokenSigner.fromSecret(SECRET);
@@ -30,11 +30,6 @@ async function member(server: RunningServer, name: string, grants: Grant[] = ['s
   const ack = await joinOk(socket, 'lobby', name, { token });
   return { socket, id: ack.self.id, resume: ack.resume };
 }
-function admin(socket: TestClient, event: 'kick', request: { id: string }): Promise<AdminAck>;
-function admin(socket: TestClient, event: 'server-mute', request: { id: string; muted: boolean }): Promise<AdminAck>;
-function admin(socket: TestClient, event: 'kick' | 'server-mute', request: { id: string; muted?: boolean }): Promise<AdminAck> {
-  return new Promise((resolve) => (socket as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, request, resolve));
-}
 const refusal = (ack: AdminAck): ProtocolError | null => (ack.ok ? null : ack.error);
 
 describe('admin actions', () => {
@@ -48,7 +43,7 @@ describe('admin actions', () => {
     const told = new Promise<string>((resolve) => troll.socket.once('kicked', ({ message }) => resolve(message)));
     const disconnected = new Promise<string>((resolve) => troll.socket.once('disconnect', resolve));
 
-    expect(await admin(boss.socket, 'kick', { id: troll.id })).toEqual({ ok: true });
+    expect(await adminRequest(boss.socket, 'kick', { id: troll.id })).toEqual({ ok: true });
     expect(await told).toMatch(/an admin \(boss\) removed you from room "lobby"/);
     expect(await disconnected).toBe('io server disconnect');
     expect(await left).toEqual({ room: 'lobby', id: troll.id, reason: 'kicked' });
@@ -68,12 +63,12 @@ describe('admin actions', () => {
     const boss = await member(server, 'boss', ['speak', 'listen', 'admin']);
     const loud = await member(server, 'loud');
     const views = [trackRoom(boss.socket), trackRoom(loud.socket)];
-    expect(await admin(boss.socket, 'server-mute', { id: loud.id, muted: true })).toEqual({ ok: true });
+    expect(await adminRequest(boss.socket, 'server-mute', { id: loud.id, muted: true })).toEqual({ ok: true });
     for (const view of views) await view.waitFor((v) => v.peers.find((p) => p.id === loud.id)?.state?.serverMuted === true);
     // A member cannot lift it itself: serverMuted is not among the fields update-state takes.
     const selfUnmute = await new Promise<{ ok: boolean }>((resolve) => (loud.socket as unknown as { emit(event: string, ...args: unknown[]): void }).emit('update-state', { serverMuted: false }, resolve));
     expect(selfUnmute.ok).toBe(false);
-    expect(await admin(boss.socket, 'server-mute', { id: loud.id, muted: false })).toEqual({ ok: true });
+    expect(await adminRequest(boss.socket, 'server-mute', { id: loud.id, muted: false })).toEqual({ ok: true });
     for (const view of views) await view.waitFor((v) => v.peers.find((p) => p.id === loud.id)?.state?.serverMuted === false);
   });
 
@@ -91,15 +86,15 @@ describe('admin actions', () => {
       };
       await waitFor(watcher.output, /loud joined/);
       const loudId = (await trackRoom(boss.socket).waitFor((view) => view.peers.some((p) => p.name === 'loud'))).peers.find((p) => p.name === 'loud')!.id;
-      expect(await admin(boss.socket, 'server-mute', { id: loudId, muted: true })).toEqual({ ok: true });
+      expect(await adminRequest(boss.socket, 'server-mute', { id: loudId, muted: true })).toEqual({ ok: true });
       await waitFor(watcher.output, /loud was muted by an admin \(nobody hears it\)/);
       await waitFor(loud.output, /an admin muted you on the server: nobody in the room hears you/);
       watcher.child.stdin.write('peers\n');
       await waitFor(watcher.output, /^loud\s+\S+\s+muted by admin/m);
-      expect(await admin(boss.socket, 'server-mute', { id: loudId, muted: false })).toEqual({ ok: true });
+      expect(await adminRequest(boss.socket, 'server-mute', { id: loudId, muted: false })).toEqual({ ok: true });
       await waitFor(loud.output, /an admin lifted your server mute/);
       await waitFor(watcher.output, /loud may be heard again/);
-      expect(await admin(boss.socket, 'kick', { id: loudId })).toEqual({ ok: true });
+      expect(await adminRequest(boss.socket, 'kick', { id: loudId })).toEqual({ ok: true });
       await waitFor(watcher.output, /loud was kicked by an admin/);
       expect((await exitOf(loud.child)).code).toBe(6);
       expect(loud.output().stderr).toMatch(/removed you from room "lobby"/);
@@ -115,13 +110,13 @@ describe('admin actions', () => {
     const plain = await member(server, 'plain');
     const outsider = await connectClient(server.url);
     clients.push(outsider);
-    expect(refusal(await admin(plain.socket, 'kick', { id: boss.id }))).toEqual({ code: 'not-admin', message: expect.stringMatching(/only admins may kick a member.*admin grant/) });
-    expect(refusal(await admin(plain.socket, 'server-mute', { id: boss.id, muted: true }))?.code).toBe('not-admin');
-    expect(refusal(await admin(outsider, 'kick', { id: boss.id }))?.code).toBe('not-in-room');
-    expect(refusal(await admin(boss.socket, 'kick', { id: 'nobody' }))?.code).toBe('unknown-peer');
-    expect(refusal(await admin(boss.socket, 'kick', { id: boss.id }))?.code).toBe('unknown-peer');
-    expect(refusal(await admin(boss.socket, 'server-mute', { id: plain.id } as { id: string; muted: boolean }))?.code).toBe('bad-request');
-    expect(refusal(await admin(boss.socket, 'kick', { id: 'x'.repeat(65) }))?.code).toBe('payload-too-large');
+    expect(refusal(await adminRequest(plain.socket, 'kick', { id: boss.id }))).toEqual({ code: 'not-admin', message: expect.stringMatching(/only admins may kick a member.*admin grant/) });
+    expect(refusal(await adminRequest(plain.socket, 'server-mute', { id: boss.id, muted: true }))?.code).toBe('not-admin');
+    expect(refusal(await adminRequest(outsider, 'kick', { id: boss.id }))?.code).toBe('not-in-room');
+    expect(refusal(await adminRequest(boss.socket, 'kick', { id: 'nobody' }))?.code).toBe('unknown-peer');
+    expect(refusal(await adminRequest(boss.socket, 'kick', { id: boss.id }))?.code).toBe('unknown-peer');
+    expect(refusal(await adminRequest(boss.socket, 'server-mute', { id: plain.id } as { id: string; muted: boolean }))?.code).toBe('bad-request');
+    expect(refusal(await adminRequest(boss.socket, 'kick', { id: 'x'.repeat(65) }))?.code).toBe('payload-too-large');
     expect(((await (await fetch(`${server.url}/healthz`)).json()) as { peers: number }).peers).toBe(2);
   });
 
@@ -155,6 +150,6 @@ describe('admin actions', () => {
     clients.push(a, b);
     await joinOk(a, 'lobby', 'a');
     const bAck = await joinOk(b, 'lobby', 'b');
-    expect(refusal(await admin(a, 'kick', { id: bAck.self.id }))?.code).toBe('not-admin');
+    expect(refusal(await adminRequest(a, 'kick', { id: bAck.self.id }))?.code).toBe('not-admin');
   });
 });

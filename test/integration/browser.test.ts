@@ -14,8 +14,8 @@ import { startJanusProcess } from '../../src/server/janus-process.js';
 import { RoomMap } from '../../src/server/room-map.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import type { AdminAck, Grant } from '../../src/protocol.js';
-import { connectClient, joinOk, startTestServer } from '../helpers/signalling.js';
+import type { Grant } from '../../src/protocol.js';
+import { adminRequest, connectClient, joinOk, startTestServer } from '../helpers/signalling.js';
 import { expectAbsent, expectHears, makePeer, sleep, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { CHROMIUM, joinInBrowser as joinChromium, launchBrowser as launchChromium, requireChromium, waitForPageConnections } from '../helpers/browser.js';
 import { wavTail } from '../helpers/wav.js';
@@ -256,8 +256,6 @@ describe('web client', () => {
     const mint = (name: string, grants: Grant[]): Promise<string> => signer.mint({ name, scope: { room: 'club' }, grants, ttlSeconds: 600 });
     const guarded = await startTestServer({ tokens: RoomTokenVerifier.fromSecret(secret) });
     const boss = await connectClient(guarded.url);
-    const adminAction = (event: 'kick' | 'server-mute', request: { id: string; muted?: boolean }): Promise<AdminAck> =>
-      new Promise((resolve) => (boss as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, request, resolve));
     try {
       await joinOk(boss, 'club', 'boss', { token: await mint('boss', ['speak', 'listen', 'admin']) });
       const loud = makePeer(guarded.url, 'club', 'loud', 620, { token: await mint('loud', ['speak', 'listen']) });
@@ -272,14 +270,14 @@ describe('web client', () => {
       for (const deadline = Date.now() + 10_000; heard <= HEARD_DB && Date.now() < deadline; await sleep(200)) heard = (await toneInPage(page, 'loud', 620)) ?? -200;
       expect(heard, 'the page hearing loud before the mute').toBeGreaterThan(HEARD_DB);
 
-      expect(await adminAction('server-mute', { id: loud.peer.identity!.id, muted: true })).toEqual({ ok: true });
+      expect(await adminRequest(boss, 'server-mute', { id: loud.peer.identity!.id, muted: true })).toEqual({ ok: true });
       const row = await page.waitForSelector('.peer[data-name="loud"][data-server-muted="true"]', { timeout: 5_000 });
       expect(await row.$eval('.member-state', (el) => el.textContent)).toMatch(/muted by an admin/);
       await sleep(1000);
       expect((await toneInPage(page, 'loud', 620)) ?? -200, 'the page playing loud after the mute').toBeLessThan(HEARD_DB);
 
       const dana = loud.peer.peers().find((p) => p.name === 'Dana')!;
-      expect(await adminAction('kick', { id: dana.id })).toEqual({ ok: true });
+      expect(await adminRequest(boss, 'kick', { id: dana.id })).toEqual({ ok: true });
       await page.waitForSelector('#status:text-matches("You were removed from the room")', { timeout: 5_000 });
       // It does not come back: a kicked page does not reconnect.
       await sleep(1500);

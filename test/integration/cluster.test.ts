@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdminAck, Grant, JoinAck, MemberLeft, ServerToClientEvents } from '../../src/protocol.js';
+import type { Grant, JoinAck, MemberLeft, ServerToClientEvents } from '../../src/protocol.js';
 import { RedisRoomStore } from '../../src/server/redis-room-store.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/log.js';
 import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js';
 import { freePort, startNode, startRedis, type Service } from '../helpers/cluster.js';
 import { sleep } from '../helpers/peers.js';
-import { connectClient, join, joinOk, trackRoom, type TestClient } from '../helpers/signalling.js';
+import { adminRequest, connectClient, join, joinOk, trackRoom, type TestClient } from '../helpers/signalling.js';
 
 let redis: Service;
 let nodes: RunningServer[] = [];
@@ -311,15 +311,13 @@ describe('admin actions across nodes', () => {
     const own = await Promise.all([0, 1, 2].map(() => startNode(redis.url, { tokens: RoomTokenVerifier.fromSecret(secret), resumeGraceMs: 5000 })));
     try {
       const token = (name: string, grants: Grant[] = ['speak', 'listen']): Promise<string> => signer.mint({ name, scope: { room: 'ops' }, grants, ttlSeconds: 600 });
-      const admin = (socket: TestClient, event: 'kick' | 'server-mute', request: { id: string; muted?: boolean }): Promise<AdminAck> =>
-        new Promise((resolve) => (socket as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, request, resolve));
       const [a, b] = await Promise.all([client(own[0]!), client(own[1]!)]);
       const boss = await joinOk(a!, 'ops', 'boss', { token: await token('boss', ['speak', 'listen', 'admin']) });
       const troll = await joinOk(b!, 'ops', 'troll', { token: await token('troll') });
       const bossView = trackRoom(a!);
 
       // Server-mute across nodes: stored in Redis, so it holds when the member resumes on node 2.
-      expect(await admin(a!, 'server-mute', { id: troll.self.id, muted: true })).toEqual({ ok: true });
+      expect(await adminRequest(a!, 'server-mute', { id: troll.self.id, muted: true })).toEqual({ ok: true });
       await bossView.waitFor((v) => v.peers.find((p) => p.id === troll.self.id)?.state?.serverMuted === true);
       b!.disconnect();
       const c = await client(own[2]!);
@@ -332,7 +330,7 @@ describe('admin actions across nodes', () => {
       const told = nextEvent(c, 'kicked');
       const disconnected = new Promise<string>((resolve) => c.once('disconnect', resolve));
       const left = new Promise<MemberLeft>((resolve) => a!.on('member-left', resolve));
-      expect(await admin(a!, 'kick', { id: troll.self.id })).toEqual({ ok: true });
+      expect(await adminRequest(a!, 'kick', { id: troll.self.id })).toEqual({ ok: true });
       expect((await told).message).toMatch(/an admin \(boss\) removed you from room "ops"/);
       expect(await disconnected).toBe('io server disconnect');
       expect(await left).toEqual({ room: 'ops', id: troll.self.id, reason: 'kicked' });
@@ -364,7 +362,7 @@ describe('Redis lost while running', () => {
       clients.push(a, b);
       await joinOk(a, 'ops', 'boss', { token: await token('boss', ['speak', 'listen', 'admin']) });
       const troll = await joinOk(b, 'ops', 'troll', { token: await token('troll') });
-      const kicked = await new Promise<AdminAck>((resolve) => (a as unknown as { emit(event: string, ...args: unknown[]): void }).emit('kick', { id: troll.self.id }, resolve));
+      const kicked = await adminRequest(a, 'kick', { id: troll.self.id });
       expect(kicked).toEqual({ ok: true });
       await own.stop();
       const back = await startRedis(own.port);

@@ -11,9 +11,9 @@ import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { expectCompleteWav, readWav16 } from '../helpers/wav.js';
 import { sleep } from '../helpers/peers.js';
-import type { AdminAck, Grant } from '../../src/protocol.js';
+import type { Grant } from '../../src/protocol.js';
 import { RoomTokenSigner } from '../../src/server/room-tokens.js';
-import { connectClient, join as joinRoom, joinOk } from '../helpers/signalling.js';
+import { adminRequest, connectClient, join as joinRoom, joinOk } from '../helpers/signalling.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-resume-'));
@@ -239,7 +239,7 @@ describe('a lost server never stops the audio', () => {
       const [a, b] = [await connectClient(server.match[1]!), await connectClient(server.match[1]!)];
       const boss = await joinOk(a, 'ops', 'boss', { token: await token('boss', ['speak', 'listen', 'admin']) });
       const troll = await joinOk(b, 'ops', 'troll', { token: await token('troll', ['speak', 'listen']) });
-      const kicked = await new Promise<AdminAck>((resolve) => (a as unknown as { emit(event: string, ...args: unknown[]): void }).emit('kick', { id: troll.self.id }, resolve));
+      const kicked = await adminRequest(a, 'kick', { id: troll.self.id });
       expect(kicked).toEqual({ ok: true });
       expect(boss.self.name).toBe('boss');
       a.disconnect();
