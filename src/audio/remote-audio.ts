@@ -22,12 +22,13 @@ export type RemoteMixInput = MixInput & StereoMixInput;
  * thread runs late now and then (a V8 garbage collection, whose helper threads take both cores;
  * a new peer connection): at one frame each such moment was a lost frame, about one per call in
  * the failover benchmark; two cover a delivery 10-20 ms late (by the clocks' phase), and lost
- * none in 16 calls (CHANGELOG, 2026-11-27). It may
- * hold far more for a moment: when the event loop is blocked, wrtc's frames pile up and arrive
- * together just before the mix clock's catch-up ticks take them (up to 20, see clock.ts, on top
- * of a target of up to 4); a cap of 8 dropped the older ones, and a 150 ms block left a 70-80 ms
- * gap in the mix. After a longer stall the clock skips ahead and the backlog goes at once
- * (dropBacklogs).
+ * none in 16 calls (CHANGELOG, 2026-11-27).
+ *
+ * It may hold far more for a moment: when the event loop is blocked, wrtc's frames pile up and
+ * arrive together just before the mix clock's catch-up ticks take them (up to 20, see clock.ts,
+ * on top of a target of up to 4); a cap of 8 dropped the older ones, and a 150 ms block left a
+ * 70-80 ms gap in the mix. After a longer stall the clock skips ahead and the backlog goes at
+ * once (dropBacklogs).
  */
 export const REMOTE_BUFFER = { targetFrames: 2, minTargetFrames: 2, maxTargetFrames: 4, maxFrames: 26 };
 

@@ -28,11 +28,7 @@ export class KickedMembers {
     this.prune(nowMs);
     this.expiries.delete(memberId);
     this.expiries.set(memberId, nowMs + this.ttlMs);
-    while (this.expiries.size > this.maxEntries) {
-      const oldest = this.expiries.keys().next().value;
-      if (oldest === undefined) break;
-      this.expiries.delete(oldest);
-    }
+    this.dropOldestBeyondCap();
   }
 
   has(memberId: string, nowMs: number): boolean {
@@ -56,15 +52,20 @@ export class KickedMembers {
       this.expiries.delete(id);
       this.expiries.set(id, expiry);
     }
+    this.dropOldestBeyondCap();
+  }
+
+  get size(): number {
+    return this.expiries.size;
+  }
+
+  /** At most maxEntries: the oldest go first. */
+  private dropOldestBeyondCap(): void {
     while (this.expiries.size > this.maxEntries) {
       const oldest = this.expiries.keys().next().value;
       if (oldest === undefined) break;
       this.expiries.delete(oldest);
     }
-  }
-
-  get size(): number {
-    return this.expiries.size;
   }
 
   /** Entries expire in insertion order (one ttl for all): drop from the front while expired. */
