@@ -479,8 +479,12 @@ export const CLIENT_EVENTS: ReadonlySet<string> = new Set<keyof ClientToServerEv
 
 /** A member left its room (left, kicked, replaced, did not resume): its handles go now. */
 export const NodeMemberLeftSchema = z.strictObject({ room: RoomIdSchema, id: PeerIdSchema });
-/** A member resumed its place through another node, which now drives its media. */
-export const NodeMemberMovedSchema = z.strictObject({ id: PeerIdSchema });
+/**
+ * A member resumed its place through another node, which now drives its media. `claimed`: that
+ * node claimed the member's Janus session, so its handles are that node's now (let them go
+ * without detaching); otherwise the member publishes afresh there (detach them a little later).
+ */
+export const NodeMemberMovedSchema = z.strictObject({ id: PeerIdSchema, claimed: z.boolean().optional() });
 /** A member's grants or server-mute changed (an admin on another node): forward it, or stop. */
 export const NodeMemberStateSchema = z.strictObject({ id: PeerIdSchema, state: MemberStateSchema });
 
@@ -489,6 +493,26 @@ export const RelayedSignalSchema = z.strictObject({ from: PeerIdSchema, data: Si
 
 /** A node moved a room's record to another Janus (it lost the recorded one): every node's members there follow. */
 export const NodeRoomPlacedSchema = z.strictObject({ room: RoomIdSchema, janus: z.string().min(1).max(2048) });
+
+const JanusIdSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/**
+ * A member's Janus session and handles, recorded in Redis by the node that drives them, so that
+ * the node it resumes through can claim the session (Janus's `claim`) and drive its media on:
+ * the peer's connections to Janus then carry on untouched. Checked as it is read back.
+ */
+export const JanusHandoffSchema = z.strictObject({
+  /** The Janus (its URL) the session is on. */
+  janus: z.string().min(1).max(2048),
+  session: JanusIdSchema,
+  publisher: JanusIdSchema.nullable(),
+  feed: JanusIdSchema.nullable(),
+  /** When the feed was published (its display's generation, ms since the epoch). */
+  generation: z.number().int().nonnegative().nullable(),
+  subscriber: JanusIdSchema.nullable(),
+  /** The subscriber's audio sections: mid → the feed each carries. */
+  slots: z.array(z.tuple([z.string().min(1).max(64), JanusIdSchema])).max(1000),
+});
+export type JanusHandoff = z.infer<typeof JanusHandoffSchema>;
 
 export interface InterNodeEvents {
   'sfu-room-placed': (info: z.infer<typeof NodeRoomPlacedSchema>) => void;

@@ -13,6 +13,9 @@
 //                                 when a resume token issued before the kick would have
 //   janus-placement        hash   room → the Janus (its URL) an SFU room's media goes through;
 //                                 forgotten with the room's last member
+//   janus-sessions         hash   "<room>\n<id>" → the member's Janus session and handles (JSON,
+//                                 JanusHandoff in janus-driver.ts), for a node that takes its
+//                                 media over; forgotten with the member
 //   node:<node>:inbox      stream signals for the sockets a node carries, from members on other
 //                                 nodes (node-inbox.ts reads it); expires when no longer written
 // Members are JSON; an away member has socketId "" and node "" (cjson has no clean null).
@@ -36,6 +39,7 @@ local function save(member) redis.call('HSET', roomKey(member.room), member.id, 
 local function forget(member, keepRoom)
   redis.call('HDEL', roomKey(member.room), member.id)
   redis.call('ZREM', prefix .. 'away', ref(member.room, member.id))
+  redis.call('HDEL', prefix .. 'janus-sessions', ref(member.room, member.id))
   if member.node ~= '' then redis.call('SREM', nodeKey(member.node), ref(member.room, member.id)) end
   if redis.call('HLEN', roomKey(member.room)) == 0 then
     redis.call('SREM', prefix .. 'rooms', member.room)
@@ -81,6 +85,20 @@ if current and current ~= ARGV[4] then return cjson.encode({ janus = current, re
 if redis.call('HLEN', roomKey(ARGV[2])) == 0 then return cjson.encode({ janus = ARGV[3], replaced = false }) end
 redis.call('HSET', key, ARGV[2], ARGV[3])
 return cjson.encode({ janus = ARGV[3], replaced = current ~= false and current ~= ARGV[3] })
+`;
+
+/**
+ * Records a member's Janus session and handles (JanusHandoff), written by the node that drives
+ * them: while it carries the member, or the member is away (nobody carries it). A node that
+ * lost the member to another node writes nothing over the new node's record. ARGV: prefix,
+ * room, id, this node, the handoff's JSON (kept as it is: cjson would round Janus's 16-digit
+ * ids). Returns JSON true, or nil when not written.
+ */
+export const SAVE_HANDOFF_SCRIPT = `${COMMON}
+local member = load(ARGV[2], ARGV[3])
+if not member or (member.node ~= ARGV[4] and member.node ~= '') then return nil end
+redis.call('HSET', prefix .. 'janus-sessions', ref(ARGV[2], ARGV[3]), ARGV[5])
+return cjson.encode(true)
 `;
 
 /**

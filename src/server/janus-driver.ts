@@ -1,18 +1,20 @@
-// The server's driver for Janus (VideoRoom plugin, audio only), through janode: rooms, one
-// publisher handle per member that sends, one multistream subscriber handle per member that
-// listens. Peers never talk to Janus: the signalling server relays SDP between them and this
+// The server's driver for Janus (VideoRoom plugin, audio only), through janode: rooms, and for
+// each member a Janus session of its own holding one publisher handle (if it sends) and one
+// multistream subscriber handle (if it listens). Peers never talk to Janus: the signalling server relays SDP between them and this
 // driver. Janus makes every subscriber offer (and renegotiates by itself when publishers come
 // and go); the driver hands each offer to its member with the mid → member map of its streams.
 // In a cluster every node drives its own members, and a room's members from all nodes meet in
 // one Janus room: its id comes from the room's name, and each node learns the other nodes'
-// feeds and talking from Janus itself, through a participant that publishes nothing.
+// feeds and talking from Janus itself, through a participant that publishes nothing. A member
+// that resumes through another node is taken over there by claiming its session (adopt).
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Janode, { type JanodeConnection, type JanodeSession, type JanusJsep } from 'janode';
 import VideoRoomPlugin, { type VideoRoomHandle, type VideoRoomPublisher, type VideoRoomStream } from 'janode/plugins/videoroom';
 import type { Logger } from '../log.js';
+import { claimSession, releaseSession } from './janus-claim.js';
 
-import type { SfuStream } from '../protocol.js';
+import type { JanusHandoff, SfuStream } from '../protocol.js';
 
 export interface SubscriberOffer {
   member: string;
@@ -29,6 +31,11 @@ export interface JanusDriverEvents {
   talking: [info: { member: string; talking: boolean }];
   /** The connection to Janus was lost: SFU rooms have no media until it is back. */
   lost: [reason: string];
+  /**
+   * What another node needs to take over a member's media (a cluster): it changed (the member
+   * published, or its subscriber carries other feeds now).
+   */
+  handoff: [info: { member: string; handoff: JanusHandoff }];
   /**
    * A shared room was destroyed under this node's members (another node destroyed it as they
    * joined): their records here are gone, and they must join and publish again.
@@ -69,6 +76,13 @@ interface SfuRoom {
 interface SfuMember {
   id: string;
   room: SfuRoom;
+  /**
+   * The member's own Janus session, which holds its handles: one per member, so that in a
+   * cluster whichever node the member resumes through can claim it (a node's session would
+   * carry members who resume through different nodes).
+   */
+  session: Promise<JanodeSession>;
+  generation: number | null;
   publisher: VideoRoomHandle | null;
   feed: number | null;
   subscriber: VideoRoomHandle | null;
@@ -213,11 +227,103 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   /** A member entered an SFU room: it will hear every member who publishes. */
   async join(roomName: string, memberId: string): Promise<void> {
+    const member = this.register(roomName, memberId, this.connection.create());
+    try {
+      await Promise.all([member.room.ready, member.session]);
+    } catch (error) {
+      this.unregister(member);
+      void member.session.then((session) => session.destroy()).catch(() => undefined);
+      throw error;
+    }
+    this.syncSubscription(member);
+  }
+
+  /**
+   * A member resumed through this node after its node died (or lost it): this node claims its
+   * Janus session and drives its handles from now on, so its peer's connections to Janus carry
+   * on as they are. Rejects when Janus no longer has the session; the member then joins afresh.
+   */
+  async adopt(roomName: string, memberId: string, handoff: JanusHandoff): Promise<void> {
+    if (handoff.janus !== this.url) throw new Error(`the member's session is on another Janus (${handoff.janus})`);
+    const handleIds = [handoff.publisher, handoff.subscriber].filter((id): id is number => id !== null);
+    const claiming = claimSession(this.connection, this.session, handoff.session, handleIds);
+    const member = this.register(roomName, memberId, claiming.then(({ session }) => session));
+    // Nothing may change its subscription before its handles are in place (the room's watcher
+    // announces feeds meanwhile): its chain waits for the adoption.
+    let adopted!: () => void;
+    member.chain = new Promise((resolve) => (adopted = resolve));
+    let handles: VideoRoomHandle[];
+    try {
+      [, { handles }] = await Promise.all([member.room.ready, claiming]);
+    } catch (error) {
+      this.unregister(member);
+      adopted();
+      void claiming.then(({ session }) => releaseSession(session)).catch(() => undefined);
+      throw error;
+    }
+    const room = member.room;
+    const handle = (id: number | null): VideoRoomHandle | undefined => handles.find((candidate) => candidate.id === id);
+    const publisher = handle(handoff.publisher);
+    if (publisher && handoff.feed !== null) {
+      Object.assign(publisher, { room: room.janusId, feed: handoff.feed });
+      member.publisher = publisher;
+      member.feed = handoff.feed;
+      member.generation = handoff.generation;
+      this.watchPublisher(member, publisher);
+      room.feeds.set(handoff.feed, memberId);
+      room.generations.set(handoff.feed, handoff.generation ?? 0);
+      this.retireOlderFeeds(room, memberId, handoff.feed);
+      // Its grants may have changed while it was away.
+      await publisher.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: !this.unforwarded.has(memberId) }] }).catch((error: Error) => {
+        this.logger.warn('Janus: could not set whether an adopted publisher is forwarded', { member: memberId, error: error.message });
+      });
+    }
+    const subscriber = handle(handoff.subscriber);
+    if (subscriber) {
+      Object.assign(subscriber, { room: room.janusId });
+      member.subscriber = subscriber;
+      this.watchSubscriber(member, subscriber);
+      member.slots = new Map(handoff.slots);
+      member.subscribed = new Set(member.slots.values());
+    }
+    adopted();
+    this.logger.info('Janus: took over a member\'s session from another node', { member: memberId, session: handoff.session, room: roomName });
+    this.emitHandoff(member);
+    // Janus told no node what changed in the room while the session had none: catch up.
+    if (this.deaf.has(memberId)) this.unsubscribeAll(member);
+    else this.syncSubscription(member);
+    for (const otherId of room.members) {
+      const other = this.members.get(otherId);
+      if (other && other !== member) this.syncSubscription(other);
+    }
+  }
+
+  /**
+   * Another node claimed this member's session (it resumed there): its handles are that node's
+   * now, so they are forgotten here, not detached; its feed stays in the room as a remote one.
+   */
+  release(memberId: string): void {
+    const member = this.members.get(memberId);
+    if (!member) return;
+    this.unregister(member);
+    void member.session.then(releaseSession).catch(() => undefined);
+    const room = member.room;
+    if (room.members.size === 0 && this.rooms.get(room.name) === room) {
+      this.rooms.delete(room.name);
+      void this.closeRoom(room).catch(() => undefined);
+    }
+  }
+
+  private register(roomName: string, memberId: string, session: Promise<JanodeSession>): SfuMember {
     const room = this.roomFor(roomName);
+    // (Handled where it is awaited; this keeps a failure from going unhandled meanwhile.)
+    session.catch(() => undefined);
     // Registered before the room is ready: the member's publish may arrive meanwhile, and waits.
     const member: SfuMember = {
       id: memberId,
       room,
+      session,
+      generation: null,
       publisher: null,
       feed: null,
       subscriber: null,
@@ -230,14 +336,33 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     };
     this.members.set(memberId, member);
     room.members.add(memberId);
-    try {
-      await room.ready;
-    } catch (error) {
-      this.members.delete(memberId);
-      room.members.delete(memberId);
-      throw error;
-    }
-    this.syncSubscription(member);
+    return member;
+  }
+
+  /** The member is no longer this node's: its records go (its handles are dealt with apart). */
+  private unregister(member: SfuMember): void {
+    member.left = true;
+    member.answered?.();
+    if (this.members.get(member.id) === member) this.members.delete(member.id);
+    member.room.members.delete(member.id);
+  }
+
+  /** What another node would need to claim this member's media (JanusHandoff). */
+  private emitHandoff(member: SfuMember): void {
+    if (!this.shared || member.left) return;
+    void member.session.then((session) => {
+      if (member.left) return;
+      const handoff: JanusHandoff = {
+        janus: this.url,
+        session: session.id,
+        publisher: member.feed === null ? null : (member.publisher?.id ?? null),
+        feed: member.feed,
+        generation: member.generation,
+        subscriber: member.subscriber?.id ?? null,
+        slots: [...member.slots],
+      };
+      this.emit('handoff', { member: member.id, handoff });
+    }, () => undefined);
   }
 
   /**
@@ -275,7 +400,12 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     else this.deaf.add(memberId);
     const member = this.members.get(memberId);
     if (!member) return;
-    if (listening) return this.syncSubscription(member);
+    if (listening) this.syncSubscription(member);
+    else this.unsubscribeAll(member);
+  }
+
+  /** Takes every feed away from a member who may no longer hear. */
+  private unsubscribeAll(member: SfuMember): void {
     // In the member's chain: a switch queued before this change has run by then, and what it
     // switched in is unsubscribed too.
     member.chain = member.chain.then(async () => {
@@ -289,7 +419,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
         const updated = await subscriber.update({ unsubscribe: feeds.map((feed) => ({ feed })) });
         if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams ?? []);
       } catch (error) {
-        this.logger.warn('Janus: could not unsubscribe a member who may no longer hear', { member: memberId, error: (error as Error).message });
+        this.logger.warn('Janus: could not unsubscribe a member who may no longer hear', { member: member.id, error: (error as Error).message });
       }
     });
   }
@@ -357,7 +487,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const member = this.requireMember(memberId);
     if (member.publisher) throw new Error('this member already publishes; leave and join again to publish anew');
     await member.room.ready;
-    const handle = await this.session.attach(VideoRoomPlugin);
+    const handle = await (await member.session).attach(VideoRoomPlugin);
     member.publisher = handle;
     try {
       return await this.joinAsPublisher(member, handle, offerSdp);
@@ -371,19 +501,13 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   private async joinAsPublisher(member: SfuMember, handle: VideoRoomHandle, offerSdp: string): Promise<string> {
     const memberId = member.id;
-    handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
-      if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
-      // A feed replaced by a newer one (it moved to another node, which now tells its talking).
-      if (member.room.feeds.get(member.feed) !== member.id) return;
-      // Not forwarded: its talking neither shows (speaking) nor wins it a slot.
-      if (this.unforwarded.has(member.id)) return;
-      this.heardTalking(member.room, member.feed, event.talking, member.id);
-    });
+    this.watchPublisher(member, handle);
     const generation = Date.now();
     const joined = await handle.joinConfigurePublisher({ room: member.room.janusId, display: publisherDisplay(memberId, generation), audio: true, video: false, data: false, jsep: { type: 'offer', sdp: offerSdp } });
     if (member.left) throw new Error('the member left while publishing');
     if (!joined.jsep) throw new Error('Janus accepted the publisher without an answer');
     member.feed = joined.feed;
+    member.generation = generation;
     member.room.feeds.set(joined.feed, memberId);
     member.room.generations.set(joined.feed, generation);
     // Publishing again after moving here from another node: its feed there is replaced.
@@ -392,11 +516,31 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     if (this.unforwarded.has(memberId)) await handle.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: false }] });
     await this.flushCandidates(member, 'publisher');
     this.logger.debug('member publishes', { member: memberId, feed: joined.feed, room: member.room.name });
+    this.emitHandoff(member);
     for (const otherId of member.room.members) {
       const other = this.members.get(otherId);
       if (other && other !== member) this.syncSubscription(other);
     }
     return joined.jsep.sdp;
+  }
+
+  /** A publisher's talking events (its own handle's: another node's member is heard through the watcher). */
+  private watchPublisher(member: SfuMember, handle: VideoRoomHandle): void {
+    handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_TALKING, (event: { feed?: number; talking?: boolean }) => {
+      if (event.feed !== member.feed || member.feed === null || typeof event.talking !== 'boolean') return;
+      // A feed replaced by a newer one (it moved to another node, which now tells its talking).
+      if (member.room.feeds.get(member.feed) !== member.id) return;
+      // Not forwarded: its talking neither shows (speaking) nor wins it a slot.
+      if (this.unforwarded.has(member.id)) return;
+      this.heardTalking(member.room, member.feed, event.talking, member.id);
+    });
+  }
+
+  /** Janus renegotiates a subscriber by itself when a publisher leaves: those offers are relayed too. */
+  private watchSubscriber(member: SfuMember, handle: VideoRoomHandle): void {
+    handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_UPDATED, (event: { jsep?: JanusJsep; streams?: VideoRoomStream[] }) => {
+      if (event.jsep && !member.left) this.queueOffer(member, event.jsep, event.streams ?? []);
+    });
   }
 
   /** The member's answer to the latest subscriber offer. */
@@ -422,19 +566,16 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   async leave(memberId: string): Promise<void> {
     const member = this.members.get(memberId);
     if (!member) return;
-    member.left = true;
-    member.answered?.();
-    this.members.delete(memberId);
+    this.unregister(member);
     this.unforwarded.delete(memberId);
     this.deaf.delete(memberId);
     const room = member.room;
-    room.members.delete(memberId);
     if (member.feed !== null) {
       room.feeds.delete(member.feed);
       room.generations.delete(member.feed);
       this.forgetTalk(member.feed);
     }
-    await Promise.all([member.publisher, member.subscriber].map((handle) => handle?.detach().catch(() => undefined)));
+    await dropHandles(member);
     // The others' subscriptions lose that feed (Janus sends them an updated offer).
     if (member.feed !== null) {
       for (const otherId of room.members) this.members.get(otherId)?.subscribed.delete(member.feed);
@@ -541,15 +682,12 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   private async subscribe(member: SfuMember, feeds: number[]): Promise<{ jsep: JanusJsep; streams: VideoRoomStream[] } | null> {
     const streams = feeds.map((feed) => ({ feed }));
     if (!member.subscriber) {
-      const handle = await this.session.attach(VideoRoomPlugin);
+      const handle = await (await member.session).attach(VideoRoomPlugin);
       if (member.left) {
         await handle.detach().catch(() => undefined);
         return null;
       }
-      // Janus renegotiates by itself when a publisher leaves: relay those offers too.
-      handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_UPDATED, (event: { jsep?: JanusJsep; streams?: VideoRoomStream[] }) => {
-        if (event.jsep && !member.left) this.queueOffer(member, event.jsep, event.streams ?? []);
-      });
+      this.watchSubscriber(member, handle);
       try {
         const joined = await handle.joinSubscriber({ room: member.room.janusId, streams, autoupdate: true });
         member.subscriber = handle;
@@ -581,6 +719,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     member.subscribed = new Set(member.slots.values());
     this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: this.streamsOf(member) });
     await answered;
+    this.emitHandoff(member);
     // A speaker who left frees a slot: another may take it.
     if (member.subscribed.size < this.maxSpeakers) this.syncSubscription(member);
   }
@@ -659,11 +798,9 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     for (const memberId of members) {
       const member = this.members.get(memberId);
       if (!member) continue;
-      member.left = true;
-      member.answered?.();
-      this.members.delete(memberId);
+      this.unregister(member);
       if (member.feed !== null) this.forgetTalk(member.feed);
-      for (const handle of [member.publisher, member.subscriber]) void handle?.detach().catch(() => undefined);
+      void dropHandles(member);
     }
     for (const feed of room.feeds.keys()) this.forgetTalk(feed);
     void room.watcher?.detach().catch(() => undefined);
@@ -784,6 +921,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     member.subscribed.delete(oldFeed);
     member.subscribed.add(feed);
     this.emit('streams', { member: member.id, streams: this.streamsOf(member) });
+    this.emitHandoff(member);
   }
 
   private async flushCandidates(member: SfuMember, target: 'publisher' | 'subscriber'): Promise<void> {
@@ -805,6 +943,12 @@ async function warnIfSessionsDieWithTheirNode(connection: JanodeConnection, url:
   if (reclaim === 0) {
     logger.warn('this Janus drops a session as soon as its node\'s connection goes (reclaim_session_timeout = 0): when a node dies, the audio of the members it carried stops until they publish again through another node', { janus: url, fix: 'set reclaim_session_timeout = 30 in the general section of janus.jcfg' });
   }
+}
+
+/** Detaches a member's handles and ends its session. */
+async function dropHandles(member: SfuMember): Promise<void> {
+  await Promise.all([member.publisher, member.subscriber].map((handle) => handle?.detach().catch(() => undefined)));
+  await member.session.then((session) => session.destroy()).catch(() => undefined);
 }
 
 /** The feeds a member has in a room (several only while it moves between nodes). */

@@ -3,8 +3,8 @@
 // carry: to answer memberOf at once, to relay among them while Redis is away, and to write them
 // back when Redis returns without them.
 import { ErrorReply, type createClient } from 'redis';
-import { INITIAL_SELF_STATE, type MemberState, type PeerInfo, type RelayedSignal } from '../protocol.js';
-import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, PLACE_JANUS_SCRIPT, KICK_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RELAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
+import { INITIAL_SELF_STATE, JanusHandoffSchema, type JanusHandoff, type MemberState, type PeerInfo, type RelayedSignal } from '../protocol.js';
+import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, PLACE_JANUS_SCRIPT, KICK_SCRIPT, SAVE_HANDOFF_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RELAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
 import { toMemberView, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 import { StoreUnavailableError, type RoomStore, type SignalRoute, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
 import { KickedMembers } from './kicked-members.js';
@@ -200,6 +200,26 @@ export class RedisRoomStore implements RoomStore {
    */
   async placeOnJanus(room: string, proposed: string, replacing: string | null): Promise<{ janus: string; replaced: boolean }> {
     return (await this.run<{ janus: string; replaced: boolean }>('place a room on a Janus', PLACE_JANUS_SCRIPT, [room, proposed, replacing ?? ''])) ?? { janus: proposed, replaced: false };
+  }
+
+  /** Records the member's Janus session and handles for a node that may take its media over (SAVE_HANDOFF_SCRIPT). */
+  async saveJanusHandoff(room: string, id: string, handoff: JanusHandoff): Promise<void> {
+    await this.run('record a member\'s Janus session', SAVE_HANDOFF_SCRIPT, [room, id, this.nodeId, JSON.stringify(handoff)]);
+  }
+
+  /** The member's Janus session and handles as last recorded, or null. */
+  async janusHandoff(room: string, id: string): Promise<JanusHandoff | null> {
+    const raw = await this.guard('read a member\'s Janus session', () => this.redis.hGet(`${this.prefix}janus-sessions`, `${room}\n${id}`));
+    if (!raw) return null;
+    // Written by another node (maybe an older or newer one): checked, and ignored if odd.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return null;
+    }
+    const handoff = JanusHandoffSchema.safeParse(parsed);
+    return handoff.success ? handoff.data : null;
   }
 
   refreshLocalCopy(id: string, patch: Pick<MemberState, 'serverMuted'>): void {

@@ -5,10 +5,13 @@
 // Members are told with `media-changed`; the peers switch make-before-break.
 // In a cluster every node runs one of these for the members it carries (`placement`): a room's
 // setting decides its media (no size-driven moves), the room's Janus is recorded in Redis so that
-// every node uses the same one, and a member that moved to another node leaves its handles here
-// 5 s after it did.
+// every node uses the same one, and each member's Janus session is recorded there too: a member
+// that resumes through another node (its own died, or it lost its connection) has that node
+// claim its session and drive its handles on, so its peer's connections to Janus carry on. When
+// that fails (Janus dropped the session), it publishes afresh there, make-before-break, and the
+// node it left lets its old handles go 5 s later.
 import type { Logger } from '../log.js';
-import type { MediaMode, SfuOffer, SfuStream } from '../protocol.js';
+import type { JanusHandoff, MediaMode, SfuOffer, SfuStream } from '../protocol.js';
 import type { JanusDriver } from './janus-driver.js';
 import { DEFAULT_AUTO_MEDIA, targetMedia, type AutoMediaOptions, type MediaSetting } from './room-media-policy.js';
 
@@ -50,8 +53,10 @@ export interface SfuRoomsOptions {
   placement?: JanusPlacement;
 }
 
-/** A cluster's record of which Janus each SFU room uses (Redis: redis-room-store.ts). */
+/** A cluster's record of which Janus each SFU room uses, and of its members' sessions (Redis: redis-room-store.ts). */
 export interface JanusPlacement {
+  /** Records what another node needs to take a member's media over (written by the node driving it). */
+  saveJanusHandoff(room: string, id: string, handoff: JanusHandoff): Promise<void>;
   /**
    * The room's Janus (its URL): the one recorded, or `proposed`, recorded now when none is or
    * the recorded one is `replacing` (lost). Atomic: every node gets the same answer.
@@ -109,6 +114,9 @@ export class SfuRooms {
    */
   private readonly pendingLeaves = new Map<string, { room: string; driver: JanusDriver; timer: NodeJS.Timeout; moved: boolean }>();
   private readonly auto: AutoMediaOptions;
+  /** Members expected to be adopted (expectAdoption), and adoptions under way (true: taken over). */
+  private readonly handoffs = new Map<string, JanusHandoff>();
+  private readonly adoptions = new Map<string, Promise<boolean>>();
   private closed = false;
 
   constructor(
@@ -131,12 +139,35 @@ export class SfuRooms {
    * its handles here go 5 s later (MESH_TAKEOVER_MS), by when its new path normally carries it
    * (make-before-break; its peer switches within 3 s).
    */
-  memberMoved(memberId: string): void {
+  memberMoved(memberId: string, claimed = false): void {
     const driver = this.driverOf(memberId);
     const room = this.sfuMembers.get(memberId);
     if (!driver || room === undefined) return;
     this.sfuMembers.delete(memberId);
-    this.leaveLater(memberId, room, driver, true);
+    if (!claimed) return this.leaveLater(memberId, room, driver, true);
+    // That node claimed its Janus session: the handles carry on there, not to be detached here.
+    driver.release(memberId);
+    this.dropIfUnused(room);
+  }
+
+  /**
+   * A member back through this node (a cluster) whose media another node drove: when the room
+   * joins it to that Janus, this node claims the member's session instead of starting anew
+   * (JanusDriver.adopt). Call before memberJoined; `adopted` then says how it went.
+   */
+  expectAdoption(memberId: string, handoff: JanusHandoff): void {
+    this.handoffs.set(memberId, handoff);
+  }
+
+  /**
+   * Whether this node took the member's Janus session over (expectAdoption): its peer keeps its
+   * connections. false: it joined afresh, or has not joined Janus (it publishes anew when it does).
+   */
+  async adopted(memberId: string): Promise<boolean> {
+    this.handoffs.delete(memberId);
+    const adoption = this.adoptions.get(memberId);
+    this.adoptions.delete(memberId);
+    return adoption ?? false;
   }
 
   /**
@@ -426,10 +457,29 @@ export class SfuRooms {
     // Before it publishes: a member who may not be heard is never subscribed to.
     driver.setForwarded(memberId, this.hooks.mayForward(memberId));
     driver.setListening(memberId, this.hooks.mayListen(memberId));
-    driver.join(room, memberId).catch((error: Error) => {
-      if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
-      this.logger.warn('Janus: join failed', { member: memberId, error: error.message });
-    });
+    const join = (): Promise<false> =>
+      driver.join(room, memberId).then(
+        () => false as const,
+        (error: Error) => {
+          if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
+          this.logger.warn('Janus: join failed', { member: memberId, error: error.message });
+          return false as const;
+        },
+      );
+    const handoff = this.handoffs.get(memberId);
+    this.handoffs.delete(memberId);
+    if (handoff?.janus !== driver.url) {
+      void join();
+      return;
+    }
+    const adoption = driver.adopt(room, memberId, handoff).then(
+      () => true,
+      (error: Error) => {
+        this.logger.info('Janus: could not take the member\'s session over; it publishes afresh', { member: memberId, session: handoff.session, error: error.message });
+        return this.sfuMembers.get(memberId) === room ? join() : false;
+      },
+    );
+    this.adoptions.set(memberId, adoption);
   }
 
   private leaveLater(memberId: string, room: string, driver: JanusDriver, moved = false): void {
@@ -455,6 +505,14 @@ export class SfuRooms {
     driver.on('talking', ({ member, talking }) => this.hooks.talking(member, talking));
     driver.on('streams', ({ member, streams }) => this.hooks.streams(member, streams));
     driver.on('room-reset', ({ room, members }) => this.onRoomReset(slot, room, members));
+    const placement = this.options.placement;
+    if (placement) {
+      driver.on('handoff', ({ member, handoff }) => {
+        const room = this.sfuMembers.get(member);
+        if (room === undefined) return;
+        placement.saveJanusHandoff(room, member, handoff).catch((error: Error) => this.logger.debug('could not record a member\'s Janus session', { member, error: error.message }));
+      });
+    }
     driver.once('lost', (reason) => this.onLost(slot, driver, reason));
   }
 

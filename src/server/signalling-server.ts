@@ -419,7 +419,7 @@ export async function startSignallingServer(options: SignallingServerOptions): P
   };
   if (clusterSfu) {
     io.on('sfu-member-left', fromNode(NodeMemberLeftSchema, ({ room, id }) => sfu.memberLeftElsewhere(room, id)));
-    io.on('sfu-member-moved', fromNode(NodeMemberMovedSchema, ({ id }) => sfu.memberMoved(id)));
+    io.on('sfu-member-moved', fromNode(NodeMemberMovedSchema, ({ id, claimed }) => sfu.memberMoved(id, claimed)));
     io.on('sfu-room-placed', fromNode(NodeRoomPlacedSchema, ({ room, janus }) => sfu.roomPlaced(room, janus)));
     io.on(
       'sfu-member-state',
@@ -571,12 +571,15 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       }
       endGrace(member.id);
       // A member back in its place keeps its media path (its SFU handles were kept while away);
-      // a new or restored one starts its own, and the room may move to the SFU with it. So does
-      // one back through another node of a cluster: its handles are that node's (which lets
-      // them go 5 s later, by when its new path normally carries it), so it publishes afresh,
-      // make-before-break.
+      // a new or restored one starts its own, and the room may move to the SFU with it. One back
+      // through another node of a cluster keeps its path too when this node can claim its Janus
+      // session (the node that drove it died, or lets it go when told); otherwise it publishes
+      // afresh, make-before-break (the other node lets its handles go 5 s later, by when the new
+      // path normally carries it).
       const roomMedia = sfu.mediaForReturn(member.room, store.localMembersIn(member.room).length);
-      const keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
+      let keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
+      const handoff = clusterSfu && resumed === 'rebound' && !keepsMedia ? await cluster.store.janusHandoff(member.room, member.id).catch(() => null) : null;
+      if (handoff) sfu.expectAdoption(member.id, handoff);
       let media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
       // A cluster's room asks Redis which Janus it is on: the ack waits (a Redis round trip, 2 s
       // at most), so the member is in that Janus room before it publishes.
@@ -584,11 +587,14 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         await sfu.whenPlaced(member.room);
         media = sfu.mediaOf(member.room);
       }
+      // (A claim is one Janus round trip, and the ack says whether the peer keeps its connections.)
+      const claimed = handoff !== null && (await sfu.adopted(member.id));
+      if (claimed) keepsMedia = true;
       const waitsForJanus = cluster !== null && media === 'sfu' && !sfu.isSfuMember(member.id);
       // Its token (and so its speak grant) may differ from the one it had before.
       if (keepsMedia) sfu.forwardingChanged(member.id);
       if (clusterSfu && media === 'sfu') {
-        if (resumed === 'rebound') io.serverSideEmit('sfu-member-moved', { id: member.id });
+        if (resumed === 'rebound') io.serverSideEmit('sfu-member-moved', { id: member.id, claimed });
         // Every node learns whether it may be heard, before its feed reaches their listeners.
         io.serverSideEmit('sfu-member-state', { id: member.id, state: member.state });
       }

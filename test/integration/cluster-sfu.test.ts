@@ -1,8 +1,8 @@
 // SFU rooms in a cluster: one real Janus, one Redis, several signalling nodes. Each node drives
 // the Janus handles of the members it carries; a room's members from every node meet in one
-// Janus room. And a node killed with -9 behind nginx mid-call: Janus keeps its session
-// (reclaim_session_timeout), its members publish again through the surviving node, and the
-// dead node's handles are gone once Janus drops that session.
+// Janus room. A member that resumes through another node (its node died, or it lost its
+// connection) has that node claim its Janus session: its connections to Janus carry on, on the
+// same handles; where Janus no longer has the session, it publishes afresh there.
 // Run alone and niced: `nice -n 10 npx vitest run test/integration/cluster-sfu.test.ts`.
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
@@ -45,12 +45,20 @@ function hearsAll(listener: TestPeer, names: string[]): boolean {
 }
 
 /** A Janus, a Redis and `count` nodes in this process that drive it (shared rooms), all stopped after the test. */
-async function sfuCluster(count: number, options: Partial<SignallingServerOptions> = {}): Promise<{ janus: JanusProcess; nodes: RunningServer[] }> {
+async function sfuCluster(count: number, options: Partial<SignallingServerOptions> = {}): Promise<{ janus: JanusProcess; nodes: RunningServer[]; redisUrl: string }> {
   const janus = await startJanusProcess({ logger: silentLogger });
   cleanups.push(() => janus.stop());
   const redis = await startRedis();
   cleanups.push(() => redis.stop());
-  return { janus, nodes: await nodesOn(redis.url, Array.from({ length: count }, () => [janus.url]), options) };
+  return { janus, nodes: await nodesOn(redis.url, Array.from({ length: count }, () => [janus.url]), options), redisUrl: redis.url };
+}
+
+/** Each node's Janus drivers (nodesOn's), for tests that ask a node what it drives. */
+const driversOf = new Map<RunningServer, JanusDriver[]>();
+
+/** The ids of the handles that carry audio (publishers that publish, subscribers): not the nodes' watchers. */
+async function mediaHandleIds(janus: JanusProcess): Promise<number[]> {
+  return (await videoRoomHandles(janus)).filter((h) => h.type === 'subscriber' || h.activeStreams > 0).map((h) => h.handle).sort();
 }
 
 /** Reads the Janus a room is recorded on in Redis (null: none); its client closes after the test. */
@@ -65,12 +73,14 @@ async function placementReader(redisUrl: string): Promise<(room: string) => Prom
 async function nodesOn(redisUrl: string, janusLists: string[][], options: Partial<SignallingServerOptions> = {}): Promise<RunningServer[]> {
   const nodes: RunningServer[] = [];
   for (const urls of janusLists) {
-    const drivers = await Promise.all(urls.map((url) => JanusDriver.connect(url, silentLogger, { shared: true })));
+    const drivers = await Promise.all(urls.map((url) => JanusDriver.connect(url, options.logger ?? silentLogger, { shared: true })));
     const node = await startNode(redisUrl, { media: 'sfu', januses: drivers.map((driver) => ({ driver })), ...options });
     nodes.push(node);
+    driversOf.set(node, drivers);
     cleanups.push(async () => {
       await node.close();
       for (const driver of drivers) await driver.close();
+      driversOf.delete(node);
     });
   }
   return nodes;
@@ -288,9 +298,13 @@ describe('SFU rooms in a cluster', () => {
     expect(loud.peer.status().media).toBe('sfu');
   });
 
-  it('a member whose connection to its node breaks resumes through another node while the first lives on: it publishes there, and the first lets its handles go', async () => {
-    const { janus, nodes } = await sfuCluster(2);
-    // alice reaches node 0 through a proxy the test cuts; node 1 is her second server.
+  /**
+   * alice reaches node 0 through a proxy the test cuts; node 1 is her second server. She
+   * resumes there; `prepare` runs before the cut. Returns her id(s), the gaps heard since the
+   * cut, and the audio handles Janus had before it.
+   */
+  async function moveBetweenLiveNodes(prepare: (nodes: RunningServer[], redisUrl: string, aliceId: string) => Promise<void> = async () => undefined) {
+    const { janus, nodes, redisUrl } = await sfuCluster(2);
     const proxy = await tcpProxy(Number(new URL(nodes[0]!.url).port));
     cleanups.push(() => proxy.close());
     const alice = makePeer(`http://127.0.0.1:${proxy.port},${nodes[1]!.url}`, 'cut', 'alice', TONES.alice, { reconnectTimeoutMs: 30_000 });
@@ -303,6 +317,9 @@ describe('SFU rooms in a cluster', () => {
     }
     await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000);
     await sleep(1000);
+    const handlesBefore = await mediaHandleIds(janus);
+    expect(handlesBefore).toHaveLength(4); // two publishers, two subscribers
+    await prepare(nodes, redisUrl, ids[0]!);
     const cutAt = Date.now();
     await proxy.close();
     await waitUntil(() => ids.length === 2, 'alice back in the room through node 1', 15_000);
@@ -310,13 +327,46 @@ describe('SFU rooms in a cluster', () => {
     expect(new Set(ids).size).toBe(1);
     const since = (Date.now() - cutAt) / 1000 + 1;
     const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
-    console.log(`SFU member moved between live nodes: longest silence since the cut: alice ${gaps.alice} ms, bob ${gaps.bob} ms`);
-    expect(gaps.alice).toBeLessThanOrEqual(100);
-    expect(gaps.bob).toBeLessThanOrEqual(100);
     expectHears(lastSeconds(bob.sink, 1), TONES.alice);
     expectHears(lastSeconds(alice.sink, 1), TONES.bob);
     expectNotHeard(lastSeconds(alice.sink, 1), TONES.alice);
-    // Node 0 let alice's old handles go: two publishers, two subscribers (one talker each), a watcher per node.
+    return { janus, nodes, aliceId: ids[0]!, gaps, handlesBefore };
+  }
+
+  it('a member whose connection to its node breaks resumes through another node while the first lives on: that node claims her Janus session, so her connections to Janus carry on (same handles), and the first lets go of them without detaching', async () => {
+    const { janus, nodes, aliceId, gaps, handlesBefore } = await moveBetweenLiveNodes();
+    console.log(`SFU member moved between live nodes (session claimed): longest silence since the cut: alice ${gaps.alice} ms, bob ${gaps.bob} ms`);
+    expect(gaps.alice).toBeLessThanOrEqual(30);
+    expect(gaps.bob).toBeLessThanOrEqual(30);
+    // The same four audio handles (nobody published or subscribed anew), and a watcher per node.
+    expect(await mediaHandleIds(janus)).toEqual(handlesBefore);
+    expect((await videoRoomHandles(janus)).map((h) => `${h.type}:${h.activeStreams}`).sort()).toEqual(['publisher:0', 'publisher:0', 'publisher:1', 'publisher:1', 'subscriber:1', 'subscriber:1']);
+    // Node 1 drives alice's handles now; node 0 forgot them.
+    const [driver0, driver1] = [driversOf.get(nodes[0]!)![0]!, driversOf.get(nodes[1]!)![0]!];
+    expect(driver0.handlesOf(aliceId)).toBeNull();
+    const driven = driver1.handlesOf(aliceId);
+    expect(handlesBefore).toContain(driven?.publisher);
+    expect(handlesBefore).toContain(driven?.subscriber);
+  });
+
+  it('when Janus no longer has the session a member left behind, it publishes afresh through the node it resumed on (make-before-break), and the node it left lets its old handles go', async () => {
+    // A record naming a session Janus does not have (as after a Janus restart): the claim fails.
+    const spoil = async (_nodes: RunningServer[], redisUrl: string, aliceId: string): Promise<void> => {
+      const client = createClient({ url: redisUrl });
+      await client.connect();
+      const field = `cut\n${aliceId}`;
+      const record = JSON.parse((await client.hGet('voxroom:janus-sessions', field))!) as { session: number };
+      await client.hSet('voxroom:janus-sessions', field, JSON.stringify({ ...record, session: record.session + 1 }));
+      client.destroy();
+    };
+    const { janus, gaps, handlesBefore } = await moveBetweenLiveNodes(spoil);
+    console.log(`SFU member moved between live nodes (published afresh): longest silence since the cut: alice ${gaps.alice} ms, bob ${gaps.bob} ms`);
+    // Measured 0 and 20 ms before sessions were claimed; a new connection is slower than none.
+    expect(gaps.alice).toBeLessThanOrEqual(100);
+    expect(gaps.bob).toBeLessThanOrEqual(100);
+    // New handles for alice; node 0 let her old ones go: two publishers, two subscribers, a watcher per node.
+    const after = await mediaHandleIds(janus);
+    expect(after.filter((id) => handlesBefore.includes(id))).toHaveLength(2); // bob's
     expect((await videoRoomHandles(janus)).map((h) => `${h.type}:${h.activeStreams}`).sort()).toEqual(['publisher:0', 'publisher:0', 'publisher:1', 'publisher:1', 'subscriber:1', 'subscriber:1']);
   });
 
@@ -331,7 +381,7 @@ describe('SFU rooms in a cluster', () => {
     }
   });
 
-  it('a node killed with -9 behind nginx mid-call: its member publishes again through the other node, same id, and the dead node\'s handles go with its Janus session', async () => {
+  it('a node killed with -9 behind nginx mid-call: its members resume through the other node, same id, which claims their Janus sessions (same handles, no new connection); the dead node\'s own session goes', async () => {
     const reclaimS = 10;
     const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: reclaimS });
     cleanups.push(() => janus.stop());
@@ -339,15 +389,20 @@ describe('SFU rooms in a cluster', () => {
     cleanups.push(() => redis.stop());
     const { nodes, alice, bob, ids } = await callBehindNginx(redis.url, ['--janus', janus.url], TONES, cleanups);
     await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
+    await sleep(500);
+    const handlesBefore = await mediaHandleIds(janus);
+    expect(handlesBefore).toHaveLength(4); // two publishers, two subscribers
     const { killedAt } = await killCarryingNode(nodes, 2);
+    // Every member's publisher and subscriber carry on: the survivor claimed their sessions.
+    expect(await mediaHandleIds(janus)).toEqual(handlesBefore);
     for (const name of ['alice', 'bob']) expect(new Set(ids[name]).size, `${name}: ${ids[name]!.join(', ')}`).toBe(1);
     const since = (Date.now() - killedAt) / 1000 + 1;
     const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
     const silentAt = (peer: TestPeer): number[] => framesHeard(peer, since).flatMap((frame, i) => (longestSilenceMs([frame]) > 0 ? [Math.round(i * 10 - 1000)] : []));
     console.log(`SFU node kill -9 behind nginx: longest silence heard since the kill: alice ${gaps.alice} ms, bob ${gaps.bob} ms; silent frames (ms after the kill): alice ${silentAt(alice).slice(0, 40).join(' ')}; bob ${silentAt(bob).slice(0, 40).join(' ')}`);
-    // Both publish again through the survivor (make-before-break). At a one-frame jitter buffer
-    // some fourteen runs measured mostly 0 ms, else 10-30 ms; at two frames two runs 0 ms.
-    // Bound: 30 ms, three frames of this machine's noise.
+    // Before sessions were claimed (members published again through the survivor), at a
+    // one-frame jitter buffer some fourteen runs measured mostly 0 ms, else 10-30 ms; at two
+    // frames two runs 0 ms. Bound: 30 ms, three frames of this machine's noise.
     expect(gaps.alice).toBeLessThanOrEqual(30);
     expect(gaps.bob).toBeLessThanOrEqual(30);
     // Throughout the takeover, in 100 ms windows: nobody heard the other twice (old and new
@@ -360,11 +415,12 @@ describe('SFU rooms in a cluster', () => {
     }
     expectHears(lastSeconds(alice.sink, 1), TONES.bob);
     expectHears(lastSeconds(bob.sink, 1), TONES.alice);
-    // Once Janus has dropped the dead node's session: the survivor's handles only (two
-    // publishers, two subscribers carrying one talker each, its watcher).
+    // Once Janus has dropped the dead node's own session (its watcher; nobody claims it): the
+    // members' claimed handles, the same as before the kill, and the survivor's watcher.
     await sleep(Math.max(0, killedAt + (reclaimS + 3) * 1000 - Date.now()));
     const handles = await videoRoomHandles(janus);
     expect(handles.map((h) => `${h.type}:${h.activeStreams}`).sort()).toEqual(['publisher:0', 'publisher:1', 'publisher:1', 'subscriber:1', 'subscriber:1']);
+    expect(await mediaHandleIds(janus)).toEqual(handlesBefore);
     for (const [p, other] of [[alice, bob], [bob, alice]] as const) {
       const heard = lastSeconds(p.sink, 1);
       expectHears(heard, TONES[other.name as keyof typeof TONES]);
