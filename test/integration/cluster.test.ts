@@ -293,6 +293,46 @@ describe('a room\'s Janus, recorded in Redis', () => {
   });
 });
 
+describe('a member\'s Janus session, recorded in Redis', () => {
+  it('is written by the node that carries the member (or while it is away), never by another node, is read back checked, and goes with the member', async () => {
+    const prefix = `handoff-test-${randomBytes(4).toString('hex')}:`;
+    const [carrier, other] = [await joinCluster(redis.url, silentLogger, prefix), await joinCluster(redis.url, silentLogger, prefix)];
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    try {
+      const joined = await carrier.store.join('s1', 'stage', 'alice', { protocolVersion: 2, capacity: 10, grants: ['speak', 'listen'], ownsName: true });
+      if (!joined.ok) throw new Error('alice could not join');
+      const id = joined.member.id;
+      // Janus's ids take up to 16 digits: kept exact (cjson would round them).
+      const handoff = { janus: 'ws://127.0.0.1:8188', session: 8_765_432_109_876_543, publisher: 1_234_567_890_123_457, feed: 42, generation: 1_700_000_000_000, subscriber: null, slots: [['0', 7] as [string, number]] };
+      await carrier.store.saveJanusHandoff('stage', id, handoff);
+      expect(await other.store.janusHandoff('stage', id)).toEqual(handoff);
+      // A node that does not carry alice writes nothing over the record.
+      await other.store.saveJanusHandoff('stage', id, { ...handoff, session: 1 });
+      expect(await carrier.store.janusHandoff('stage', id)).toEqual(handoff);
+      // Away (nobody carries her): the node still driving her handles may write.
+      await carrier.store.markAway('s1', 10_000);
+      await carrier.store.saveJanusHandoff('stage', id, { ...handoff, subscriber: 99 });
+      expect((await other.store.janusHandoff('stage', id))?.subscriber).toBe(99);
+      // A record another node's bug or version spoiled is not used.
+      await raw.hSet(`${prefix}janus-sessions`, `stage\n${id}`, JSON.stringify({ ...handoff, session: 'x' }));
+      expect(await other.store.janusHandoff('stage', id)).toBeNull();
+      // No record for someone who is not a member.
+      await carrier.store.saveJanusHandoff('stage', 'nobody', handoff);
+      expect(await carrier.store.janusHandoff('stage', 'nobody')).toBeNull();
+      // Gone with the member.
+      await carrier.store.saveJanusHandoff('stage', id, handoff);
+      const member = await carrier.store.removeAway({ ...joined.member, socketId: null });
+      expect(member?.id).toBe(id);
+      expect(await raw.hLen(`${prefix}janus-sessions`)).toBe(0);
+    } finally {
+      await raw.quit();
+      await carrier.close();
+      await other.close();
+    }
+  });
+});
+
 describe('SFU settings a cluster cannot share', () => {
   it('refuses what a cluster cannot share, saying what to give instead: a Janus of its own (--janus auto) and --media auto', async () => {
     const own = await runCli(['serve', '--port', '0', '--redis', redis.url, '--janus', 'auto'], { timeoutMs: 15_000 });
