@@ -83,13 +83,16 @@ function eventOf(child: ChildProcess, event: string, timeoutMs = 20_000): Promis
 const levelOf = (samples: Int16Array, fromS: number, toS: number): number => dbfs(rms(samples, Math.round(fromS * SAMPLE_RATE), Math.min(samples.length, Math.round(toS * SAMPLE_RATE))));
 
 /**
- * The rig both measurements share: a server, A (recording what it hears), B on the rig's
- * devices, and a file played into B's microphone `playAfterS` after A joined. Resolves when A
- * leaves, with B's stream as A recorded it and the cancellers B left on the devices.
+ * The rig the measurements share: a server, A (recording what it hears), B on the rig's
+ * devices, and a file played into B's microphone `playAfterS` after A joined, or once B has
+ * joined if that is later (a slow start must not cut into what is measured). Resolves when A
+ * leaves, with B's stream as A recorded it, when the file started in it (seconds after A
+ * joined, where A's recording of B starts), and the cancellers B left on the devices.
  */
-async function runRig(rig: { bin: string; room: string; tag: string; devices: string[]; aArgs: string[]; bArgs: string[]; bEnv: NodeJS.ProcessEnv; play: string; playAfterS: number; dir: string }): Promise<{ heard: Int16Array; cancellersLeft: number }> {
+async function runRig(rig: { bin: string; room: string; tag: string; devices: string[]; aArgs: string[]; bArgs: string[]; bEnv: NodeJS.ProcessEnv; play: string; playAfterS: number; dir: string }): Promise<{ heard: Int16Array; playedAtS: number; cancellersLeft: number }> {
   const children: ChildProcess[] = [];
   let cancellersLeft = 0;
+  let playedAtS = rig.playAfterS;
   let server: Awaited<ReturnType<typeof startSignallingServer>> | null = null;
   try {
     server = await startSignallingServer({ port: 0 });
@@ -97,8 +100,12 @@ async function runRig(rig: { bin: string; room: string; tag: string; devices: st
     children.push(a);
     await eventOf(a, 'joined');
     const joinedAt = performance.now();
-    children.push(spawn(process.execPath, [rig.bin, 'join', rig.room, '--server', server.url, '--name', 'bob', '--json', ...rig.bArgs], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...rig.bEnv } }));
+    const b = spawn(process.execPath, [rig.bin, 'join', rig.room, '--server', server.url, '--name', 'bob', '--json', ...rig.bArgs], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...rig.bEnv } });
+    children.push(b);
+    const bJoined = eventOf(b, 'joined');
     await sleep(rig.playAfterS * 1000 - (performance.now() - joinedAt));
+    await bJoined;
+    playedAtS = (performance.now() - joinedAt) / 1000;
     children.push(spawn('paplay', ['--latency-msec=10', '-d', `${rig.tag}_mic`, rig.play], { stdio: 'ignore' }));
     await exited(a);
   } finally {
@@ -108,7 +115,7 @@ async function runRig(rig: { bin: string; room: string; tag: string; devices: st
     await server?.close();
     for (const id of [...rig.devices].reverse()) pactl('unload-module', id);
   }
-  return { heard: await wavToSamples(readFileSync(join(rig.dir, 'heard', 'bob.wav')), 'bob.wav'), cancellersLeft };
+  return { heard: await wavToSamples(readFileSync(join(rig.dir, 'heard', 'bob.wav')), 'bob.wav'), playedAtS, cancellersLeft };
 }
 
 export async function measureEcho(bin: string, echoCancel: boolean): Promise<EchoFigures> {
@@ -164,6 +171,8 @@ export interface NoiseFigures {
   denoise: boolean;
   /** The noise alone, in B's pauses (after 2.5 s for the suppressor to learn it), dBFS. */
   pauseDbfs: number;
+  /** The same in each pause, in order: before the first sentence, between them, after the last. */
+  pausesDbfs: number[];
   /** Speech and noise together, while B talks, dBFS. */
   speechDbfs: number;
   /**
@@ -176,10 +185,13 @@ export interface NoiseFigures {
 }
 
 const NOISE_SNR_DB = 10;
-/** In the played file: noise throughout, the sentence at these seconds. */
-const SENTENCES_AT_S = [4, 10];
-const NOISE_FILE_S = 16;
-/** The file starts playing this long after A joined: its second t is near t + this in A's recording. */
+/**
+ * The played file: noise throughout; the sentence twice, the first after NOISE_LEAD_S of noise
+ * alone, each followed by NOISE_PAUSE_S of noise alone (where the suppressor is measured).
+ */
+const NOISE_LEAD_S = 4;
+const NOISE_PAUSE_S = 4;
+/** The file starts playing this long after A joined (later if B joined later: runRig's playedAtS). */
 const PLAY_AFTER_S = 2;
 
 /** Level of the band [fromHz, toHz] over [fromS, toS), from Goertzel bins 100 Hz apart on 100 ms blocks. */
@@ -214,7 +226,7 @@ function whiteNoise(length: number, rmsLevel: number): Float64Array {
 
 /**
  * B's microphone alone (a null sink's monitor) plays `file` (in `dir`, `fileS` long) from
- * PLAY_AFTER_S on, B joins with `bFlags`, and A records what arrives from B.
+ * PLAY_AFTER_S on (or once B joined), B joins with `bFlags`, and A records what arrives from B.
  */
 function playIntoMicrophone(bin: string, room: string, tag: string, dir: string, file: string, fileS: number, bFlags: string[]): ReturnType<typeof runRig> {
   return runRig({
@@ -223,7 +235,8 @@ function playIntoMicrophone(bin: string, room: string, tag: string, dir: string,
     tag,
     devices: [pactl('load-module', 'module-null-sink', `sink_name=${tag}_mic`, 'rate=48000', 'channels=1')],
     dir,
-    aArgs: ['--input', 'silence', '--output', 'null', '--duration', String(fileS + PLAY_AFTER_S + 1)],
+    // (3 s more, for a file that starts late because B was slow to join.)
+    aArgs: ['--input', 'silence', '--output', 'null', '--duration', String(fileS + PLAY_AFTER_S + 4)],
     bArgs: ['--input', 'default', '--output', 'null', ...bFlags],
     bEnv: { PULSE_SOURCE: `${tag}_mic.monitor` },
     play: join(dir, file),
@@ -238,24 +251,27 @@ export async function measureNoiseSuppression(bin: string, denoise: boolean): Pr
   // The speech's level while it sounds (its pauses between words left out), and noise under it.
   const voiced = speech.filter((x) => Math.abs(x) > 300);
   const speechRms = rms(voiced);
-  const noise = whiteNoise(NOISE_FILE_S * SAMPLE_RATE, speechRms / 10 ** (NOISE_SNR_DB / 20));
-  for (const atS of SENTENCES_AT_S) speech.forEach((x, i) => (noise[atS * SAMPLE_RATE + i] += x));
-  writeWav(join(dir, 'noisy.wav'), Int16Array.from(noise, (x) => Math.max(-32768, Math.min(32767, Math.round(x)))));
   const sentenceS = speech.length / SAMPLE_RATE;
+  const sentencesAtS = [NOISE_LEAD_S, NOISE_LEAD_S + sentenceS + NOISE_PAUSE_S];
+  const fileS = Math.ceil(sentencesAtS[1]! + sentenceS + NOISE_PAUSE_S);
+  const noise = whiteNoise(fileS * SAMPLE_RATE, speechRms / 10 ** (NOISE_SNR_DB / 20));
+  for (const atS of sentencesAtS) speech.forEach((x, i) => (noise[Math.round(atS * SAMPLE_RATE) + i] += x));
+  writeWav(join(dir, 'noisy.wav'), Int16Array.from(noise, (x) => Math.max(-32768, Math.min(32767, Math.round(x)))));
 
-  const { heard: samples, cancellersLeft } = await playIntoMicrophone(bin, 'noise', tag, dir, 'noisy.wav', NOISE_FILE_S, denoise ? ['--denoise'] : []);
-  const at = (fileS: number): number => fileS + PLAY_AFTER_S;
+  const { heard: samples, playedAtS, cancellersLeft } = await playIntoMicrophone(bin, 'noise', tag, dir, 'noisy.wav', fileS, denoise ? ['--denoise'] : []);
+  const at = (fileAtS: number): number => fileAtS + playedAtS;
   // Pauses: before the first sentence, between them, after the last; 0.3 s clear of speech.
   const pauses: Array<[number, number]> = [
-    [at(2.5), at(SENTENCES_AT_S[0]! - 0.3)],
-    [at(SENTENCES_AT_S[0]! + sentenceS + 0.3), at(SENTENCES_AT_S[1]! - 0.3)],
-    [at(SENTENCES_AT_S[1]! + sentenceS + 0.3), at(NOISE_FILE_S - 0.3)],
+    [at(2.5), at(sentencesAtS[0]! - 0.3)],
+    [at(sentencesAtS[0]! + sentenceS + 0.3), at(sentencesAtS[1]! - 0.3)],
+    [at(sentencesAtS[1]! + sentenceS + 0.3), at(fileS - 0.3)],
   ];
-  const talking: Array<[number, number]> = SENTENCES_AT_S.map((s) => [at(s + 0.3), at(s + sentenceS - 0.3)]);
+  const talking: Array<[number, number]> = sentencesAtS.map((s) => [at(s + 0.3), at(s + sentenceS - 0.3)]);
   const meanDb = (spans: Array<[number, number]>, level: (from: number, to: number) => number): number => round1(10 * Math.log10(spans.reduce((sum, [from, to]) => sum + 10 ** (level(from, to) / 10), 0) / spans.length));
   return {
     denoise,
     pauseDbfs: meanDb(pauses, (from, to) => levelOf(samples, from, to)),
+    pausesDbfs: pauses.map(([from, to]) => round1(levelOf(samples, from, to))),
     speechDbfs: meanDb(talking, (from, to) => levelOf(samples, from, to)),
     noiseInSpeechDb: meanDb(talking, (from, to) => bandDb(samples, from, to, 11_500, 14_000)),
     cancellersLeft,
@@ -290,10 +306,10 @@ export async function measureGainControl(bin: string, agc: boolean): Promise<Gai
   for (const atS of QUIET_SENTENCES_AT_S) speech.forEach((x, i) => (file[atS * SAMPLE_RATE + i] = Math.round(x * scale)));
   writeWav(join(dir, 'quiet.wav'), file);
   const sentenceS = speech.length / SAMPLE_RATE;
-  const { heard: samples, cancellersLeft } = await playIntoMicrophone(bin, 'agc', tag, dir, 'quiet.wav', QUIET_FILE_S, agc ? ['--agc'] : []);
+  const { heard: samples, playedAtS, cancellersLeft } = await playIntoMicrophone(bin, 'agc', tag, dir, 'quiet.wav', QUIET_FILE_S, agc ? ['--agc'] : []);
   // Each sentence as A heard it, its level while it sounds (the onset found in A's recording).
   const sentencesDbfs = QUIET_SENTENCES_AT_S.map((atS) => {
-    const from = atS + PLAY_AFTER_S - 0.5;
+    const from = atS + playedAtS - 0.5;
     const span = samples.subarray(Math.round(from * SAMPLE_RATE), Math.round((from + sentenceS + 1) * SAMPLE_RATE));
     const loudest = span.reduce((max, x) => Math.max(max, Math.abs(x)), 0);
     const voiced = span.filter((x) => Math.abs(x) > loudest / 10);

@@ -452,7 +452,7 @@ async function main(): Promise<void> {
         ],
       ),
       '',
-      `Noise **${round(noisy.pauseDbfs - denoised.pauseDbfs, 1)} dB** lower in pauses and **${round(noisy.noiseInSpeechDb - denoised.noiseInSpeechDb, 1)} dB** lower during speech; the speech level changed by ${round(denoised.speechDbfs - noisy.speechDbfs, 1)} dB.`,
+      `Noise **${round(noisy.pauseDbfs - denoised.pauseDbfs, 1)} dB** lower in pauses (in each pause, in order: ${noisy.pausesDbfs.map((level, i) => `${round(level - denoised.pausesDbfs[i]!, 1)} dB`).join(', ')}; the first begins 2.5 s into the noise, while the suppressor learns it) and **${round(noisy.noiseInSpeechDb - denoised.noiseInSpeechDb, 1)} dB** lower during speech; the speech level changed by ${round(denoised.speechDbfs - noisy.speechDbfs, 1)} dB.`,
     );
     log('echo: gain control (--agc) on a quiet microphone…');
     const quiet = await measureGainControl(BIN, false);

