@@ -390,7 +390,10 @@ describe('FrameAssembler', () => {
     const at = (rate: number, hz: number, count: number, offset: number) =>
       Int16Array.from({ length: count }, (_, i) => Math.round(10_000 * Math.sin((2 * Math.PI * hz * (offset + i)) / rate)));
     for (let k = 0; k < 50; k++) assembler.push({ samples: at(16_000, 1000, 160, k * 160), sampleRate: 16_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The converter is made asynchronously (WebAssembly): wait for the 16 kHz part to come out.
+    // (A fixed 50 ms was not always enough while the unit suite ran in parallel; 48 kHz input
+    // arriving before it is ready replaces the waiting 16 kHz input, as it should.)
+    for (const deadline = Date.now() + 5000; frames.length < 48 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
     for (let k = 0; k < 100; k++) assembler.push({ samples: at(48_000, 1000, 480, k * 480), sampleRate: 48_000 });
     assembler.close();
     expect(frames.length).toBeGreaterThanOrEqual(148);
