@@ -285,6 +285,39 @@ describe('a lost server never stops the audio', () => {
     }
   });
 
+  it('a peer retries an unreachable server with backoff: about 0.5 s first, growing to 5 s between attempts', async () => {
+    const port = await freePort();
+    const server = await serve(port);
+    const peer = await startCli(['join', 'backoff', '-s', server.match[1]!, '-n', 'patient', '-i', 'silence', '-o', 'null', '--reconnect-timeout', '60'], /joined as patient/);
+    try {
+      server.child.kill('SIGKILL');
+      await exitOf(server.child);
+      // In the server's place: a listener that counts the peer's connection attempts and refuses each.
+      const attempts: number[] = [];
+      const counter = createServer((socket) => {
+        attempts.push(Date.now());
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => counter.listen(port, '127.0.0.1', resolve));
+      const from = Date.now();
+      await sleep(20_000);
+      counter.close();
+      const gapsS = attempts.map((at, i) => ((at - (i === 0 ? from : attempts[i - 1]!)) / 1000));
+      console.log(`reconnect attempts after the server went, gaps s: ${gapsS.map((gap) => gap.toFixed(2)).join(' ')}`);
+      // socket.io's backoff as configured (500 ms doubling to 5 s, ±50 % jitter): within 20 s
+      // about 0.5, 1, 2, 4, 5, 5 s apart; never a tight loop, never a silence of more than 5 s.
+      expect(attempts.length).toBeGreaterThanOrEqual(4);
+      expect(attempts.length).toBeLessThanOrEqual(10);
+      expect(gapsS[0]).toBeLessThan(1.5);
+      expect(Math.max(...gapsS.slice(-2))).toBeGreaterThanOrEqual(2.5);
+      expect(Math.max(...gapsS)).toBeLessThanOrEqual(5.5);
+      expect(peer.child.exitCode).toBeNull(); // still trying: --reconnect-timeout is 60 s
+    } finally {
+      peer.child.kill('SIGINT');
+      await exitOf(peer.child);
+    }
+  }, 40_000);
+
   it('a peer whose server does not come back gives up after --reconnect-timeout: a message and exit 5, files complete', async () => {
     const port = await freePort();
     const server = await serve(port);
