@@ -255,6 +255,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     let handles: VideoRoomHandle[];
     try {
       [, { handles }] = await Promise.all([member.room.ready, claiming]);
+      // It left meanwhile: leave() ended the claimed session.
+      if (member.left) throw new Error('the member left while its session was being claimed');
     } catch (error) {
       this.unregister(member);
       adopted();
@@ -306,6 +308,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const member = this.members.get(memberId);
     if (!member) return;
     this.unregister(member);
+    // (Whether it may be heard stays known here: its feed is another node's member's now.)
+    this.deaf.delete(memberId);
     void member.session.then(releaseSession).catch(() => undefined);
     const room = member.room;
     if (room.members.size === 0 && this.rooms.get(room.name) === room) {
