@@ -2,7 +2,7 @@
 // `voxroom join` processes (tones, --record-dir) talk; then the server they use is killed with
 // -9: a single node that is started again on the same port, or a cluster node behind nginx
 // whose member moves to the other node, in a mesh room and in an SFU room (Janus keeps the dead
-// node's session while its members publish again through the other node). Media flows peer to
+// node's sessions, and the other node claims its members' as they resume there). Media flows peer to
 // peer or through Janus, not through the server, so the call should not notice:
 // a lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, counted from
 // 1 s before the kill until the peers are stopped. The baseline, in the same call: the frames
@@ -137,7 +137,7 @@ async function clusterNodeCrash(bin: string, janusUrl: string | null): Promise<F
     const victim = nodes[Math.max(0, carried.findIndex((count) => count > 0))]!;
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
-    const room = janusUrl === null ? 'mesh room' : 'SFU room through Janus, reclaim_session_timeout 30 s';
+    const room = janusUrl === null ? 'mesh room' : 'SFU room through Janus, reclaim_session_timeout 30 s: the other node claims their Janus sessions';
     return await finish(`cluster node killed (-9) behind nginx; its members resume on the other node (${room})`, peers, killedAt);
   } finally {
     await Promise.all(peers.map((peer) => peer.stop()));
