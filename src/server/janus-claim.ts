@@ -3,8 +3,9 @@
 // handles; it has no API to adopt an existing session or handle. So this module builds janode's
 // own Session and Handle objects around the claimed ids and enters them in the tables janode
 // routes Janus's replies and events through, as janode's create() and attach() do. It touches
-// janode's private fields, so janode's version is pinned in package.json, and the cluster SFU
-// tests (a node killed and its members' sessions claimed) exercise every line here.
+// janode's private fields, so janode's version is pinned in package.json; the cluster SFU tests
+// (members' sessions claimed from a live and from a dead node) and janus-claim's own test (the
+// tables and listener counts back where they were) would catch a janode that changed them.
 import Janode, { type JanodeConnection, type JanodeSession } from 'janode';
 import VideoRoomPlugin, { type VideoRoomHandle } from 'janode/plugins/videoroom';
 
@@ -29,9 +30,11 @@ export interface ClaimedSession {
  * Claims session `sessionId` for `connection` (Janus then sends that session's events here,
  * and keeps it as long as this connection does) and adopts its VideoRoom handles `handleIds`.
  * `template`: any session janode created on this connection (its class is janode's Session,
- * which janode does not export). Rejects when Janus no longer has the session (458).
+ * which janode does not export). Rejects when Janus no longer has the session (458), or does
+ * not answer within `timeoutMs` (a late claim then leaves a session nobody keeps alive, which
+ * Janus ends after its session_timeout).
  */
-export async function claimSession(connection: JanodeConnection, template: JanodeSession, sessionId: number, handleIds: number[]): Promise<ClaimedSession> {
+export async function claimSession(connection: JanodeConnection, template: JanodeSession, sessionId: number, handleIds: number[], timeoutMs: number): Promise<ClaimedSession> {
   const Session = template.constructor as SessionClass;
   const sessions = (connection as unknown as ConnectionInternals)._sessions;
   if (sessions.has(sessionId)) throw new Error(`session ${sessionId} is already this connection's`);
@@ -44,11 +47,18 @@ export async function claimSession(connection: JanodeConnection, template: Janod
     connection.setMaxListeners(connection.getMaxListeners() - 2);
   });
   const internals = session as unknown as SessionInternals;
+  // janode's requests wait for ever; a Janus that stalls must not hold up the member's join.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`Janus did not answer the claim within ${timeoutMs} ms`)), timeoutMs);
+  });
   try {
-    await internals.sendRequest({ janus: 'claim' });
+    await Promise.race([internals.sendRequest({ janus: 'claim' }), timeout]);
   } catch (error) {
     internals._signalDestroy();
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
   const handles = handleIds.map((id) => {
     const handle = new VideoRoomPlugin.Handle(session as never, id as never);

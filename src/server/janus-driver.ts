@@ -58,6 +58,10 @@ const NOT_YET_ANNOUNCED_RETRY_MS = 150;
 const NOT_YET_ANNOUNCED_RETRIES = 20;
 /** How long a subscriber offer may wait for its answer before the next change goes ahead. */
 const ANSWER_TIMEOUT_MS = 5000;
+/** A claim Janus does not answer within this fails (the member's join ack waits for it). */
+const CLAIM_TIMEOUT_MS = 2000;
+/** A session claimed and then not used ends this much later, when the fresh path has taken over. */
+const ABANDONED_SESSION_END_MS = 5000;
 
 interface SfuRoom {
   name: string;
@@ -82,6 +86,9 @@ interface SfuMember {
    * carry members who resume through different nodes).
    */
   session: Promise<JanodeSession>;
+  /** That session's id once it is known. */
+  sessionId: number | null;
+  /** When its feed was published (publisherDisplay's generation); null until it publishes. */
   generation: number | null;
   publisher: VideoRoomHandle | null;
   feed: number | null;
@@ -235,6 +242,9 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       void member.session.then((session) => session.destroy()).catch(() => undefined);
       throw error;
     }
+    // Recorded at once (no handles yet): a record of a session it had before, through another
+    // node, must not be claimed once it moves again (that node ends that session soon).
+    this.emitHandoff(member);
     this.syncSubscription(member);
   }
 
@@ -246,7 +256,10 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   async adopt(roomName: string, memberId: string, handoff: JanusHandoff): Promise<void> {
     if (handoff.janus !== this.url) throw new Error(`the member's session is on another Janus (${handoff.janus})`);
     const handleIds = [handoff.publisher, handoff.subscriber].filter((id): id is number => id !== null);
-    const claiming = claimSession(this.connection, this.session, handoff.session, handleIds);
+    // A session without handles yet (its member had not published or subscribed when it moved):
+    // its peer is still negotiating with the node it left, so it starts afresh here instead.
+    if (handleIds.length === 0) throw new Error('the member\'s session has no handles yet');
+    const claiming = claimSession(this.connection, this.session, handoff.session, handleIds, CLAIM_TIMEOUT_MS);
     const member = this.register(roomName, memberId, claiming.then(({ session }) => session));
     // Nothing may change its subscription before its handles are in place (the room's watcher
     // announces feeds meanwhile): its chain waits for the adoption.
@@ -258,9 +271,17 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       // It left meanwhile: leave() ended the claimed session.
       if (member.left) throw new Error('the member left while its session was being claimed');
     } catch (error) {
+      const left = member.left;
       this.unregister(member);
       adopted();
-      void claiming.then(({ session }) => releaseSession(session)).catch(() => undefined);
+      // Claimed but not taken up (the room could not be opened): the session is this node's now
+      // and would outlive everyone. It ends once the member's fresh path has had time to take
+      // over (make-before-break). A member that left had it ended by leave().
+      if (!left) {
+        void claiming.then(({ session }) => {
+          setTimeout(() => void session.destroy().catch(() => releaseSession(session)), ABANDONED_SESSION_END_MS).unref();
+        }, () => undefined);
+      }
       throw error;
     }
     const room = member.room;
@@ -275,8 +296,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       room.feeds.set(handoff.feed, memberId);
       room.generations.set(handoff.feed, handoff.generation ?? 0);
       this.retireOlderFeeds(room, memberId, handoff.feed);
-      // Its grants may have changed while it was away.
-      await publisher.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: !this.unforwarded.has(memberId) }] }).catch((error: Error) => {
+      // Its grants may have changed while it was away (not awaited: the join's ack waits for this).
+      publisher.configure({ streams: [{ mid: PUBLISHER_AUDIO_MID, send: !this.unforwarded.has(memberId) }] }).catch((error: Error) => {
         this.logger.warn('Janus: could not set whether an adopted publisher is forwarded', { member: memberId, error: error.message });
       });
     }
@@ -285,7 +306,10 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       Object.assign(subscriber, { room: room.janusId });
       member.subscriber = subscriber;
       this.watchSubscriber(member, subscriber);
-      member.slots = new Map(handoff.slots);
+      // Feeds that left while the session had no node (this node's watcher saw them go) free
+      // their slots; filling them renegotiates, which also replaces the offer Janus made then
+      // and nobody received.
+      member.slots = new Map(handoff.slots.filter(([, feed]) => room.feeds.has(feed)));
       member.subscribed = new Set(member.slots.values());
     }
     adopted();
@@ -320,13 +344,14 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   private register(roomName: string, memberId: string, session: Promise<JanodeSession>): SfuMember {
     const room = this.roomFor(roomName);
-    // (Handled where it is awaited; this keeps a failure from going unhandled meanwhile.)
-    session.catch(() => undefined);
+    // (A failure is handled where it is awaited.)
+    session.then((made) => (member.sessionId = made.id), () => undefined);
     // Registered before the room is ready: the member's publish may arrive meanwhile, and waits.
     const member: SfuMember = {
       id: memberId,
       room,
       session,
+      sessionId: null,
       generation: null,
       publisher: null,
       feed: null,
@@ -540,10 +565,22 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     });
   }
 
-  /** Janus renegotiates a subscriber by itself when a publisher leaves: those offers are relayed too. */
+  /**
+   * Janus renegotiates a subscriber by itself when a publisher leaves: those offers are relayed
+   * too. A `switched` event comes only from a switch another node asked for (janode resolves this
+   * node's own with their requests): the node that drove the member before this one claimed
+   * its session, in the moment before it heard so. Its slots follow.
+   */
   private watchSubscriber(member: SfuMember, handle: VideoRoomHandle): void {
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_UPDATED, (event: { jsep?: JanusJsep; streams?: VideoRoomStream[] }) => {
       if (event.jsep && !member.left) this.queueOffer(member, event.jsep, event.streams ?? []);
+    });
+    handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_SWITCHED, (event: { streams?: VideoRoomStream[] }) => {
+      if (member.left || !event.streams) return;
+      member.slots = slotsOf(event.streams);
+      member.subscribed = new Set(member.slots.values());
+      this.emit('streams', { member: member.id, streams: this.streamsOf(member) });
+      this.emitHandoff(member);
     });
   }
 
@@ -579,7 +616,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       room.generations.delete(member.feed);
       this.forgetTalk(member.feed);
     }
-    await dropHandles(member);
+    await endMemberSession(member);
     // The others' subscriptions lose that feed (Janus sends them an updated offer).
     if (member.feed !== null) {
       for (const otherId of room.members) this.members.get(otherId)?.subscribed.delete(member.feed);
@@ -611,9 +648,9 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
   }
 
   /** The handles Janus holds for a member (tests and diagnostics: media goes through Janus). */
-  handlesOf(memberId: string): { publisher: number | null; subscriber: number | null; subscribedFeeds: number } | null {
+  handlesOf(memberId: string): { session: number | null; publisher: number | null; subscriber: number | null; subscribedFeeds: number } | null {
     const member = this.members.get(memberId);
-    return member ? { publisher: member.publisher?.id ?? null, subscriber: member.subscriber?.id ?? null, subscribedFeeds: member.subscribed.size } : null;
+    return member ? { session: member.sessionId, publisher: member.publisher?.id ?? null, subscriber: member.subscriber?.id ?? null, subscribedFeeds: member.subscribed.size } : null;
   }
 
   private roomFor(name: string): SfuRoom {
@@ -719,7 +756,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
         resolve();
       };
     });
-    member.slots = new Map(streams.flatMap((stream): Array<[string, number]> => (stream.type === 'audio' && stream.active !== false && stream.feed_id !== undefined ? [[stream.mid, stream.feed_id]] : [])));
+    member.slots = slotsOf(streams);
     member.subscribed = new Set(member.slots.values());
     this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: this.streamsOf(member) });
     await answered;
@@ -804,7 +841,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       if (!member) continue;
       this.unregister(member);
       if (member.feed !== null) this.forgetTalk(member.feed);
-      void dropHandles(member);
+      void endMemberSession(member);
     }
     for (const feed of room.feeds.keys()) this.forgetTalk(feed);
     void room.watcher?.detach().catch(() => undefined);
@@ -949,10 +986,14 @@ async function warnIfSessionsDieWithTheirNode(connection: JanodeConnection, url:
   }
 }
 
-/** Detaches a member's handles and ends its session. */
-async function dropHandles(member: SfuMember): Promise<void> {
-  await Promise.all([member.publisher, member.subscriber].map((handle) => handle?.detach().catch(() => undefined)));
+/** Ends a member's Janus session: Janus detaches its handles with it (its feed leaves the room). */
+async function endMemberSession(member: SfuMember): Promise<void> {
   await member.session.then((session) => session.destroy()).catch(() => undefined);
+}
+
+/** A subscriber's audio sections that carry a feed: mid → feed. */
+function slotsOf(streams: VideoRoomStream[]): Map<string, number> {
+  return new Map(streams.flatMap((stream): Array<[string, number]> => (stream.type === 'audio' && stream.active !== false && stream.feed_id !== undefined ? [[stream.mid, stream.feed_id]] : [])));
 }
 
 /** The feeds a member has in a room (several only while it moves between nodes). */

@@ -476,7 +476,9 @@ export class SfuRooms {
       () => true,
       (error: Error) => {
         this.logger.info('Janus: could not take the member\'s session over; it publishes afresh', { member: memberId, session: handoff.session, error: error.message });
-        return this.sfuMembers.get(memberId) === room ? join() : false;
+        // (The join's ack need not wait for this.)
+        if (this.sfuMembers.get(memberId) === room) void join();
+        return false;
       },
     );
     this.adoptions.set(memberId, adoption);

@@ -102,6 +102,7 @@ declare module 'janode/plugins/videoroom' {
       VIDEOROOM_LEAVING: string;
       VIDEOROOM_TALKING: string;
       VIDEOROOM_UPDATED: string;
+      VIDEOROOM_SWITCHED: string;
       VIDEOROOM_DESTROYED: string;
       VIDEOROOM_ERROR: string;
     };

@@ -330,11 +330,20 @@ describe('SFU rooms in a cluster', () => {
     expectHears(lastSeconds(bob.sink, 1), TONES.alice);
     expectHears(lastSeconds(alice.sink, 1), TONES.bob);
     expectNotHeard(lastSeconds(alice.sink, 1), TONES.alice);
+    // What Redis records for her: the session node 1 drives.
+    const client = createClient({ url: redisUrl });
+    await client.connect();
+    const record = JSON.parse((await client.hGet('voxroom:janus-sessions', `cut\n${ids[0]!}`)) ?? 'null') as { session: number } | null;
+    client.destroy();
+    expect(record?.session).toBe(driversOf.get(nodes[1]!)![0]!.handlesOf(ids[0]!)?.session);
     return { janus, nodes, aliceId: ids[0]!, gaps, handlesBefore };
   }
 
   it('a member whose connection to its node breaks resumes through another node while the first lives on: that node claims her Janus session, so her connections to Janus carry on (same handles), and the first lets go of them without detaching', async () => {
-    const { janus, nodes, aliceId, gaps, handlesBefore } = await moveBetweenLiveNodes();
+    let sessionBefore: number | null | undefined;
+    const { janus, nodes, aliceId, gaps, handlesBefore } = await moveBetweenLiveNodes(async (before, _redisUrl, id) => {
+      sessionBefore = driversOf.get(before[0]!)![0]!.handlesOf(id)?.session;
+    });
     console.log(`SFU member moved between live nodes (session claimed): longest silence since the cut: alice ${gaps.alice} ms, bob ${gaps.bob} ms`);
     expect(gaps.alice).toBeLessThanOrEqual(30);
     expect(gaps.bob).toBeLessThanOrEqual(30);
@@ -345,6 +354,7 @@ describe('SFU rooms in a cluster', () => {
     const [driver0, driver1] = [driversOf.get(nodes[0]!)![0]!, driversOf.get(nodes[1]!)![0]!];
     expect(driver0.handlesOf(aliceId)).toBeNull();
     const driven = driver1.handlesOf(aliceId);
+    expect(driven?.session).toBe(sessionBefore);
     expect(handlesBefore).toContain(driven?.publisher);
     expect(handlesBefore).toContain(driven?.subscriber);
   });
@@ -359,6 +369,8 @@ describe('SFU rooms in a cluster', () => {
       await client.hSet('voxroom:janus-sessions', field, JSON.stringify({ ...record, session: record.session + 1 }));
       client.destroy();
     };
+    // (moveBetweenLiveNodes checks that her record names her new session: a second move now
+    // must not claim the old one, which node 0 ends.)
     const { janus, gaps, handlesBefore } = await moveBetweenLiveNodes(spoil);
     console.log(`SFU member moved between live nodes (published afresh): longest silence since the cut: alice ${gaps.alice} ms, bob ${gaps.bob} ms`);
     // Measured 0 and 20 ms before sessions were claimed; a new connection is slower than none.
