@@ -1,7 +1,7 @@
 // The server's driver for Janus (VideoRoom plugin, audio only), through janode: rooms, and for
 // each member a Janus session of its own holding one publisher handle (if it sends) and one
-// multistream subscriber handle (if it listens). Peers never talk to Janus: the signalling server relays SDP between them and this
-// driver. Janus makes every subscriber offer (and renegotiates by itself when publishers come
+// multistream subscriber handle (if it listens). Peers never talk to Janus: the signalling
+// server relays SDP between them and this driver. Janus makes every subscriber offer (and renegotiates by itself when publishers come
 // and go); the driver hands each offer to its member with the mid → member map of its streams.
 // In a cluster every node drives its own members, and a room's members from all nodes meet in
 // one Janus room: its id comes from the room's name, and each node learns the other nodes'
@@ -344,8 +344,6 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   private register(roomName: string, memberId: string, session: Promise<JanodeSession>): SfuMember {
     const room = this.roomFor(roomName);
-    // (A failure is handled where it is awaited.)
-    session.then((made) => (member.sessionId = made.id), () => undefined);
     // Registered before the room is ready: the member's publish may arrive meanwhile, and waits.
     const member: SfuMember = {
       id: memberId,
@@ -365,6 +363,8 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     };
     this.members.set(memberId, member);
     room.members.add(memberId);
+    // (A failure is handled where the session is awaited.)
+    session.then((made) => (member.sessionId = made.id), () => undefined);
     return member;
   }
 
