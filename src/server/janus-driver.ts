@@ -1,8 +1,9 @@
 // The server's driver for Janus (VideoRoom plugin, audio only), through janode: rooms, and for
 // each member a Janus session of its own holding one publisher handle (if it sends) and one
 // multistream subscriber handle (if it listens). Peers never talk to Janus: the signalling
-// server relays SDP between them and this driver. Janus makes every subscriber offer (and renegotiates by itself when publishers come
-// and go); the driver hands each offer to its member with the mid → member map of its streams.
+// server relays SDP between them and this driver. Janus makes every subscriber offer (and
+// renegotiates by itself when publishers come and go); the driver hands each offer to its
+// member with the mid → member map of its streams.
 // In a cluster every node drives its own members, and a room's members from all nodes meet in
 // one Janus room: its id comes from the room's name, and each node learns the other nodes'
 // feeds and talking from Janus itself, through a participant that publishes nothing. A member
