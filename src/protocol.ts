@@ -521,6 +521,16 @@ export interface InterNodeEvents {
   'sfu-member-state': (info: z.infer<typeof NodeMemberStateSchema>) => void;
 }
 
+/** JSON text from another process (Redis, another node): its value, or undefined when it is not JSON. */
+export function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Turns a zod failure into one readable sentence for an error message. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues

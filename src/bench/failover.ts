@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { withTimeout } from '../timeout.js';
 import { longestSilenceMs } from '../audio/analysis.js';
 import { FRAME_SAMPLES } from '../audio/format.js';
 import { recordingSamples } from '../audio/wav-header.js';
@@ -269,9 +270,4 @@ async function startServer(bin: string, args: string[]): Promise<ServerProcess> 
       await exited;
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }

@@ -8,6 +8,7 @@
 // tables and listener counts back where they were) would catch a janode that changed them.
 import Janode, { type JanodeConnection, type JanodeSession } from 'janode';
 import VideoRoomPlugin, { type VideoRoomHandle } from 'janode/plugins/videoroom';
+import { withTimeout } from '../timeout.js';
 
 /** janode 1.8's private parts that adopting a session needs. */
 interface SessionInternals {
@@ -48,17 +49,11 @@ export async function claimSession(connection: JanodeConnection, template: Janod
   });
   const internals = session as unknown as SessionInternals;
   // janode's requests wait for ever; a Janus that stalls must not hold up the member's join.
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`Janus did not answer the claim within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    await Promise.race([internals.sendRequest({ janus: 'claim' }), timeout]);
+    await withTimeout(internals.sendRequest({ janus: 'claim' }), timeoutMs, `Janus did not answer the claim within ${timeoutMs} ms`);
   } catch (error) {
     internals._signalDestroy();
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
   const handles = handleIds.map((id) => {
     const handle = new VideoRoomPlugin.Handle(session as never, id as never);

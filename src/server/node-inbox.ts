@@ -4,7 +4,7 @@
 // to its socket. A stream, not pub/sub: what arrives while this node's connection to Redis is
 // down is read when it is back.
 import type { Logger } from '../log.js';
-import { RelayedSignalSchema, type RelayedSignal } from '../protocol.js';
+import { parseJson, RelayedSignalSchema, type RelayedSignal } from '../protocol.js';
 import { INBOX_MAX_ENTRIES } from './cluster-scripts.js';
 import type { RedisClient } from './redis-room-store.js';
 
@@ -98,13 +98,4 @@ function entriesOf(reply: unknown): InboxEntry[] {
     }
   }
   return entries;
-}
-
-function parseJson(text: string | undefined): unknown {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

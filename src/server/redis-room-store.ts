@@ -3,7 +3,7 @@
 // carry: to answer memberOf at once, to relay among them while Redis is away, and to write them
 // back when Redis returns without them.
 import { ErrorReply, type createClient } from 'redis';
-import { INITIAL_SELF_STATE, JanusHandoffSchema, type JanusHandoff, type MemberState, type PeerInfo, type RelayedSignal } from '../protocol.js';
+import { INITIAL_SELF_STATE, JanusHandoffSchema, parseJson, type JanusHandoff, type MemberState, type PeerInfo, type RelayedSignal } from '../protocol.js';
 import { EXPIRE_AWAY_SCRIPT, JOIN_SCRIPT, PLACE_JANUS_SCRIPT, KICK_SCRIPT, SAVE_HANDOFF_SCRIPT, LEAVE_SCRIPT, MARK_AWAY_SCRIPT, RELAY_SCRIPT, RESTORE_SCRIPT, SWEEP_NODE_SCRIPT, UPDATE_STATE_SCRIPT } from './cluster-scripts.js';
 import { toMemberView, type JoinOptions, type JoinOutcome, type Member, type StatePatch } from './room-registry.js';
 import { StoreUnavailableError, type RoomStore, type SignalRoute, type StateChange, type StoreCounts, type StoreEvents } from './room-store.js';
@@ -210,15 +210,8 @@ export class RedisRoomStore implements RoomStore {
   /** The member's Janus session and handles as last recorded, or null. */
   async janusHandoff(room: string, id: string): Promise<JanusHandoff | null> {
     const raw = await this.guard('read a member\'s Janus session', () => this.redis.hGet(`${this.prefix}janus-sessions`, `${room}\n${id}`));
-    if (!raw) return null;
     // Written by another node (maybe an older or newer one): checked, and ignored if odd.
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return null;
-    }
-    const handoff = JanusHandoffSchema.safeParse(parsed);
+    const handoff = JanusHandoffSchema.safeParse(parseJson(raw ?? undefined));
     return handoff.success ? handoff.data : null;
   }
 
