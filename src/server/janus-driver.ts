@@ -240,7 +240,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       await Promise.all([member.room.ready, member.session]);
     } catch (error) {
       this.unregister(member);
-      void member.session.then((session) => session.destroy()).catch(() => undefined);
+      void endMemberSession(member);
       throw error;
     }
     // Recorded at once (no handles yet): a record of a session it had before, through another

@@ -457,27 +457,21 @@ export class SfuRooms {
     // Before it publishes: a member who may not be heard is never subscribed to.
     driver.setForwarded(memberId, this.hooks.mayForward(memberId));
     driver.setListening(memberId, this.hooks.mayListen(memberId));
-    const join = (): Promise<false> =>
-      driver.join(room, memberId).then(
-        () => false as const,
-        (error: Error) => {
-          if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
-          this.logger.warn('Janus: join failed', { member: memberId, error: error.message });
-          return false as const;
-        },
-      );
+    const join = (): void => {
+      driver.join(room, memberId).catch((error: Error) => {
+        if (this.sfuMembers.get(memberId) === room) this.sfuMembers.delete(memberId);
+        this.logger.warn('Janus: join failed', { member: memberId, error: error.message });
+      });
+    };
     const handoff = this.handoffs.get(memberId);
     this.handoffs.delete(memberId);
-    if (handoff?.janus !== driver.url) {
-      void join();
-      return;
-    }
+    if (handoff?.janus !== driver.url) return join();
     const adoption = driver.adopt(room, memberId, handoff).then(
       () => true,
       (error: Error) => {
         this.logger.info('Janus: could not take the member\'s session over; it publishes afresh', { member: memberId, session: handoff.session, error: error.message });
         // (The join's ack need not wait for this.)
-        if (this.sfuMembers.get(memberId) === room) void join();
+        if (this.sfuMembers.get(memberId) === room) join();
         return false;
       },
     );
