@@ -9,7 +9,7 @@ import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../pro
 import type { Logger } from '../log.js';
 import { SdpRejected, dtlsFingerprint } from './sdp-guard.js';
 import { PacketTally, type PacketFigures } from './connection-stats.js';
-import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack, type WrtcTransceiver } from './wrtc.js';
+import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCIceConnectionState, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack, type WrtcTransceiver } from './wrtc.js';
 
 export interface PeerLinkOptions {
   remote: PeerInfo;
@@ -37,6 +37,8 @@ interface PeerLinkEvents {
 const DISCONNECTED_GRACE_MS = 3000;
 const RESTART_TIMEOUT_MS = 10_000;
 const MAX_ICE_RESTARTS = 2;
+/** How often the connection's states are read, in case wrtc dropped a state event. */
+const STATE_POLL_MS = 1000;
 /** How long the polite side waits for the other's offer before renegotiating itself. */
 const POLITE_RENEGOTIATION_WAIT_MS = 1000;
 // A connection that never connects is the owner's to retry (MeshTopology's safety net).
@@ -57,7 +59,9 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private sending: boolean;
   private iceRestarts = 0;
   private recoveryTimer: NodeJS.Timeout | null = null;
+  private readonly statePoll: NodeJS.Timeout;
   private state: RTCPeerConnectionState = 'new';
+  private iceState: RTCIceConnectionState = 'new';
   /** The remote PeerConnection's DTLS fingerprint, once known. */
   remoteFingerprint: string | null = null;
 
@@ -83,13 +87,15 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       // Roles: only the newcomer starts; after the first exchange either side may renegotiate.
       if (options.initiator || this.negotiated) this.enqueue(() => this.makeOffer());
     };
-    this.pc.onconnectionstatechange = () => {
-      const state = this.pc.connectionState;
-      if (this.closed || state === this.state) return;
-      this.state = state;
-      this.emit('state', state);
-    };
-    this.pc.oniceconnectionstatechange = () => this.watchIce();
+    this.pc.onconnectionstatechange = () => this.followStates('event');
+    this.pc.oniceconnectionstatechange = () => this.followStates('event');
+    // wrtc can miss a state event: in network.test.ts, after two ICE restarts crossed, one side
+    // read "disconnected" from its last event and then heard of no change for 40 s, though its
+    // ICE was connected again (its restart timer found it so) and the other side stayed
+    // connected. Without the event it was shown as disconnected for ever. Reading the states
+    // once a second catches what an event missed.
+    this.statePoll = setInterval(() => this.followStates('poll'), STATE_POLL_MS);
+    this.statePoll.unref();
     if (options.initiator) {
       // addTrack, not addTransceiver: when glare rolls our offer back, a remote offer takes over
       // a transceiver that addTrack made (JSEP 5.10), so the track keeps one m-section.
@@ -178,6 +184,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clearRecoveryTimer();
+    clearInterval(this.statePoll);
     this.sink?.stop();
     this.sink = null;
     this.pc.onicecandidate = null;
@@ -284,10 +291,26 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     this.options.sendSignal({ description: { type: description.type, sdp: description.sdp } });
   }
 
-  /** ICE recovery: restart after a failure or a long disconnection; give up after a few tries. */
-  private watchIce(): void {
+  /** Acts on the connection's and ICE's states when they changed, whoever noticed (`seenBy`). */
+  private followStates(seenBy: 'event' | 'poll'): void {
     if (this.closed) return;
-    const state = this.pc.iceConnectionState;
+    const state = this.pc.connectionState;
+    const iceState = this.pc.iceConnectionState;
+    if (state === this.state && iceState === this.iceState) return;
+    if (seenBy === 'poll') this.options.logger.debug('a state change without its event', { peer: this.remote.name, state, iceState, was: this.state, iceWas: this.iceState });
+    if (iceState !== this.iceState) {
+      this.options.logger.debug('ICE state', { peer: this.remote.name, state: iceState });
+      this.iceState = iceState;
+      this.watchIce(iceState);
+    }
+    if (state !== this.state) {
+      this.state = state;
+      this.emit('state', state);
+    }
+  }
+
+  /** ICE recovery: restart after a failure or a long disconnection; give up after a few tries. */
+  private watchIce(state: RTCIceConnectionState): void {
     if (state === 'connected' || state === 'completed') {
       this.iceRestarts = 0;
       this.clearRecoveryTimer();

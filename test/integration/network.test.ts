@@ -74,7 +74,7 @@ describe('a media path that fails mid-call', () => {
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
     const alice = joinIn(hosts.a, hosts.serverAddressFromA, 'alice', 440, join(scratch, 'alice.wav'), 'net');
     const bob = joinIn(hosts.b, hosts.serverAddressFromB, 'bob', 620, join(scratch, 'bob.wav'), 'net');
-    const explain = (): string => `alice states ${JSON.stringify(alice.states.map((s) => s.state))}, bob states ${JSON.stringify(bob.states.map((s) => s.state))}; bob's log: ${bob.stderr().slice(-1500)}`;
+    const explain = (): string => `alice states ${JSON.stringify(alice.states.map((s) => s.state))}, bob states ${JSON.stringify(bob.states.map((s) => s.state))}; alice's log: ${alice.stderr().slice(-1500)}; bob's log: ${bob.stderr().slice(-1500)}`;
     try {
       const connected = (peer: NetPeer): boolean => peer.states.at(-1)?.state === 'connected';
       await until(() => connected(alice) && connected(bob), 'the first connection', 20_000, explain);
