@@ -29,6 +29,8 @@ export interface FailoverFigures {
   framesAnalysed: number;
   /** Of those, frames below −50 dBFS: audio lost. */
   framesLost: number;
+  /** When each lost frame was due, in ms after the kill (negative: before it), in order: a loss at the kill or while the peers were away is the failure's; one long after they were back is more likely the machine's. */
+  lostAtMs: number[];
   /** Frames the window should have held but no recording had (a missing or short file): nothing was analysed there. */
   framesMissing: number;
   longestGapMs: number;
@@ -93,6 +95,7 @@ function pooled(calls: FailoverFigures[]): FailoverFigures {
     scenario: calls[0]!.scenario,
     framesAnalysed: sum((f) => f.framesAnalysed),
     framesLost: sum((f) => f.framesLost),
+    lostAtMs: calls.flatMap((f) => f.lostAtMs).sort((a, b) => a - b),
     framesMissing: sum((f) => f.framesMissing),
     longestGapMs: max((f) => f.longestGapMs),
     controlFramesLost: sum((f) => f.controlFramesLost),
@@ -160,10 +163,12 @@ async function finish(scenario: string, peers: PeerProcess[], killedAt: number):
   let framesAnalysed = 0;
   let framesMissing = 0;
   let framesLost = 0;
+  const lostAtMs: number[] = [];
   let longestGapMs = 0;
   let controlFramesLost = 0;
   let controlLongestGapMs = 0;
-  const lost = (frames: Int16Array[]): number => frames.filter((frame) => longestSilenceMs([frame]) > 0).length;
+  const isLost = (frame: Int16Array): boolean => longestSilenceMs([frame]) > 0;
+  const lost = (frames: Int16Array[]): number => frames.filter(isLost).length;
   for (const listener of peers) {
     for (const talker of peers) {
       if (talker === listener) continue;
@@ -172,6 +177,8 @@ async function finish(scenario: string, peers: PeerProcess[], killedAt: number):
       framesAnalysed += frames.length;
       framesMissing += window - frames.length;
       framesLost += lost(frames);
+      // The measured window starts 1 s before the kill.
+      frames.forEach((frame, i) => isLost(frame) && lostAtMs.push(i * 10 - 1000));
       longestGapMs = Math.max(longestGapMs, longestSilenceMs(frames));
       controlFramesLost += lost(control);
       controlLongestGapMs = Math.max(controlLongestGapMs, longestSilenceMs(control));
@@ -183,6 +190,7 @@ async function finish(scenario: string, peers: PeerProcess[], killedAt: number):
     framesAnalysed,
     framesMissing,
     framesLost,
+    lostAtMs: lostAtMs.sort((a, b) => a - b),
     longestGapMs,
     controlFramesLost,
     controlLongestGapMs,

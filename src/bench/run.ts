@@ -300,8 +300,8 @@ async function main(): Promise<void> {
       `Two \`voxroom join\` processes (tones, \`--record-dir\`) talk (through a mesh, or through Janus where the row says so); ${FAILOVER_TIMING.beforeKillMs / 1000} s after both are connected, the server they use is killed with -9, and the call goes on for ${FAILOVER_TIMING.afterKillMs / 1000} s more (past a dead cluster node's heartbeat expiry) (\`src/bench/failover.ts\`). A lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, from 1 s before the kill until the peers are stopped, both directions counted. Goal: 0. Baseline, in the same call: the frames lost in a window as long just before that one, while the server was up (what the call loses anyway on this machine, whose two cores run both peers, the servers and the benchmark). Each row is ${FAILOVER_CALLS} calls: frames summed, the longest gap and the slowest return of any. **In this run the windows with a server loss lost ${failover.reduce((n, f) => n + f.framesLost, 0)} of ${failover.reduce((n, f) => n + f.framesAnalysed, 0)} frames, the baseline windows ${failover.reduce((n, f) => n + f.controlFramesLost, 0)}.**`,
       '',
       table(
-        ['server lost', 'frames analysed', 'frames lost', 'longest gap ms', 'baseline: frames lost, server up', 'baseline: longest gap ms', 'frames missing (no recording)', 'back in the room after ms', 'same member ids'],
-        failover.map((f) => [f.scenario, f.framesAnalysed, f.framesLost, f.longestGapMs, f.controlFramesLost, f.controlLongestGapMs, f.framesMissing, f.rejoinedAfterMs ?? '-', f.sameIds ? 'yes' : '**no**']),
+        ['server lost', 'frames analysed', 'frames lost', 'lost frames were due at (ms after the kill)', 'longest gap ms', 'baseline: frames lost, server up', 'baseline: longest gap ms', 'frames missing (no recording)', 'back in the room after ms', 'same member ids'],
+        failover.map((f) => [f.scenario, f.framesAnalysed, f.framesLost, f.lostAtMs.length > 0 ? f.lostAtMs.join(', ') : '-', f.longestGapMs, f.controlFramesLost, f.controlLongestGapMs, f.framesMissing, f.rejoinedAfterMs ?? '-', f.sameIds ? 'yes' : '**no**']),
       ),
     );
   }
