@@ -59,7 +59,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private sending: boolean;
   private iceRestarts = 0;
   private recoveryTimer: NodeJS.Timeout | null = null;
-  private readonly statePoll: NodeJS.Timeout;
+  private statePoll: NodeJS.Timeout | null = null;
   private state: RTCPeerConnectionState = 'new';
   private iceState: RTCIceConnectionState = 'new';
   /** The remote PeerConnection's DTLS fingerprint, once known. */
@@ -89,13 +89,6 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     };
     this.pc.onconnectionstatechange = () => this.followStates('event');
     this.pc.oniceconnectionstatechange = () => this.followStates('event');
-    // wrtc can miss a state event: in network.test.ts, after two ICE restarts crossed, one side
-    // read "disconnected" from its last event and then heard of no change for 40 s, though its
-    // ICE was connected again (its restart timer found it so) and the other side stayed
-    // connected. Without the event it was shown as disconnected for ever. Reading the states
-    // once a second catches what an event missed.
-    this.statePoll = setInterval(() => this.followStates('poll'), STATE_POLL_MS);
-    this.statePoll.unref();
     if (options.initiator) {
       // addTrack, not addTransceiver: when glare rolls our offer back, a remote offer takes over
       // a transceiver that addTrack made (JSEP 5.10), so the track keeps one m-section.
@@ -103,6 +96,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       else this.pc.addTransceiver('audio', { direction: 'recvonly' });
       if (options.track && !this.sending) this.applySending();
     }
+    this.pollWhileUnsettled();
   }
 
   /**
@@ -160,7 +154,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     return figures.result();
   }
 
-  /** As of the last change event: wrtc answers the getter through its busy signalling thread (see SfuTopology). */
+  /** As of the last change seen (an event, or a read while not up): wrtc answers the getter through its busy signalling thread (see SfuTopology). */
   get connectionState(): RTCPeerConnectionState {
     return this.state;
   }
@@ -184,7 +178,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clearRecoveryTimer();
-    clearInterval(this.statePoll);
+    this.pollWhileUnsettled();
     this.sink?.stop();
     this.sink = null;
     this.pc.onicecandidate = null;
@@ -307,6 +301,26 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       this.state = state;
       this.emit('state', state);
     }
+    this.pollWhileUnsettled();
+  }
+
+  /**
+   * wrtc can miss a state event: in network.test.ts, after two ICE restarts crossed, one side
+   * read "disconnected" from its last event and then heard of no change for 40 s, though its
+   * ICE was connected again (its restart timer found it so) and the other side stayed
+   * connected. So while a connection is not up, its states are also read once a second. Only
+   * then: each read waits for wrtc's busy signalling thread (see connectionState), and a load
+   * process reading every connected link once a second stalled its audio ticks.
+   */
+  private pollWhileUnsettled(): void {
+    const settled = this.state === 'connected' && (this.iceState === 'connected' || this.iceState === 'completed');
+    if (this.closed || settled) {
+      if (this.statePoll) clearInterval(this.statePoll);
+      this.statePoll = null;
+    } else if (!this.statePoll) {
+      this.statePoll = setInterval(() => this.followStates('poll'), STATE_POLL_MS);
+      this.statePoll.unref();
+    }
   }
 
   /** ICE recovery: restart after a failure or a long disconnection; give up after a few tries. */
@@ -325,8 +339,10 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (this.recoveryTimer) return;
     this.recoveryTimer = setTimeout(() => {
       this.recoveryTimer = null;
+      if (this.closed) return;
       const state = this.pc.iceConnectionState;
-      if (this.closed || state === 'connected' || state === 'completed') return;
+      // Back without an event telling us so (see pollWhileUnsettled): caught up on here.
+      if (state === 'connected' || state === 'completed') return this.followStates('poll');
       if (this.iceRestarts >= MAX_ICE_RESTARTS) {
         this.options.logger.info('ICE restarts did not help; replacing the connection', { peer: this.remote.name });
         this.emit('unrecoverable');
