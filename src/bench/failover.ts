@@ -2,12 +2,14 @@
 // `voxroom join` processes (tones, --record-dir) talk; then the server they use is killed with
 // -9: a single node that is started again on the same port, or a cluster node behind nginx
 // whose member moves to the other node, in a mesh room and in an SFU room (Janus keeps the dead
-// node's sessions, and the other node claims its members' as they resume there). Media flows peer to
-// peer or through Janus, not through the server, so the call should not notice:
-// a lost frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, counted from
-// 1 s before the kill until the peers are stopped. The baseline, in the same call: the frames
-// lost in a window of the same length just before that, with the server up (what this machine
-// loses anyway while two peers, servers and the benchmark share its two cores).
+// node's sessions, and the other node claims its members' as they resume there). Media flows
+// peer to peer or through Janus, not through the server, so the call should not notice: a lost
+// frame is a 10 ms frame below −50 dBFS in a peer's recording of the other, counted from 1 s
+// before the kill until half a second before the peers are stopped (the recording's end, where
+// the window is counted from, comes as a peer stops: its times are late by that, tens of ms).
+// The baseline, in the same call: the frames lost in a window of the same length just before
+// that, with the server up (what this machine loses anyway while two peers, servers and the
+// benchmark share its two cores).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -172,13 +174,15 @@ async function finish(scenario: string, peers: PeerProcess[], killedAt: number):
   for (const listener of peers) {
     for (const talker of peers) {
       if (talker === listener) continue;
-      const window = Math.round((stoppedAt - killedAt + 1000) / 10);
+      // The recording ends as the peer stops; the last END_MARGIN_FRAMES of it are left out.
+      const window = Math.round((stoppedAt - killedAt + 1000) / 10) - END_MARGIN_FRAMES;
       const { measured: frames, control } = lastFrames(join(listener.recordDir, `${talker.name}.wav`), window);
       framesAnalysed += frames.length;
       framesMissing += window - frames.length;
       framesLost += lost(frames);
-      // The measured window starts 1 s before the kill.
-      frames.forEach((frame, i) => isLost(frame) && lostAtMs.push(i * 10 - 1000));
+      // Counted back from the end: a short recording lacks the window's first frames, not its last.
+      const endMs = stoppedAt - killedAt - END_MARGIN_FRAMES * 10;
+      frames.forEach((frame, i) => isLost(frame) && lostAtMs.push(endMs - (frames.length - i) * 10));
       longestGapMs = Math.max(longestGapMs, longestSilenceMs(frames));
       controlFramesLost += lost(control);
       controlLongestGapMs = Math.max(controlLongestGapMs, longestSilenceMs(control));
