@@ -83,6 +83,8 @@ export class MoveError extends CodedError<RequestFailure> {}
 export class AdminError extends CodedError<RequestFailure> {}
 
 const ACK_TIMEOUT_MS = 10_000;
+/** Signals kept while out of the room: an outage's renegotiations and candidates fit many times over. */
+const MAX_HELD_SIGNALS = 500;
 /** How long to wait for a server that refused a connection to say why. */
 const PROBE_TIMEOUT_MS = 2_000;
 /** How long a peer tries to get back to an unreachable server before it gives up. */
@@ -91,6 +93,9 @@ export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
 export class SignallingClient extends EventEmitter<SignallingEvents> {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   private joined: JoinedRoom | null = null;
+  /** In the room on the current connection: a signal sent otherwise waits for the rejoin (see sendSignal). */
+  private inRoom = false;
+  private readonly heldSignals: Array<{ to: string; data: SignalData }> = [];
   private closed = false;
   /** Refused for good (replaced, or a token the server no longer takes): no more reconnects. */
   private refused = false;
@@ -130,9 +135,21 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.socket.io.on('reconnect_attempt', () => this.useNextServer());
     // Room events are handed on in arrival order, and only once the join ack that they follow
     // has been handled (see sendJoin).
-    this.socket.on('member-joined', (event) => this.joined && this.emit('member-joined', event));
-    this.socket.on('member-left', (event) => this.joined && this.emit('member-left', event));
-    this.socket.on('member-updated', (event) => this.joined && this.emit('member-updated', event));
+    this.socket.on('member-joined', (event) => {
+      if (!this.joined) return;
+      this.emit('member-joined', event);
+      this.releaseHeldSignals((to) => to === event.member.id);
+    });
+    this.socket.on('member-left', (event) => {
+      if (!this.joined) return;
+      this.emit('member-left', event);
+      this.dropHeldSignals((to) => to === event.id);
+    });
+    this.socket.on('member-updated', (event) => {
+      if (!this.joined) return;
+      this.emit('member-updated', event);
+      if (!event.state.away) this.releaseHeldSignals((to) => to === event.id);
+    });
     this.socket.on('signal', (signal) => this.joined && this.emit('signal', signal));
     this.socket.on('sfu-offer', (offer) => this.joined && this.emit('sfu-offer', offer));
     this.socket.on('sfu-streams', ({ streams }) => this.joined && this.emit('sfu-streams', streams));
@@ -149,6 +166,7 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     // A kicked member's resume is refused anyway: do not try.
     this.socket.on('kicked', ({ message }) => this.refuse(new JoinError('kicked', message)));
     this.socket.on('disconnect', (reason) => {
+      this.inRoom = false;
       if (this.closed || this.refused) return;
       this.emit('disconnected', reason);
       this.startReconnectDeadline();
@@ -243,14 +261,51 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
     this.logger.debug('trying the next server', { url: this.serverUrls[this.serverIndex] });
   }
 
-  /** Sends a signal; one the server cannot deliver is reported as 'signal-undelivered'. */
+  /**
+   * Sends a signal; one the server cannot deliver is reported as 'signal-undelivered'. While we
+   * are out of the room (the connection lost, or back but not yet rejoined) it waits: socket.io
+   * would send it as soon as it reconnects, before our rejoin, and the server would refuse it
+   * (not in a room), losing an ICE restart's offer or a renegotiation made meanwhile. After the
+   * rejoin it waits on for a roommate that is not back yet (see releaseHeldSignals).
+   */
   sendSignal(to: string, data: SignalData): void {
+    // (After the ones still held for the same roommate: an offer must not be overtaken by its candidates.)
+    if (!this.inRoom || this.heldSignals.some((held) => held.to === to)) {
+      if (this.heldSignals.length >= MAX_HELD_SIGNALS) {
+        const dropped = this.heldSignals.shift()!;
+        this.emit('signal-undelivered', { to: dropped.to, reason: `more than ${MAX_HELD_SIGNALS} signals waited for the server to come back` });
+      }
+      this.heldSignals.push({ to, data });
+      return;
+    }
     const confirmed = ackWithin<SignalAck>(ACK_TIMEOUT_MS, (result) => {
       if (this.closed) return;
       if (result === null) this.emit('signal-undelivered', { to, reason: `the server did not confirm it within ${ACK_TIMEOUT_MS / 1000} s` });
       else if (!result.ok) this.emit('signal-undelivered', { to, reason: `${result.error.message} (${result.error.code})` });
     });
     this.socket.emit('signal', { to, data }, confirmed);
+  }
+
+  /**
+   * Sends the signals held for roommates `isBack` says are in the room again. A server restarted
+   * meanwhile knows a roommate only once it has resumed too (it comes as member-joined), and
+   * would refuse a signal to it before.
+   */
+  private releaseHeldSignals(isBack: (to: string) => boolean): void {
+    if (!this.inRoom || this.heldSignals.length === 0) return;
+    const ready = this.heldSignals.filter(({ to }) => isBack(to));
+    this.dropHeldSignals(isBack);
+    for (const { to, data } of ready) this.sendSignal(to, data);
+  }
+
+  /** A roommate we stopped waiting for (its grace ran out while the server did not know it): its held signals go. */
+  forgetHeldSignals(to: string): void {
+    this.dropHeldSignals((id) => id === to);
+  }
+
+  /** Forgets the held signals for roommates that left (or all, after a fresh join: new ids). */
+  private dropHeldSignals(matches: (to: string) => boolean): void {
+    for (let i = this.heldSignals.length - 1; i >= 0; i--) if (matches(this.heldSignals[i]!.to)) this.heldSignals.splice(i, 1);
   }
 
   /** SFU rooms: sends our publisher offer; resolves with the media server's answer. */
@@ -368,7 +423,11 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
         if (ack === null) return reject(new JoinError('timeout', `the server at ${this.serverUrl} did not answer the join within ${ACK_TIMEOUT_MS / 1000} s`));
         if (!ack.ok) return reject(new JoinError(ack.error.code, ack.error.message));
         this.joined = ack;
+        this.inRoom = true;
         if (!this.closed) this.emit('joined', ack, resumed);
+        if (ack.resumed !== true) this.dropHeldSignals(() => true);
+        const back = new Set(ack.peers.filter((peer) => !peer.state.away).map((peer) => peer.id));
+        this.releaseHeldSignals((to) => back.has(to));
         resolve(ack);
       });
       this.socket.emit('join', request, answered);

@@ -621,6 +621,7 @@ export class VoicePeer extends EventEmitter<VoicePeerEvents> {
     const member = this.members.get(id);
     if (!member) return;
     this.members.delete(id);
+    this.signalling.forgetHeldSignals(id);
     this.updatePtime();
     this.topology.removeMember(id);
     this.incoming?.topology.removeMember(id);

@@ -11,10 +11,12 @@ import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
 import { expectCompleteWav, readWav16 } from '../helpers/wav.js';
 import { sleep } from '../helpers/peers.js';
-import type { Grant } from '../../src/protocol.js';
 import { RoomTokenSigner } from '../../src/server/room-tokens.js';
 import { adminRequest, connectClient, join as joinRoom, joinOk } from '../helpers/signalling.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
+import { SignallingClient } from '../../src/peer/signalling-client.js';
+import { silentLogger } from '../../src/log.js';
+import type { Grant, RelayedSignal, SignalData } from '../../src/protocol.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-resume-'));
 const secretFile = join(scratch, 'secret');
@@ -84,6 +86,38 @@ describe('a lost server never stops the audio', () => {
     for (const frames of [aliceHeardBob, bobHeardAlice]) {
       expect(longestSilenceMs(frames)).toBeLessThanOrEqual(30);
       expect(silentFrames(frames)).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it('a signal sent while the server is away waits for the rejoin, then reaches its roommate (socket.io alone would send it before the rejoin, to be refused)', async () => {
+    const port = await freePort();
+    let server = await serve(port);
+    const url = server.match[1]!;
+    const alice = new SignallingClient(url, 'held', 'alice', silentLogger);
+    const bob = new SignallingClient(url, 'held', 'bob', silentLogger);
+    try {
+      await alice.join();
+      const bobId = (await bob.join()).self.id;
+      const received: RelayedSignal[] = [];
+      bob.on('signal', (signal) => received.push(signal));
+      const undelivered: string[] = [];
+      alice.on('signal-undelivered', ({ reason }) => undelivered.push(reason));
+      const aliceAway = new Promise((resolve) => alice.once('disconnected', resolve));
+      server.child.kill('SIGKILL');
+      await exitOf(server.child);
+      await aliceAway;
+      // An ICE restart's offer, made while the server is gone.
+      const offer: SignalData = { description: { type: 'offer', sdp: 'v=0\r\n' } };
+      alice.sendSignal(bobId, offer);
+      server = await serve(port);
+      const deadline = Date.now() + 15_000;
+      while (received.length === 0 && undelivered.length === 0 && Date.now() < deadline) await sleep(50);
+      expect(undelivered).toEqual([]);
+      expect(received).toEqual([{ from: alice.self!.id, data: offer }]);
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+      server.child.kill('SIGINT');
+      await exitOf(server.child);
     }
   });
 
