@@ -643,7 +643,13 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const id of [...this.members.keys()]) await this.leave(id).catch(() => undefined);
+    // A cluster's node stopping on purpose (a rolling restart) leaves its members' sessions to
+    // Janus, as a dead node's, for the nodes they resume through to claim: their audio carries
+    // on. (Janus ends the unclaimed ones after its reclaim_session_timeout.) Alone, it ends them.
+    for (const id of [...this.members.keys()]) {
+      if (this.shared) this.release(id);
+      else await this.leave(id).catch(() => undefined);
+    }
     await this.session.destroy().catch(() => undefined);
     await this.connection.close().catch(() => undefined);
   }

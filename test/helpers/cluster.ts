@@ -26,16 +26,17 @@ export interface NodeProcess {
 }
 
 /**
- * Mid-call: kills (-9) the first node that carries a member (by its /healthz) a second from now,
- * waits for it to exit, lets the call go on for `afterMs`, and checks that the survivor carries
- * the `members` of the cluster. Returns the survivor and when the node died.
+ * Mid-call: kills (-9, or stops with `signal`) the first node that carries a member (by its
+ * /healthz) a second from now, waits for it to exit, lets the call go on for `afterMs`, and
+ * checks that the survivor carries the `members` of the cluster. Returns the survivor and when
+ * the node died.
  */
-export async function killCarryingNode(nodes: NodeProcess[], members: number, afterMs = 8000): Promise<{ survivor: NodeProcess; killedAt: number }> {
+export async function killCarryingNode(nodes: NodeProcess[], members: number, afterMs = 8000, signal: NodeJS.Signals = 'SIGKILL'): Promise<{ survivor: NodeProcess; killedAt: number }> {
   const carried = await Promise.all(nodes.map(async (node) => ((await (await fetch(`${node.match[1]}/healthz`)).json()) as { peers: number }).peers));
   const victim = carried.findIndex((peers) => peers >= 1);
   expect(victim).toBeGreaterThanOrEqual(0);
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  nodes[victim]!.child.kill('SIGKILL');
+  nodes[victim]!.child.kill(signal);
   await exitOf(nodes[victim]!.child);
   const killedAt = Date.now();
   await new Promise((resolve) => setTimeout(resolve, afterMs));

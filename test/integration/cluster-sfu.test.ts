@@ -393,6 +393,28 @@ describe('SFU rooms in a cluster', () => {
     }
   });
 
+  it('a node stopped on purpose (SIGTERM: a rolling restart) behind nginx mid-call: it leaves its members\' Janus sessions to be claimed, so their audio carries on through the other node (same handles)', async () => {
+    const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: 10 });
+    cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const { nodes, alice, bob, ids } = await callBehindNginx(redis.url, ['--janus', janus.url], TONES, cleanups);
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
+    await sleep(500);
+    const handlesBefore = await mediaHandleIds(janus);
+    expect(handlesBefore).toHaveLength(4);
+    const { killedAt } = await killCarryingNode(nodes, 2, 6000, 'SIGTERM');
+    expect(await mediaHandleIds(janus)).toEqual(handlesBefore);
+    for (const name of ['alice', 'bob']) expect(new Set(ids[name]).size, `${name}: ${ids[name]!.join(', ')}`).toBe(1);
+    const since = (Date.now() - killedAt) / 1000 + 1;
+    const gaps = { alice: longestSilenceMs(framesHeard(alice, since)), bob: longestSilenceMs(framesHeard(bob, since)) };
+    console.log(`SFU node stopped (SIGTERM) behind nginx: longest silence heard since: alice ${gaps.alice} ms, bob ${gaps.bob} ms`);
+    expect(gaps.alice).toBeLessThanOrEqual(30);
+    expect(gaps.bob).toBeLessThanOrEqual(30);
+    expectHears(lastSeconds(alice.sink, 1), TONES.bob);
+    expectHears(lastSeconds(bob.sink, 1), TONES.alice);
+  });
+
   it('a node killed with -9 behind nginx mid-call: its members resume through the other node, same id, which claims their Janus sessions (same handles, no new connection); the dead node\'s own session goes', async () => {
     const reclaimS = 10;
     const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: reclaimS });
