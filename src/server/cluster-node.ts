@@ -101,9 +101,19 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
   const inbox = new NodeInbox(await queueingConnection(), inboxKey(prefix, nodeId), logger);
 
   const aliveKey = (node: string): string => `${prefix}node:${node}:alive`;
-  const heartbeat = async (): Promise<void> => {
+  let beating = false;
+  /** `writeBackIfSwept`: false where the caller writes the members back anyway (Redis returned). */
+  const heartbeat = async (writeBackIfSwept = true): Promise<void> => {
     if (!redis.isReady) return;
-    await redis.multi().set(aliveKey(nodeId), String(Date.now()), { expiration: { type: 'PX', value: NODE_TTL_MS } }).sAdd(`${prefix}nodes`, nodeId).exec();
+    const [, added] = await redis.multi().set(aliveKey(nodeId), String(Date.now()), { expiration: { type: 'PX', value: NODE_TTL_MS } }).sAdd(`${prefix}nodes`, nodeId).exec();
+    // Not in the set any more: another node took this one for dead (a stall longer than the
+    // heartbeat's life) and made its members away. They are here, connected: back they go.
+    if (beating && writeBackIfSwept && Number(added) === 1) {
+      logger.warn('this node was taken for dead (its heartbeat lapsed); writing its members back');
+      const returned = await store.restoreLocalMembers();
+      logger.info('members written back', { restored: returned });
+    }
+    beating = true;
   };
   let timers: NodeJS.Timeout[] = [];
   let outage = false;
@@ -113,7 +123,7 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
     if (!outage) return;
     outage = false;
     logger.warn('Redis is back; writing this node\'s members back');
-    void heartbeat()
+    void heartbeat(false)
       .then(() => writeResumeKeyBack())
       .then(() => store.restoreLocalMembers())
       .then((restored) => logger.info('members written back', { restored }))

@@ -219,11 +219,17 @@ return cjson.encode(member)
 
 /**
  * Ends a membership. ARGV: prefix, room, id, socketId: the socket that carries it, or "" to end
- * only an away member. Returns the member JSON or nil (already gone, or carried by another socket).
+ * only an away member whose grace is over (ARGV[5]: now, in ms): a grace timer left on a node
+ * the member went away from once must not end a later away spell, which another node began.
+ * Returns the member JSON or nil (already gone, carried by a socket, or its grace still running).
  */
 export const LEAVE_SCRIPT = `${COMMON}
 local member = load(ARGV[2], ARGV[3])
 if not member or member.socketId ~= ARGV[4] then return nil end
+if ARGV[4] == '' then
+  local deadline = redis.call('ZSCORE', prefix .. 'away', ref(member.room, member.id))
+  if deadline and tonumber(deadline) > tonumber(ARGV[5]) then return nil end
+end
 forget(member)
 return cjson.encode(member)
 `;
@@ -302,16 +308,21 @@ return cjson.encode(away)
 `;
 
 /**
- * Redis came back (or forgot everything): a node writes one of its connected members back.
- * ARGV: prefix, member JSON. Returns "kept" (it was there; now carried by this node again),
- * "restored" (it was gone: the room must hear of it again), or "kicked" (an admin removed it).
+ * Redis came back (or forgot everything), or another node took this one for dead: a node writes
+ * one of its connected members back. ARGV: prefix, member JSON. Returns "kept" (it was there;
+ * now carried by this node again), "returned" (it was there, away: the room must see it back),
+ * "restored" (it was gone: the room must hear of it again), "elsewhere" (it resumed through
+ * another node meanwhile, which carries it now) or "kicked" (an admin removed it).
  */
 export const RESTORE_SCRIPT = `${COMMON}
 local member = cjson.decode(ARGV[2])
 if redis.call('EXISTS', prefix .. 'kicked:' .. member.id) == 1 then return 'kicked' end
 local current = load(member.room, member.id)
 if current then
+  if current.socketId ~= '' and current.node ~= member.node then return 'elsewhere' end
+  local wasAway = current.state.away
   carry(current, member.socketId, member.node)
+  if wasAway then return 'returned' end
   return 'kept'
 end
 local socketId, node = member.socketId, member.node

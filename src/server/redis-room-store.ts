@@ -119,7 +119,7 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async removeAway(member: Member): Promise<Member | null> {
-    const stored = await this.run<StoredMember>('remove away', LEAVE_SCRIPT, [member.room, member.id, '']);
+    const stored = await this.run<StoredMember>('remove away', LEAVE_SCRIPT, [member.room, member.id, '', String(Date.now())]);
     return stored ? toMember(stored) : null;
   }
 
@@ -268,7 +268,10 @@ export class RedisRoomStore implements RoomStore {
     for (const member of listOf(gone ?? [])) this.events.gone(toMember(member));
   }
 
-  /** Redis is back: this node's connected members are written back (announced if Redis had lost them). */
+  /**
+   * Redis is back, or this node was taken for dead (its heartbeat lapsed: a stall): its connected
+   * members are written back, announced if Redis had lost them or made them away.
+   */
   async restoreLocalMembers(): Promise<number> {
     for (const { member, socketId, graceMs } of this.awayWhileCutOff.splice(0)) {
       const stored = await this.run<StoredMember>('mark away', MARK_AWAY_SCRIPT, [member.room, member.id, socketId, String(Date.now() + graceMs)]);
@@ -286,6 +289,9 @@ export class RedisRoomStore implements RoomStore {
       if (outcome === 'restored') {
         restored++;
         this.events?.restored(member);
+      } else if (outcome === 'returned') {
+        restored++;
+        this.events?.returned({ ...member, state: { ...member.state, away: false } });
       }
     }
     return restored;

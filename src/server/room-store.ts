@@ -74,6 +74,8 @@ export interface StoreEvents {
   gone(member: Member): void;
   /** Members this node wrote back after Redis forgot them. */
   restored(member: Member): void;
+  /** Members this node carries again after another node took it for dead and made them away. */
+  returned(member: Member): void;
 }
 
 export interface StoreCounts {

@@ -390,6 +390,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     },
     gone: memberGone,
     restored: (member) => announceJoin(member),
+    returned: (member) => {
+      logger.info('peer back (its node answers again)', { room: member.room, name: member.name, id: member.id });
+      announceState(member);
+    },
   });
   cluster?.start(resumeGraceMs);
   // Signals from other nodes' members to this node's (RoomStore.relaySignal wrote them).
@@ -535,7 +539,8 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         const why = januses.length > 0 && capacity === meshLimit && capacity < sfuLimit ? ' while it is a direct mesh (its media server is unavailable)' : '';
         return refuse(socket, 'room-full', `room "${request.room}" is full (${capacity} peers${why}); try another room or ask the operator to raise --max-peers`, ack);
       }
-      const { member, others, renamed, resumed, staleSocketId, replaced } = outcome;
+      const { member, renamed, resumed, staleSocketId, replaced } = outcome;
+      let others = outcome.others;
       if (previous && previous.id !== member.id) {
         leaveSocketRooms(socket, previous);
         forgetMember(previous);
@@ -578,6 +583,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // path normally carries it).
       const roomMedia = sfu.mediaForReturn(member.room, store.localMembersIn(member.room).length);
       let keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
+      // Set when the join waits below (Redis, Janus): the room may change meanwhile, unseen by the
+      // member, whose socket joins its rooms only after them.
+      const waitsBeforeAck = cluster !== null && !keepsMedia;
       const handoff = clusterSfu && resumed === 'rebound' && !keepsMedia ? await cluster.store.janusHandoff(member.room, member.id).catch(() => null) : null;
       if (handoff) sfu.expectAdoption(member.id, handoff);
       let media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
@@ -597,6 +605,15 @@ export async function startSignallingServer(options: SignallingServerOptions): P
         if (resumed === 'rebound') io.serverSideEmit('sfu-member-moved', { id: member.id, claimed });
         // Every node learns whether it may be heard, before its feed reaches their listeners.
         io.serverSideEmit('sfu-member-state', { id: member.id, state: member.state });
+      }
+      // After waiting (up to 4 s: placement and a claim), the ack lists the room as it is now,
+      // read just before the socket joins its rooms: a change made while it waited is in the
+      // list or comes as an event (or both: a member known already is only updated).
+      if (waitsBeforeAck) {
+        others = await store.membersIn(member.room).then(
+          (members) => members.filter((other) => other.id !== member.id).map(toMemberView),
+          () => others,
+        );
       }
       if (layout && !motions.has(member.id)) motions.set(member.id, new MemberMotion(Date.now()));
       void socket.join([socketRoom(member.room), versionRoom(member.room, member.protocolVersion)]);
@@ -817,6 +834,9 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       inOrder('marking a member away', async () => {
         const member = await store.markAway(socket.id, resumeGraceMs);
         if (!member) return;
+        // It walks on with a new one where it resumes, here or (a cluster) on another node,
+        // which would leave this one here for good.
+        forgetMotion(member);
         logger.info('peer away', { room: member.room, name: member.name, id: member.id, reason, graceMs: resumeGraceMs });
         announceState(member);
         endGrace(member.id);

@@ -196,6 +196,44 @@ describe('a cluster of three nodes and one Redis', () => {
     expect(timeline[1]!.atMs - timeline[0]!.atMs).toBeLessThan(1_500 + 1_000);
   });
 
+  it('a node taken for dead while it still runs (a stall past its heartbeat) carries its members again: back for their roommates, never gone', async () => {
+    const stalled = await startNode(redis.url, { maxPeersPerRoom: 3, resumeGraceMs: 2000 });
+    const connection = createClient({ url: redis.url });
+    await connection.connect();
+    try {
+      const watcher = await client(nodes[0]!);
+      await joinOk(watcher, 'stalled', 'watcher');
+      const member = (await joinOk(await client(stalled), 'stalled', 'member')).self;
+      const seen: Array<{ away: boolean } | 'left'> = [];
+      watcher.on('member-updated', ({ id, state }) => id === member.id && seen.push({ away: state.away }));
+      watcher.on('member-left', ({ id }) => id === member.id && seen.push('left'));
+      // What another node's sweep does to a node whose heartbeat lapsed (its key gone meanwhile;
+      // the node beats again within a second, so the key is dropped right before each try).
+      const { node } = (await (await fetch(`${stalled.url}/healthz`)).json()) as { node: string };
+      const sweeper = new RedisRoomStore(connection, 'sweeper', 'voxroom:');
+      const madeAway: string[] = [];
+      sweeper.subscribe({ away: (m) => madeAway.push(m.id), gone: () => undefined, restored: () => undefined, returned: () => undefined });
+      for (let attempt = 0; attempt < 5 && madeAway.length === 0; attempt++) {
+        await connection.del(`voxroom:node:${node}:alive`);
+        await sweeper.sweep(2000, async (names) => names.map((name) => name !== node));
+      }
+      expect(madeAway).toEqual([member.id]);
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline && seen.length === 0) await sleep(50);
+      expect(seen, 'the roommate sees it back').toEqual([{ away: false }]);
+      const stored = (await sweeper.membersIn('stalled')).find((m) => m.id === member.id);
+      expect(stored?.state.away).toBe(false);
+      // Past the grace the sweep gave it: still there.
+      await sleep(2500);
+      await sweeper.sweep(2000, async (names) => names.map(() => true));
+      expect((await sweeper.membersIn('stalled')).map((m) => m.id)).toContain(member.id);
+      expect(seen).toEqual([{ away: false }]);
+    } finally {
+      await connection.quit();
+      await stalled.close();
+    }
+  });
+
   it('a node killed with -9 leaves no ghosts: its members are away within the heartbeat TTL, then gone after the grace', async () => {
     const node = await startCli(['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '2'], /listening on (http:\/\/\S+)/);
     const watcher = await client(nodes[0]!);
@@ -229,6 +267,31 @@ describe('a cluster of three nodes and one Redis', () => {
 });
 
 describe('a resume claim restored by the join script', () => {
+  it('a grace timer left on the node a member first went away from does not end its later away spell, begun on another node', async () => {
+    const connection = createClient({ url: redis.url });
+    await connection.connect();
+    try {
+      const prefix = `graces-${randomBytes(4).toString('hex')}:`;
+      const first = new RedisRoomStore(connection, 'node-first', prefix);
+      const second = new RedisRoomStore(connection, 'node-second', prefix);
+      const joined = await first.join('s1', 'lobby', 'alice', {});
+      if (!joined.ok) throw new Error('alice could not join');
+      const alice = joined.member;
+      await first.markAway('s1', 50); // the first node's grace timer would fire at 50 ms
+      const back = await second.join('s2', 'lobby', 'alice', { resume: { room: 'lobby', id: alice.id, name: 'alice' } });
+      expect(back).toMatchObject({ ok: true, resumed: 'rebound' });
+      await second.markAway('s2', 400); // away again, now from the second node: 400 ms of grace
+      await sleep(100);
+      expect(await first.removeAway(alice), 'the first node ended the second spell early').toBeNull();
+      expect((await second.membersIn('lobby')).map((m) => [m.id, m.state.away])).toEqual([[alice.id, true]]);
+      await sleep(400);
+      expect(await first.removeAway(alice)).toMatchObject({ id: alice.id });
+      expect(await second.membersIn('lobby')).toEqual([]);
+    } finally {
+      await connection.quit();
+    }
+  });
+
   it('takes back its old id and name together, or, when a newcomer took the name meanwhile, joins anew, renamed', async () => {
     const connection = createClient({ url: redis.url });
     await connection.connect();
@@ -311,7 +374,7 @@ describe('a member\'s Janus session, recorded in Redis', () => {
       await other.store.saveJanusHandoff('stage', id, { ...handoff, session: 1 });
       expect(await carrier.store.janusHandoff('stage', id)).toEqual(handoff);
       // Away (nobody carries her): the node still driving her handles may write.
-      await carrier.store.markAway('s1', 10_000);
+      await carrier.store.markAway('s1', 500);
       await carrier.store.saveJanusHandoff('stage', id, { ...handoff, subscriber: 99 });
       expect((await other.store.janusHandoff('stage', id))?.subscriber).toBe(99);
       // A record another node's bug or version spoiled is not used.
@@ -320,8 +383,9 @@ describe('a member\'s Janus session, recorded in Redis', () => {
       // No record for someone who is not a member.
       await carrier.store.saveJanusHandoff('stage', 'nobody', handoff);
       expect(await carrier.store.janusHandoff('stage', 'nobody')).toBeNull();
-      // Gone with the member.
+      // Gone with the member, once its grace is over.
       await carrier.store.saveJanusHandoff('stage', id, handoff);
+      await sleep(500);
       const member = await carrier.store.removeAway({ ...joined.member, socketId: null });
       expect(member?.id).toBe(id);
       expect(await raw.hLen(`${prefix}janus-sessions`)).toBe(0);
