@@ -312,7 +312,9 @@ return cjson.encode(away)
  * one of its connected members back. ARGV: prefix, member JSON. Returns "kept" (it was there;
  * now carried by this node again), "returned" (it was there, away: the room must see it back),
  * "restored" (it was gone: the room must hear of it again), "elsewhere" (it resumed through
- * another node meanwhile, which carries it now) or "kicked" (an admin removed it).
+ * another node meanwhile, which carries it now), "displaced" (it was gone, and meanwhile a
+ * newcomer took its name or the room's last seat, ARGV[3]: capacity) or "kicked" (an admin
+ * removed it).
  */
 export const RESTORE_SCRIPT = `${COMMON}
 local member = cjson.decode(ARGV[2])
@@ -325,6 +327,9 @@ if current then
   if wasAway then return 'returned' end
   return 'kept'
 end
+local others = membersOf(member.room)
+if #others >= tonumber(ARGV[3]) then return 'displaced' end
+for _, other in ipairs(others) do if other.name == member.name then return 'displaced' end end
 local socketId, node = member.socketId, member.node
 member.node = ''
 carry(member, socketId, node)

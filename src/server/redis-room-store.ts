@@ -285,7 +285,9 @@ export class RedisRoomStore implements RoomStore {
     let restored = 0;
     for (const [socketId, member] of this.bySocket) {
       const stored: StoredMember = { ...member, socketId, node: this.nodeId, state: { ...member.state, away: false } };
-      const outcome = await this.redis.eval(RESTORE_SCRIPT, { keys: [], arguments: [this.prefix, JSON.stringify(stored)] });
+      const capacity = this.events?.capacityOf(member.room) ?? Number.MAX_SAFE_INTEGER;
+      const outcome = await this.redis.eval(RESTORE_SCRIPT, { keys: [], arguments: [this.prefix, JSON.stringify(stored), String(capacity)] });
+      if (outcome === 'displaced') this.events?.displaced(member, socketId);
       if (outcome === 'restored') {
         restored++;
         this.events?.restored(member);

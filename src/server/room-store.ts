@@ -76,6 +76,13 @@ export interface StoreEvents {
   restored(member: Member): void;
   /** Members this node carries again after another node took it for dead and made them away. */
   returned(member: Member): void;
+  /**
+   * A member Redis had lost that cannot be written back: another took its name, or its room is
+   * full, meanwhile. Its socket should rejoin as any newcomer would (renamed, or refused).
+   */
+  displaced(member: Member, socketId: string): void;
+  /** How many members `room` may hold now (asked when writing members back). */
+  capacityOf(room: string): number;
 }
 
 export interface StoreCounts {

@@ -394,6 +394,13 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       logger.info('peer back (its node answers again)', { room: member.room, name: member.name, id: member.id });
       announceState(member);
     },
+    // Its place went to a newcomer while Redis had lost it: it rejoins like one (renamed, or
+    // refused if the room is full), its client reconnecting by itself.
+    displaced: (member, socketId) => {
+      logger.info('peer displaced (Redis lost it, and its name or seat was taken meanwhile); it rejoins', { room: member.room, name: member.name, id: member.id });
+      io.sockets.sockets.get(socketId)?.disconnect(true);
+    },
+    capacityOf: (room) => sfu.capacityFor(room, store.localMembersIn(room).length),
   });
   cluster?.start(resumeGraceMs);
   // Signals from other nodes' members to this node's (RoomStore.relaySignal wrote them).

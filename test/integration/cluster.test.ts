@@ -7,6 +7,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant, JoinAck, MemberLeft, ServerToClientEvents } from '../../src/protocol.js';
 import { RedisRoomStore } from '../../src/server/redis-room-store.js';
+import type { StoreEvents } from '../../src/server/room-store.js';
 import { RoomTokenSigner, RoomTokenVerifier } from '../../src/server/room-tokens.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
@@ -16,6 +17,9 @@ import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js
 import { freePort, startNode, startRedis, type Service } from '../helpers/cluster.js';
 import { sleep } from '../helpers/peers.js';
 import { adminRequest, connectClient, join, joinOk, trackRoom, type TestClient } from '../helpers/signalling.js';
+
+/** A store's events, none of them looked at (a test's own store, not a server's). */
+const ignoredStoreEvents: StoreEvents = { away: () => undefined, gone: () => undefined, restored: () => undefined, returned: () => undefined, displaced: () => undefined, capacityOf: () => 100 };
 
 let redis: Service;
 let nodes: RunningServer[] = [];
@@ -212,7 +216,7 @@ describe('a cluster of three nodes and one Redis', () => {
       const { node } = (await (await fetch(`${stalled.url}/healthz`)).json()) as { node: string };
       const sweeper = new RedisRoomStore(connection, 'sweeper', 'voxroom:');
       const madeAway: string[] = [];
-      sweeper.subscribe({ away: (m) => madeAway.push(m.id), gone: () => undefined, restored: () => undefined, returned: () => undefined });
+      sweeper.subscribe({ ...ignoredStoreEvents, away: (m) => madeAway.push(m.id) });
       for (let attempt = 0; attempt < 5 && madeAway.length === 0; attempt++) {
         await connection.del(`voxroom:node:${node}:alive`);
         await sweeper.sweep(2000, async (names) => names.map((name) => name !== node));
@@ -287,6 +291,37 @@ describe('a resume claim restored by the join script', () => {
       await sleep(400);
       expect(await first.removeAway(alice)).toMatchObject({ id: alice.id });
       expect(await second.membersIn('lobby')).toEqual([]);
+    } finally {
+      await connection.quit();
+    }
+  });
+
+  it('a member Redis lost is not written back over a newcomer that took its name or the last seat meanwhile: it is displaced, to rejoin as a newcomer would', async () => {
+    const connection = createClient({ url: redis.url });
+    await connection.connect();
+    try {
+      const prefix = `displaced-${randomBytes(4).toString('hex')}:`;
+      const first = new RedisRoomStore(connection, 'node-first', prefix);
+      const second = new RedisRoomStore(connection, 'node-second', prefix);
+      const displaced: string[] = [];
+      first.subscribe({ ...ignoredStoreEvents, displaced: (member, socketId) => displaced.push(`${member.name} on ${socketId}`), capacityOf: () => 2 });
+      second.subscribe(ignoredStoreEvents);
+      for (const [socketId, name] of [['s1', 'alice'], ['s2', 'carol']] as const) expect(await first.join(socketId, 'lobby', name, { capacity: 2 })).toMatchObject({ ok: true });
+      // Redis forgets everything (restarted empty); before the first node writes its members
+      // back, a newcomer named alice joins through the second, and then the room fills.
+      for (const key of await connection.keys(`${prefix}*`)) await connection.del(key);
+      expect(await second.join('s3', 'lobby', 'alice', { capacity: 2 })).toMatchObject({ ok: true, member: { name: 'alice' } });
+      await first.restoreLocalMembers();
+      expect(displaced).toEqual(['alice on s1']);
+      expect((await second.membersIn('lobby')).map((m) => m.name).sort()).toEqual(['alice', 'carol']);
+      // Full now: carol's seat was given back first; a member of a full room is displaced too.
+      for (const key of await connection.keys(`${prefix}*`)) await connection.del(key);
+      expect(await second.join('s4', 'lobby', 'dave', { capacity: 2 })).toMatchObject({ ok: true });
+      expect(await second.join('s5', 'lobby', 'erin', { capacity: 2 })).toMatchObject({ ok: true });
+      displaced.length = 0;
+      await first.restoreLocalMembers();
+      expect(displaced.sort()).toEqual(['alice on s1', 'carol on s2']);
+      expect((await second.membersIn('lobby')).map((m) => m.name).sort()).toEqual(['dave', 'erin']);
     } finally {
       await connection.quit();
     }
