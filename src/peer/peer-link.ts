@@ -37,8 +37,9 @@ interface PeerLinkEvents {
 const DISCONNECTED_GRACE_MS = 3000;
 const RESTART_TIMEOUT_MS = 10_000;
 const MAX_ICE_RESTARTS = 2;
-/** How often the connection's states are read, in case wrtc dropped a state event. */
+/** How often the connection's states are read, in case wrtc dropped a state event: while it is not up, and while it is (spread, see pollStates). */
 const STATE_POLL_MS = 1000;
+const SETTLED_STATE_POLL_MS = 10_000;
 /** How long the polite side waits for the other's offer before renegotiating itself. */
 const POLITE_RENEGOTIATION_WAIT_MS = 1000;
 // A connection that never connects is the owner's to retry (MeshTopology's safety net).
@@ -60,6 +61,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private iceRestarts = 0;
   private recoveryTimer: NodeJS.Timeout | null = null;
   private statePoll: NodeJS.Timeout | null = null;
+  private statePollSettled = false;
   private state: RTCPeerConnectionState = 'new';
   private iceState: RTCIceConnectionState = 'new';
   /** The remote PeerConnection's DTLS fingerprint, once known. */
@@ -96,7 +98,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       else this.pc.addTransceiver('audio', { direction: 'recvonly' });
       if (options.track && !this.sending) this.applySending();
     }
-    this.pollWhileUnsettled();
+    this.pollStates();
   }
 
   /**
@@ -178,7 +180,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clearRecoveryTimer();
-    this.pollWhileUnsettled();
+    this.pollStates();
     this.sink?.stop();
     this.sink = null;
     this.pc.onicecandidate = null;
@@ -301,26 +303,36 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       this.state = state;
       this.emit('state', state);
     }
-    this.pollWhileUnsettled();
+    this.pollStates();
   }
 
   /**
    * wrtc can miss a state event: in network.test.ts, after two ICE restarts crossed, one side
    * read "disconnected" from its last event and then heard of no change for 40 s, though its
    * ICE was connected again (its restart timer found it so) and the other side stayed
-   * connected. So while a connection is not up, its states are also read once a second. Only
-   * then: each read waits for wrtc's busy signalling thread (see connectionState), and a load
-   * process reading every connected link once a second stalled its audio ticks.
+   * connected. So the states are also read: once a second while the connection is not up, and
+   * every 10–15 s while it is (a lost event of its failure would leave it shown up and never
+   * restarted). Each read waits for wrtc's busy signalling thread (see connectionState): a load
+   * process reading 50 links at once every second stalled its audio ticks, so a settled link's
+   * reads come at its own random phase.
    */
-  private pollWhileUnsettled(): void {
-    const settled = this.state === 'connected' && (this.iceState === 'connected' || this.iceState === 'completed');
-    if (this.closed || settled) {
-      if (this.statePoll) clearInterval(this.statePoll);
+  private pollStates(): void {
+    if (this.closed) {
+      if (this.statePoll) clearTimeout(this.statePoll);
       this.statePoll = null;
-    } else if (!this.statePoll) {
-      this.statePoll = setInterval(() => this.followStates('poll'), STATE_POLL_MS);
-      this.statePoll.unref();
+      return;
     }
+    const settled = this.state === 'connected' && (this.iceState === 'connected' || this.iceState === 'completed');
+    if (this.statePoll && settled === this.statePollSettled) return;
+    if (this.statePoll) clearTimeout(this.statePoll);
+    this.statePollSettled = settled;
+    const delayMs = settled ? SETTLED_STATE_POLL_MS + Math.random() * SETTLED_STATE_POLL_MS / 2 : STATE_POLL_MS;
+    this.statePoll = setTimeout(() => {
+      this.statePoll = null;
+      this.followStates('poll');
+      this.pollStates();
+    }, delayMs);
+    this.statePoll.unref();
   }
 
   /** ICE recovery: restart after a failure or a long disconnection; give up after a few tries. */
@@ -341,7 +353,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       this.recoveryTimer = null;
       if (this.closed) return;
       const state = this.pc.iceConnectionState;
-      // Back without an event telling us so (see pollWhileUnsettled): caught up on here.
+      // Back without an event telling us so (see pollStates): caught up on here.
       if (state === 'connected' || state === 'completed') return this.followStates('poll');
       if (this.iceRestarts >= MAX_ICE_RESTARTS) {
         this.options.logger.info('ICE restarts did not help; replacing the connection', { peer: this.remote.name });
