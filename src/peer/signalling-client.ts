@@ -424,8 +424,9 @@ export class SignallingClient extends EventEmitter<SignallingEvents> {
         if (!ack.ok) return reject(new JoinError(ack.error.code, ack.error.message));
         this.joined = ack;
         this.inRoom = true;
-        if (!this.closed) this.emit('joined', ack, resumed);
+        // Joined anew (new ids all round): what was held is for connections that go now.
         if (ack.resumed !== true) this.dropHeldSignals(() => true);
+        if (!this.closed) this.emit('joined', ack, resumed);
         const back = new Set(ack.peers.filter((peer) => !peer.state.away).map((peer) => peer.id));
         this.releaseHeldSignals((to) => back.has(to));
         resolve(ack);
