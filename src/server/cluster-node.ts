@@ -102,18 +102,36 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
 
   const aliveKey = (node: string): string => `${prefix}node:${node}:alive`;
   let beating = false;
-  /** `writeBackIfSwept`: false where the caller writes the members back anyway (Redis returned). */
-  const heartbeat = async (writeBackIfSwept = true): Promise<void> => {
+  /**
+   * Members to write back: Redis returned (maybe empty), or another node took this one for dead
+   * (a stall longer than the heartbeat's life) and made them away while they are here,
+   * connected. Kept until a write-back succeeds: each heartbeat tries again.
+   */
+  let writeBackPending = false;
+  let writingBack = false;
+  const writeBack = async (): Promise<void> => {
+    if (writingBack) return;
+    writingBack = true;
+    try {
+      await writeResumeKeyBack();
+      const restored = await store.restoreLocalMembers();
+      writeBackPending = false;
+      logger.info('members written back', { restored });
+    } catch (error) {
+      logger.error('could not write members back to Redis; trying again at the next heartbeat', { error: (error as Error).message });
+    } finally {
+      writingBack = false;
+    }
+  };
+  const heartbeat = async (): Promise<void> => {
     if (!redis.isReady) return;
     const [, added] = await redis.multi().set(aliveKey(nodeId), String(Date.now()), { expiration: { type: 'PX', value: NODE_TTL_MS } }).sAdd(`${prefix}nodes`, nodeId).exec();
-    // Not in the set any more: another node took this one for dead (a stall longer than the
-    // heartbeat's life) and made its members away. They are here, connected: back they go.
-    if (beating && writeBackIfSwept && Number(added) === 1) {
+    if (beating && Number(added) === 1 && !writeBackPending) {
       logger.warn('this node was taken for dead (its heartbeat lapsed); writing its members back');
-      const returned = await store.restoreLocalMembers();
-      logger.info('members written back', { restored: returned });
+      writeBackPending = true;
     }
     beating = true;
+    if (writeBackPending) await writeBack();
   };
   let timers: NodeJS.Timeout[] = [];
   let outage = false;
@@ -123,11 +141,8 @@ export async function joinCluster(url: string, logger: Logger, prefix = 'voxroom
     if (!outage) return;
     outage = false;
     logger.warn('Redis is back; writing this node\'s members back');
-    void heartbeat(false)
-      .then(() => writeResumeKeyBack())
-      .then(() => store.restoreLocalMembers())
-      .then((restored) => logger.info('members written back', { restored }))
-      .catch((error: Error) => logger.error('could not write members back to Redis', { error: error.message }));
+    writeBackPending = true;
+    void heartbeat().catch((error: Error) => logger.error('could not write members back to Redis', { error: error.message }));
   });
   await heartbeat();
 

@@ -48,6 +48,8 @@ local function forget(member, keepRoom)
 end
 local function goAway(member, deadline)
   if member.node ~= '' then redis.call('SREM', nodeKey(member.node), ref(member.room, member.id)) end
+  -- The node it went away from: only that node may write it back as it was (RESTORE).
+  member.awayFrom = member.node
   member.socketId = ''
   member.node = ''
   member.state.away = true
@@ -219,8 +221,10 @@ return cjson.encode(member)
 
 /**
  * Ends a membership. ARGV: prefix, room, id, socketId: the socket that carries it, or "" to end
- * only an away member whose grace is over (ARGV[5]: now, in ms): a grace timer left on a node
- * the member went away from once must not end a later away spell, which another node began.
+ * only an away member whose grace is over: ARGV[5] is the deadline the caller wrote, and a later
+ * one (a grace timer left on a node the member went away from once must not end a later away
+ * spell, which another node began) keeps it. (Not the caller's clock: a timer may fire a few ms
+ * before the deadline it wrote.)
  * Returns the member JSON or nil (already gone, carried by a socket, or its grace still running).
  */
 export const LEAVE_SCRIPT = `${COMMON}
@@ -228,7 +232,7 @@ local member = load(ARGV[2], ARGV[3])
 if not member or member.socketId ~= ARGV[4] then return nil end
 if ARGV[4] == '' then
   local deadline = redis.call('ZSCORE', prefix .. 'away', ref(member.room, member.id))
-  if deadline and tonumber(deadline) > tonumber(ARGV[5]) then return nil end
+  if deadline and tonumber(deadline) > (tonumber(ARGV[5] or '') or 0) then return nil end
 end
 forget(member)
 return cjson.encode(member)
@@ -322,13 +326,15 @@ if redis.call('EXISTS', prefix .. 'kicked:' .. member.id) == 1 then return 'kick
 local current = load(member.room, member.id)
 if current then
   if current.socketId ~= '' and current.node ~= member.node then return 'elsewhere' end
+  -- Away from another node since (it resumed there, then lost that connection too).
+  if current.state.away and current.awayFrom ~= nil and current.awayFrom ~= member.node then return 'elsewhere' end
   local wasAway = current.state.away
   carry(current, member.socketId, member.node)
   if wasAway then return 'returned' end
   return 'kept'
 end
 local others = membersOf(member.room)
-if #others >= tonumber(ARGV[3]) then return 'displaced' end
+if #others >= (tonumber(ARGV[3] or '') or math.huge) then return 'displaced' end
 for _, other in ipairs(others) do if other.name == member.name then return 'displaced' end end
 local socketId, node = member.socketId, member.node
 member.node = ''

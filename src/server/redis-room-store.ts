@@ -37,6 +37,8 @@ export function nameBases(name: string): string[] {
 
 export class RedisRoomStore implements RoomStore {
   private readonly bySocket = new Map<string, Member>();
+  /** The grace deadline this node wrote for each member it marked away (see removeAway). */
+  private readonly awayDeadlines = new Map<string, number>();
   /** Members whose socket closed while Redis was away: marked away when it returns. */
   private readonly awayWhileCutOff: Array<{ member: Member; socketId: string; graceMs: number }> = [];
   private events: StoreEvents | null = null;
@@ -85,6 +87,7 @@ export class RedisRoomStore implements RoomStore {
     const replaced = reply.replaced ? toMember(reply.replaced) : null;
     if (replaced?.socketId) this.bySocket.delete(replaced.socketId);
     this.bySocket.set(socketId, member);
+    this.awayDeadlines.delete(member.id); // Back: the grace this node gave it is over.
     return {
       ok: true,
       member,
@@ -109,7 +112,9 @@ export class RedisRoomStore implements RoomStore {
     if (!member) return null;
     this.bySocket.delete(socketId);
     try {
-      const stored = await this.run<StoredMember>('mark away', MARK_AWAY_SCRIPT, [member.room, member.id, socketId, String(Date.now() + graceMs)]);
+      const deadline = Date.now() + graceMs;
+      const stored = await this.run<StoredMember>('mark away', MARK_AWAY_SCRIPT, [member.room, member.id, socketId, String(deadline)]);
+      if (stored) this.awayDeadlines.set(member.id, deadline);
       return stored ? toMember(stored) : null;
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error;
@@ -118,8 +123,11 @@ export class RedisRoomStore implements RoomStore {
     }
   }
 
+  /** Ends an away member when the grace this node gave it is over, unless a later away spell (begun on another node) holds it. */
   async removeAway(member: Member): Promise<Member | null> {
-    const stored = await this.run<StoredMember>('remove away', LEAVE_SCRIPT, [member.room, member.id, '', String(Date.now())]);
+    const deadline = this.awayDeadlines.get(member.id) ?? Date.now();
+    this.awayDeadlines.delete(member.id);
+    const stored = await this.run<StoredMember>('remove away', LEAVE_SCRIPT, [member.room, member.id, '', String(deadline)]);
     return stored ? toMember(stored) : null;
   }
 

@@ -398,7 +398,12 @@ export async function startSignallingServer(options: SignallingServerOptions): P
     // refused if the room is full), its client reconnecting by itself.
     displaced: (member, socketId) => {
       logger.info('peer displaced (Redis lost it, and its name or seat was taken meanwhile); it rejoins', { room: member.room, name: member.name, id: member.id });
-      io.sockets.sockets.get(socketId)?.disconnect(true);
+      // Its roommates knew it before Redis forgot it: it leaves (media and all), and comes back as the join makes it.
+      const socket = io.sockets.sockets.get(socketId);
+      if (socket) leaveSocketRooms(socket, member);
+      forgetMember(member);
+      announceLeave(member, 'disconnected');
+      socket?.disconnect(true);
     },
     capacityOf: (room) => sfu.capacityFor(room, store.localMembersIn(room).length),
   });

@@ -238,6 +238,33 @@ describe('a cluster of three nodes and one Redis', () => {
     }
   });
 
+  it('a member Redis lost, whose name a newcomer took meanwhile, is not written back: its roommates see it leave, and its connection is closed for it to rejoin', async () => {
+    const connection = createClient({ url: redis.url });
+    await connection.connect();
+    try {
+      const watcher = await client(nodes[0]!);
+      await joinOk(watcher, 'displace', 'watcher');
+      const aliceSocket = await client(nodes[1]!);
+      const alice = (await joinOk(aliceSocket, 'displace', 'alice')).self;
+      const left = new Promise<MemberLeft>((resolve) => watcher.on('member-left', (event) => event.id === alice.id && resolve(event)));
+      const closed = new Promise<string>((resolve) => aliceSocket.once('disconnect', resolve));
+      // Redis loses the room (as when it restarts empty); a newcomer named alice joins first.
+      for (const key of [`voxroom:room:displace`]) await connection.del(key);
+      await joinOk(await client(nodes[0]!), 'displace', 'alice');
+      // The first node's next heartbeat finds it was taken for dead, and writes its members back.
+      const { node } = (await (await fetch(`${nodes[1]!.url}/healthz`)).json()) as { node: string };
+      await connection.sRem('voxroom:nodes', node);
+      expect(await Promise.race([left.then((event) => event.reason), sleep(3000).then(() => 'no member-left within 3 s')])).toBe('disconnected');
+      expect(await Promise.race([closed, sleep(1000).then(() => 'still connected')])).toBe('io server disconnect');
+      // (The watcher was lost with the room too; its node, not taken for dead, writes it back only when Redis returns.)
+      const members = await new RedisRoomStore(connection, 'reader', 'voxroom:').membersIn('displace');
+      expect(members.map((m) => m.name)).toEqual(['alice']);
+      expect(members.map((m) => m.id)).not.toContain(alice.id);
+    } finally {
+      await connection.quit();
+    }
+  });
+
   it('a node killed with -9 leaves no ghosts: its members are away within the heartbeat TTL, then gone after the grace', async () => {
     const node = await startCli(['serve', '--port', '0', '--redis', redis.url, '--resume-grace', '2'], /listening on (http:\/\/\S+)/);
     const watcher = await client(nodes[0]!);
