@@ -86,6 +86,25 @@ async function nodesOn(redisUrl: string, janusLists: string[][], options: Partia
   return nodes;
 }
 
+/**
+ * A Janus (keeping a closed connection's sessions `reclaimS` seconds), Redis, two nodes behind
+ * nginx, and alice and bob hearing each other through Janus; with the four audio handles (two
+ * publishers, two subscribers) Janus holds for them.
+ */
+async function sfuCallBehindNginx(reclaimS: number) {
+  const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: reclaimS });
+  cleanups.push(() => janus.stop());
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const call = await callBehindNginx(redis.url, ['--janus', janus.url], TONES, cleanups);
+  const { alice, bob } = call;
+  await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
+  await sleep(500);
+  const handlesBefore = await mediaHandleIds(janus);
+  expect(handlesBefore).toHaveLength(4);
+  return { ...call, janus, handlesBefore };
+}
+
 describe('SFU rooms in a cluster', () => {
   it('members of one SFU room joined through three nodes hear each other through one Janus room; a leave on one node reaches the others', async () => {
     const { janus, nodes } = await sfuCluster(3);
@@ -394,15 +413,7 @@ describe('SFU rooms in a cluster', () => {
   });
 
   it('a node stopped on purpose (SIGTERM: a rolling restart) behind nginx mid-call: it leaves its members\' Janus sessions to be claimed, so their audio carries on through the other node (same handles)', async () => {
-    const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: 10 });
-    cleanups.push(() => janus.stop());
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const { nodes, alice, bob, ids } = await callBehindNginx(redis.url, ['--janus', janus.url], TONES, cleanups);
-    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
-    await sleep(500);
-    const handlesBefore = await mediaHandleIds(janus);
-    expect(handlesBefore).toHaveLength(4);
+    const { janus, nodes, alice, bob, ids, handlesBefore } = await sfuCallBehindNginx(10);
     const { killedAt } = await killCarryingNode(nodes, 2, 6000, 'SIGTERM');
     expect(await mediaHandleIds(janus)).toEqual(handlesBefore);
     for (const name of ['alice', 'bob']) expect(new Set(ids[name]).size, `${name}: ${ids[name]!.join(', ')}`).toBe(1);
@@ -417,15 +428,7 @@ describe('SFU rooms in a cluster', () => {
 
   it('a node killed with -9 behind nginx mid-call: its members resume through the other node, same id, which claims their Janus sessions (same handles, no new connection); the dead node\'s own session goes', async () => {
     const reclaimS = 10;
-    const janus = await startJanusProcess({ logger: silentLogger, reclaimSessionTimeoutS: reclaimS });
-    cleanups.push(() => janus.stop());
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const { nodes, alice, bob, ids } = await callBehindNginx(redis.url, ['--janus', janus.url], TONES, cleanups);
-    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
-    await sleep(500);
-    const handlesBefore = await mediaHandleIds(janus);
-    expect(handlesBefore).toHaveLength(4); // two publishers, two subscribers
+    const { janus, nodes, alice, bob, ids, handlesBefore } = await sfuCallBehindNginx(reclaimS);
     const { killedAt } = await killCarryingNode(nodes, 2);
     // Every member's publisher and subscriber carry on: the survivor claimed their sessions.
     expect(await mediaHandleIds(janus)).toEqual(handlesBefore);
