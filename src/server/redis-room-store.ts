@@ -301,7 +301,10 @@ export class RedisRoomStore implements RoomStore {
         this.events?.restored(member);
       } else if (outcome === 'returned') {
         restored++;
-        this.events?.returned({ ...member, state: { ...member.state, away: false } });
+        // As Redis has it: its state may have changed while it was away (a server-mute, say).
+        const current = (await this.membersIn(member.room)).find((m) => m.id === member.id) ?? { ...member, socketId, state: { ...member.state, away: false } };
+        this.bySocket.set(socketId, current);
+        this.events?.returned(current);
       }
     }
     return restored;

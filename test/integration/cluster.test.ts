@@ -208,8 +208,8 @@ describe('a cluster of three nodes and one Redis', () => {
       const watcher = await client(nodes[0]!);
       await joinOk(watcher, 'stalled', 'watcher');
       const member = (await joinOk(await client(stalled), 'stalled', 'member')).self;
-      const seen: Array<{ away: boolean } | 'left'> = [];
-      watcher.on('member-updated', ({ id, state }) => id === member.id && seen.push({ away: state.away }));
+      const seen: Array<{ away: boolean; serverMuted: boolean } | 'left'> = [];
+      watcher.on('member-updated', ({ id, state }) => id === member.id && seen.push({ away: state.away, serverMuted: state.serverMuted }));
       watcher.on('member-left', ({ id }) => id === member.id && seen.push('left'));
       // What another node's sweep does to a node whose heartbeat lapsed (its key gone meanwhile;
       // the node beats again within a second, so the key is dropped right before each try).
@@ -222,16 +222,18 @@ describe('a cluster of three nodes and one Redis', () => {
         await sweeper.sweep(2000, async (names) => names.map((name) => name !== node));
       }
       expect(madeAway).toEqual([member.id]);
+      // While it is away, an admin elsewhere server-mutes it: it comes back muted.
+      await sweeper.updateStateOf({ ...member, room: 'stalled', socketId: null, protocolVersion: 2 }, { serverMuted: true });
       const deadline = Date.now() + 3000;
       while (Date.now() < deadline && seen.length === 0) await sleep(50);
-      expect(seen, 'the roommate sees it back').toEqual([{ away: false }]);
+      expect(seen, 'the roommate sees it back').toEqual([{ away: false, serverMuted: true }]);
       const stored = (await sweeper.membersIn('stalled')).find((m) => m.id === member.id);
       expect(stored?.state.away).toBe(false);
       // Past the grace the sweep gave it: still there.
       await sleep(2500);
       await sweeper.sweep(2000, async (names) => names.map(() => true));
       expect((await sweeper.membersIn('stalled')).map((m) => m.id)).toContain(member.id);
-      expect(seen).toEqual([{ away: false }]);
+      expect(seen).toEqual([{ away: false, serverMuted: true }]);
     } finally {
       await connection.quit();
       await stalled.close();
