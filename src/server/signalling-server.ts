@@ -595,9 +595,10 @@ export async function startSignallingServer(options: SignallingServerOptions): P
       // path normally carries it).
       const roomMedia = sfu.mediaForReturn(member.room, store.localMembersIn(member.room).length);
       let keepsMedia = resumed === 'rebound' && (roomMedia === 'mesh' || sfu.isSfuMember(member.id));
-      // Set when the join waits below (Redis, Janus): the room may change meanwhile, unseen by the
-      // member, whose socket joins its rooms only after them.
-      const waitsBeforeAck = cluster !== null && !keepsMedia;
+      // Set when the join may wait below (a cluster with Janus: the Janus record, the room's
+      // placement, a claim): the room may change meanwhile, unseen by the member, whose socket
+      // joins its rooms only after them. (Elsewhere nothing waits: no second Redis read.)
+      const waitsBeforeAck = clusterSfu && !keepsMedia;
       const handoff = clusterSfu && resumed === 'rebound' && !keepsMedia ? await cluster.store.janusHandoff(member.room, member.id).catch(() => null) : null;
       if (handoff) sfu.expectAdoption(member.id, handoff);
       let media = keepsMedia ? roomMedia : sfu.memberJoined(member.room, member.id);
