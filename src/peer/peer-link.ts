@@ -156,7 +156,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     return figures.result();
   }
 
-  /** As of the last change seen (an event, or a read while not up): wrtc answers the getter through its busy signalling thread (see SfuTopology). */
+  /** As of the last change seen (an event, or a read: see pollStates): wrtc answers the getter through its busy signalling thread (see SfuTopology). */
   get connectionState(): RTCPeerConnectionState {
     return this.state;
   }

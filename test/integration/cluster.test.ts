@@ -22,6 +22,17 @@ import { adminRequest, connectClient, join, joinOk, trackRoom, type TestClient }
 const ignoredStoreEvents: StoreEvents = { away: () => undefined, gone: () => undefined, restored: () => undefined, returned: () => undefined, displaced: () => undefined, capacityOf: () => 100 };
 
 let redis: Service;
+
+/** A Redis connection of the test's own, for `use`; closed after it. */
+async function withRedis(use: (connection: ReturnType<typeof createClient>) => Promise<void>): Promise<void> {
+  const connection = createClient({ url: redis.url });
+  await connection.connect();
+  try {
+    await use(connection);
+  } finally {
+    await connection.quit();
+  }
+}
 let nodes: RunningServer[] = [];
 const clients: TestClient[] = [];
 
@@ -241,9 +252,7 @@ describe('a cluster of three nodes and one Redis', () => {
   });
 
   it('a member Redis lost, whose name a newcomer took meanwhile, is not written back: its roommates see it leave, and its connection is closed for it to rejoin', async () => {
-    const connection = createClient({ url: redis.url });
-    await connection.connect();
-    try {
+    await withRedis(async (connection) => {
       const watcher = await client(nodes[0]!);
       await joinOk(watcher, 'displace', 'watcher');
       const aliceSocket = await client(nodes[1]!);
@@ -262,9 +271,7 @@ describe('a cluster of three nodes and one Redis', () => {
       const members = await new RedisRoomStore(connection, 'reader', 'voxroom:').membersIn('displace');
       expect(members.map((m) => m.name)).toEqual(['alice']);
       expect(members.map((m) => m.id)).not.toContain(alice.id);
-    } finally {
-      await connection.quit();
-    }
+    });
   });
 
   it('a node killed with -9 leaves no ghosts: its members are away within the heartbeat TTL, then gone after the grace', async () => {
@@ -301,9 +308,7 @@ describe('a cluster of three nodes and one Redis', () => {
 
 describe('a resume claim restored by the join script', () => {
   it('a grace timer left on the node a member first went away from does not end its later away spell, begun on another node', async () => {
-    const connection = createClient({ url: redis.url });
-    await connection.connect();
-    try {
+    await withRedis(async (connection) => {
       const prefix = `graces-${randomBytes(4).toString('hex')}:`;
       const first = new RedisRoomStore(connection, 'node-first', prefix);
       const second = new RedisRoomStore(connection, 'node-second', prefix);
@@ -320,15 +325,11 @@ describe('a resume claim restored by the join script', () => {
       await sleep(400);
       expect(await first.removeAway(alice)).toMatchObject({ id: alice.id });
       expect(await second.membersIn('lobby')).toEqual([]);
-    } finally {
-      await connection.quit();
-    }
+    });
   });
 
   it('a member Redis lost is not written back over a newcomer that took its name or the last seat meanwhile: it is displaced, to rejoin as a newcomer would', async () => {
-    const connection = createClient({ url: redis.url });
-    await connection.connect();
-    try {
+    await withRedis(async (connection) => {
       const prefix = `displaced-${randomBytes(4).toString('hex')}:`;
       const first = new RedisRoomStore(connection, 'node-first', prefix);
       const second = new RedisRoomStore(connection, 'node-second', prefix);
@@ -351,15 +352,11 @@ describe('a resume claim restored by the join script', () => {
       await first.restoreLocalMembers();
       expect(displaced.sort()).toEqual(['alice on s1', 'carol on s2']);
       expect((await second.membersIn('lobby')).map((m) => m.name).sort()).toEqual(['dave', 'erin']);
-    } finally {
-      await connection.quit();
-    }
+    });
   });
 
   it('takes back its old id and name together, or, when a newcomer took the name meanwhile, joins anew, renamed', async () => {
-    const connection = createClient({ url: redis.url });
-    await connection.connect();
-    try {
+    await withRedis(async (connection) => {
       // A room Redis no longer knows (restarted empty, say): claims restore, unless the name went.
       const store = new RedisRoomStore(connection, 'node-claims', `claims-${randomBytes(4).toString('hex')}:`);
       const newcomer = await store.join('s1', 'lobby', 'alice', {});
@@ -369,9 +366,7 @@ describe('a resume claim restored by the join script', () => {
       expect(returning.ok && returning.member.id).not.toBe('old-alice');
       const bob = await store.join('s3', 'lobby', 'bob', { resume: { room: 'lobby', id: 'old-bob', name: 'bob' } });
       expect(bob).toMatchObject({ ok: true, resumed: 'restored', renamed: false, member: { id: 'old-bob', name: 'bob' } });
-    } finally {
-      await connection.quit();
-    }
+    });
   });
 });
 
