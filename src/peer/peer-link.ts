@@ -9,7 +9,7 @@ import type { IceServer, PeerInfo, SessionDescription, SignalData } from '../pro
 import type { Logger } from '../log.js';
 import { SdpRejected, dtlsFingerprint } from './sdp-guard.js';
 import { PacketTally, type PacketFigures } from './connection-stats.js';
-import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCIceConnectionState, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack, type WrtcTransceiver } from './wrtc.js';
+import { RTCPeerConnection, connectionConfiguration, openAudioSink, renewIceServers, type RTCIceConnectionState, type RTCPeerConnectionState, type RTCSessionDescriptionInit, type SinkData, type WrtcAudioSink, type WrtcPeerConnection, type WrtcTrack, type WrtcTransceiver } from './wrtc.js';
 
 export interface PeerLinkOptions {
   remote: PeerInfo;
@@ -79,11 +79,9 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     this.pc.ontrack = ({ track }) => {
       if (track.kind !== 'audio' || this.closed) return;
       this.sink?.stop();
-      const sink = new nonstandard.RTCAudioSink(track);
-      sink.ondata = (data: SinkData) => {
+      this.sink = openAudioSink(track, (data) => {
         if (!this.closed) options.onAudio(data);
-      };
-      this.sink = sink;
+      });
     };
     this.pc.onnegotiationneeded = () => {
       // Roles: only the newcomer starts; after the first exchange either side may renegotiate.

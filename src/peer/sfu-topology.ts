@@ -9,7 +9,7 @@ import type { IceServer, PeerInfo, RelayedSignal, SfuCandidate, SfuOffer, SfuStr
 import type { MediaState, MediaTopology, MediaTopologyEvents } from './media-topology.js';
 import { SdpRejected, sanitizeRemoteDescription } from './sdp-guard.js';
 import { PacketTally, type PacketFigures } from './connection-stats.js';
-import { RTCPeerConnection, connectionConfiguration, nonstandard, renewIceServers, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
+import { RTCPeerConnection, connectionConfiguration, nonstandard, openAudioSink, renewIceServers, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
 
 /** A subscriber connection carries at most this many speakers' sections. */
 const MAX_SUBSCRIBER_SECTIONS = 256;
@@ -221,12 +221,11 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   private listen(track: WrtcTrack, mid: string | null): void {
     if (track.kind !== 'audio' || mid === null || this.closed) return;
     this.sinks.get(mid)?.stop();
-    const sink = new nonstandard.RTCAudioSink(track);
-    sink.ondata = (data: SinkData) => {
+    const sink = openAudioSink(track, (data) => {
       const memberId = this.streams.get(mid);
       const member = memberId ? this.members.get(memberId) : undefined;
       if (member && !this.closed) this.options.onAudio(member, data);
-    };
+    });
     this.sinks.set(mid, sink);
   }
 

@@ -104,6 +104,8 @@ export interface WrtcAudioSource {
 export interface WrtcAudioSink {
   readonly stopped: boolean;
   ondata: ((data: SinkData) => void) | null;
+  /** What wrtc's native side calls with each event (its EventTarget's, unless replaced). */
+  dispatchEvent(event: { readonly type: string }): void;
   stop(): void;
 }
 
@@ -119,6 +121,21 @@ interface WrtcModule {
 // one cast that gives it the shape above.
 const binding = wrtc as unknown as WrtcModule;
 export const { RTCPeerConnection, nonstandard } = binding;
+
+/**
+ * A sink on a remote track that hands each decoded 10 ms frame straight to `onFrame`. wrtc's
+ * native side calls the sink's `dispatchEvent` per frame, and wrtc's EventTarget defers each
+ * call through process.nextTick and copies its listener set into a new Set first: in a load
+ * process with 36 listeners of 4 streams that is 14 400 closures, Sets and ticks a second on
+ * the thread that mixes. Replacing `dispatchEvent` on the instance calls the handler at once.
+ */
+export function openAudioSink(track: WrtcTrack, onFrame: (data: SinkData) => void): WrtcAudioSink {
+  const sink = new binding.nonstandard.RTCAudioSink(track);
+  sink.dispatchEvent = (event) => {
+    if (event.type === 'data') onFrame(event as SinkData & { readonly type: string });
+  };
+  return sink;
+}
 
 /** Every connection voxroom makes: one transport for everything (Janus and browsers agree). */
 export function connectionConfiguration(iceServers: RTCConfiguration['iceServers']): RTCConfiguration {
