@@ -13,7 +13,7 @@
 import type { Logger } from '../log.js';
 import type { JanusHandoff, MediaMode, SfuOffer, SfuStream } from '../protocol.js';
 import type { JanusDriver } from './janus-driver.js';
-import { DEFAULT_AUTO_MEDIA, targetMedia, type AutoMediaOptions, type MediaSetting } from './room-media-policy.js';
+import { DEFAULT_AUTO_MEDIA, meshReturnWaitMs, targetMedia, type AutoMediaOptions, type MediaSetting } from './room-media-policy.js';
 
 export interface SfuRoomsHooks {
   /** Sends a subscriber offer to a member's socket. */
@@ -342,8 +342,16 @@ export class SfuRooms {
     if (!state) return;
     const members = this.hooks.membersOf(room).length;
     const smallForMs = state.smallSince === null ? 0 : Date.now() - state.smallSince;
+    const situation = { setting: this.settingFor(room), current: state.media, members, janusAvailable: this.available, smallForMs };
+    const waitMs = state.smallSince === null ? null : meshReturnWaitMs(situation, this.auto);
+    if (waitMs !== null && waitMs > 0) {
+      this.logger.debug('a small room\'s return to the mesh: its timer ran early; waiting out the rest', { room, waitMs });
+      state.recheck = setTimeout(() => this.recheck(room), waitMs);
+      state.recheck.unref();
+      return;
+    }
     this.clearSmall(state);
-    const target = targetMedia({ setting: this.settingFor(room), current: state.media, members, janusAvailable: this.available, smallForMs }, this.auto);
+    const target = targetMedia(situation, this.auto);
     if (target !== state.media) this.move(room, state, target, `the room has had ${members} members for ${Math.round(smallForMs / 1000)} s`);
   }
 

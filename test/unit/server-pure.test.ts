@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DelayInjector } from '../../src/server/delay-injector.js';
-import { targetMedia, type MediaSetting } from '../../src/server/room-media-policy.js';
+import { meshReturnWaitMs, targetMedia, type MediaSetting } from '../../src/server/room-media-policy.js';
 import type { MediaMode } from '../../src/protocol.js';
 import { credentialRefreshMs, iceServersFor, turnRestCredentials, validateIceUrl } from '../../src/server/ice-config.js';
 import { TokenBucket } from '../../src/server/rate-limiter.js';
@@ -119,5 +119,15 @@ describe('room media policy', () => {
     expect(targetMedia(room('auto', 'sfu', 4, 9_999))).toBe('sfu'); // not long enough
     expect(targetMedia(room('auto', 'sfu', 4, 10_000))).toBe('mesh');
     expect(targetMedia(room('auto', 'mesh', 4, 0), { meshMax: 3, meshReturnAt: 2, meshReturnAfterMs: 1000 })).toBe('sfu');
+  });
+
+  it('auto: a small SFU room\'s return timer that ran a little early waits out the rest, and only a small SFU room waits', () => {
+    expect(meshReturnWaitMs(room('auto', 'sfu', 4, 9_998))).toBe(2); // the timer ran 2 ms short by the clock
+    expect(meshReturnWaitMs(room('auto', 'sfu', 4, 10_000))).toBe(0);
+    expect(meshReturnWaitMs(room('auto', 'sfu', 4, 12_000))).toBe(0);
+    expect(meshReturnWaitMs(room('auto', 'sfu', 5, 9_998))).toBeNull(); // grew again
+    expect(meshReturnWaitMs(room('auto', 'mesh', 2, 0))).toBeNull();
+    expect(meshReturnWaitMs(room('sfu', 'sfu', 2, 0))).toBeNull();
+    expect(meshReturnWaitMs(room('auto', 'sfu', 2, 0, false))).toBeNull(); // no Janus: it falls back at once anyway
   });
 });
