@@ -103,8 +103,7 @@ export interface WrtcAudioSource {
 /** wrtc's non-standard audio sink: a remote track's decoded PCM, 10 ms per callback. */
 export interface WrtcAudioSink {
   readonly stopped: boolean;
-  ondata: ((data: SinkData) => void) | null;
-  /** What wrtc's native side calls with each event (its EventTarget's, unless replaced). */
+  /** What wrtc's native side calls with each event (its EventTarget's, unless replaced; see openAudioSink). */
   dispatchEvent(event: { readonly type: string }): void;
   stop(): void;
 }
@@ -132,7 +131,19 @@ export const { RTCPeerConnection, nonstandard } = binding;
 export function openAudioSink(track: WrtcTrack, onFrame: (data: SinkData) => void): WrtcAudioSink {
   const sink = new binding.nonstandard.RTCAudioSink(track);
   sink.dispatchEvent = (event) => {
-    if (event.type === 'data') onFrame(event as SinkData & { readonly type: string });
+    // wrtc 0.10 sends only 'data' events to a sink (samples, sampleRate, bitsPerSample,
+    // channelCount, numberOfFrames): the one event type, with SinkData's fields, hence the cast.
+    if (event.type !== 'data') return;
+    try {
+      onFrame(event as SinkData & { readonly type: string });
+    } catch (error) {
+      // Thrown into wrtc's native callback, an exception would end the process at once (a C++
+      // throw nobody catches); from a tick it reaches the process's uncaughtException handler,
+      // as it did through wrtc's EventTarget, which leaves cleanly and finalises recordings.
+      process.nextTick(() => {
+        throw error;
+      });
+    }
   };
   return sink;
 }
