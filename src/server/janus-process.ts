@@ -32,6 +32,8 @@ export interface JanusProcessOptions {
    * members have published again through another node.
    */
   reclaimSessionTimeoutS?: number;
+  /** Janus's event loops, the threads that carry its handles' media (default: one per core this process may use). */
+  eventLoops?: number;
   logger: Logger;
 }
 
@@ -61,12 +63,11 @@ export function findJanusLibraryDir(): string {
 
 /**
  * The generated configuration: a pure function of its inputs (unit-tested). `event_loops`: by
- * default Janus runs a thread of its own for every handle; a room of 40 has 40 threads passing
- * packets to each other, and a fixed pool of one loop per core forwarded the same 4 + 36 room
- * on about a third less CPU here (CHANGELOG.md, 2026-11-27).
+ * default Janus runs a thread of its own for every handle; a fixed pool of loops forwarded the
+ * same 4 + 36 room on about a third less CPU here (CHANGELOG.md, 2026-11-27).
  */
-export function janusConfig(options: { libraryDir: string; wsPort: number; adminPort: number; adminSecret: string; rtpPortRange: [number, number]; configDir: string; reclaimSessionTimeoutS?: number; eventLoops?: number }): Record<string, string> {
-  const { libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, reclaimSessionTimeoutS = 0, eventLoops = availableParallelism() } = options;
+export function janusConfig(options: { libraryDir: string; wsPort: number; adminPort: number; adminSecret: string; rtpPortRange: [number, number]; configDir: string; reclaimSessionTimeoutS?: number; eventLoops: number }): Record<string, string> {
+  const { libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, reclaimSessionTimeoutS = 0, eventLoops } = options;
   return {
     'janus.jcfg': `general: {
   configs_folder = "${configDir}"
@@ -137,7 +138,7 @@ export async function startJanusProcess(options: JanusProcessOptions): Promise<J
   const [wsPort, adminPort] = [await freePort(), await freePort()];
   const adminSecret = randomBytes(18).toString('base64url');
   const rtpPortRange = options.rtpPortRange ?? [20000, 40000];
-  for (const [file, text] of Object.entries(janusConfig({ libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, ...(options.reclaimSessionTimeoutS !== undefined ? { reclaimSessionTimeoutS: options.reclaimSessionTimeoutS } : {}) }))) writeFileSync(join(configDir, file), text);
+  for (const [file, text] of Object.entries(janusConfig({ libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, eventLoops: options.eventLoops ?? availableParallelism(), ...(options.reclaimSessionTimeoutS !== undefined ? { reclaimSessionTimeoutS: options.reclaimSessionTimeoutS } : {}) }))) writeFileSync(join(configDir, file), text);
 
   const executable = options.executable ?? 'janus';
   const child: ChildProcess = spawn(executable, ['-F', configDir, '--disable-colors'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,7 +1,6 @@
 // The pure parts of the cluster: name bases for suffixed names (trimmed by characters, as the
 // single-node registry trims), the server list a peer rotates through, and how nodes agree on a
 // shared SFU room (its Janus id, its publishers' names) without asking each other.
-import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { nameBases } from '../../src/server/redis-room-store.js';
 import { redactedUrl, tooOldRedis } from '../../src/server/cluster-node.js';
@@ -72,14 +71,13 @@ describe('shared SFU rooms', () => {
   });
 
   it('keep a dead node\'s Janus session for the configured seconds (reclaim_session_timeout), and none by default', () => {
-    const base = { libraryDir: '/lib/janus', wsPort: 1, adminPort: 2, adminSecret: 's', rtpPortRange: [20000, 20100] as [number, number], configDir: '/tmp/c' };
+    const base = { libraryDir: '/lib/janus', wsPort: 1, adminPort: 2, adminSecret: 's', rtpPortRange: [20000, 20100] as [number, number], configDir: '/tmp/c', eventLoops: 2 };
     expect(janusConfig(base)['janus.jcfg']).toMatch(/reclaim_session_timeout = 0\n/);
     expect(janusConfig({ ...base, reclaimSessionTimeoutS: 30 })['janus.jcfg']).toMatch(/reclaim_session_timeout = 30\n/);
   });
 
-  it('run Janus\'s handles on a fixed pool of event loops (one per core by default), not a thread per handle', () => {
+  it('run Janus\'s handles on a fixed pool of event loops, not a thread per handle', () => {
     const base = { libraryDir: '/lib/janus', wsPort: 1, adminPort: 2, adminSecret: 's', rtpPortRange: [20000, 20100] as [number, number], configDir: '/tmp/c' };
-    expect(janusConfig(base)['janus.jcfg']).toMatch(new RegExp(`event_loops = ${availableParallelism()}\n`));
     expect(janusConfig({ ...base, eventLoops: 3 })['janus.jcfg']).toMatch(/event_loops = 3\n/);
   });
 });
