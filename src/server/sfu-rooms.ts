@@ -84,6 +84,7 @@ interface JanusSlot {
 
 interface RoomMedia {
   media: MediaMode;
+  /** Since when (performance.now(), a clock nothing adjusts) the room has been small enough to return to the mesh. */
   smallSince: number | null;
   recheck: NodeJS.Timeout | null;
   /** The Janus an SFU room is placed on. */
@@ -229,7 +230,7 @@ export class SfuRooms {
     const members = this.hooks.membersOf(room).length;
     if (this.dropIfUnused(room)) return;
     if (state.media === 'sfu' && this.settingFor(room) === 'auto' && members <= this.auto.meshReturnAt && state.smallSince === null) {
-      state.smallSince = Date.now();
+      state.smallSince = performance.now();
       state.recheck = setTimeout(() => this.recheck(room), this.auto.meshReturnAfterMs);
       state.recheck.unref();
     }
@@ -341,11 +342,11 @@ export class SfuRooms {
     const state = this.rooms.get(room);
     if (!state) return;
     const members = this.hooks.membersOf(room).length;
-    const smallForMs = state.smallSince === null ? 0 : Date.now() - state.smallSince;
+    const smallForMs = state.smallSince === null ? 0 : performance.now() - state.smallSince;
     const situation = { setting: this.settingFor(room), current: state.media, members, janusAvailable: this.available, smallForMs };
     const waitMs = state.smallSince === null ? null : meshReturnWaitMs(situation, this.auto);
     if (waitMs !== null && waitMs > 0) {
-      this.logger.debug('a small room\'s return to the mesh: its timer ran early; waiting out the rest', { room, waitMs });
+      this.logger.debug('a small room\'s return to the mesh: its timer ran a little early; waiting out the rest', { room, waitMs });
       state.recheck = setTimeout(() => this.recheck(room), waitMs);
       state.recheck.unref();
       return;
