@@ -35,10 +35,9 @@ export function targetMedia(room: RoomSituation, options: AutoMediaOptions = DEF
 /**
  * How much longer a small SFU room under `auto` must stay small before it returns to the mesh;
  * null when it is not waiting to return (not small, not on the SFU, not auto). A timer set for
- * the full wait can end a little short of it by another clock (libuv counts whole milliseconds;
- * the wait was measured by Date.now() until 2026-11-27, which the system clock's adjustments
- * move too): the caller waits out the rest rather than giving up, after which the room stayed
- * on Janus until another member left.
+ * the full wait can end a little short of it as the caller measures (libuv's clock counts whole
+ * milliseconds): the caller waits out the rest, since giving up left the room on Janus until
+ * another member left.
  */
 export function meshReturnWaitMs(room: RoomSituation, options: AutoMediaOptions = DEFAULT_AUTO_MEDIA): number | null {
   if (room.setting !== 'auto' || room.current !== 'sfu' || !room.janusAvailable || room.members > options.meshReturnAt) return null;

@@ -1,7 +1,7 @@
 // Issue 13: a fault in voxroom itself never ends a run silently. A real `voxroom join` gets a
 // promise rejected that nobody handles, or a throw inside its audio tick or where a received
-// frame enters the mix (injected with node --import): it says so, leaves cleanly with its recordings finalised, and exits with the
-// internal-fault code.
+// frame enters the mix (injected with node --import): it says so, leaves cleanly with its
+// recordings finalised, and exits with the internal-fault code.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

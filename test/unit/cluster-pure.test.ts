@@ -70,14 +70,14 @@ describe('shared SFU rooms', () => {
     expect(parsePublisherDisplay(publisherDisplay('x', 2000)).generation).toBeGreaterThan(parsePublisherDisplay(publisherDisplay('x', 1999)).generation);
   });
 
+  const janusInputs = { libraryDir: '/lib/janus', wsPort: 1, adminPort: 2, adminSecret: 's', rtpPortRange: [20000, 20100] as [number, number], configDir: '/tmp/c', eventLoops: 2 };
+
   it('keep a dead node\'s Janus session for the configured seconds (reclaim_session_timeout), and none by default', () => {
-    const base = { libraryDir: '/lib/janus', wsPort: 1, adminPort: 2, adminSecret: 's', rtpPortRange: [20000, 20100] as [number, number], configDir: '/tmp/c', eventLoops: 2 };
-    expect(janusConfig(base)['janus.jcfg']).toMatch(/reclaim_session_timeout = 0\n/);
-    expect(janusConfig({ ...base, reclaimSessionTimeoutS: 30 })['janus.jcfg']).toMatch(/reclaim_session_timeout = 30\n/);
+    expect(janusConfig(janusInputs)['janus.jcfg']).toMatch(/reclaim_session_timeout = 0\n/);
+    expect(janusConfig({ ...janusInputs, reclaimSessionTimeoutS: 30 })['janus.jcfg']).toMatch(/reclaim_session_timeout = 30\n/);
   });
 
   it('run Janus\'s handles on a fixed pool of event loops, not a thread per handle', () => {
-    const base = { libraryDir: '/lib/janus', wsPort: 1, adminPort: 2, adminSecret: 's', rtpPortRange: [20000, 20100] as [number, number], configDir: '/tmp/c' };
-    expect(janusConfig({ ...base, eventLoops: 3 })['janus.jcfg']).toMatch(/event_loops = 3\n/);
+    expect(janusConfig({ ...janusInputs, eventLoops: 3 })['janus.jcfg']).toMatch(/event_loops = 3\n/);
   });
 });
