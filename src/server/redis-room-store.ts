@@ -169,7 +169,12 @@ export class RedisRoomStore implements RoomStore {
     const sender = this.bySocket.get(socketId);
     if (!sender || sender.id === peerId) return null;
     if (!this.redis.isReady) return this.localRoommate(sender, peerId);
-    const raw = await this.guard('look up a roommate', () => this.redis.hGet(this.roomKey(sender.room), peerId));
+    return this.storedMember(sender.room, peerId, 'look up a roommate');
+  }
+
+  /** One member as Redis has it (one field of its room's hash), or null. */
+  private async storedMember(room: string, id: string, what: string): Promise<Member | null> {
+    const raw = await this.guard(what, () => this.redis.hGet(this.roomKey(room), id));
     return typeof raw === 'string' ? toMember(JSON.parse(raw) as StoredMember) : null;
   }
 
@@ -302,7 +307,7 @@ export class RedisRoomStore implements RoomStore {
       } else if (outcome === 'returned') {
         restored++;
         // As Redis has it: its state may have changed while it was away (a server-mute, say).
-        const current = (await this.membersIn(member.room)).find((m) => m.id === member.id) ?? { ...member, socketId, state: { ...member.state, away: false } };
+        const current = (await this.storedMember(member.room, member.id, 'read a member written back')) ?? { ...member, socketId, state: { ...member.state, away: false } };
         this.bySocket.set(socketId, current);
         this.events?.returned(current);
       }
