@@ -64,7 +64,7 @@ export function findJanusLibraryDir(): string {
 /**
  * The generated configuration: a pure function of its inputs (unit-tested). `event_loops`: by
  * default Janus runs a thread of its own for every handle; a fixed pool of loops forwarded the
- * same 4 + 36 room on about a third less CPU here (CHANGELOG.md, 2026-11-27).
+ * same 4 + 36 room on about 30 % less CPU here (CHANGELOG.md, 2026-11-27).
  */
 export function janusConfig(options: { libraryDir: string; wsPort: number; adminPort: number; adminSecret: string; rtpPortRange: [number, number]; configDir: string; reclaimSessionTimeoutS?: number; eventLoops: number }): Record<string, string> {
   const { libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, reclaimSessionTimeoutS = 0, eventLoops } = options;
