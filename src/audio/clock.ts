@@ -40,6 +40,18 @@ export class TickSchedule {
 }
 
 /**
+ * How long the shared ticker waits before its next wake, for a wake that began at `wokeAt` and
+ * ended at `now` (periods of `frameMs` counted from `epoch`). Normally until the next period
+ * begins; but when a new period began while the wake worked (or waited for a CPU), that period's
+ * tick is already due: waiting for the one after would run it a whole frame late, so no wait.
+ */
+export function delayToNextWake(epoch: number, frameMs: number, wokeAt: number, now: number): number {
+  const periodOf = (t: number): number => Math.floor((t - epoch) / frameMs);
+  if (periodOf(now) > periodOf(wokeAt)) return 0;
+  return epoch + (periodOf(now) + 1) * frameMs - now;
+}
+
+/**
  * One timer for every clock of the process, on one 10 ms phase. Many peers in one process (a
  * load test, a scenario of bots) would otherwise wake the event loop once per peer per frame,
  * each at its own phase; on one phase, one wake runs every due tick.
@@ -47,7 +59,7 @@ export class TickSchedule {
 class SharedTicker {
   private readonly clocks = new Set<FrameClock>();
   private readonly epoch = performance.now();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: { cancel: () => void } | null = null;
 
   constructor(private readonly frameMs: number) {}
 
@@ -58,20 +70,28 @@ class SharedTicker {
 
   add(clock: FrameClock): void {
     this.clocks.add(clock);
-    if (!this.timer) this.schedule();
+    if (!this.timer) this.schedule(performance.now());
   }
 
   remove(clock: FrameClock): void {
     this.clocks.delete(clock);
     if (this.clocks.size === 0 && this.timer) {
-      clearTimeout(this.timer);
+      this.timer.cancel();
       this.timer = null;
     }
   }
 
-  private schedule(): void {
-    const now = performance.now();
-    this.timer = setTimeout(() => this.run(), Math.max(0, this.phase(now) + this.frameMs - now));
+  private schedule(wokeAt: number): void {
+    const delay = delayToNextWake(this.epoch, this.frameMs, wokeAt, performance.now());
+    // A tick already due runs after the I/O that is waiting (setImmediate follows the poll
+    // phase, where wrtc hands over received audio), not after a timer's 1 ms minimum.
+    if (delay === 0) {
+      const immediate = setImmediate(() => this.run());
+      this.timer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(() => this.run(), delay);
+      this.timer = { cancel: () => clearTimeout(timeout) };
+    }
   }
 
   private run(): void {
@@ -92,7 +112,7 @@ class SharedTicker {
         });
       }
     }
-    if (this.clocks.size > 0 && !this.timer) this.schedule();
+    if (this.clocks.size > 0 && !this.timer) this.schedule(wokeAt);
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toneAmplitude } from '../../src/audio/analysis.js';
 import { parseSinkSpec, parseSourceSpec } from '../../src/audio/backend-spec.js';
-import { TickSchedule } from '../../src/audio/clock.js';
+import { TickSchedule, delayToNextWake } from '../../src/audio/clock.js';
 import { FrameAssembler } from '../../src/audio/frame-assembler.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { JitterBuffer } from '../../src/audio/jitter-buffer.js';
@@ -380,6 +380,22 @@ describe('TickSchedule', () => {
     schedule.due(0);
     expect(schedule.due(5000)).toEqual({ ticks: 1, skipped: 499 });
     expect(schedule.due(5010)).toEqual({ ticks: 1, skipped: 0 });
+  });
+});
+
+describe('delayToNextWake', () => {
+  it('waits for the next period after a wake that ended within its own', () => {
+    // Periods of 10 ms from 1000: a wake at 1002 that ends at 1006 waits until 1010.
+    expect(delayToNextWake(1000, 10, 1002, 1006)).toBe(4);
+    expect(delayToNextWake(1000, 10, 1000, 1000)).toBe(10);
+  });
+
+  it('wakes at once when a period began while the wake worked', () => {
+    // Ended at 1011: the tick of the period that began at 1010 is due now, not at 1020.
+    expect(delayToNextWake(1000, 10, 1008, 1011)).toBe(0);
+    // A wake that began late, past its own period, judges by the period it began in.
+    expect(delayToNextWake(1000, 10, 1013, 1019)).toBe(1);
+    expect(delayToNextWake(1000, 10, 1013, 1031)).toBe(0);
   });
 });
 
