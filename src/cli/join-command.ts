@@ -14,7 +14,8 @@ import { EchoCanceller, EchoCancellerUnavailable, planProcessing, type Processin
 import { CONTROL_HELP, parseControlLine } from '../peer/control-commands.js';
 import { DEVICE_FAILURE, INTERNAL_FAULT, VoicePeer } from '../peer/voice-peer.js';
 import { DEFAULT_RECONNECT_TIMEOUT_MS, JoinError, MoveError } from '../peer/signalling-client.js';
-import { collect, parsePositiveSeconds } from './options.js';
+import { raiseMixingPriority } from '../audio/mixing-priority.js';
+import { collect, noHighPriorityOption, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { Output } from './output.js';
 import { EXIT_CODES, ExitError, exitCodeForServerFailure, type ExitCode } from './exit-codes.js';
@@ -25,6 +26,7 @@ import { ExpectationSyntaxError, parseExpectFlag, parseExpectSilenceFlag } from 
 import { ExpectationSet } from '../scenario/expectation-set.js';
 
 interface JoinFlags {
+  highPriority: boolean;
   server: string;
   name?: string;
   input: SourceSpec;
@@ -104,6 +106,7 @@ export function joinCommand(): Command {
     .option('--json', 'print events as JSON lines on stdout (for scripts)')
     .option('--no-live', 'at a terminal, read line commands instead of showing the live mixer')
     .option('-v, --verbose', 'log connection and audio details on stderr')
+    .addOption(noHighPriorityOption())
     .action(async (room: string, flags: JoinFlags) => runJoin(room, flags));
 }
 
@@ -165,6 +168,8 @@ async function runJoin(room: string, flags: JoinFlags): Promise<void> {
   // would have been printed. Piped, or with --json, the line protocol is unchanged.
   const messages = flags.live && !flags.json && process.stdin.isTTY && process.stdout.isTTY && !underCi() ? new MessageLog() : null;
   const logger = createLogger({ level: flags.verbose ? 'debug' : 'warn', json: Boolean(flags.json), ...(messages ? { write: (line: string) => messages.write(line, 'stderr') } : {}) });
+  // Before any child process or wrtc thread starts: they inherit it (a device worker should).
+  if (flags.highPriority) logger.debug('mixing thread priority', { ...raiseMixingPriority() });
   const out = new Output(Boolean(flags.json), messages ? (text, stream) => messages.write(text, stream) : undefined);
   // Loaded only for a person at a terminal: bots never pay for React and ink.
   const liveMixer = messages ? await import('./live-mixer.js') : null;

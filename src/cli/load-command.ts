@@ -4,7 +4,8 @@
 import { Command, Option } from 'commander';
 import { ROOM_ID_PATTERN } from '../protocol.js';
 import { LoadRun, type LoadSample } from '../peer/load-generator.js';
-import { parseIntegerInRange, parsePositiveSeconds } from './options.js';
+import { raiseMixingPriority } from '../audio/mixing-priority.js';
+import { noHighPriorityOption, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 
 interface LoadFlags {
@@ -17,6 +18,7 @@ interface LoadFlags {
   tag?: string;
   json?: boolean;
   insecure?: boolean;
+  highPriority: boolean;
 }
 
 export function loadCommand(): Command {
@@ -32,6 +34,7 @@ export function loadCommand(): Command {
     .option('-d, --duration <seconds>', 'how long to run after everyone has joined', parsePositiveSeconds, 10)
     .option('--insecure', 'accept a self-signed TLS certificate from the server')
     .option('--json', 'print progress and the summary as JSON lines')
+    .addOption(noHighPriorityOption())
     .action(async (room: string, flags: LoadFlags) => runLoad(room, flags));
 }
 
@@ -49,6 +52,11 @@ async function runLoad(room: string, flags: LoadFlags): Promise<void> {
   const problems: string[] = [];
   if (flags.tag !== undefined && !/^[A-Za-z0-9_]{1,12}$/.test(flags.tag)) throw new UsageError(`--tag "${flags.tag}": use 1–12 letters, digits or _`);
   const expectSpeakers = flags.expectSpeakers ?? flags.speakers;
+  if (flags.highPriority) {
+    // A load test's figures depend on it: say when the system refused.
+    const priority = raiseMixingPriority();
+    if (!priority.raised) process.stderr.write(`voxroom: the mixing thread stays at nice ${priority.nice} (${priority.reason}); late ticks are likelier on a busy machine. Run with CAP_SYS_NICE or an RLIMIT_NICE allowance (ulimit -e), or pass --no-high-priority to silence this.\n`);
+  }
   const run = new LoadRun({ serverUrl: flags.server, room, listeners: flags.listeners, speakers: flags.speakers, silent: flags.silent, tag: flags.tag, joinSpacingMs: 20, insecureTls: flags.insecure });
   const progress = setInterval(() => {
     const sample = run.sample();

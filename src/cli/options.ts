@@ -1,6 +1,6 @@
 // Parsers for CLI option values: each throws commander's InvalidArgumentError with a sentence that
 // says what was wrong and what is accepted.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 export function parseIntegerInRange(min: number, max: number) {
   return (value: string): number => {
@@ -32,4 +32,9 @@ export function parseDurationSeconds(minSeconds: number, maxSeconds: number) {
     if (seconds < minSeconds || seconds > maxSeconds) throw new InvalidArgumentError(`${value} is out of range (expected ${minSeconds} s to ${maxSeconds / 86400} days).`);
     return seconds;
   };
+}
+
+/** `--no-high-priority`, the same for every command that runs peers (see audio/mixing-priority.ts). */
+export function noHighPriorityOption(): Option {
+  return new Option('--no-high-priority', 'leave the mixing thread at normal priority (by default it asks for nice -11, as PulseAudio does, where the system allows)');
 }

@@ -6,11 +6,14 @@ import { ScenarioError, loadScenario, type Scenario } from '../scenario/scenario
 import { BotSetupError, runScenario, type ScenarioProgress } from '../scenario/scenario-runner.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { FAULT_EXIT_DEADLINE_MS, watchForInternalFaults } from './fault-guard.js';
+import { raiseMixingPriority } from '../audio/mixing-priority.js';
+import { noHighPriorityOption } from './options.js';
 import { Output } from './output.js';
 import { UsageError, onShutdownSignal } from './process.js';
 import { exitCodeFor, printVerdicts, writeJunitReport } from './verdict-output.js';
 
 interface ScenarioFlags {
+  highPriority: boolean;
   report?: string;
   json?: boolean;
   verbose?: boolean;
@@ -23,6 +26,7 @@ export function scenarioCommand(): Command {
     .option('--report <file.xml>', 'write a JUnit XML report (one test case per expectation)')
     .option('--json', 'print progress and verdicts as JSON lines on stdout')
     .option('-v, --verbose', 'log connection details on stderr')
+    .addOption(noHighPriorityOption())
     .action(async (file: string, flags: ScenarioFlags) => runScenarioCommand(file, flags));
 }
 
@@ -36,6 +40,7 @@ async function runScenarioCommand(file: string, flags: ScenarioFlags): Promise<v
   }
   const out = new Output(Boolean(flags.json));
   const logger = createLogger({ level: flags.verbose ? 'debug' : 'error', json: Boolean(flags.json) });
+  if (flags.highPriority) logger.debug('mixing thread priority', { ...raiseMixingPriority() });
   const abort = new AbortController();
   void onShutdownSignal().then((signal) => abort.abort(signal));
   const progressLine = new ProgressLine(!flags.json && Boolean(process.stderr.isTTY));

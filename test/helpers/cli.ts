@@ -11,10 +11,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `bin`/`cwd`: run another installed copy of the program (default: this checkout's). */
-export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string; bin?: string; cwd?: string } = {}): Promise<CliResult> {
+/**
+ * `bin`/`cwd`: run another installed copy of the program (default: this checkout's). `under`: a
+ * command that runs it (such as setpriv with fewer capabilities).
+ */
+export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string; bin?: string; cwd?: string; under?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? VOXROOM_BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd });
+    const [command, ...commandArgs] = [...(options.under ?? []), process.execPath, options.bin ?? VOXROOM_BIN, ...args];
+    const child = spawn(command!, commandArgs, { env: { ...process.env, ...options.env }, cwd: options.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

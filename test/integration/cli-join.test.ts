@@ -1,6 +1,6 @@
 // `voxroom join` run as a user would: child processes, real server, audio checked in the files.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,40 @@ describe('voxroom demo (the README quick start)', () => {
       }
     }
     expectCompleteWav(join(scratch, 'demo', 'alice-mix.wav'));
+  });
+});
+
+describe('the mixing thread\'s priority', () => {
+  /** The nice level of a process's main thread (the one that mixes), from /proc. */
+  const niceOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+
+  it('is raised to nice -11 by default and left alone with --no-high-priority', async () => {
+    const args = ['join', 'prio', '--server', serverUrl, '--input', 'silence', '--output', 'null', '--json', '--duration', '20'];
+    const raised = await runCliInBackground([...args, '--name', 'raised'], /"event":"joined"/);
+    const normal = await runCliInBackground([...args, '--name', 'normal', '--no-high-priority'], /"event":"joined"/);
+    try {
+      expect(niceOf(raised.pid!)).toBe(-11);
+      expect(niceOf(normal.pid!)).toBe(0);
+      // Only the calling thread and what it starts later: V8's helper threads, started before, keep 0.
+      const threadNices = readdirSync(`/proc/${raised.pid!}/task`).map((tid) => Number(readFileSync(`/proc/${raised.pid!}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+      expect(threadNices).toContain(0);
+    } finally {
+      raised.kill('SIGINT');
+      normal.kill('SIGINT');
+      await Promise.all([exitOf(raised), exitOf(normal)]);
+    }
+  });
+
+  it('runs on at normal priority where the system refuses, and a load test says so', async () => {
+    // Without CAP_SYS_NICE, as an unprivileged user is: setpriority is refused.
+    const withoutNice = (args: string[]) => runCli(args, { under: ['setpriv', '--bounding-set', '-sys_nice'] });
+    const joined = await withoutNice(['join', 'prio', '--server', serverUrl, '--name', 'plain', '--input', 'silence', '--output', 'null', '--duration', '1']);
+    expect(joined.stderr).toBe('');
+    expect(joined.code).toBe(0);
+    const load = await withoutNice(['load', 'prio-load', '--server', serverUrl, '--speakers', '1', '--listeners', '1', '--duration', '1']);
+    expect(load.stderr).toMatch(/the mixing thread stays at nice 0 \(.*EACCES.*\); late ticks are likelier/);
+    expect(load.stdout).toMatch(/every listener heard every speaker/);
+    expect(load.code).toBe(0);
   });
 });
 
