@@ -54,14 +54,22 @@ export function delayToNextWake(epoch: number, frameMs: number, wokeAt: number, 
 /**
  * One timer for every clock of the process, on one 10 ms phase. Many peers in one process (a
  * load test, a scenario of bots) would otherwise wake the event loop once per peer per frame,
- * each at its own phase; on one phase, one wake runs every due tick.
+ * each at its own phase; on one phase, one wake runs every due tick. (Exported for tests, which
+ * give it a clock of their own.)
  */
-class SharedTicker {
+export class SharedTicker {
   private readonly clocks = new Set<FrameClock>();
-  private readonly epoch = performance.now();
-  private timer: { cancel: () => void } | null = null;
+  private readonly epoch: number;
+  private nextWake: { cancel: () => void } | null = null;
+  /** A wake is ticking its clocks: a clock added meanwhile is scheduled with them at its end. */
+  private waking = false;
 
-  constructor(private readonly frameMs: number) {}
+  constructor(
+    private readonly frameMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.epoch = now();
+  }
 
   /** The start of the current period: a clock starting now counts its ticks from here. */
   phase(now: number): number {
@@ -70,36 +78,37 @@ class SharedTicker {
 
   add(clock: FrameClock): void {
     this.clocks.add(clock);
-    if (!this.timer) this.schedule(performance.now());
+    if (!this.nextWake && !this.waking) this.schedule(this.now());
   }
 
   remove(clock: FrameClock): void {
     this.clocks.delete(clock);
-    if (this.clocks.size === 0 && this.timer) {
-      this.timer.cancel();
-      this.timer = null;
+    if (this.clocks.size === 0 && this.nextWake) {
+      this.nextWake.cancel();
+      this.nextWake = null;
     }
   }
 
   private schedule(wokeAt: number): void {
-    const delay = delayToNextWake(this.epoch, this.frameMs, wokeAt, performance.now());
+    const delay = delayToNextWake(this.epoch, this.frameMs, wokeAt, this.now());
     // A tick already due runs after the I/O that is waiting (setImmediate follows the poll
     // phase, where wrtc hands over received audio), not after a timer's 1 ms minimum.
     if (delay === 0) {
       const immediate = setImmediate(() => this.run());
-      this.timer = { cancel: () => clearImmediate(immediate) };
+      this.nextWake = { cancel: () => clearImmediate(immediate) };
     } else {
       const timeout = setTimeout(() => this.run(), delay);
-      this.timer = { cancel: () => clearTimeout(timeout) };
+      this.nextWake = { cancel: () => clearTimeout(timeout) };
     }
   }
 
   private run(): void {
-    this.timer = null;
+    this.nextWake = null;
     // Every clock is judged by when this wake began: the clocks ticked before it in the same
     // wake are work it waits behind on every wake alike (a steady offset, not lateness), and
     // counting them made the last of 40 peers in a load process late whenever the timer was.
-    const wokeAt = performance.now();
+    const wokeAt = this.now();
+    this.waking = true;
     for (const clock of [...this.clocks]) {
       try {
         clock.wake(wokeAt);
@@ -112,7 +121,8 @@ class SharedTicker {
         });
       }
     }
-    if (this.clocks.size > 0 && !this.timer) this.schedule(wokeAt);
+    this.waking = false;
+    if (this.clocks.size > 0 && !this.nextWake) this.schedule(wokeAt);
   }
 }
 
@@ -127,17 +137,19 @@ export class FrameClock {
     private readonly now: () => number = () => performance.now(),
     /** Frames were skipped after a long stall (called before the next tick). */
     private readonly onSkip?: () => void,
+    /** The process's shared ticker, but in tests. */
+    private readonly ticker: SharedTicker = sharedTicker,
   ) {}
 
   start(): void {
     if (this.schedule) return;
-    this.schedule = new TickSchedule(sharedTicker.phase(this.now()));
-    sharedTicker.add(this);
+    this.schedule = new TickSchedule(this.ticker.phase(this.now()));
+    this.ticker.add(this);
     this.wake();
   }
 
   stop(): void {
-    sharedTicker.remove(this);
+    this.ticker.remove(this);
     this.schedule = null;
   }
 

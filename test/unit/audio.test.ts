@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toneAmplitude } from '../../src/audio/analysis.js';
 import { parseSinkSpec, parseSourceSpec } from '../../src/audio/backend-spec.js';
-import { TickSchedule, delayToNextWake } from '../../src/audio/clock.js';
+import { FrameClock, SharedTicker, TickSchedule, delayToNextWake } from '../../src/audio/clock.js';
 import { FrameAssembler } from '../../src/audio/frame-assembler.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { JitterBuffer } from '../../src/audio/jitter-buffer.js';
@@ -399,7 +399,47 @@ describe('delayToNextWake', () => {
   });
 });
 
+describe('FrameClock on a shared ticker', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('runs a tick whose period began while the previous tick worked at once, not a frame late', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'Date'] });
+    const now = (): number => Date.now();
+    const ticker = new SharedTicker(10, now);
+    const ranAt: number[] = [];
+    const clock = new FrameClock(
+      (tick) => {
+        ranAt.push(now());
+        // Every fifth tick works (or waits for a CPU) 11 ms: past the start of the next period.
+        if (tick % 5 === 1) vi.setSystemTime(now() + 11);
+      },
+      now,
+      undefined,
+      ticker,
+    );
+    clock.start();
+    while (ranAt.length < 200) vi.advanceTimersToNextTimer();
+    expect(clock.stats.lateTicks).toBe(0);
+    // Each tick ran within its own period: none waited for the one after.
+    const epoch = ranAt[0]!;
+    ranAt.forEach((at, tick) => expect(at - (epoch + tick * 10)).toBeLessThan(10));
+    clock.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
 describe('FrameAssembler', () => {
+  it('passes a whole 48 kHz mono frame on as it was handed over (PcmChunk: the samples are ours)', () => {
+    const frames: Int16Array[] = [];
+    const assembler = new FrameAssembler((frame) => frames.push(frame));
+    const samples = new Int16Array(FRAME_SAMPLES).fill(1234);
+    assembler.push({ samples, sampleRate: 48_000 });
+    expect(frames).toEqual([samples]);
+    expect(frames[0]).toBe(samples);
+  });
+
   it('turns 16 kHz then 48 kHz chunks into 48 kHz frames at the right pitch and level', async () => {
     const frames: Int16Array[] = [];
     const assembler = new FrameAssembler((frame) => frames.push(frame));
