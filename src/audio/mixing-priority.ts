@@ -6,34 +6,63 @@
 // PulseAudio (nice-level -11, high-priority = yes, by default), a peer process asks for a
 // higher nice level for the thread it mixes in, and carries on as it is when the system does
 // not allow it (an unprivileged user without CAP_SYS_NICE or an RLIMIT_NICE allowance).
+import { readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 /** PulseAudio's default nice level for its daemon. */
 export const MIXING_NICE = -11;
 
-export type PriorityOutcome = { raised: true; nice: number } | { raised: false; nice: number; reason: string };
+export interface PriorityOutcome {
+  /** The calling thread's nice level now. */
+  nice: number;
+  /** Why it is not at the level asked for (absent when it is, or was already higher). */
+  refusal?: string;
+}
 
 /**
- * Raises the calling thread's priority (Linux: a nice level is per thread, and setpriority for
- * "this process" sets the calling thread's; threads it starts afterwards inherit it, threads
- * that exist keep theirs). Never throws: the outcome says what happened.
+ * Raises the calling thread's priority (on Linux a nice level is per thread, and setpriority for
+ * "this process" sets the calling thread's; threads and child processes it starts afterwards
+ * inherit it, threads that exist keep theirs). Where only part of the way is allowed
+ * (RLIMIT_NICE), goes as far as it may. Never throws.
  */
-export function raiseMixingPriority(nice: number = MIXING_NICE): PriorityOutcome {
+export function raiseMixingPriority(target: number = MIXING_NICE): PriorityOutcome {
+  const before = currentNice();
+  // Never lower a priority someone already raised further (a `nice -n -15 voxroom …`).
+  if (before <= target) return { nice: before };
   try {
-    const before = getPriority();
-    // Never lower a priority someone already raised further (a `nice -n -15 voxroom …`).
-    if (before <= nice) return { raised: true, nice: before };
-    setPriority(nice);
-    return { raised: true, nice: getPriority() };
+    setPriority(target);
+    return { nice: currentNice() };
   } catch (error) {
-    return { raised: false, nice: safeCurrentPriority(), reason: error instanceof Error ? error.message : String(error) };
+    const refusal = error instanceof Error ? error.message : String(error);
+    const allowed = lowestAllowedNice();
+    if (allowed !== null && allowed > target && allowed < before) {
+      try {
+        setPriority(allowed);
+      } catch {
+        // as refused
+      }
+    }
+    return { nice: currentNice(), refusal };
   }
 }
 
-function safeCurrentPriority(): number {
+function currentNice(): number {
   try {
     return getPriority();
   } catch {
     return 0;
+  }
+}
+
+/** The lowest nice level RLIMIT_NICE lets an unprivileged thread set (20 − its soft limit), if known. */
+function lowestAllowedNice(): number | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max nice priority'));
+    const soft = line ? Number(line.slice('Max nice priority'.length).trim().split(/\s+/)[0]) : NaN;
+    return Number.isFinite(soft) ? 20 - soft : null;
+  } catch {
+    return null;
   }
 }

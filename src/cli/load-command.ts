@@ -1,10 +1,11 @@
 // `voxroom load <room>`: many peers in one process against a server (as LiveKit's `lk load-test`
 // does), printing progress every second and a summary; exits 1 when a listener did not hear
 // every speaker at the end, so a CI job can use it as a check.
+import { getPriority } from 'node:os';
 import { Command, Option } from 'commander';
 import { ROOM_ID_PATTERN } from '../protocol.js';
 import { LoadRun, type LoadSample } from '../peer/load-generator.js';
-import { raiseMixingPriority } from '../audio/mixing-priority.js';
+import { MIXING_NICE, raiseMixingPriority } from '../audio/mixing-priority.js';
 import { noHighPriorityOption, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
 
@@ -52,11 +53,9 @@ async function runLoad(room: string, flags: LoadFlags): Promise<void> {
   const problems: string[] = [];
   if (flags.tag !== undefined && !/^[A-Za-z0-9_]{1,12}$/.test(flags.tag)) throw new UsageError(`--tag "${flags.tag}": use 1–12 letters, digits or _`);
   const expectSpeakers = flags.expectSpeakers ?? flags.speakers;
-  if (flags.highPriority) {
-    // A load test's figures depend on it: say when the system refused.
-    const priority = raiseMixingPriority();
-    if (!priority.raised) process.stderr.write(`voxroom: the mixing thread stays at nice ${priority.nice} (${priority.reason}); late ticks are likelier on a busy machine. Run with CAP_SYS_NICE or an RLIMIT_NICE allowance (ulimit -e), or pass --no-high-priority to silence this.\n`);
-  }
+  // A load test's figures depend on it: the summary gives the level, and a refusal is said.
+  const priority = flags.highPriority ? raiseMixingPriority() : { nice: getPriority() };
+  if (priority.refusal !== undefined) process.stderr.write(`voxroom: the mixing thread stays at nice ${priority.nice}, not ${MIXING_NICE} (${priority.refusal}); late ticks are likelier on a busy machine. Allow it with CAP_SYS_NICE or an RLIMIT_NICE allowance (ulimit -e 31), or pass --no-high-priority to silence this.\n`);
   const run = new LoadRun({ serverUrl: flags.server, room, listeners: flags.listeners, speakers: flags.speakers, silent: flags.silent, tag: flags.tag, joinSpacingMs: 20, insecureTls: flags.insecure });
   const progress = setInterval(() => {
     const sample = run.sample();
@@ -76,6 +75,6 @@ async function runLoad(room: string, flags: LoadFlags): Promise<void> {
   await run.stop();
   const everyoneHeard = (flags.listeners === 0 || final.speakersHeardMin >= expectSpeakers) && final.connected === final.peers;
   const verdict = interrupted ? 'interrupted' : everyoneHeard ? 'every listener heard every speaker' : 'some listener did not hear every speaker';
-  print('summary', { ...final, problems: problems.length, verdict }, `summary: ${describe(final, expectSpeakers)}; ${problems.length} problem(s); ${verdict}`);
+  print('summary', { ...final, problems: problems.length, verdict, mixingThreadNice: priority.nice }, `summary: ${describe(final, expectSpeakers)}; ${problems.length} problem(s); ${verdict}`);
   if (!everyoneHeard && !interrupted) process.exitCode = 1;
 }
