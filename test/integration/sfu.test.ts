@@ -9,6 +9,7 @@ import { longestSilenceMs } from '../../src/audio/analysis.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { silentLogger } from '../../src/log.js';
 import { JanusDriver } from '../../src/server/janus-driver.js';
+import { RoomMap } from '../../src/server/room-map.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
@@ -265,6 +266,88 @@ describe('Janus lost and back', () => {
       await own.stop();
     }
   }, 90_000);
+});
+
+describe('a room too large for the mesh when Janus is lost', () => {
+  it('is told media-unavailable and goes silent (no mesh links), then comes back through Janus when it returns', async () => {
+    let own = await startJanusProcess({ logger: silentLogger });
+    let allowReturn = false;
+    const reconnectJanus = async (): Promise<JanusDriver> => {
+      if (!allowReturn) throw new Error('not yet');
+      own = await startJanusProcess({ logger: silentLogger });
+      return JanusDriver.connect(own.url, silentLogger);
+    };
+    const firstDriver = await JanusDriver.connect(own.url, silentLogger);
+    // A mesh holds at most 12 (the default --max-peers): one talker and 12 listeners are 13.
+    const big = await startTestServer({ media: 'sfu', janus: firstDriver, reconnectJanus });
+    const alice = makePeer(big.url, 'big', 'alice', TALKERS.alice);
+    const listeners = Array.from({ length: 12 }, (_, i) => makePeer(big.url, 'big', `l${i + 1}`, null, { listenOnly: true }));
+    const everyone = [alice, ...listeners];
+    peers.push(...everyone);
+    const problems: string[] = [];
+    const changes: string[] = [];
+    listeners[0]!.peer.on('problem', ({ message }) => problems.push(message));
+    listeners[0]!.peer.on('media-changed', ({ media, reason }) => changes.push(`${media}: ${reason}`));
+    try {
+      for (const p of everyone) await p.peer.start();
+      for (const l of listeners) await waitUntil(() => hearsAll(l, ['alice']), `${l.name} hears alice through Janus`, 20_000);
+
+      process.kill(own.pid, 'SIGKILL');
+      await waitUntil(() => problems.some((m) => m.includes('media-unavailable')), 'media-unavailable', 10_000, () => problems);
+      expect(problems.find((m) => m.includes('media-unavailable'))).toMatch(/13 members are too many for a direct mesh \(at most 12\); waiting for it to come back/);
+      // No fallback: the room stays an SFU room, nobody opens mesh links (a listener holds at
+      // most its dead subscriber connection), and the audio stops.
+      await sleep(1500);
+      for (const l of listeners) {
+        expect(l.peer.status().media).toBe('sfu');
+        expect(l.peer.status().links).toBeLessThanOrEqual(1);
+        expectAbsent(lastSeconds(l.sink, 0.8), TALKERS.alice);
+      }
+      expect(changes).toEqual([]);
+
+      allowReturn = true;
+      // (The mix, not the connection state: the dead subscriber connection may still read connected.)
+      const hearsAliceNow = (l: TestPeer): boolean => toneLevelDb(lastSeconds(l.sink, 0.3), TALKERS.alice) > -6;
+      for (const l of listeners) await waitUntil(() => hearsAliceNow(l), `${l.name} hears alice through Janus again`, 30_000, () => l.peer.peers());
+      await sleep(1000);
+      for (const l of listeners) {
+        expectHears(lastSeconds(l.sink, 0.8), TALKERS.alice);
+        expect(l.peer.status()).toMatchObject({ media: 'sfu', links: 1 });
+      }
+      expect(changes).toEqual(['sfu: the media server is back']);
+    } finally {
+      await Promise.all(everyone.map((p) => p.peer.stop()));
+      await big.close();
+      await own.stop();
+    }
+  }, 120_000);
+});
+
+describe('a room map\'s media setting', () => {
+  it('puts its room through Janus on a mesh server, and leaves the other rooms on the mesh', async () => {
+    const mapDriver = await JanusDriver.connect(janus.url, silentLogger);
+    const map = RoomMap.parse(JSON.stringify({ rooms: { hall: { width: 10, height: 10, media: 'sfu' } } }), 'test map');
+    const mapped = await startTestServer({ media: 'mesh', janus: mapDriver, map });
+    const inHall = [makePeer(mapped.url, 'hall', 'alice', TALKERS.alice, { spatial: false }), makePeer(mapped.url, 'hall', 'bob', TALKERS.bob, { spatial: false })];
+    const inLobby = [makePeer(mapped.url, 'lobby', 'carol', TALKERS.carol), makePeer(mapped.url, 'lobby', 'dave', null)];
+    const everyone = [...inHall, ...inLobby];
+    peers.push(...everyone);
+    try {
+      for (const p of everyone) await p.peer.start();
+      await waitUntil(() => hearsAll(inHall[0]!, ['bob']) && hearsAll(inHall[1]!, ['alice']) && hearsAll(inLobby[1]!, ['carol']), 'each room hears its talkers', 20_000);
+      await sleep(1000);
+      for (const p of inHall) expect(p.peer.status()).toMatchObject({ media: 'sfu', links: 2 });
+      expect(mapDriver.handlesOf(inHall[0]!.peer.identity!.id)?.publisher).not.toBeNull();
+      for (const p of inLobby) expect(p.peer.status()).toMatchObject({ media: 'mesh', links: 1 });
+      expect(mapDriver.handlesOf(inLobby[0]!.peer.identity!.id)).toBeFalsy();
+      expectHears(lastSeconds(inHall[0]!.sink, 0.8), TALKERS.bob);
+      expectHears(lastSeconds(inLobby[1]!.sink, 0.8), TALKERS.carol);
+    } finally {
+      await Promise.all(everyone.map((p) => p.peer.stop()));
+      await mapped.close();
+      await mapDriver.close();
+    }
+  }, 60_000);
 });
 
 describe('voxroom serve --janus auto', () => {
