@@ -29,7 +29,9 @@ export function targetMedia(room: RoomSituation, options: AutoMediaOptions = DEF
   if (room.setting === 'mesh' || !room.janusAvailable) return 'mesh';
   if (room.setting === 'sfu') return 'sfu';
   if (room.current === 'mesh') return room.members > options.meshMax ? 'sfu' : 'mesh';
-  return room.members <= options.meshReturnAt && room.smallForMs >= options.meshReturnAfterMs ? 'mesh' : 'sfu';
+  // Under auto on the SFU: back to the mesh once it has stayed small long enough (one rule for
+  // both, so the decision and the caller's timer cannot drift apart).
+  return meshReturnWaitMs(room, options) === 0 ? 'mesh' : 'sfu';
 }
 
 /**
