@@ -211,17 +211,29 @@ describe('voxroom serve --janus', () => {
   });
 });
 
+/** A Janus of the test's own, to kill mid-call: it comes back (a new process) only once allowed. */
+async function killableJanus(): Promise<{ pid: () => number; firstDriver: JanusDriver; reconnectJanus: () => Promise<JanusDriver>; allowReturn: () => void; stop: () => Promise<void> }> {
+  let current = await startJanusProcess({ logger: silentLogger });
+  let returnAllowed = false;
+  return {
+    pid: () => current.pid,
+    firstDriver: await JanusDriver.connect(current.url, silentLogger),
+    reconnectJanus: async () => {
+      if (!returnAllowed) throw new Error('not yet');
+      current = await startJanusProcess({ logger: silentLogger });
+      return JanusDriver.connect(current.url, silentLogger);
+    },
+    allowReturn: () => {
+      returnAllowed = true;
+    },
+    stop: () => current.stop(),
+  };
+}
+
 describe('Janus lost and back', () => {
   it('SFU rooms fall back to the mesh when Janus is killed mid-call, and return to Janus when it is back', async () => {
-    let own = await startJanusProcess({ logger: silentLogger });
-    let allowReturn = false;
-    const reconnectJanus = async (): Promise<JanusDriver> => {
-      if (!allowReturn) throw new Error('not yet');
-      own = await startJanusProcess({ logger: silentLogger });
-      return JanusDriver.connect(own.url, silentLogger);
-    };
-    const firstDriver = await JanusDriver.connect(own.url, silentLogger);
-    const flaky = await startTestServer({ media: 'sfu', janus: firstDriver, reconnectJanus });
+    const own = await killableJanus();
+    const flaky = await startTestServer({ media: 'sfu', janus: own.firstDriver, reconnectJanus: own.reconnectJanus });
     const alice = makePeer(flaky.url, 'flaky', 'alice', TALKERS.alice);
     const bob = makePeer(flaky.url, 'flaky', 'bob', TALKERS.bob);
     peers.push(alice, bob);
@@ -234,7 +246,7 @@ describe('Janus lost and back', () => {
       expect(alice.peer.status().media).toBe('sfu');
 
       const framesBeforeKill = alice.sink.frames.length;
-      process.kill(own.pid, 'SIGKILL');
+      process.kill(own.pid(), 'SIGKILL');
       await waitUntil(() => alice.peer.status().media === 'mesh' && bob.peer.status().media === 'mesh', 'both fall back to the mesh', 10_000);
       await waitUntil(() => alice.peer.status().links === 1 && alice.peer.peers()[0]?.connection === 'connected', 'a mesh link', 15_000, () => [alice.peer.peers(), bob.peer.peers()]);
       await sleep(1500);
@@ -247,7 +259,7 @@ describe('Janus lost and back', () => {
       expect(changes[0]).toMatch(/^mesh: the media server is unavailable/);
 
       const framesBeforeReturn = alice.sink.frames.length;
-      allowReturn = true;
+      own.allowReturn();
       const returnedAt = Date.now();
       await waitUntil(() => alice.peer.status().media === 'sfu' && bob.peer.status().media === 'sfu', 'both back on Janus', 20_000);
       await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both hear each other through Janus again', 20_000, () => [alice.peer.peers(), bob.peer.peers()]);
@@ -270,16 +282,9 @@ describe('Janus lost and back', () => {
 
 describe('a room too large for the mesh when Janus is lost', () => {
   it('is told media-unavailable and goes silent (no mesh links), then comes back through Janus when it returns', async () => {
-    let own = await startJanusProcess({ logger: silentLogger });
-    let allowReturn = false;
-    const reconnectJanus = async (): Promise<JanusDriver> => {
-      if (!allowReturn) throw new Error('not yet');
-      own = await startJanusProcess({ logger: silentLogger });
-      return JanusDriver.connect(own.url, silentLogger);
-    };
-    const firstDriver = await JanusDriver.connect(own.url, silentLogger);
+    const own = await killableJanus();
     // A mesh holds at most 12 (the default --max-peers): one talker and 12 listeners are 13.
-    const big = await startTestServer({ media: 'sfu', janus: firstDriver, reconnectJanus });
+    const big = await startTestServer({ media: 'sfu', janus: own.firstDriver, reconnectJanus: own.reconnectJanus });
     const alice = makePeer(big.url, 'big', 'alice', TALKERS.alice);
     const listeners = Array.from({ length: 12 }, (_, i) => makePeer(big.url, 'big', `l${i + 1}`, null, { listenOnly: true }));
     const everyone = [alice, ...listeners];
@@ -292,7 +297,7 @@ describe('a room too large for the mesh when Janus is lost', () => {
       for (const p of everyone) await p.peer.start();
       for (const l of listeners) await waitUntil(() => hearsAll(l, ['alice']), `${l.name} hears alice through Janus`, 20_000);
 
-      process.kill(own.pid, 'SIGKILL');
+      process.kill(own.pid(), 'SIGKILL');
       await waitUntil(() => problems.some((m) => m.includes('media-unavailable')), 'media-unavailable', 10_000, () => problems);
       expect(problems.find((m) => m.includes('media-unavailable'))).toMatch(/13 members are too many for a direct mesh \(at most 12\); waiting for it to come back/);
       // No fallback: the room stays an SFU room, nobody opens mesh links (a listener holds at
@@ -305,7 +310,7 @@ describe('a room too large for the mesh when Janus is lost', () => {
       }
       expect(changes).toEqual([]);
 
-      allowReturn = true;
+      own.allowReturn();
       // (The mix, not the connection state: the dead subscriber connection may still read connected.)
       const hearsAliceNow = (l: TestPeer): boolean => toneLevelDb(lastSeconds(l.sink, 0.3), TALKERS.alice) > -6;
       for (const l of listeners) await waitUntil(() => hearsAliceNow(l), `${l.name} hears alice through Janus again`, 30_000, () => l.peer.peers());
