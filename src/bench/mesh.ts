@@ -6,7 +6,7 @@ import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { startSignallingServer } from '../server/signalling-server.js';
-import { cpuSeconds, round, rssMb, sleep } from './stats.js';
+import { cpuSeconds, missedSince, round, rssMb, sleep } from './stats.js';
 
 export interface MeshFigures {
   peers: number;
@@ -29,7 +29,8 @@ interface PeerSnapshot {
   ticks: number;
   lateTicks: number;
   remoteFrames: number;
-  missedFrames: number;
+  /** Frames each remote (by name) played as silence since its stream began. */
+  missedFrames: Map<string, number>;
   quietestDbfs: number;
   remotes: number;
 }
@@ -72,7 +73,7 @@ class MeshPeer {
       ticks: status.audio.ticks,
       lateTicks: status.audio.clock.lateTicks ?? 0,
       remoteFrames: peers.reduce((sum, p) => sum + (p.audio?.receivedFrames ?? 0), 0),
-      missedFrames: peers.reduce((sum, p) => sum + (p.audio?.missedFrames ?? 0), 0),
+      missedFrames: new Map(peers.map((p) => [p.name, p.audio?.missedFrames ?? 0])),
       quietestDbfs: Math.min(...peers.filter((p) => isTalker(p.name)).map((p) => p.audio?.levelDbfs ?? -Infinity)),
       remotes: peers.length,
     };
@@ -107,7 +108,7 @@ export async function measureMesh(bin: string, size: number, options: { extraArg
     const rss = peers.map((p) => rssMb(p.child.pid!));
     const cpuPercents = cpuAfter.map((cpu, i) => ((cpu - cpuBefore[i]!) / elapsed) * 100);
     const frames = after.reduce((sum, a, i) => sum + (a.ticks - before[i]!.ticks) * a.remotes, 0);
-    const missed = after.reduce((sum, a, i) => sum + a.missedFrames - before[i]!.missedFrames, 0);
+    const missed = after.reduce((sum, a, i) => sum + missedSince(before[i]!.missedFrames, a.missedFrames), 0);
     const ticks = after.reduce((sum, a, i) => sum + a.ticks - before[i]!.ticks, 0);
     const late = after.reduce((sum, a, i) => sum + a.lateTicks - before[i]!.lateTicks, 0);
     const gapPercent = frames > 0 ? (missed / frames) * 100 : 100;
@@ -132,3 +133,4 @@ export async function measureMesh(bin: string, size: number, options: { extraArg
     await server.close();
   }
 }
+

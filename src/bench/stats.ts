@@ -56,3 +56,17 @@ export function threadCount(pid: number | 'self' = 'self'): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Gap frames in the window, remote by remote: a remote whose count went down started again (its
+ * link was made anew), and everything it counts now fell in the window. Summing the totals
+ * instead read a negative share of gaps when a remote's count restarted in an overloaded mesh.
+ */
+export function missedSince(before: Map<string, number>, after: Map<string, number>): number {
+  let missed = 0;
+  for (const [name, count] of after) {
+    const earlier = before.get(name) ?? 0;
+    missed += count >= earlier ? count - earlier : count;
+  }
+  return missed;
+}
