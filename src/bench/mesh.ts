@@ -133,4 +133,3 @@ export async function measureMesh(bin: string, size: number, options: { extraArg
     await server.close();
   }
 }
-
