@@ -13,10 +13,11 @@ import { RoomMap } from '../../src/server/room-map.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
 import { exitOf, runCli, startCli } from '../helpers/cli.js';
-import { startTestServer } from '../helpers/signalling.js';
 import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { videoRoomHandles } from '../helpers/janus-admin.js';
-import { readWav16 } from '../helpers/wav.js';
+import { expectCompleteWav, readWav16, wavTail } from '../helpers/wav.js';
+import { connectClient, join as joinRoom, nextError, startTestServer, type TestClient } from '../helpers/signalling.js';
+import type { JoinAck } from '../../src/protocol.js';
 
 const TALKERS = { alice: 440, bob: 620, carol: 970 } as const;
 let janus: JanusProcess;
@@ -186,6 +187,100 @@ describe('voxroom load', () => {
     expect(lonely.code).toBe(1);
     expect(lonely.stdout).toMatch(/some listener did not hear every speaker/);
   });
+});
+
+describe('voxroom join in an SFU room', () => {
+  it('a CLI peer with --json: joins through Janus, hears and is heard, takes a volume, records per speaker, and reports media and speaking', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'voxroom-sfu-cli-'));
+    const mixPath = join(scratch, 'mix.wav');
+    const recordDir = join(scratch, 'rec');
+    const alice = makePeer(server.url, 'cli-sfu', 'alice', TALKERS.alice);
+    const bob = makePeer(server.url, 'cli-sfu', 'bob', TALKERS.bob);
+    peers.push(alice, bob);
+    for (const p of [alice, bob]) await p.peer.start();
+    const cli = await startCli(['join', 'cli-sfu', '--server', server.url, '--name', 'cli', '--input', `tone:${TALKERS.carol}`, '--output', `file:${mixPath}`, '--record-dir', recordDir, '--json'], /"event":"joined"/);
+    const events = (): Record<string, unknown>[] => cli.output().stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const ofType = (type: string): Record<string, unknown>[] => events().filter((e) => e.event === type);
+    try {
+      await waitUntil(() => ofType('connection-state').some((e) => e.state === 'connected'), 'the CLI peer connected to Janus', 20_000, () => cli.output());
+      await waitUntil(() => hearsAll(alice, ['bob', 'cli']), 'alice hears bob and the CLI peer', 20_000, () => alice.peer.peers());
+      cli.child.stdin.write('volume bob 0\n');
+      await waitUntil(() => ofType('volume').length === 1, 'the volume event', 5000, () => cli.output());
+      await sleep(1500);
+      cli.child.stdin.write('peers\nstatus\n');
+      await waitUntil(() => ofType('status').length === 1, 'the status event', 5000, () => cli.output());
+      expectHears(lastSeconds(alice.sink, 1), TALKERS.carol);
+      cli.child.stdin.write('quit\n');
+      expect(await exitOf(cli.child)).toEqual({ code: 0, signal: null });
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGTERM');
+    }
+    // The room was an SFU room from the start: a publisher and a subscriber connection, no mesh.
+    expect(ofType('status')[0]).toMatchObject({ room: 'cli-sfu', media: 'sfu', links: 2 });
+    expect(ofType('joined')[0]).toMatchObject({ self: { name: 'cli' } });
+    const listed = ofType('peers')[0]?.peers as { name: string; connection: string; audio: { volumePercent: number } }[];
+    expect(listed.map((p) => [p.name, p.connection, p.audio.volumePercent]).sort()).toEqual([['alice', 'connected', 100], ['bob', 'connected', 0]]);
+    // Speaking comes from Janus's talking events into the member state: alice and bob were
+    // talking when the CLI peer joined (the list it got says so) and still are.
+    const speaking = (state: unknown): boolean => (state as { speaking?: boolean }).speaking === true;
+    const joinedPeers = ofType('joined')[0]?.peers as { name: string; state: unknown }[];
+    const lastState = (name: string): unknown => ofType('peer-updated').filter((e) => e.name === name).at(-1)?.state ?? joinedPeers.find((p) => p.name === name)?.state;
+    expect(['alice', 'bob'].map((name) => speaking(lastState(name)))).toEqual([true, true]);
+    expect(ofType('ended')[0]).toMatchObject({ reason: 'quit' });
+    // The mix: alice at full volume, bob at 0, never its own tone; one recording per speaker.
+    expectCompleteWav(mixPath);
+    const mixed = wavTail(mixPath, 1);
+    expectHears(mixed, TALKERS.alice);
+    expectAbsent(mixed, TALKERS.bob, -50);
+    expectAbsent(mixed, TALKERS.carol);
+    for (const [name, tone] of [['alice', TALKERS.alice], ['bob', TALKERS.bob]] as const) {
+      const recording = join(recordDir, `${name}.wav`);
+      expectCompleteWav(recording);
+      expectHears(wavTail(recording, 1), tone);
+    }
+  }, 60_000);
+});
+
+describe('protocol v1 clients and SFU rooms', () => {
+  it('a v1 client is let go when its room moves to Janus, and refused by a room that is or would become an SFU room', async () => {
+    const auto = await startTestServer({ media: 'auto', janus: driver, autoMedia: { meshMax: 2, meshReturnAt: 1, meshReturnAfterMs: 60_000 } });
+    const sockets: TestClient[] = [];
+    const v1 = async (room: string, name: string): Promise<{ socket: TestClient; ack: JoinAck }> => {
+      const socket = await connectClient(auto.url);
+      sockets.push(socket);
+      return { socket, ack: await joinRoom(socket, room, name, { v: 1 }) };
+    };
+    const ann = makePeer(auto.url, 'mixed', 'ann', null, { listenOnly: true });
+    const bob = makePeer(auto.url, 'mixed', 'bob', TALKERS.bob);
+    peers.push(ann, bob);
+    try {
+      const old = await v1('mixed', 'old');
+      expect(old.ack.ok).toBe(true);
+      await ann.peer.start();
+      await waitUntil(() => ann.peer.peers().some((p) => p.name === 'old'), 'ann sees the v1 member');
+      expect(ann.peer.status().media).toBe('mesh');
+      // bob makes three, past --mesh-max 2: the room moves to Janus, and the v1 member is let go.
+      const dismissed = nextError(old.socket, 10_000);
+      await bob.peer.start();
+      expect(await dismissed).toEqual({ code: 'version-mismatch', message: 'room "mixed" now carries audio through the SFU, which protocol v1 clients cannot use; update voxroom' });
+      await waitUntil(() => !ann.peer.peers().some((p) => p.name === 'old'), 'the v1 member gone from ann\'s list', 5000, () => ann.peer.peers());
+      await waitUntil(() => ann.peer.status().media === 'sfu' && hearsAll(ann, ['bob']), 'ann hears bob through Janus', 20_000, () => ann.peer.status());
+      // Now an SFU room: a v1 client is refused, with the reason.
+      const late = await v1('mixed', 'late');
+      expect(late.ack).toEqual({ ok: false, error: { code: 'version-mismatch', message: 'room "mixed" carries audio through the SFU, which protocol v1 clients cannot use; update voxroom' } });
+      // A two-member mesh room that a v1 client's join would move to Janus: refused as well, and the room stays a mesh.
+      const pair = ['c', 'd'].map((name) => makePeer(auto.url, 'pair', name, null, { listenOnly: true }));
+      peers.push(...pair);
+      for (const p of pair) await p.peer.start();
+      const third = await v1('pair', 'third');
+      expect(third.ack).toMatchObject({ ok: false, error: { code: 'version-mismatch' } });
+      expect(pair[0]!.peer.status().media).toBe('mesh');
+    } finally {
+      for (const socket of sockets) socket.disconnect();
+      await Promise.all(peers.map((p) => p.peer.stop()));
+      await auto.close();
+    }
+  }, 60_000);
 });
 
 describe('voxroom serve --janus', () => {
