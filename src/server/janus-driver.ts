@@ -628,6 +628,30 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     }
   }
 
+  /**
+   * A shared room that has nobody left on any node (a cluster's store says so): its Janus room
+   * goes, with any session a gone member left in it. The node that drives a room's last members
+   * destroys it as they leave; this is for a room whose last members were carried by a node that
+   * stopped, leaving their sessions to be claimed, and never resumed: nobody else would. (A member
+   * joining through another node meanwhile finds its room destroyed and joins a fresh one:
+   * `room-reset`.) Not for a room this node drives members in.
+   */
+  async retireSharedRoom(name: string): Promise<boolean> {
+    if (!this.shared || !this.available || this.rooms.has(name)) return false;
+    const { exists } = await this.manager.exists({ room: sharedJanusRoomId(name) });
+    if (!exists || this.rooms.has(name)) return false;
+    await this.manager.destroy({ room: sharedJanusRoomId(name) }).catch((error: Error) => {
+      // Destroyed meanwhile (its last member's node did it): nothing left to do.
+      if (!/^426\b/.test(error.message)) throw error;
+    });
+    return true;
+  }
+
+  /** Whether Janus has the shared room `name` (tests and diagnostics). */
+  async hasSharedRoom(name: string): Promise<boolean> {
+    return (await this.manager.exists({ room: sharedJanusRoomId(name) })).exists;
+  }
+
   /** This node has no member left in the room: it goes, unless (shared) another node's members are in it. */
   private async closeRoom(room: SfuRoom): Promise<void> {
     for (const feed of room.feeds.keys()) this.forgetTalk(feed);

@@ -226,6 +226,7 @@ export class SfuRooms {
     const state = this.rooms.get(room);
     this.leaveNow(memberId);
     if (this.sfuMembers.delete(memberId)) state?.janus?.driver?.leave(memberId).catch((error: Error) => this.logger.warn('Janus: leaving failed', { member: memberId, error: error.message }));
+    this.retireIfAbandoned(room);
     if (!state) return;
     const members = this.hooks.membersOf(room).length;
     if (this.dropIfUnused(room)) return;
@@ -248,6 +249,28 @@ export class SfuRooms {
     driving?.setListening(memberId, now?.listening ?? this.hooks.mayListen(memberId));
     if (!this.options.placement) return;
     for (const slot of this.januses) if (slot.driver && slot.driver !== driving) slot.driver.setForwarded(memberId, forwarded);
+  }
+
+  /**
+   * A cluster: a room with nobody left on any node has its Janus room destroyed, on each Janus
+   * this node reaches (JanusDriver.retireSharedRoom): its last members may have been carried by a
+   * node that stopped, whose sessions Janus kept for a resume that never came.
+   */
+  private retireIfAbandoned(room: string): void {
+    const roomSize = this.hooks.roomSize;
+    if (!this.options.placement || !roomSize || this.hooks.membersOf(room).length > 0) return;
+    roomSize(room).then(
+      (size) => {
+        if (size > 0 || this.closed) return;
+        for (const { driver } of this.januses) {
+          driver?.retireSharedRoom(room).then(
+            (retired) => retired && this.logger.info('destroyed the Janus room of a room nobody is in any more', { room, janus: driver.url }),
+            (error: Error) => this.logger.debug('could not destroy an abandoned Janus room', { room, error: error.message }),
+          );
+        }
+      },
+      () => undefined,
+    );
   }
 
   /**

@@ -412,6 +412,32 @@ describe('SFU rooms in a cluster', () => {
     }
   });
 
+  it('a room whose last members\' node stopped and who never resumed: once their grace runs out, its Janus room is destroyed instead of lingering', async () => {
+    const { nodes } = await sfuCluster(2, { resumeGraceMs: 1500 });
+    const [stopping, survivor] = nodes as [RunningServer, RunningServer];
+    const alice = makePeer(stopping.url, 'abandoned', 'alice', TONES.alice);
+    const bob = makePeer(stopping.url, 'abandoned', 'bob', TONES.bob);
+    cleanups.push(() => Promise.all([alice.peer.stop(), bob.peer.stop()]));
+    await alice.peer.start();
+    await bob.peer.start();
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000);
+    const survivorDriver = driversOf.get(survivor)![0]!;
+    // Their node stops as in a rolling restart, leaving their Janus sessions to be claimed, and
+    // their clients go with it: nobody leaves the room, nobody resumes.
+    await stopping.close();
+    for (const driver of driversOf.get(stopping)!) await driver.close();
+    await Promise.all([alice.peer.stop(), bob.peer.stop()]);
+    expect(await survivorDriver.hasSharedRoom('abandoned'), 'the Janus room right after their node stopped').toBe(true);
+    // The survivor lets them go when their grace runs out, and destroys the room in Janus.
+    let lingering = true;
+    const deadline = Date.now() + 15_000;
+    while (lingering && Date.now() < deadline) {
+      await sleep(250);
+      lingering = await survivorDriver.hasSharedRoom('abandoned');
+    }
+    expect(lingering, 'the Janus room 15 s after their node stopped').toBe(false);
+  });
+
   it('a node stopped on purpose (SIGTERM: a rolling restart) behind nginx mid-call: it leaves its members\' Janus sessions to be claimed, so their audio carries on through the other node (same handles)', async () => {
     const { janus, nodes, alice, bob, ids, handlesBefore } = await sfuCallBehindNginx(10);
     const { killedAt } = await killCarryingNode(nodes, 2, 6000, 'SIGTERM');
