@@ -695,24 +695,9 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       feeds: new Map(),
       generations: new Map(),
       watcher: null,
-      ready: this.manager
-        .create({
-          room: janusId,
-          description: name.slice(0, 64),
-          max_publishers: 1000,
-          is_private: true,
-          permanent: false,
-          audiocodec: 'opus',
-          talking_events: true,
-          talking_packets_threshold: TALKING.packets,
-          talking_level_threshold: TALKING.level,
-          notify_joining: false,
-        })
-        .catch((error: Error) => {
-          // Another node made it first: it is the one room every node's members meet in.
-          if (!(this.shared && /^427\b/.test(error.message))) throw error;
-        })
-        .then(() => (this.shared ? this.watch(room) : undefined))
+      // (Opened once the room exists: the watcher's events need it.)
+      ready: Promise.resolve()
+        .then(() => this.openRoom(room))
         .catch((error: Error) => {
           // Not cached: the next join tries again.
           if (this.rooms.get(name) === room) this.rooms.delete(name);
@@ -721,6 +706,36 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     };
     this.rooms.set(name, room);
     return room;
+  }
+
+  /**
+   * Creates the room in Janus (shared: joins the one another node made) and, shared, joins this
+   * node's watcher to it. Another node may destroy a shared room it saw empty between our create
+   * and our watcher's join (426): then it is created once more.
+   */
+  private async openRoom(room: SfuRoom, retried = false): Promise<void> {
+    await this.manager
+      .create({
+        room: room.janusId,
+        description: room.name.slice(0, 64),
+        max_publishers: 1000,
+        is_private: true,
+        permanent: false,
+        audiocodec: 'opus',
+        talking_events: true,
+        talking_packets_threshold: TALKING.packets,
+        talking_level_threshold: TALKING.level,
+        notify_joining: false,
+      })
+      .catch((error: Error) => {
+        // Another node made it first: it is the one room every node's members meet in.
+        if (!(this.shared && /^427\b/.test(error.message))) throw error;
+      });
+    if (!this.shared) return;
+    await this.watch(room).catch((error: Error) => {
+      if (retried || !/^426\b/.test(error.message)) throw error;
+      return this.openRoom(room, true);
+    });
   }
 
   private requireMember(memberId: string): SfuMember {
