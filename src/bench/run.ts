@@ -9,7 +9,7 @@ import { measureMesh, type MeshFigures } from './mesh.js';
 import { measureMixer, measureSpatialMixer } from './mixer.js';
 import { JOIN_UPDATES_NEEDED, RELAY_PACE, RELAY_TIMEOUT_MS, measureClusterSignalling, measureSignalling, type SignallingComparison, type SignallingFigures } from './signalling.js';
 import { measureStability } from './stability.js';
-import { SfuBench, SUSTAINED, type SfuRoomFigures } from './sfu.js';
+import { SfuBench, SUSTAINED, type SfuRoomFigures, type SilentGrowthFigures } from './sfu.js';
 import { runStressRound, startStressServer, summarize, type StressRound, type StressScenario } from './join-stress.js';
 import { MIN_VALUES_FOR_P95, round } from './stats.js';
 import { ATTACK_ADDRESSES, measureAttack } from './attack.js';
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     log('sfu: starting Janus…');
     const sfu = await SfuBench.start();
     const rooms: SfuRoomFigures[] = [];
-    const crowd: Array<{ silent: number; cpuPercentPerListener: number; speakersHeardMin: number; gapPercent: number }> = [];
+    let crowd: SilentGrowthFigures | null = null;
     let switchGaps: { toSfuMs: number; toMeshMs: number } | null = null;
     let latencyRows: Array<Array<string | number>> = [];
     try {
@@ -170,10 +170,8 @@ async function main(): Promise<void> {
         rooms.push(figures);
         log(`sfu: gaps ${figures.gapPercent} %, late ticks ${figures.lateTickPercent} %, ${figures.cpuPercentPerPeer} % CPU per peer, Janus ${figures.janusCpuPercent} %`);
       }
-      for (const silent of [4, 24]) {
-        log(`sfu: 10 listeners in a room of 3 talkers and ${silent} silent members…`);
-        crowd.push(await sfu.measureSilentCrowd(BIN, `crowd-${silent}`, 3, silent, 10));
-      }
+      log('sfu: 10 listeners in a room of 3 talkers and 4 silent members, then 24…');
+      crowd = await sfu.measureSilentGrowth(BIN, 'crowd', { talkers: 3, silentBefore: 4, silentAfter: 24, listeners: 10, windowSeconds: 8 });
       log('sfu: the gap at mesh → SFU and back…');
       switchGaps = await sfu.measureSwitchGaps();
       log('sfu: mouth-to-ear through Janus and through the mesh (file path, 10 ms packets)…');
@@ -200,9 +198,9 @@ async function main(): Promise<void> {
         rooms.map((r) => [r.speakers, r.listeners, r.processes, r.allHeard, r.gapPercent, r.lateTickPercent, r.cpuPercentPerPeer, r.cpuPercentPeers, Number.isNaN(r.janusCpuPercent) ? 'n/a' : r.janusCpuPercent, r.rssMbPerPeer, r.sustained]),
       ),
       '',
-      `A listener's cost against silent members: 3 talkers and N members publishing silence in one load process, 10 listeners in another; the listeners' process CPU over 8 s, per listener. With loudest-speaker routing (--max-speakers 4 here) each listener receives at most 4 streams however many members publish.${crowd.length === 2 ? ` Ratio of 24 silent to 4 silent: ${Math.round((crowd[1]!.cpuPercentPerListener / Math.max(0.01, crowd[0]!.cpuPercentPerListener)) * 100) / 100}.` : ''}`,
+      `A listener's cost against silent members: 3 talkers and 4 members publishing silence in one load process, 10 listeners in another; then 20 more silent members join from a third process. The listeners' process CPU per listener, over 8 s before and 8 s after (from 2 s after everyone is connected). With loudest-speaker routing (--max-speakers 4 here) each listener receives at most 4 streams however many members publish.${crowd ? ` **Ratio of 24 silent to 4 silent: ${crowd.ratio}**; every listener heard ${crowd.speakersHeardMin} of 3 talkers at the end of each window (fewest), gaps ${crowd.gapPercent} %.` : ''}`,
       '',
-      table(['silent members', 'CPU % per listener', 'talkers heard (fewest)', 'gaps %'], crowd.map((c) => [c.silent, c.cpuPercentPerListener, c.speakersHeardMin, c.gapPercent])),
+      table(['silent members', 'CPU % per listener'], crowd ? [[crowd.silentBefore, crowd.cpuPercentPerListenerBefore], [crowd.silentAfter, crowd.cpuPercentPerListenerAfter]] : []),
       '',
       `The gap at a media switch (\`--media auto\`, --mesh-max 3): four peers with tones; the longest silence in the first peer's mix when the fourth joins and the room moves to Janus, and when two leave and it moves back after 2 s: ${switchGaps ? `**mesh → SFU ${switchGaps.toSfuMs} ms, SFU → mesh ${switchGaps.toMeshMs} ms**` : 'not measured'}.`,
       '',

@@ -3,7 +3,7 @@
 // signalling server; the peers run in `voxroom load` processes (many peers each), so their CPU,
 // Janus's and the server's are measured apart.
 import { LOAD_TEST_CONNECTION_LIMITS } from '../server/connection-gate.js';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../log.js';
 import { JanusDriver } from '../server/janus-driver.js';
@@ -11,7 +11,7 @@ import { startJanusProcess, type JanusProcess } from '../server/janus-process.js
 import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
 import type { LoadSample } from '../peer/load-generator.js';
 import { percentOf } from '../peer/load-generator.js';
-import { cpuSeconds, sleep } from './stats.js';
+import { cpuPercentOver, cpuSeconds, sleep } from './stats.js';
 import { longestSilenceMs } from '../audio/analysis.js';
 import { MemorySink } from '../audio/memory-sink.js';
 import { ToneSource } from '../audio/tone-source.js';
@@ -101,19 +101,9 @@ export class SfuBench {
     };
   }
 
-  /**
-   * A listener's cost against the number of silent members: `talkers` speakers and `silent`
-   * members publishing silence in one load process, `listeners` in another, whose CPU is the
-   * figure (over its last `windowSeconds`).
-   */
-  async measureSilentCrowd(bin: string, room: string, talkers: number, silent: number, listeners: number, windowSeconds = 8): Promise<{ silent: number; cpuPercentPerListener: number; speakersHeardMin: number; gapPercent: number }> {
-    const crowd = runLoadProcess(bin, this.server.url, room, talkers, 0, windowSeconds + 12, talkers, 'crowd', ['--silent', String(silent)]);
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    const ears = await runLoadProcess(bin, this.server.url, room, 0, listeners, windowSeconds + 3, talkers, 'ears');
-    await crowd;
-    const window = windowOf(ears, windowSeconds);
-    const last = ears[ears.length - 1];
-    return { silent, cpuPercentPerListener: Math.round((window.cpuPercent / listeners) * 100) / 100, speakersHeardMin: last?.speakersHeardMin ?? 0, gapPercent: percentOf(window.gapFrames, window.frames) };
+  /** A listener's cost as silent members join, in this bench's room server (measureSilentGrowth). */
+  async measureSilentGrowth(bin: string, room: string, options: SilentGrowthOptions): Promise<SilentGrowthFigures> {
+    return measureSilentGrowth(bin, this.server.url, room, options);
   }
 
   /**
@@ -171,6 +161,81 @@ interface WindowFigures {
   rssMb: number;
 }
 
+export interface SilentGrowthOptions {
+  talkers: number;
+  /** Silent members (publishing silence) at first, and once more have joined. */
+  silentBefore: number;
+  silentAfter: number;
+  listeners: number;
+  /** Each measurement's length, from 2 s after everyone in it is connected. */
+  windowSeconds: number;
+}
+
+export interface SilentGrowthFigures extends SilentGrowthOptions {
+  /** The listeners' process CPU per listener, % of one core, with silentBefore and with silentAfter silent members. */
+  cpuPercentPerListenerBefore: number;
+  cpuPercentPerListenerAfter: number;
+  /** After / before. */
+  ratio: number;
+  /** The fewest talkers a listener heard at the end of each measurement. */
+  speakersHeardMin: number;
+  /** The listeners' gap frames over both measurements, % of frames. */
+  gapPercent: number;
+}
+
+/** Settling after everyone in a measurement is connected. */
+const SETTLE_MS = 2000;
+
+/**
+ * A listener's cost against the number of silent members: `talkers` and `silentBefore` silent
+ * members in one load process, `listeners` in another, whose CPU is the figure; then more silent
+ * members join from a third process, up to `silentAfter`, and it is measured again. The same
+ * listeners, connections and moment, so that only the silent members differ (measured apart,
+ * one room after another, a room's figure varied by up to 50 % between runs on this machine).
+ * The server must route the loudest speakers (the Janus driver's maxSpeakers) for the figure to
+ * mean anything.
+ */
+export async function measureSilentGrowth(bin: string, serverUrl: string, room: string, options: SilentGrowthOptions): Promise<SilentGrowthFigures> {
+  const { talkers, silentBefore, silentAfter, listeners, windowSeconds } = options;
+  const counts = (speakers: number, silent: number, ears: number): string[] => ['--speakers', String(speakers), '--silent', String(silent), '--listeners', String(ears), '--expect-speakers', String(talkers), '--duration', '600'];
+  const crowd = new LoadProcess(bin, serverUrl, room, 'crowd', counts(talkers, silentBefore, 0));
+  const processes = [crowd];
+  try {
+    await crowd.until((s) => s.connected === s.peers, 'the talkers and the first silent members connected');
+    const ears = new LoadProcess(bin, serverUrl, room, 'ears', counts(0, 0, listeners));
+    processes.push(ears);
+    const measure = async (): Promise<{ from: number; to: number }> => {
+      await ears.until((s) => s.connected === s.peers && s.speakersHeardMin >= talkers, 'every listener hearing every talker');
+      const from = performance.now() + SETTLE_MS;
+      await sleep(SETTLE_MS + windowSeconds * 1000);
+      // The sample that closes the window.
+      await ears.until((s) => s.receivedAt >= from + windowSeconds * 1000, 'the window\'s last sample');
+      return { from, to: from + windowSeconds * 1000 };
+    };
+    const before = await measure();
+    const more = new LoadProcess(bin, serverUrl, room, 'more', counts(0, silentAfter - silentBefore, 0));
+    processes.push(more);
+    await more.until((s) => s.connected === s.peers, 'the other silent members connected');
+    const after = await measure();
+    const perListener = (window: { from: number; to: number }): number => Math.round((cpuPercentOver(ears.samples, window.from, window.to) / listeners) * 100) / 100;
+    const cpuBefore = perListener(before);
+    const cpuAfter = perListener(after);
+    const atStart = ears.samples.find((s) => s.receivedAt >= before.from);
+    const atEnd = ears.samples.at(-1);
+    const heardAtEnds = [ears.samples.find((s) => s.receivedAt >= before.to), atEnd].map((s) => s?.speakersHeardMin ?? 0);
+    return {
+      ...options,
+      cpuPercentPerListenerBefore: cpuBefore,
+      cpuPercentPerListenerAfter: cpuAfter,
+      ratio: Math.round((cpuAfter / Math.max(0.01, cpuBefore)) * 100) / 100,
+      speakersHeardMin: Math.min(...heardAtEnds),
+      gapPercent: atStart && atEnd ? percentOf(atEnd.totals.gapFrames - atStart.totals.gapFrames, atEnd.totals.frames - atStart.totals.frames) : 0,
+    };
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+  }
+}
+
 /** Figures over the last `seconds` samples (one a second), from the running totals. */
 function windowOf(samples: LoadSample[], seconds: number): WindowFigures {
   const last = samples[samples.length - 1];
@@ -187,26 +252,59 @@ function windowOf(samples: LoadSample[], seconds: number): WindowFigures {
   };
 }
 
-/** Runs `voxroom load --json` and collects its per-second samples (and the summary). */
-function runLoadProcess(bin: string, serverUrl: string, room: string, speakers: number, listeners: number, seconds: number, expectSpeakers: number, tag: string, extraArgs: string[] = []): Promise<LoadSample[]> {
-  return new Promise((resolve, reject) => {
-    const args = [bin, 'load', room, '--server', serverUrl, '--speakers', String(speakers), '--listeners', String(listeners), '--expect-speakers', String(expectSpeakers), '--tag', tag, '--duration', String(seconds), '--json', ...extraArgs];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const samples: LoadSample[] = [];
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
+/** A sample of `voxroom load --json`, with when this process read it (performance.now()). */
+interface TimedLoadSample extends LoadSample {
+  receivedAt: number;
+}
+
+/** A `voxroom load --json` process in `room`, its samples read as they come. */
+class LoadProcess {
+  readonly samples: TimedLoadSample[] = [];
+  /** Its samples (and the summary's) once it exited; rejects when it gave none. */
+  readonly exited: Promise<TimedLoadSample[]>;
+  private readonly child: ChildProcessWithoutNullStreams;
+  private stderr = '';
+
+  constructor(bin: string, serverUrl: string, room: string, tag: string, args: string[]) {
+    this.child = spawn(process.execPath, [bin, 'load', room, '--server', serverUrl, '--tag', tag, '--json', ...args]);
+    this.child.stdin.end();
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-2000)));
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
       try {
         const event = JSON.parse(line) as LoadSample & { event: string };
-        if (event.event === 'progress' || event.event === 'summary') samples.push(event);
+        if (event.event === 'progress' || event.event === 'summary') this.samples.push({ ...event, receivedAt: performance.now() });
       } catch {
         // not a JSON line
       }
     });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (samples.length === 0) reject(new Error(`voxroom load exited with ${code} and no figures: ${stderr.trim()}`));
-      else resolve(samples);
+    this.exited = new Promise((resolve, reject) => {
+      this.child.once('error', reject);
+      this.child.once('exit', (code) => {
+        if (this.samples.length === 0) reject(new Error(`voxroom load exited with ${code} and no figures: ${this.stderr.trim()}`));
+        else resolve(this.samples);
+      });
     });
-  });
+  }
+
+  /** Waits for a sample that meets `predicate` (20 s at most). */
+  async until(predicate: (sample: TimedLoadSample) => boolean, what: string): Promise<TimedLoadSample> {
+    const deadline = performance.now() + 20_000;
+    for (;;) {
+      const met = this.samples.find(predicate);
+      if (met) return met;
+      if (performance.now() > deadline || this.child.exitCode !== null) throw new Error(`voxroom load: no sample showed ${what}; last: ${JSON.stringify(this.samples.at(-1) ?? null)} ${this.stderr.trim()}`);
+      await sleep(100);
+    }
+  }
+
+  /** Ends it as Ctrl-C would (its summary comes), and waits for it. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGINT');
+    await this.exited.catch(() => undefined);
+  }
+}
+
+/** Runs `voxroom load --json` for `seconds` and collects its per-second samples (and the summary). */
+function runLoadProcess(bin: string, serverUrl: string, room: string, speakers: number, listeners: number, seconds: number, expectSpeakers: number, tag: string): Promise<LoadSample[]> {
+  return new LoadProcess(bin, serverUrl, room, tag, ['--speakers', String(speakers), '--listeners', String(listeners), '--expect-speakers', String(expectSpeakers), '--duration', String(seconds)]).exited;
 }

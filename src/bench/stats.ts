@@ -70,3 +70,20 @@ export function missedSince(before: Map<string, number>, after: Map<string, numb
   }
   return missed;
 }
+
+/**
+ * A process's mean CPU between two moments, % of one core, from its samples (when each was
+ * taken, and its CPU since the one before): each sample's figure counts for the part of its
+ * interval inside the window.
+ */
+export function cpuPercentOver(samples: readonly { receivedAt: number; cpuPercent: number }[], from: number, to: number): number {
+  let weighted = 0;
+  let covered = 0;
+  for (let i = 1; i < samples.length; i++) {
+    const overlap = Math.min(samples[i]!.receivedAt, to) - Math.max(samples[i - 1]!.receivedAt, from);
+    if (overlap <= 0) continue;
+    weighted += samples[i]!.cpuPercent * overlap;
+    covered += overlap;
+  }
+  return covered > 0 ? weighted / covered : 0;
+}

@@ -12,7 +12,9 @@ import { JanusDriver } from '../../src/server/janus-driver.js';
 import { RoomMap } from '../../src/server/room-map.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
-import { exitOf, runCli, startCli } from '../helpers/cli.js';
+import { VOXROOM_BIN, exitOf, runCli, startCli } from '../helpers/cli.js';
+import { measureSilentGrowth } from '../../src/bench/sfu.js';
+import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js';
 import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { videoRoomHandles } from '../helpers/janus-admin.js';
 import { expectCompleteWav, readWav16, wavTail } from '../helpers/wav.js';
@@ -561,6 +563,23 @@ describe('loudest-speaker routing', () => {
       for (const delay of delays) expect(delay).toBeLessThan(300);
     } finally {
       await Promise.all([...talkers, listener].map((p) => p.peer.stop()));
+      await routedServer.close();
+      await routed.close();
+    }
+  }, 90_000);
+
+  it('a listener\'s CPU with 24 silent members is within 10 % of its CPU with 4 (3 talkers, --max-speakers 3)', async () => {
+    const routed = await JanusDriver.connect(janus.url, silentLogger, { maxSpeakers: 3 });
+    const routedServer = await startTestServer({ media: 'sfu', janus: routed, connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
+    try {
+      // The talkers and 4 silent members in one load process, 8 listeners in another; then 20
+      // more silent members from a third. The listeners' process CPU over 6 s before and after.
+      const figures = await measureSilentGrowth(VOXROOM_BIN, routedServer.url, 'silent-crowd', { talkers: 3, silentBefore: 4, silentAfter: 24, listeners: 8, windowSeconds: 6 });
+      console.log(`a listener's CPU: ${figures.cpuPercentPerListenerBefore} % of a core with 4 silent members, ${figures.cpuPercentPerListenerAfter} % with 24 (ratio ${figures.ratio}); gaps ${figures.gapPercent} %`);
+      expect(figures.speakersHeardMin).toBe(3);
+      expect(figures.gapPercent).toBeLessThan(0.1);
+      expect(figures.ratio).toBeLessThanOrEqual(1.1);
+    } finally {
       await routedServer.close();
       await routed.close();
     }
