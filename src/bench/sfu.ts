@@ -102,8 +102,8 @@ export class SfuBench {
   }
 
   /** A listener's cost as silent members join, in this bench's room server (measureSilentGrowth). */
-  async measureSilentGrowth(bin: string, room: string, options: SilentGrowthOptions): Promise<SilentGrowthFigures> {
-    return measureSilentGrowth(bin, this.server.url, room, options);
+  async measureSilentGrowth(bin: string, room: string, options: Omit<SilentGrowthOptions, 'publishers'>): Promise<SilentGrowthFigures> {
+    return measureSilentGrowth(bin, this.server.url, room, { ...options, publishers: () => this.driver.publishersIn(room) });
   }
 
   /**
@@ -116,13 +116,6 @@ export class SfuBench {
     const [listener] = peers;
     const written = (): number => listener!.sink.droppedFrames + listener!.sink.frames.length;
     const since = (count: number): Int16Array[] => listener!.sink.frames.slice(Math.max(0, count - listener!.sink.droppedFrames));
-    const until = async (condition: () => boolean, what: string): Promise<void> => {
-      const deadline = Date.now() + 20_000;
-      while (!condition()) {
-        if (Date.now() > deadline) throw new Error(`switch benchmark: timed out waiting for ${what}`);
-        await sleep(50);
-      }
-    };
     try {
       for (const p of peers.slice(0, 3)) await p.peer.start();
       await until(() => listener!.peer.peers().filter((p) => p.connection === 'connected').length === 2, 'a three-peer mesh');
@@ -167,19 +160,25 @@ export interface SilentGrowthOptions {
   silentBefore: number;
   silentAfter: number;
   listeners: number;
-  /** Each measurement's length, from 2 s after everyone in it is connected. */
+  /** Each measurement's length, from 2 s after everyone in it publishes and is connected. */
   windowSeconds: number;
+  /** How many members publish in the room now (the server's Janus driver: publishersIn). */
+  publishers: () => number;
 }
 
-export interface SilentGrowthFigures extends SilentGrowthOptions {
-  /** The listeners' process CPU per listener, % of one core, with silentBefore and with silentAfter silent members. */
+export interface SilentGrowthFigures extends Omit<SilentGrowthOptions, 'publishers'> {
+  /**
+   * The listeners' process CPU per listener, % of one core: with silentBefore silent members,
+   * with silentAfter, and with silentBefore again once the others left.
+   */
   cpuPercentPerListenerBefore: number;
   cpuPercentPerListenerAfter: number;
-  /** After / before. */
+  cpuPercentPerListenerBeforeAgain: number;
+  /** After, against the mean of the two measurements with fewer silent members. */
   ratio: number;
   /** The fewest talkers a listener heard at the end of each measurement. */
   speakersHeardMin: number;
-  /** The listeners' gap frames over both measurements, % of frames. */
+  /** The listeners' gap frames from the first measurement's start to the last's end (joins and leaves between included), % of frames. */
   gapPercent: number;
 }
 
@@ -189,50 +188,80 @@ const SETTLE_MS = 2000;
 /**
  * A listener's cost against the number of silent members: `talkers` and `silentBefore` silent
  * members in one load process, `listeners` in another, whose CPU is the figure; then more silent
- * members join from a third process, up to `silentAfter`, and it is measured again. The same
- * listeners, connections and moment, so that only the silent members differ (measured apart,
- * one room after another, a room's figure varied by up to 50 % between runs on this machine).
- * The server must route the loudest speakers (the Janus driver's maxSpeakers) for the figure to
- * mean anything.
+ * members join from a third process, up to `silentAfter`, and it is measured again; then they
+ * leave, and it is measured a third time. The same listeners, connections and minute, so that
+ * only the silent members differ (measured apart, one room after another, a room's figure
+ * varied by up to 50 % between runs on this machine), and a drift over the minute shows as a
+ * difference between the first and third. The server must route the loudest speakers (the Janus
+ * driver's maxSpeakers) for the figure to mean anything.
  */
 export async function measureSilentGrowth(bin: string, serverUrl: string, room: string, options: SilentGrowthOptions): Promise<SilentGrowthFigures> {
-  const { talkers, silentBefore, silentAfter, listeners, windowSeconds } = options;
-  const counts = (speakers: number, silent: number, ears: number): string[] => ['--speakers', String(speakers), '--silent', String(silent), '--listeners', String(ears), '--expect-speakers', String(talkers), '--duration', '600'];
-  const crowd = new LoadProcess(bin, serverUrl, room, 'crowd', counts(talkers, silentBefore, 0));
-  const processes = [crowd];
+  const { talkers, silentBefore, silentAfter, listeners, windowSeconds, publishers } = options;
+  // Each process is ended (Ctrl-C) after its part; the duration only bounds a run left behind.
+  const counts = (speakers: number, silent: number, ears: number): string[] => ['--speakers', String(speakers), '--silent', String(silent), '--listeners', String(ears), '--expect-speakers', String(talkers), '--duration', '120'];
+  const processes: LoadProcess[] = [];
+  const start = (tag: string, args: string[]): LoadProcess => {
+    const started = new LoadProcess(bin, serverUrl, room, tag, args);
+    processes.push(started);
+    return started;
+  };
+  const publishing = (count: number, what: string): Promise<void> => until(() => publishers() === count, `${what} (${count} publishing; ${publishers()} now)`);
   try {
-    await crowd.until((s) => s.connected === s.peers, 'the talkers and the first silent members connected');
-    const ears = new LoadProcess(bin, serverUrl, room, 'ears', counts(0, 0, listeners));
-    processes.push(ears);
-    const measure = async (): Promise<{ from: number; to: number }> => {
-      await ears.until((s) => s.connected === s.peers && s.speakersHeardMin >= talkers, 'every listener hearing every talker');
+    start('crowd', counts(talkers, silentBefore, 0));
+    await publishing(talkers + silentBefore, 'the talkers and the first silent members');
+    const ears = start('ears', counts(0, 0, listeners));
+    const measure = async (): Promise<Window> => {
+      const since = performance.now();
+      await ears.until((s) => s.connected === s.peers && s.speakersHeardMin >= talkers, 'every listener hearing every talker', since);
       const from = performance.now() + SETTLE_MS;
-      await sleep(SETTLE_MS + windowSeconds * 1000);
+      const to = from + windowSeconds * 1000;
+      await sleep(to - performance.now());
       // The sample that closes the window.
-      await ears.until((s) => s.receivedAt >= from + windowSeconds * 1000, 'the window\'s last sample');
-      return { from, to: from + windowSeconds * 1000 };
+      const last = await ears.until((s) => s.receivedAt >= to, 'the window\'s last sample', since);
+      return { from, to, heard: last.speakersHeardMin };
     };
     const before = await measure();
-    const more = new LoadProcess(bin, serverUrl, room, 'more', counts(0, silentAfter - silentBefore, 0));
-    processes.push(more);
-    await more.until((s) => s.connected === s.peers, 'the other silent members connected');
+    const more = start('more', counts(0, silentAfter - silentBefore, 0));
+    await publishing(talkers + silentAfter, 'every silent member');
     const after = await measure();
-    const perListener = (window: { from: number; to: number }): number => Math.round((cpuPercentOver(ears.samples, window.from, window.to) / listeners) * 100) / 100;
-    const cpuBefore = perListener(before);
-    const cpuAfter = perListener(after);
+    await more.stop();
+    await publishing(talkers + silentBefore, 'the other silent members gone');
+    const beforeAgain = await measure();
+    const perListener = (window: Window): number => Math.round((cpuPercentOver(ears.samples, window.from, window.to) / listeners) * 100) / 100;
+    const [cpuBefore, cpuAfter, cpuBeforeAgain] = [before, after, beforeAgain].map(perListener) as [number, number, number];
     const atStart = ears.samples.find((s) => s.receivedAt >= before.from);
-    const atEnd = ears.samples.at(-1);
-    const heardAtEnds = [ears.samples.find((s) => s.receivedAt >= before.to), atEnd].map((s) => s?.speakersHeardMin ?? 0);
+    const atEnd = ears.samples.find((s) => s.receivedAt >= beforeAgain.to);
     return {
-      ...options,
+      talkers,
+      silentBefore,
+      silentAfter,
+      listeners,
+      windowSeconds,
       cpuPercentPerListenerBefore: cpuBefore,
       cpuPercentPerListenerAfter: cpuAfter,
-      ratio: Math.round((cpuAfter / Math.max(0.01, cpuBefore)) * 100) / 100,
-      speakersHeardMin: Math.min(...heardAtEnds),
+      cpuPercentPerListenerBeforeAgain: cpuBeforeAgain,
+      ratio: Math.round((cpuAfter / Math.max(0.01, (cpuBefore + cpuBeforeAgain) / 2)) * 100) / 100,
+      speakersHeardMin: Math.min(before.heard, after.heard, beforeAgain.heard),
       gapPercent: atStart && atEnd ? percentOf(atEnd.totals.gapFrames - atStart.totals.gapFrames, atEnd.totals.frames - atStart.totals.frames) : 0,
     };
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
+  }
+}
+
+/** A measurement's window (performance.now()), and the fewest talkers a listener heard at its end. */
+interface Window {
+  from: number;
+  to: number;
+  heard: number;
+}
+
+/** Waits until `condition` holds (20 s at most). */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`SFU benchmark: timed out waiting for ${what}`);
+    await sleep(50);
   }
 }
 
@@ -284,23 +313,28 @@ class LoadProcess {
         else resolve(this.samples);
       });
     });
+    // Awaited by whoever runs it to the end; one stopped early must not be an unhandled rejection.
+    this.exited.catch(() => undefined);
   }
 
-  /** Waits for a sample that meets `predicate` (20 s at most). */
-  async until(predicate: (sample: TimedLoadSample) => boolean, what: string): Promise<TimedLoadSample> {
+  /** Waits for a sample read since `since` (performance.now()) that meets `predicate` (20 s at most). */
+  async until(predicate: (sample: TimedLoadSample) => boolean, what: string, since: number): Promise<TimedLoadSample> {
     const deadline = performance.now() + 20_000;
     for (;;) {
-      const met = this.samples.find(predicate);
+      const met = this.samples.find((sample) => sample.receivedAt >= since && predicate(sample));
       if (met) return met;
       if (performance.now() > deadline || this.child.exitCode !== null) throw new Error(`voxroom load: no sample showed ${what}; last: ${JSON.stringify(this.samples.at(-1) ?? null)} ${this.stderr.trim()}`);
       await sleep(100);
     }
   }
 
-  /** Ends it as Ctrl-C would (its summary comes), and waits for it. */
+  /** Ends it as Ctrl-C would (its summary comes), and waits for it; killed if it has not gone 10 s later. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGINT');
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGINT');
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await this.exited.catch(() => undefined);
+    clearTimeout(killer);
   }
 }
 

@@ -153,7 +153,7 @@ export class LoadRun {
       gapFrames: delta.gapFrames,
       lateTickPercent: percentOf(delta.lateTicks, delta.ticks),
       totals,
-      cpuPercent: Math.round(cpuPercent),
+      cpuPercent: round1(cpuPercent),
       rssMb: Math.round(process.memoryUsage().rss / 1048576),
     };
   }

@@ -632,19 +632,28 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
    * A shared room that has nobody left on any node (a cluster's store says so): its Janus room
    * goes, with any session a gone member left in it. The node that drives a room's last members
    * destroys it as they leave; this is for a room whose last members were carried by a node that
-   * stopped, leaving their sessions to be claimed, and never resumed: nobody else would. (A member
-   * joining through another node meanwhile finds its room destroyed and joins a fresh one:
-   * `room-reset`.) Not for a room this node drives members in.
+   * stopped, leaving their sessions to be claimed, and never resumed: nobody else would.
+   * `stillAbandoned` (the store asked again) must agree just before. A node that opens the room
+   * in the moment between finds it gone and creates it again (openRoom), or, once its watcher is
+   * in, joins its members to a fresh one (`room-reset`). (Watchers cannot tell a live room: a
+   * dead node's stays until Janus's reclaim_session_timeout.) Not for a room this node drives
+   * members in.
    */
-  async retireSharedRoom(name: string): Promise<boolean> {
+  async retireSharedRoom(name: string, stillAbandoned: () => Promise<boolean>): Promise<boolean> {
     if (!this.shared || !this.available || this.rooms.has(name)) return false;
-    const { exists } = await this.manager.exists({ room: sharedJanusRoomId(name) });
-    if (!exists || this.rooms.has(name)) return false;
-    await this.manager.destroy({ room: sharedJanusRoomId(name) }).catch((error: Error) => {
+    const room = sharedJanusRoomId(name);
+    if (!(await this.manager.exists({ room })).exists) return false;
+    if (this.rooms.has(name) || !(await stillAbandoned()) || this.rooms.has(name)) return false;
+    await this.manager.destroy({ room }).catch((error: Error) => {
       // Destroyed meanwhile (its last member's node did it): nothing left to do.
       if (!/^426\b/.test(error.message)) throw error;
     });
     return true;
+  }
+
+  /** How many feeds are published in the room `name` (tests and benchmarks: members publishing). */
+  publishersIn(name: string): number {
+    return this.rooms.get(name)?.feeds.size ?? 0;
   }
 
   /** Whether Janus has the shared room `name` (tests and diagnostics). */

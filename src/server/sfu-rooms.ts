@@ -95,6 +95,8 @@ interface RoomMedia {
   lostJanus: string | null;
 }
 
+/** How long after its last member went a room's Janus room is destroyed (retireIfAbandoned). */
+const RETIRE_AFTER_MS = 5000;
 /** How often a lost Janus is tried again. */
 const RECONNECT_EVERY_MS = 2000;
 /**
@@ -254,20 +256,25 @@ export class SfuRooms {
   /**
    * A cluster: a room with nobody left on any node has its Janus room destroyed, on each Janus
    * this node reaches (JanusDriver.retireSharedRoom): its last members may have been carried by a
-   * node that stopped, whose sessions Janus kept for a resume that never came.
+   * node that stopped, whose sessions Janus kept for a resume that never came. The store is asked
+   * now and again RETIRE_AFTER_MS later, just before: a Redis that restarted empty has had its
+   * members restored by their nodes by then, and a newcomer anywhere keeps the room.
    */
   private retireIfAbandoned(room: string): void {
     const roomSize = this.hooks.roomSize;
-    if (!this.options.placement || !roomSize || this.hooks.membersOf(room).length > 0) return;
-    roomSize(room).then(
-      (size) => {
-        if (size > 0 || this.closed) return;
-        for (const { driver } of this.januses) {
-          driver?.retireSharedRoom(room).then(
-            (retired) => retired && this.logger.info('destroyed the Janus room of a room nobody is in any more', { room, janus: driver.url }),
-            (error: Error) => this.logger.debug('could not destroy an abandoned Janus room', { room, error: error.message }),
-          );
-        }
+    if (!this.options.placement || !roomSize || this.settingFor(room) === 'mesh' || this.hooks.membersOf(room).length > 0) return;
+    const abandoned = async (): Promise<boolean> => !this.closed && this.hooks.membersOf(room).length === 0 && (await roomSize(room)) === 0;
+    const retire = (): void => {
+      for (const { driver } of this.januses) {
+        driver?.retireSharedRoom(room, abandoned).then(
+          (retired) => retired && this.logger.info('destroyed the Janus room of a room nobody is in any more', { room, janus: driver.url }),
+          (error: Error) => this.logger.debug('could not destroy an abandoned Janus room', { room, error: error.message }),
+        );
+      }
+    };
+    abandoned().then(
+      (isAbandoned) => {
+        if (isAbandoned) setTimeout(retire, RETIRE_AFTER_MS).unref();
       },
       () => undefined,
     );

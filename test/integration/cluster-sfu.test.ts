@@ -412,31 +412,42 @@ describe('SFU rooms in a cluster', () => {
     }
   });
 
-  it('a room whose last members\' node stopped and who never resumed: once their grace runs out, its Janus room is destroyed instead of lingering', async () => {
-    const { nodes } = await sfuCluster(2, { resumeGraceMs: 1500 });
-    const [stopping, survivor] = nodes as [RunningServer, RunningServer];
+  it('a room whose last members\' node stopped and who never resumed: once their grace runs out, its Janus room is destroyed instead of lingering; a room with members on another node stays', async () => {
+    const { nodes } = await sfuCluster(3, { resumeGraceMs: 4000 });
+    const [stopping, survivor, third] = nodes as [RunningServer, RunningServer, RunningServer];
     const alice = makePeer(stopping.url, 'abandoned', 'alice', TONES.alice);
     const bob = makePeer(stopping.url, 'abandoned', 'bob', TONES.bob);
-    cleanups.push(() => Promise.all([alice.peer.stop(), bob.peer.stop()]));
-    await alice.peer.start();
-    await bob.peer.start();
-    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other through Janus', 20_000);
+    // 'kept': one member on the stopping node, two on the third; the survivor has none there.
+    const dave = makePeer(stopping.url, 'kept', 'dave', null, { listenOnly: true });
+    const erin = makePeer(third.url, 'kept', 'erin', TONES.alice);
+    const frank = makePeer(third.url, 'kept', 'frank', TONES.bob);
+    const everyone = [alice, bob, dave, erin, frank];
+    cleanups.push(() => Promise.all(everyone.map((p) => p.peer.stop())));
+    for (const p of everyone) await p.peer.start();
+    await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']) && hearsAll(erin, ['frank']) && hearsAll(dave, ['erin', 'frank']), 'both rooms hearing through Janus', 20_000);
     const survivorDriver = driversOf.get(survivor)![0]!;
     // Their node stops as in a rolling restart, leaving their Janus sessions to be claimed, and
-    // their clients go with it: nobody leaves the room, nobody resumes.
+    // their clients go with it: nobody leaves a room, nobody resumes.
     await stopping.close();
     for (const driver of driversOf.get(stopping)!) await driver.close();
-    await Promise.all([alice.peer.stop(), bob.peer.stop()]);
+    const stoppedAt = Date.now();
+    await Promise.all([alice, bob, dave].map((p) => p.peer.stop()));
     expect(await survivorDriver.hasSharedRoom('abandoned'), 'the Janus room right after their node stopped').toBe(true);
-    // The survivor lets them go when their grace runs out, and destroys the room in Janus.
+    // A node lets them go when their grace (4 s) runs out, and 5 s later destroys the room in Janus.
     let lingering = true;
-    const deadline = Date.now() + 15_000;
-    while (lingering && Date.now() < deadline) {
+    while (lingering && Date.now() < stoppedAt + 25_000) {
       await sleep(250);
       lingering = await survivorDriver.hasSharedRoom('abandoned');
     }
-    expect(lingering, 'the Janus room 15 s after their node stopped').toBe(false);
-  });
+    expect(lingering, 'the Janus room 25 s after their node stopped').toBe(false);
+    console.log(`an abandoned room's Janus room went ${Date.now() - stoppedAt} ms after its members' node stopped`);
+    // dave went too, but erin and frank are still in 'kept' through the third node: it stays, and they hear each other.
+    await sleep(1000);
+    expect(await survivorDriver.hasSharedRoom('kept')).toBe(true);
+    expect(erin.peer.peers().map((p) => p.name)).toEqual(['frank']);
+    expectHears(lastSeconds(erin.sink, 1), TONES.bob);
+    expectHears(lastSeconds(frank.sink, 1), TONES.alice);
+  }, 90_000);
 
   it('a node stopped on purpose (SIGTERM: a rolling restart) behind nginx mid-call: it leaves its members\' Janus sessions to be claimed, so their audio carries on through the other node (same handles)', async () => {
     const { janus, nodes, alice, bob, ids, handlesBefore } = await sfuCallBehindNginx(10);

@@ -276,7 +276,10 @@ describe('protocol v1 clients and SFU rooms', () => {
       for (const p of pair) await p.peer.start();
       const third = await v1('pair', 'third');
       expect(third.ack).toMatchObject({ ok: false, error: { code: 'version-mismatch' } });
-      expect(pair[0]!.peer.status().media).toBe('mesh');
+      // (A move to Janus would reach the members a moment later.)
+      await sleep(1000);
+      expect(pair.map((p) => p.peer.status().media)).toEqual(['mesh', 'mesh']);
+      expect(pair[0]!.peer.peers().map((p) => p.name)).toEqual(['d']);
     } finally {
       for (const socket of sockets) socket.disconnect();
       await Promise.all(peers.map((p) => p.peer.stop()));
@@ -573,11 +576,16 @@ describe('loudest-speaker routing', () => {
     const routedServer = await startTestServer({ media: 'sfu', janus: routed, connectionLimits: LOAD_TEST_CONNECTION_LIMITS });
     try {
       // The talkers and 4 silent members in one load process, 8 listeners in another; then 20
-      // more silent members from a third. The listeners' process CPU over 6 s before and after.
-      const figures = await measureSilentGrowth(VOXROOM_BIN, routedServer.url, 'silent-crowd', { talkers: 3, silentBefore: 4, silentAfter: 24, listeners: 8, windowSeconds: 6 });
-      console.log(`a listener's CPU: ${figures.cpuPercentPerListenerBefore} % of a core with 4 silent members, ${figures.cpuPercentPerListenerAfter} % with 24 (ratio ${figures.ratio}); gaps ${figures.gapPercent} %`);
+      // more silent members from a third, who leave again. The listeners' process CPU over 6 s
+      // with 4, with 24, and with 4 again.
+      const figures = await measureSilentGrowth(VOXROOM_BIN, routedServer.url, 'silent-crowd', { talkers: 3, silentBefore: 4, silentAfter: 24, listeners: 8, windowSeconds: 6, publishers: () => routed.publishersIn('silent-crowd') });
+      console.log(`a listener's CPU: ${figures.cpuPercentPerListenerBefore} % of a core with 4 silent members, ${figures.cpuPercentPerListenerAfter} % with 24, ${figures.cpuPercentPerListenerBeforeAgain} % with 4 again (ratio ${figures.ratio}); gaps ${figures.gapPercent} %`);
       expect(figures.speakersHeardMin).toBe(3);
       expect(figures.gapPercent).toBeLessThan(0.1);
+      // Measured here, the ratio sits below 1 (0.76-0.85 in three runs): a busier machine does not
+      // make a listener cost more. Without routing (every feed forwarded) the ratio read 0.75-1.04
+      // in three hand runs, but gaps read 0.11-0.81 % and in two runs a listener heard only 1 or
+      // 0 of the 3 talkers: that is what the two checks above catch.
       expect(figures.ratio).toBeLessThanOrEqual(1.1);
     } finally {
       await routedServer.close();
