@@ -162,8 +162,11 @@ async function main(): Promise<void> {
       for (const [speakers, listeners, processes] of [
         [4, 36, 1],
         [4, 36, 2],
+        // Past the goals: where this machine stops.
+        [4, 56, 2],
         [1, 50, 2],
         [1, 100, 2],
+        [1, 150, 2],
       ] as const) {
         log(`sfu: ${speakers} speaking, ${listeners} listening, in ${processes} load process(es)…`);
         const figures = await sfu.measureRoom(BIN, `sfu-${speakers}-${listeners}-${processes}`, speakers, listeners, processes);

@@ -197,15 +197,16 @@ const SETTLE_MS = 2000;
  */
 export async function measureSilentGrowth(bin: string, serverUrl: string, room: string, options: SilentGrowthOptions): Promise<SilentGrowthFigures> {
   const { talkers, silentBefore, silentAfter, listeners, windowSeconds, publishers } = options;
-  // Each process is ended (Ctrl-C) after its part; the duration only bounds a run left behind.
-  const counts = (speakers: number, silent: number, ears: number): string[] => ['--speakers', String(speakers), '--silent', String(silent), '--listeners', String(ears), '--expect-speakers', String(talkers), '--duration', '120'];
+  // Each process is ended (Ctrl-C) after its part; the duration only bounds one left behind
+  // (a slow run takes up to 5 waits of 20 s, 3 windows and the joins).
+  const counts = (speakers: number, silent: number, ears: number): string[] => ['--speakers', String(speakers), '--silent', String(silent), '--listeners', String(ears), '--expect-speakers', String(talkers), '--duration', '300'];
   const processes: LoadProcess[] = [];
   const start = (tag: string, args: string[]): LoadProcess => {
     const started = new LoadProcess(bin, serverUrl, room, tag, args);
     processes.push(started);
     return started;
   };
-  const publishing = (count: number, what: string): Promise<void> => until(() => publishers() === count, `${what} (${count} publishing; ${publishers()} now)`);
+  const publishing = (count: number, what: string): Promise<void> => until(() => publishers() === count, () => `${what} (${count} publishing; ${publishers()} now)`);
   try {
     start('crowd', counts(talkers, silentBefore, 0));
     await publishing(talkers + silentBefore, 'the talkers and the first silent members');
@@ -256,11 +257,11 @@ interface Window {
   heard: number;
 }
 
-/** Waits until `condition` holds (20 s at most). */
-async function until(condition: () => boolean, what: string): Promise<void> {
+/** Waits until `condition` holds (20 s at most); `what` is said on a timeout (a function: as things stand then). */
+async function until(condition: () => boolean, what: string | (() => string)): Promise<void> {
   const deadline = performance.now() + 20_000;
   while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`SFU benchmark: timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`SFU benchmark: timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await sleep(50);
   }
 }

@@ -644,11 +644,14 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     const room = sharedJanusRoomId(name);
     if (!(await this.manager.exists({ room })).exists) return false;
     if (this.rooms.has(name) || !(await stillAbandoned()) || this.rooms.has(name)) return false;
-    await this.manager.destroy({ room }).catch((error: Error) => {
-      // Destroyed meanwhile (its last member's node did it): nothing left to do.
-      if (!/^426\b/.test(error.message)) throw error;
-    });
-    return true;
+    return this.manager.destroy({ room }).then(
+      () => true,
+      (error: Error) => {
+        // Destroyed meanwhile (its last member's node did it): nothing left to do.
+        if (/^426\b/.test(error.message)) return false;
+        throw error;
+      },
+    );
   }
 
   /** How many feeds are published in the room `name` (tests and benchmarks: members publishing). */

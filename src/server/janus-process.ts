@@ -34,6 +34,8 @@ export interface JanusProcessOptions {
   reclaimSessionTimeoutS?: number;
   /** Janus's event loops, the threads that carry its handles' media (default: one per core this process may use). */
   eventLoops?: number;
+  /** Its WebSocket port (default: a free one). */
+  wsPort?: number;
   logger: Logger;
 }
 
@@ -135,7 +137,7 @@ async function freePort(): Promise<number> {
 export async function startJanusProcess(options: JanusProcessOptions): Promise<JanusProcess> {
   const libraryDir = findJanusLibraryDir();
   const configDir = mkdtempSync(join(tmpdir(), 'voxroom-janus-'));
-  const [wsPort, adminPort] = [await freePort(), await freePort()];
+  const [wsPort, adminPort] = [options.wsPort ?? (await freePort()), await freePort()];
   const adminSecret = randomBytes(18).toString('base64url');
   const rtpPortRange = options.rtpPortRange ?? [20000, 40000];
   for (const [file, text] of Object.entries(janusConfig({ libraryDir, wsPort, adminPort, adminSecret, rtpPortRange, configDir, eventLoops: options.eventLoops ?? availableParallelism(), ...(options.reclaimSessionTimeoutS !== undefined ? { reclaimSessionTimeoutS: options.reclaimSessionTimeoutS } : {}) }))) writeFileSync(join(configDir, file), text);

@@ -120,6 +120,8 @@ export class SfuRooms {
   /** Members expected to be adopted (expectAdoption), and adoptions under way (true: taken over). */
   private readonly handoffs = new Map<string, JanusHandoff>();
   private readonly adoptions = new Map<string, Promise<boolean>>();
+  /** Rooms whose Janus room is to be destroyed soon, if still abandoned then (retireIfAbandoned). */
+  private readonly retiring = new Set<string>();
   private closed = false;
 
   constructor(
@@ -274,7 +276,13 @@ export class SfuRooms {
     };
     abandoned().then(
       (isAbandoned) => {
-        if (isAbandoned) setTimeout(retire, RETIRE_AFTER_MS).unref();
+        // One retirement per room at a time (a sweep may let several of its members go at once).
+        if (!isAbandoned || this.retiring.has(room)) return;
+        this.retiring.add(room);
+        setTimeout(() => {
+          this.retiring.delete(room);
+          retire();
+        }, RETIRE_AFTER_MS).unref();
       },
       () => undefined,
     );

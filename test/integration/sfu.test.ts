@@ -15,6 +15,7 @@ import type { RunningServer } from '../../src/server/signalling-server.js';
 import { VOXROOM_BIN, exitOf, runCli, startCli } from '../helpers/cli.js';
 import { measureSilentGrowth } from '../../src/bench/sfu.js';
 import { LOAD_TEST_CONNECTION_LIMITS } from '../../src/server/connection-gate.js';
+import { freePort } from '../../src/bench/services.js';
 import { expectAbsent, expectHears, lastSeconds, makePeer, sleep, toneLevelDb, waitUntil, type TestPeer } from '../helpers/peers.js';
 import { videoRoomHandles } from '../helpers/janus-admin.js';
 import { expectCompleteWav, readWav16, wavTail } from '../helpers/wav.js';
@@ -311,6 +312,36 @@ describe('voxroom serve --janus', () => {
   });
 });
 
+describe('a Janus that does not answer when the server starts', () => {
+  it('its rooms use the mesh meanwhile, and move to it, make-before-break, once it answers', async () => {
+    const port = await freePort();
+    const serve = await startCli(['serve', '--port', '0', '--janus', `ws://127.0.0.1:${port}`, '--media', 'sfu'], /listening on (http:\/\/\S+)/);
+    let late: JanusProcess | null = null;
+    try {
+      const alice = makePeer(serve.match[1]!, 'waiting', 'alice', TALKERS.alice);
+      const bob = makePeer(serve.match[1]!, 'waiting', 'bob', TALKERS.bob);
+      peers.push(alice, bob);
+      for (const p of [alice, bob]) await p.peer.start();
+      await waitUntil(() => hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'alice and bob hear each other on the mesh', 20_000);
+      expect(alice.peer.status()).toMatchObject({ media: 'mesh', links: 1 });
+      // Janus comes up on the address the server was given: it connects, and the room moves there.
+      const beforeMove = alice.sink.frames.length;
+      late = await startJanusProcess({ logger: silentLogger, wsPort: port });
+      await waitUntil(() => [alice, bob].every((p) => p.peer.status().media === 'sfu' && p.peer.status().links === 2) && hearsAll(alice, ['bob']) && hearsAll(bob, ['alice']), 'both through Janus, mesh links closed', 30_000, () => [alice.peer.status(), bob.peer.status(), serve.output().stderr]);
+      await sleep(1000);
+      // The issue's bound for a switch: no silence over 100 ms in a mix.
+      expect(longestSilenceMs(alice.sink.frames.slice(beforeMove))).toBeLessThanOrEqual(100);
+      expectHears(lastSeconds(alice.sink, 0.8), TALKERS.bob);
+      expectHears(lastSeconds(bob.sink, 0.8), TALKERS.alice);
+      expect(serve.output().stderr).toMatch(/cannot reach Janus at ws:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await exitOf(serve.child);
+      await late?.stop();
+    }
+  }, 90_000);
+});
+
 /** A Janus of the test's own, to kill mid-call: it comes back (a new process) only once allowed. */
 async function killableJanus(): Promise<{ pid: () => number; firstDriver: JanusDriver; reconnectJanus: () => Promise<JanusDriver>; allowReturn: () => void; stop: () => Promise<void> }> {
   let current = await startJanusProcess({ logger: silentLogger });
@@ -591,7 +622,7 @@ describe('loudest-speaker routing', () => {
       await routedServer.close();
       await routed.close();
     }
-  }, 90_000);
+  }, 150_000);
 });
 
 /** A mix as 10 ms frames. */
