@@ -176,9 +176,8 @@ export interface SilentGrowthFigures extends Omit<SilentGrowthOptions, 'publishe
   cpuPercentPerListenerBeforeAgain: number;
   /** After, against the mean of the two measurements with fewer silent members. */
   ratio: number;
-  /** The fewest talkers a listener heard at the end of each measurement (the three in order), and of those. */
+  /** The fewest talkers a listener heard at the end of each measurement, in order. */
   speakersHeardAtEnds: [number, number, number];
-  speakersHeardMin: number;
   /** The listeners' gap frames from the first measurement's start to the last's end (joins and leaves between included), % of frames. */
   gapPercent: number;
 }
@@ -244,7 +243,6 @@ export async function measureSilentGrowth(bin: string, serverUrl: string, room: 
       cpuPercentPerListenerBeforeAgain: cpuBeforeAgain,
       ratio: Math.round((cpuAfter / Math.max(0.01, (cpuBefore + cpuBeforeAgain) / 2)) * 100) / 100,
       speakersHeardAtEnds: [before.heard, after.heard, beforeAgain.heard],
-      speakersHeardMin: Math.min(before.heard, after.heard, beforeAgain.heard),
       gapPercent: atStart && atEnd ? percentOf(atEnd.totals.gapFrames - atStart.totals.gapFrames, atEnd.totals.frames - atStart.totals.frames) : 0,
     };
   } finally {
