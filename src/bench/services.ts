@@ -2,17 +2,11 @@
 // nginx load balancer on free loopback ports, each with its config in a temp dir, stopped by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+import { freePort } from '../server/free-port.js';
+export { freePort };
 
 async function waitForPort(port: number, what: string, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;
