@@ -40,6 +40,12 @@ function table(header: string[], rows: Array<Array<string | number | boolean>>):
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/** " (at the end of window 2: listener-4 hears 0 of 3 …)" for the windows where a listener fell short; '' when none did. */
+function shortfallNote(shortfallsAtEnds: readonly string[]): string {
+  const notes = shortfallsAtEnds.flatMap((shortfalls, i) => (shortfalls === '' ? [] : [`at the end of window ${i + 1}: ${shortfalls}`]));
+  return notes.length > 0 ? ` (${notes.join('; ')})` : '';
+}
+
 async function main(): Promise<void> {
   const sections = selected();
   const parts: string[] = [];
@@ -201,7 +207,7 @@ async function main(): Promise<void> {
         rooms.map((r) => [r.speakers, r.listeners, r.processes, r.allHeard, r.gapPercent, r.lateTickPercent, r.cpuPercentPerPeer, r.cpuPercentPeers, Number.isNaN(r.janusCpuPercent) ? 'n/a' : r.janusCpuPercent, r.rssMbPerPeer, r.sustained]),
       ),
       '',
-      `A listener's cost against silent members: 3 talkers and 4 members publishing silence in one load process, 10 listeners in another; then 20 more silent members join from a third process, and leave again. The listeners' process CPU per listener, over 8 s with 4 silent members, with 24, and with 4 again (each from 2 s after everyone publishes and is connected). With loudest-speaker routing (--max-speakers 4 here) each listener receives at most 4 streams however many members publish.${crowd ? ` **Ratio of 24 silent to 4 silent (the mean of both): ${crowd.ratio}**; the fewest talkers a listener heard at the end of each window: ${crowd.speakersHeardAtEnds.join(' / ')} of 3, gaps ${crowd.gapPercent} % over the three windows and the joins and leaves between.` : ''}`,
+      `A listener's cost against silent members: 3 talkers and 4 members publishing silence in one load process, 10 listeners in another; then 20 more silent members join from a third process, and leave again. The listeners' process CPU per listener, over 8 s with 4 silent members, with 24, and with 4 again (each from 2 s after everyone publishes and is connected). With loudest-speaker routing (--max-speakers 4 here) each listener receives at most 4 streams however many members publish.${crowd ? ` **Ratio of 24 silent to 4 silent (the mean of both): ${crowd.ratio}**; the fewest talkers a listener heard at the end of each window: ${crowd.speakersHeardAtEnds.join(' / ')} of 3${shortfallNote(crowd.shortfallsAtEnds)}, gaps ${crowd.gapPercent} % over the three windows and the joins and leaves between.` : ''}`,
       '',
       table(['silent members', 'CPU % per listener'], crowd ? [[crowd.silentBefore, crowd.cpuPercentPerListenerBefore], [crowd.silentAfter, crowd.cpuPercentPerListenerAfter], [`${crowd.silentBefore} again`, crowd.cpuPercentPerListenerBeforeAgain]] : []),
       '',

@@ -9,8 +9,7 @@ import { silentLogger } from '../log.js';
 import { JanusDriver } from '../server/janus-driver.js';
 import { startJanusProcess, type JanusProcess } from '../server/janus-process.js';
 import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
-import type { LoadSample } from '../peer/load-generator.js';
-import { percentOf } from '../peer/load-generator.js';
+import { describeShortfall, percentOf, type LoadSample } from '../peer/load-generator.js';
 import { cpuPercentOver, cpuSeconds, sleep } from './stats.js';
 import { longestSilenceMs } from '../audio/analysis.js';
 import { MemorySink } from '../audio/memory-sink.js';
@@ -178,6 +177,8 @@ export interface SilentGrowthFigures extends Omit<SilentGrowthOptions, 'publishe
   ratio: number;
   /** The fewest talkers a listener heard at the end of each measurement, in order. */
   speakersHeardAtEnds: [number, number, number];
+  /** Why listeners fell short at each window's end ('' for a window where every one heard every talker). */
+  shortfallsAtEnds: [string, string, string];
   /** The listeners' gap frames from the first measurement's start to the last's end (joins and leaves between included), % of frames. */
   gapPercent: number;
 }
@@ -219,7 +220,7 @@ export async function measureSilentGrowth(bin: string, serverUrl: string, room: 
       await sleep(to - performance.now());
       // The sample that closes the window.
       const last = await ears.until((s) => s.receivedAt >= to, 'the window\'s last sample', since);
-      return { from, to, heard: last.speakersHeardMin };
+      return { from, to, heard: last.speakersHeardMin, shortfalls: (last.shortfalls ?? []).map(describeShortfall).join('; ') };
     };
     const before = await measure();
     const more = start('more', counts(0, silentAfter - silentBefore, 0));
@@ -243,6 +244,7 @@ export async function measureSilentGrowth(bin: string, serverUrl: string, room: 
       cpuPercentPerListenerBeforeAgain: cpuBeforeAgain,
       ratio: Math.round((cpuAfter / Math.max(0.01, (cpuBefore + cpuBeforeAgain) / 2)) * 100) / 100,
       speakersHeardAtEnds: [before.heard, after.heard, beforeAgain.heard],
+      shortfallsAtEnds: [before.shortfalls, after.shortfalls, beforeAgain.shortfalls],
       gapPercent: atStart && atEnd ? percentOf(atEnd.totals.gapFrames - atStart.totals.gapFrames, atEnd.totals.frames - atStart.totals.frames) : 0,
     };
   } finally {
@@ -250,11 +252,12 @@ export async function measureSilentGrowth(bin: string, serverUrl: string, room: 
   }
 }
 
-/** A measurement's window (performance.now()), and the fewest talkers a listener heard at its end. */
+/** A measurement's window (performance.now()), the fewest talkers a listener heard at its end, and why some fell short. */
 interface Window {
   from: number;
   to: number;
   heard: number;
+  shortfalls: string;
 }
 
 /** Waits until `condition` holds (20 s at most); `what` is said on a timeout (a function: as things stand then). */

@@ -4,7 +4,7 @@
 import { getPriority } from 'node:os';
 import { Command, Option } from 'commander';
 import { ROOM_ID_PATTERN } from '../protocol.js';
-import { LoadRun, type LoadSample } from '../peer/load-generator.js';
+import { LoadRun, describeShortfall, type LoadSample } from '../peer/load-generator.js';
 import { MIXING_NICE, raiseMixingPriority } from '../audio/mixing-priority.js';
 import { noHighPriorityOption, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
@@ -41,7 +41,8 @@ export function loadCommand(): Command {
 
 function describe(sample: LoadSample, speakers: number): string {
   // Each listener hears the speakers; a speaker hears the other speakers.
-  return `${sample.seconds.toFixed(0).padStart(4)} s  connected ${sample.connected}/${sample.peers}  speakers heard min ${sample.speakersHeardMin}/${speakers} mean ${sample.speakersHeardMean}  gaps ${sample.gapPercent} %  late ticks ${sample.lateTickPercent} %  CPU ${sample.cpuPercent} %  RSS ${sample.rssMb} MB`;
+  const short = sample.shortfalls ? `  short: ${sample.shortfalls.map(describeShortfall).join('; ')}` : '';
+  return `${sample.seconds.toFixed(0).padStart(4)} s  connected ${sample.connected}/${sample.peers}  speakers heard min ${sample.speakersHeardMin}/${speakers} mean ${sample.speakersHeardMean}  gaps ${sample.gapPercent} %  late ticks ${sample.lateTickPercent} %  CPU ${sample.cpuPercent} %  RSS ${sample.rssMb} MB${short}`;
 }
 
 async function runLoad(room: string, flags: LoadFlags): Promise<void> {
@@ -56,7 +57,7 @@ async function runLoad(room: string, flags: LoadFlags): Promise<void> {
   // A load test's figures depend on it: the summary gives the level, and a refusal is said.
   const priority = flags.highPriority ? raiseMixingPriority() : { nice: getPriority() };
   if (priority.refusal !== undefined) process.stderr.write(`voxroom: the mixing thread stays at nice ${priority.nice}, not ${MIXING_NICE} (${priority.refusal}); late ticks are likelier on a busy machine. Allow it with CAP_SYS_NICE or an RLIMIT_NICE allowance (ulimit -e 31), or pass --no-high-priority to silence this.\n`);
-  const run = new LoadRun({ serverUrl: flags.server, room, listeners: flags.listeners, speakers: flags.speakers, silent: flags.silent, tag: flags.tag, joinSpacingMs: 20, insecureTls: flags.insecure });
+  const run = new LoadRun({ serverUrl: flags.server, room, listeners: flags.listeners, speakers: flags.speakers, expectSpeakers, silent: flags.silent, tag: flags.tag, joinSpacingMs: 20, insecureTls: flags.insecure });
   const progress = setInterval(() => {
     const sample = run.sample();
     print('progress', sample, describe(sample, expectSpeakers));

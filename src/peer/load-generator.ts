@@ -5,7 +5,7 @@
 // cost far less than a process each (one Node runtime, one WebRTC stack).
 import { NullSink, SilenceSource } from '../audio/backend.js';
 import { ToneSource } from '../audio/tone-source.js';
-import { VoicePeer } from './voice-peer.js';
+import { VoicePeer, type PeerStatus } from './voice-peer.js';
 
 /** Load speakers are named speaker-N, in every load process. */
 const SPEAKER_NAME = /^speaker-\d+$/;
@@ -21,6 +21,8 @@ export interface LoadOptions {
   silent?: number;
   /** Names for this process's listeners are listener-<tag>-N (several load processes in one room). */
   tag?: string;
+  /** Speakers each listener should hear (default: `speakers`; more when other load processes bring speakers). */
+  expectSpeakers?: number;
   /** Gaps between starting peers, so a thousand joins do not land in one instant. */
   joinSpacingMs?: number;
   insecureTls?: boolean;
@@ -44,6 +46,35 @@ export interface LoadSample {
   /** This process: CPU in percent of one core over the last interval, and resident memory. */
   cpuPercent: number;
   rssMb: number;
+  /** Listeners hearing fewer speakers than expected now, and why (the first few); absent when none. */
+  shortfalls?: ListenerShortfall[];
+}
+
+/** A listener that hears fewer speakers than expected, and what stands between it and each one it does not hear. */
+export interface ListenerShortfall {
+  listener: string;
+  heard: number;
+  /** Speakers in its member list: fewer than expected when some have not joined (or left) as it sees the room. */
+  speakersInRoom: number;
+  notHeard: Array<{ speaker: string; why: string }>;
+}
+
+/** "listener-3 hears 1 of 3 speakers in its member list (speaker-2: connection disconnected, speaker-3: level -52 dBFS)". */
+export function describeShortfall(shortfall: ListenerShortfall): string {
+  const reasons = shortfall.notHeard.map(({ speaker, why }) => `${speaker}: ${why}`);
+  return `${shortfall.listener} hears ${shortfall.heard} of ${shortfall.speakersInRoom} speakers in its member list${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}`;
+}
+
+/** A sample names at most this many listeners that fall short (a broken room would print thousands). */
+const MAX_SHORTFALLS = 5;
+
+/** Why a listener does not hear a speaker now (from its status of that speaker), or null when it does. */
+export function whyNotHeard(status: PeerStatus | null): string | null {
+  if (!status) return 'no media path to it';
+  if (status.connection !== 'connected') return status.connection === 'not-forwarded' ? 'not forwarded by the media server' : `connection ${status.connection}`;
+  if (!status.audio) return 'no audio from it yet';
+  if (!(status.audio.levelDbfs > HEARD_DBFS)) return `level ${Number.isFinite(status.audio.levelDbfs) ? Math.round(status.audio.levelDbfs) : '-inf'} dBFS`;
+  return null;
 }
 
 interface LoadPeer {
@@ -113,6 +144,8 @@ export class LoadRun {
     this.lastSampleAt = now;
     let connected = 0;
     const heardCounts: number[] = [];
+    const shortfalls: ListenerShortfall[] = [];
+    const expected = this.options.expectSpeakers ?? this.options.speakers;
     let gapFrames = 0;
     let frames = 0;
     let ticks = 0;
@@ -122,12 +155,19 @@ export class LoadRun {
       // Speakers of every load process in the room count, not only this one's; only their
       // status is asked for (a status per roommate per second would weigh on the run itself).
       const speakers = entry.peer.roommates().filter((member) => SPEAKER_NAME.test(member.name));
-      const statuses = speakers.flatMap((member) => entry.peer.peerStatus(member.id) ?? []);
-      const audible = statuses.filter((p) => p.connection === 'connected' && (p.audio?.levelDbfs ?? -Infinity) > HEARD_DBFS);
-      if (statuses.every((p) => p.connection === 'connected')) connected++;
-      if (entry.role === 'listener') heardCounts.push(audible.length);
-      for (const p of statuses) {
-        if (p.audio) this.heardCounts.set(`${entry.name}\u0000${p.name}`, { frames: p.audio.receivedFrames + p.audio.missedFrames, gapFrames: p.audio.missedFrames });
+      const statuses = speakers.map((member) => ({ speaker: member.name, status: entry.peer.peerStatus(member.id) }));
+      const notHeard = statuses.flatMap(({ speaker, status }) => {
+        const why = whyNotHeard(status);
+        return why === null ? [] : [{ speaker, why }];
+      });
+      if (statuses.every(({ status }) => status === null || status.connection === 'connected')) connected++;
+      if (entry.role === 'listener') {
+        const heard = statuses.length - notHeard.length;
+        heardCounts.push(heard);
+        if (heard < expected && shortfalls.length < MAX_SHORTFALLS) shortfalls.push({ listener: entry.name, heard, speakersInRoom: speakers.length, notHeard });
+      }
+      for (const { status: p } of statuses) {
+        if (p?.audio) this.heardCounts.set(`${entry.name}\u0000${p.name}`, { frames: p.audio.receivedFrames + p.audio.missedFrames, gapFrames: p.audio.missedFrames });
       }
       const clock = entry.peer.status().audio.clock;
       if (clock.pacedBy === 'timer') {
@@ -155,6 +195,7 @@ export class LoadRun {
       totals,
       cpuPercent: round1(cpuPercent),
       rssMb: Math.round(process.memoryUsage().rss / 1048576),
+      ...(shortfalls.length > 0 ? { shortfalls } : {}),
     };
   }
 

@@ -189,6 +189,8 @@ describe('voxroom load', () => {
     const lonely = await runCli(['load', 'empty', '--server', server.url, '--speakers', '0', '--listeners', '2', '--expect-speakers', '1', '--duration', '2'], { timeoutMs: 30_000 });
     expect(lonely.code).toBe(1);
     expect(lonely.stdout).toMatch(/some listener did not hear every speaker/);
+    // …and says which listener fell short, and what it sees.
+    expect(lonely.stdout).toMatch(/short: listener-\d+ hears 0 of 0 speakers in its member list/);
   });
 });
 

@@ -6,6 +6,8 @@ import { SDP_LIMITS, SdpRejected, candidateProblem, dtlsFingerprint, isWellForme
 import { selectDevice } from '../../src/audio/device/device-select.js';
 import { outputBufferMs, parseLatency } from '../../src/audio/device/latency.js';
 import type { DeviceInfo } from '../../src/audio/device/worker-protocol.js';
+import { describeShortfall, whyNotHeard } from '../../src/peer/load-generator.js';
+import type { PeerStatus } from '../../src/peer/voice-peer.js';
 
 describe('control commands', () => {
   it('splits quoted words', () => {
@@ -175,5 +177,32 @@ describe('PacketTally', () => {
     tally.add({ type: 'codec', packetsReceived: 999 });
     // (96 + 0.48) s over 4848 samples: 19.9 ms a sample.
     expect(tally.result()).toEqual({ sent: 50, received: 120, receiveBufferMs: 19.9 });
+  });
+});
+
+describe('load shortfalls', () => {
+  const status = (connection: PeerStatus['connection'], levelDbfs: number | null): PeerStatus => ({
+    id: 'm1',
+    name: 'speaker-1',
+    state: {} as PeerStatus['state'],
+    connection,
+    audio: levelDbfs === null ? null : ({ name: 'speaker-1', volumePercent: 100, levelDbfs, rateChanges: 0, receivedFrames: 100, depth: 3, targetFrames: 3, underruns: 0, missedFrames: 0, overflows: 0, driftDrops: 0 }),
+  });
+
+  it('says why a listener does not hear a speaker, and nothing when it does', () => {
+    expect(whyNotHeard(status('connected', -20))).toBeNull();
+    expect(whyNotHeard(null)).toBe('no media path to it');
+    expect(whyNotHeard(status('disconnected', -20))).toBe('connection disconnected');
+    expect(whyNotHeard(status('not-forwarded', null))).toBe('not forwarded by the media server');
+    expect(whyNotHeard(status('connected', null))).toBe('no audio from it yet');
+    expect(whyNotHeard(status('connected', -52.4))).toBe('level -52 dBFS');
+    expect(whyNotHeard(status('connected', -Infinity))).toBe('level -inf dBFS');
+  });
+
+  it('describes a shortfall in one line', () => {
+    expect(describeShortfall({ listener: 'listener-a-3', heard: 1, speakersInRoom: 3, notHeard: [{ speaker: 'speaker-2', why: 'connection disconnected' }, { speaker: 'speaker-3', why: 'level -52 dBFS' }] })).toBe(
+      'listener-a-3 hears 1 of 3 speakers in its member list (speaker-2: connection disconnected, speaker-3: level -52 dBFS)',
+    );
+    expect(describeShortfall({ listener: 'listener-1', heard: 0, speakersInRoom: 0, notHeard: [] })).toBe('listener-1 hears 0 of 0 speakers in its member list');
   });
 });
