@@ -165,9 +165,9 @@ describe('two hosts that cannot reach each other', () => {
     // coturn checks a credential's expiry when an allocation is made: a call already relayed
     // outlives it, but every new connection (a newcomer, an ICE restart) needs a fresh one. The
     // relay addresses are on a root address neither host reaches: every pair needs an allocation
-    // of its own on both sides. alice and bob talk past the 20 s TTL; then carol joins
+    // of its own on both sides. alice and bob talk past the TTL (10 s, the least `--turn-ttl` takes); then carol joins
     // and alice must allocate with credentials the server pushed after her join.
-    const ttlSeconds = 20;
+    const ttlSeconds = 10;
     const hosts = twoHosts(tag, { mediaLink: false, rootOnlyAddress: true });
     cleanups.push(() => hosts.remove());
     const secret = 'test-secret-' + tag;
