@@ -134,6 +134,12 @@ export interface SfuStream {
 export interface SfuOffer {
   sdp: string;
   streams: SfuStream[];
+  /**
+   * How many of the offer's sections carry a stream, as the media server reported them (with
+   * loudest-speaker routing at most --max-speakers); the rest are inactive, kept for reuse. A
+   * peer refuses an offer that sends on more. Absent (an older server): no such bound.
+   */
+  maxStreams?: number;
 }
 export interface MediaChanged {
   room: string;

@@ -37,6 +37,12 @@ export interface SdpPolicy {
    * SFU subscriber connection legitimately carries one receive-only audio section per speaker.
    */
   maxMediaSections?: number;
+  /**
+   * Most sections that carry media to us (not inactive); default: no bound beyond
+   * maxMediaSections. An SFU subscriber connection carries at most as many speakers as the room
+   * forwards to one member; the sections of speakers no longer forwarded stay, inactive, for reuse.
+   */
+  maxSendingSections?: number;
   /** Refuse any section that is not audio (default true: this peer sends no video, opens no data channel). */
   audioOnly?: boolean;
   /**
@@ -103,6 +109,8 @@ function checkSections(sdp: ParsedSdp, policy: SdpPolicy): void {
     const candidates = section.candidates?.length ?? 0;
     if (candidates > SDP_LIMITS.maxCandidatesPerSection) throw new SdpRejected(`media section ${index} embeds ${candidates} ICE candidates (at most ${SDP_LIMITS.maxCandidatesPerSection})`);
   });
+  const sending = media.filter((section) => (section.direction ?? sdp.direction ?? 'sendrecv') !== 'inactive').length;
+  if (policy.maxSendingSections !== undefined && sending > policy.maxSendingSections) throw new SdpRejected(`the description carries media on ${sending} sections (at most ${policy.maxSendingSections})`);
 }
 
 /** Bytes of each fingerprint hash function WebRTC may use (RFC 8122). */

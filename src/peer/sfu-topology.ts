@@ -11,7 +11,12 @@ import { SdpRejected, sanitizeRemoteDescription } from './sdp-guard.js';
 import { PacketTally, type PacketFigures } from './connection-stats.js';
 import { RTCPeerConnection, connectionConfiguration, nonstandard, openAudioSink, renewIceServers, type RTCPeerConnectionState, type SinkData, type WrtcAudioSink, type WrtcAudioSource, type WrtcPeerConnection, type WrtcTrack } from './wrtc.js';
 
-/** A subscriber connection carries at most this many speakers' sections. */
+/**
+ * A subscriber connection has at most this many sections, inactive ones included. Those that
+ * carry audio are bounded by the room's forwarded speakers (the offer's maxStreams), and Janus
+ * reuses a section freed by a speaker for the next one (twelve speakers in turn on two slots
+ * left two sections), so only a room that forwards every speaker comes near this.
+ */
 const MAX_SUBSCRIBER_SECTIONS = 256;
 const MAX_PUBLISH_ATTEMPTS = 3;
 const PUBLISH_RETRY_MS = 2000;
@@ -201,7 +206,10 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
 
   private async applyOffer(offer: SfuOffer): Promise<void> {
     if (this.closed) return;
-    const safe = sanitizeRemoteDescription({ type: 'offer', sdp: offer.sdp }, { ptimeMs: this.options.ptimeMs, dtx: false, audioOnly: true, maxMediaSections: MAX_SUBSCRIBER_SECTIONS, directions: ['sendonly', 'inactive'], requireOpus: true });
+    const safe = sanitizeRemoteDescription(
+      { type: 'offer', sdp: offer.sdp },
+      { ptimeMs: this.options.ptimeMs, dtx: false, audioOnly: true, maxMediaSections: MAX_SUBSCRIBER_SECTIONS, ...(isCount(offer.maxStreams) ? { maxSendingSections: offer.maxStreams } : {}), directions: ['sendonly', 'inactive'], requireOpus: true },
+    );
     this.streams = new Map(offer.streams.map(({ mid, member }) => [mid, member]));
     let pc = this.subscriber;
     if (!pc) {
@@ -257,3 +265,7 @@ export class SfuTopology extends EventEmitter<MediaTopologyEvents> implements Me
   }
 }
 
+/** A count the server may bound an offer by (what it sends is not validated on arrival). */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}

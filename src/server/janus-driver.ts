@@ -21,6 +21,8 @@ export interface SubscriberOffer {
   member: string;
   sdp: string;
   streams: SfuStream[];
+  /** How many of its sections carry a stream, as Janus reported them (at most maxSpeakers with loudest-speaker routing). */
+  maxStreams: number;
 }
 
 export interface JanusDriverEvents {
@@ -816,7 +818,9 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     });
     member.slots = slotsOf(streams);
     member.subscribed = new Set(member.slots.values());
-    this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: this.streamsOf(member) });
+    // Janus's own count of the streams the offer carries: the peer refuses SDP that sends on more.
+    const maxStreams = streams.filter((stream) => stream.active !== false).length;
+    this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: this.streamsOf(member), maxStreams });
     await answered;
     this.emitHandoff(member);
     // A speaker who left frees a slot: another may take it.

@@ -544,7 +544,7 @@ export class SfuRooms {
 
   private attach(slot: JanusSlot, driver: JanusDriver): void {
     slot.driver = driver;
-    driver.on('offer', ({ member, sdp, streams }) => this.hooks.offer(member, { sdp, streams }));
+    driver.on('offer', ({ member, ...offer }) => this.hooks.offer(member, offer));
     driver.on('talking', ({ member, talking }) => this.hooks.talking(member, talking));
     driver.on('streams', ({ member, streams }) => this.hooks.streams(member, streams));
     driver.on('room-reset', ({ room, members }) => this.onRoomReset(slot, room, members));

@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { longestSilenceMs } from '../../src/audio/analysis.js';
 import { FRAME_SAMPLES } from '../../src/audio/format.js';
 import { silentLogger } from '../../src/log.js';
-import { JanusDriver } from '../../src/server/janus-driver.js';
+import { JanusDriver, type SubscriberOffer } from '../../src/server/janus-driver.js';
+import { parse as parseSdp } from 'sdp-transform';
 import { RoomMap } from '../../src/server/room-map.js';
 import { startJanusProcess, type JanusProcess } from '../../src/server/janus-process.js';
 import type { RunningServer } from '../../src/server/signalling-server.js';
@@ -573,6 +574,8 @@ describe('loudest-speaker routing', () => {
     const tones = [350, 470, 590, 710, 830, 950];
     const talkers = tones.map((tone, i) => makePeer(routedServer.url, 'turns', `t${i + 1}`, tone));
     const listener = makePeer(routedServer.url, 'turns', 'ear', null, { listenOnly: true });
+    const offers: SubscriberOffer[] = [];
+    routed.on('offer', (offer) => offers.push(offer));
     try {
       for (const t of talkers) t.peer.muted = true;
       for (const t of [...talkers, listener]) await t.peer.start();
@@ -597,6 +600,14 @@ describe('loudest-speaker routing', () => {
       }
       console.log(`loudest-speaker routing: each turn heard after ${delays.join(', ')} ms`);
       for (const delay of delays) expect(delay).toBeLessThan(300);
+      // Each subscriber offer's maxStreams (by which peers bound the SDP they accept) is what its
+      // SDP sends on, and never over 3.
+      expect(offers.length).toBeGreaterThan(0);
+      for (const offer of offers) {
+        const sending = parseSdp(offer.sdp).media.filter((section) => (section.direction ?? 'sendrecv') !== 'inactive').length;
+        expect(offer.maxStreams).toBe(sending);
+        expect(offer.maxStreams).toBeLessThanOrEqual(3);
+      }
     } finally {
       await Promise.all([...talkers, listener].map((p) => p.peer.stop()));
       await routedServer.close();

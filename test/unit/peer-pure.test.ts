@@ -160,6 +160,15 @@ describe('SFU descriptions', () => {
     expect(() => sanitizeRemoteDescription({ type: 'offer', sdp: sfuOffer(section(0, 'sendonly'), 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n') }, policy)).toThrow(/only audio is accepted/);
   });
 
+  it('refuses an offer that sends on more sections than the server said it carries; inactive ones do not count', () => {
+    const bounded = { ...policy, maxSendingSections: 2 };
+    const offer = (...sections: string[]) => ({ type: 'offer' as const, sdp: sfuOffer(...sections) });
+    expect(() => sanitizeRemoteDescription(offer(section(0, 'sendonly'), section(1, 'sendonly'), section(2, 'inactive'), section(3, 'inactive')), bounded)).not.toThrow();
+    expect(() => sanitizeRemoteDescription(offer(section(0, 'sendonly'), section(1, 'sendonly'), section(2, 'sendonly')), bounded)).toThrow(/carries media on 3 sections \(at most 2\)/);
+    // Every speaker gone: nothing sends, and a bound of 0 holds.
+    expect(() => sanitizeRemoteDescription(offer(section(0, 'inactive'), section(1, 'inactive')), { ...policy, maxSendingSections: 0 })).not.toThrow();
+  });
+
   it('the wire schema takes a publisher offer of exactly one audio section', () => {
     expect(SfuPublishSchema.safeParse({ sdp: sfuOffer(section(0, 'sendonly')) }).success).toBe(true);
     expect(SfuPublishSchema.safeParse({ sdp: sfuOffer(section(0, 'sendonly'), section(1, 'sendonly')) }).success).toBe(false);
