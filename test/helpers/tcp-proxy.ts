@@ -17,6 +17,12 @@ export interface TcpProxy {
    * are whole again.
    */
   silenceNextFrom(text: string): void;
+  /**
+   * The first server bytes holding `text`, on any connection, wait until `release` has resolved
+   * before they reach the client (and that connection's later bytes behind them): something
+   * happens between the server's answer and the client's reading it. Resolves once released.
+   */
+  holdNextFrom(text: string, release: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,6 +31,7 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs: Socket[][] = [];
   let refusing = false;
   let silenceFrom: string | null = null;
+  let hold: { text: string; release: () => Promise<void>; done: () => void } | null = null;
   const server = createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -40,14 +47,26 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
     client.pipe(upstream);
     const silenceFromText = silenceFrom;
     silenceFrom = null;
-    if (silenceFromText === null) {
-      upstream.pipe(client);
-      return;
-    }
     let silent = false;
+    // Bytes wait here behind a held chunk, in order.
+    let queue: Promise<void> | null = null;
     upstream.on('data', (chunk: Buffer) => {
-      silent ||= chunk.includes(silenceFromText);
-      if (!silent) client.write(chunk);
+      if (silenceFromText !== null) silent ||= chunk.includes(silenceFromText);
+      if (silent) return;
+      const held = hold && chunk.includes(hold.text) ? hold : null;
+      if (held) {
+        hold = null;
+        queue = (queue ?? Promise.resolve()).then(async () => {
+          await held.release().catch(() => undefined);
+          held.done();
+        });
+      }
+      if (queue) queue = queue.then(() => void client.write(chunk));
+      else client.write(chunk);
+    });
+    upstream.on('end', () => {
+      if (queue) queue = queue.then(() => void client.end());
+      else client.end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -67,6 +86,10 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
     silenceNextFrom: (text) => {
       silenceFrom = text;
     },
+    holdNextFrom: (text, release) =>
+      new Promise<void>((done) => {
+        hold = { text, release, done };
+      }),
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

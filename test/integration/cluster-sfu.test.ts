@@ -449,6 +449,47 @@ describe('SFU rooms in a cluster', () => {
     expectHears(lastSeconds(frank.sink, 1), TONES.alice);
   }, 90_000);
 
+  it('a room destroyed by another node between this node\'s create (it existed) and its watcher\'s join: this node creates it again, and its members meet in it through Janus', async () => {
+    const janus = await startJanusProcess({ logger: silentLogger });
+    cleanups.push(() => janus.stop());
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    // Both nodes reach Janus through one proxy (one URL, so Redis's record of the room's Janus
+    // is the same for both), which can hold back an answer of Janus's.
+    const proxy = await tcpProxy(Number(new URL(janus.url).port));
+    cleanups.push(() => proxy.close());
+    const [first, second] = (await nodesOn(redis.url, [[`ws://127.0.0.1:${proxy.port}`], [`ws://127.0.0.1:${proxy.port}`]])) as [RunningServer, RunningServer];
+    const firstDriver = driversOf.get(first)![0]!;
+    const alice = makePeer(first.url, 'reborn', 'alice', TONES.alice);
+    cleanups.push(() => alice.peer.stop());
+    await alice.peer.start();
+    await waitUntil(() => firstDriver.publishersIn('reborn') === 1, 'alice publishing through the first node', 20_000);
+    // bob joins through the second node: Janus tells it the room exists (427). Before it reads
+    // that, alice leaves, and the first node, seeing nobody left in Janus's room, destroys it.
+    let destroyedMeanwhile = false;
+    const held = proxy.holdNextFrom('already exists', async () => {
+      await alice.peer.stop();
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await firstDriver.hasSharedRoom('reborn'))) await sleep(50);
+      destroyedMeanwhile = !(await firstDriver.hasSharedRoom('reborn'));
+    });
+    const bob = makePeer(second.url, 'reborn', 'bob', TONES.bob);
+    const carol = makePeer(second.url, 'reborn', 'carol', TONES.carol);
+    cleanups.push(() => Promise.all([bob, carol].map((p) => p.peer.stop())));
+    await bob.peer.start();
+    await held;
+    expect(destroyedMeanwhile, 'the room destroyed while the second node had not yet read that it existed').toBe(true);
+    // Its watcher's join then finds no room (426): it creates the room once more, and bob and
+    // carol hear each other through it.
+    await carol.peer.start();
+    await waitUntil(() => hearsAll(bob, ['carol']) && hearsAll(carol, ['bob']), 'bob and carol hear each other through Janus', 20_000, () => [bob.peer.peers(), carol.peer.peers()]);
+    expect(await firstDriver.hasSharedRoom('reborn')).toBe(true);
+    await sleep(1000);
+    expectHears(lastSeconds(bob.sink, 1), TONES.carol);
+    expectHears(lastSeconds(carol.sink, 1), TONES.bob);
+    expect([bob, carol].map((p) => p.peer.status())).toMatchObject([{ media: 'sfu', links: 2 }, { media: 'sfu', links: 2 }]);
+  }, 90_000);
+
   it('a node stopped on purpose (SIGTERM: a rolling restart) behind nginx mid-call: it leaves its members\' Janus sessions to be claimed, so their audio carries on through the other node (same handles)', async () => {
     const { janus, nodes, alice, bob, ids, handlesBefore } = await sfuCallBehindNginx(10);
     const { killedAt } = await killCarryingNode(nodes, 2, 6000, 'SIGTERM');
