@@ -135,9 +135,10 @@ export interface SfuOffer {
   sdp: string;
   streams: SfuStream[];
   /**
-   * How many of the offer's sections carry a stream, as the media server reported them (with
-   * loudest-speaker routing at most --max-speakers); the rest are inactive, kept for reuse. A
-   * peer refuses an offer that sends on more. Absent (an older server): no such bound.
+   * How many of the offer's sections carry a stream, as the media server reported them in the
+   * reply that held the SDP (with loudest-speaker routing at most --max-speakers); the rest are
+   * inactive, kept for reuse. A consistency check: voxroom's peer refuses an offer whose SDP
+   * sends on more. Absent (an older server, or no account from the media server): no such bound.
    */
   maxStreams?: number;
 }

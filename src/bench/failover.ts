@@ -22,7 +22,8 @@ import { FRAME_SAMPLES } from '../audio/format.js';
 import { recordingSamples } from '../audio/wav-header.js';
 import { silentLogger } from '../log.js';
 import { startJanusProcess } from '../server/janus-process.js';
-import { freePort, startNginx, startRedis } from './services.js';
+import { freePort } from '../server/free-port.js';
+import { startNginx, startRedis } from './services.js';
 import { sleep } from './stats.js';
 
 export interface FailoverFigures {

@@ -40,10 +40,9 @@ function table(header: string[], rows: Array<Array<string | number | boolean>>):
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** " (at the end of window 2: listener-4 hears 0 of 3 …)" for the windows where a listener fell short; '' when none did. */
+/** " [end of window 2: listener-4 hears 0 of 3 …] [end of window 3: …]" for the windows where a listener fell short; '' when none did. */
 function shortfallNote(shortfallsAtEnds: readonly string[]): string {
-  const notes = shortfallsAtEnds.flatMap((shortfalls, i) => (shortfalls === '' ? [] : [`at the end of window ${i + 1}: ${shortfalls}`]));
-  return notes.length > 0 ? ` (${notes.join('; ')})` : '';
+  return shortfallsAtEnds.map((shortfalls, i) => (shortfalls === '' ? '' : ` [end of window ${i + 1}: ${shortfalls}]`)).join('');
 }
 
 async function main(): Promise<void> {

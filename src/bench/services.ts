@@ -6,7 +6,6 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../server/free-port.js';
-export { freePort };
 
 async function waitForPort(port: number, what: string, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -9,7 +9,7 @@ import { silentLogger } from '../log.js';
 import { JanusDriver } from '../server/janus-driver.js';
 import { startJanusProcess, type JanusProcess } from '../server/janus-process.js';
 import { startSignallingServer, type RunningServer } from '../server/signalling-server.js';
-import { describeShortfall, percentOf, type LoadSample } from '../peer/load-generator.js';
+import { describeShortfalls, percentOf, type LoadSample } from '../peer/load-generator.js';
 import { cpuPercentOver, cpuSeconds, sleep } from './stats.js';
 import { longestSilenceMs } from '../audio/analysis.js';
 import { MemorySink } from '../audio/memory-sink.js';
@@ -220,7 +220,7 @@ export async function measureSilentGrowth(bin: string, serverUrl: string, room: 
       await sleep(to - performance.now());
       // The sample that closes the window.
       const last = await ears.until((s) => s.receivedAt >= to, 'the window\'s last sample', since);
-      return { from, to, heard: last.speakersHeardMin, shortfalls: (last.shortfalls ?? []).map(describeShortfall).join('; ') };
+      return { from, to, heard: last.speakersHeardMin, shortfalls: describeShortfalls(last) };
     };
     const before = await measure();
     const more = start('more', counts(0, silentAfter - silentBefore, 0));

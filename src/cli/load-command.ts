@@ -4,7 +4,7 @@
 import { getPriority } from 'node:os';
 import { Command, Option } from 'commander';
 import { ROOM_ID_PATTERN } from '../protocol.js';
-import { LoadRun, describeShortfall, type LoadSample } from '../peer/load-generator.js';
+import { LoadRun, describeShortfalls, type LoadSample } from '../peer/load-generator.js';
 import { MIXING_NICE, raiseMixingPriority } from '../audio/mixing-priority.js';
 import { noHighPriorityOption, parseIntegerInRange, parsePositiveSeconds } from './options.js';
 import { UsageError, onShutdownSignal } from './process.js';
@@ -41,7 +41,7 @@ export function loadCommand(): Command {
 
 function describe(sample: LoadSample, speakers: number): string {
   // Each listener hears the speakers; a speaker hears the other speakers.
-  const short = sample.shortfalls ? `  short: ${sample.shortfalls.map(describeShortfall).join('; ')}` : '';
+  const short = sample.shortfalls ? `  short: ${describeShortfalls(sample)}` : '';
   return `${sample.seconds.toFixed(0).padStart(4)} s  connected ${sample.connected}/${sample.peers}  speakers heard min ${sample.speakersHeardMin}/${speakers} mean ${sample.speakersHeardMean}  gaps ${sample.gapPercent} %  late ticks ${sample.lateTickPercent} %  CPU ${sample.cpuPercent} %  RSS ${sample.rssMb} MB${short}`;
 }
 

@@ -48,6 +48,8 @@ export interface LoadSample {
   rssMb: number;
   /** Listeners hearing fewer speakers than expected now, and why (the first few); absent when none. */
   shortfalls?: ListenerShortfall[];
+  /** How many listeners hear fewer speakers than expected now (all of them; shortfalls names the first few). */
+  shortListeners?: number;
 }
 
 /** A listener that hears fewer speakers than expected, and what stands between it and each one it does not hear. */
@@ -63,6 +65,13 @@ export interface ListenerShortfall {
 export function describeShortfall(shortfall: ListenerShortfall): string {
   const reasons = shortfall.notHeard.map(({ speaker, why }) => `${speaker}: ${why}`);
   return `${shortfall.listener} hears ${shortfall.heard} of ${shortfall.speakersInRoom} speakers in its member list${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}`;
+}
+
+/** A sample's shortfalls in one line ('' when every listener hears every speaker expected). */
+export function describeShortfalls(sample: Pick<LoadSample, 'shortfalls' | 'shortListeners'>): string {
+  const named = sample.shortfalls ?? [];
+  const more = (sample.shortListeners ?? 0) - named.length;
+  return named.map(describeShortfall).join('; ') + (more > 0 ? `; and ${more} more` : '');
 }
 
 /** A sample names at most this many listeners that fall short (a broken room would print thousands). */
@@ -145,6 +154,7 @@ export class LoadRun {
     let connected = 0;
     const heardCounts: number[] = [];
     const shortfalls: ListenerShortfall[] = [];
+    let shortListeners = 0;
     const expected = this.options.expectSpeakers ?? this.options.speakers;
     let gapFrames = 0;
     let frames = 0;
@@ -164,7 +174,7 @@ export class LoadRun {
       if (entry.role === 'listener') {
         const heard = statuses.length - notHeard.length;
         heardCounts.push(heard);
-        if (heard < expected && shortfalls.length < MAX_SHORTFALLS) shortfalls.push({ listener: entry.name, heard, speakersInRoom: speakers.length, notHeard });
+        if (heard < expected && shortListeners++ < MAX_SHORTFALLS) shortfalls.push({ listener: entry.name, heard, speakersInRoom: speakers.length, notHeard });
       }
       for (const { status: p } of statuses) {
         if (p?.audio) this.heardCounts.set(`${entry.name}\u0000${p.name}`, { frames: p.audio.receivedFrames + p.audio.missedFrames, gapFrames: p.audio.missedFrames });
@@ -195,7 +205,7 @@ export class LoadRun {
       totals,
       cpuPercent: round1(cpuPercent),
       rssMb: Math.round(process.memoryUsage().rss / 1048576),
-      ...(shortfalls.length > 0 ? { shortfalls } : {}),
+      ...(shortListeners > 0 ? { shortfalls, shortListeners } : {}),
     };
   }
 

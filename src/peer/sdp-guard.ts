@@ -38,9 +38,9 @@ export interface SdpPolicy {
    */
   maxMediaSections?: number;
   /**
-   * Most sections that carry media to us (not inactive); default: no bound beyond
-   * maxMediaSections. An SFU subscriber connection carries at most as many speakers as the room
-   * forwards to one member; the sections of speakers no longer forwarded stay, inactive, for reuse.
+   * Most sections that carry media (not inactive); default: no bound beyond maxMediaSections. An
+   * SFU subscriber offer sends on no more sections than the media server's own account of it (the
+   * server's maxStreams); the sections of speakers no longer forwarded stay, inactive, for reuse.
    */
   maxSendingSections?: number;
   /** Refuse any section that is not audio (default true: this peer sends no video, opens no data channel). */
@@ -99,6 +99,7 @@ function checkSections(sdp: ParsedSdp, policy: SdpPolicy): void {
   const maxSections = policy.maxMediaSections ?? 1;
   if (media.length > maxSections) throw new SdpRejected(`the description has ${media.length} media sections (at most ${maxSections})`);
   if (!media.some((section) => section.type === 'audio')) throw new SdpRejected('the description carries no audio');
+  let sending = 0;
   media.forEach((section, index) => {
     if ((policy.audioOnly ?? true) && section.type !== 'audio') throw new SdpRejected(`media section ${index} is ${section.type} (${section.protocol}); only audio is accepted here`);
     // An audio section over SCTP would be a data channel in disguise.
@@ -106,10 +107,10 @@ function checkSections(sdp: ParsedSdp, policy: SdpPolicy): void {
     const direction = section.direction ?? sdp.direction ?? 'sendrecv';
     if (policy.directions && !policy.directions.includes(direction)) throw new SdpRejected(`media section ${index} is ${direction}; expected ${policy.directions.join(' or ')}`);
     if ((policy.requireOpus ?? true) && direction !== 'inactive' && !section.rtp.some(isOpus)) throw new SdpRejected(`media section ${index} offers no Opus`);
+    if (direction !== 'inactive') sending++;
     const candidates = section.candidates?.length ?? 0;
     if (candidates > SDP_LIMITS.maxCandidatesPerSection) throw new SdpRejected(`media section ${index} embeds ${candidates} ICE candidates (at most ${SDP_LIMITS.maxCandidatesPerSection})`);
   });
-  const sending = media.filter((section) => (section.direction ?? sdp.direction ?? 'sendrecv') !== 'inactive').length;
   if (policy.maxSendingSections !== undefined && sending > policy.maxSendingSections) throw new SdpRejected(`the description carries media on ${sending} sections (at most ${policy.maxSendingSections})`);
 }
 

@@ -21,8 +21,8 @@ export interface SubscriberOffer {
   member: string;
   sdp: string;
   streams: SfuStream[];
-  /** How many of its sections carry a stream, as Janus reported them (at most maxSpeakers with loudest-speaker routing). */
-  maxStreams: number;
+  /** How many of its sections carry a stream, as Janus reported them (at most maxSpeakers with loudest-speaker routing); absent when Janus gave no account. */
+  maxStreams?: number;
 }
 
 export interface JanusDriverEvents {
@@ -449,7 +449,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       if (!subscriber || feeds.length === 0) return;
       try {
         const updated = await subscriber.update({ unsubscribe: feeds.map((feed) => ({ feed })) });
-        if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams ?? []);
+        if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams);
       } catch (error) {
         this.logger.warn('Janus: could not unsubscribe a member who may no longer hear', { member: member.id, error: (error as Error).message });
       }
@@ -576,7 +576,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
    */
   private watchSubscriber(member: SfuMember, handle: VideoRoomHandle): void {
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_UPDATED, (event: { jsep?: JanusJsep; streams?: VideoRoomStream[] }) => {
-      if (event.jsep && !member.left) this.queueOffer(member, event.jsep, event.streams ?? []);
+      if (event.jsep && !member.left) this.queueOffer(member, event.jsep, event.streams);
     });
     handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_SWITCHED, (event: { streams?: VideoRoomStream[] }) => {
       if (member.left || !event.streams) return;
@@ -780,7 +780,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     });
   }
 
-  private async subscribe(member: SfuMember, feeds: number[]): Promise<{ jsep: JanusJsep; streams: VideoRoomStream[] } | null> {
+  private async subscribe(member: SfuMember, feeds: number[]): Promise<{ jsep: JanusJsep; streams: VideoRoomStream[] | undefined } | null> {
     const streams = feeds.map((feed) => ({ feed }));
     if (!member.subscriber) {
       const handle = await (await member.session).attach(VideoRoomPlugin);
@@ -792,21 +792,22 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
       try {
         const joined = await handle.joinSubscriber({ room: member.room.janusId, streams, autoupdate: true });
         member.subscriber = handle;
-        return joined.jsep ? { jsep: joined.jsep, streams: joined.streams ?? [] } : null;
+        return joined.jsep ? { jsep: joined.jsep, streams: joined.streams } : null;
       } catch (error) {
         await handle.detach().catch(() => undefined);
         throw error;
       }
     }
     const updated = await member.subscriber.update({ subscribe: streams });
-    return updated.jsep ? { jsep: updated.jsep, streams: updated.streams ?? [] } : null;
+    return updated.jsep ? { jsep: updated.jsep, streams: updated.streams } : null;
   }
 
-  private queueOffer(member: SfuMember, jsep: JanusJsep, streams: VideoRoomStream[]): void {
+  private queueOffer(member: SfuMember, jsep: JanusJsep, streams: VideoRoomStream[] | undefined): void {
     member.chain = member.chain.then(() => this.offerAndWait(member, jsep, streams));
   }
 
-  private async offerAndWait(member: SfuMember, jsep: JanusJsep, streams: VideoRoomStream[]): Promise<void> {
+  /** `streams`: Janus's account of what the offer carries (absent if it gave none). */
+  private async offerAndWait(member: SfuMember, jsep: JanusJsep, streams: VideoRoomStream[] | undefined): Promise<void> {
     if (member.left) return;
     const answered = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ANSWER_TIMEOUT_MS);
@@ -816,11 +817,12 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
         resolve();
       };
     });
-    member.slots = slotsOf(streams);
+    member.slots = slotsOf(streams ?? []);
     member.subscribed = new Set(member.slots.values());
-    // Janus's own count of the streams the offer carries: the peer refuses SDP that sends on more.
-    const maxStreams = streams.filter((stream) => stream.active !== false).length;
-    this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: this.streamsOf(member), maxStreams });
+    // Janus's own count of the streams the offer carries, which its SDP must agree with: the
+    // peer refuses SDP that sends on more. (None when Janus gave no account.)
+    const maxStreams = streams?.filter((stream) => stream.active !== false).length;
+    this.emit('offer', { member: member.id, sdp: jsep.sdp, streams: this.streamsOf(member), ...(maxStreams !== undefined ? { maxStreams } : {}) });
     await answered;
     this.emitHandoff(member);
     // A speaker who left frees a slot: another may take it.
@@ -973,7 +975,7 @@ export class JanusDriver extends EventEmitter<JanusDriverEvents> {
     for (const { feed } of subscribe) member.subscribed.add(feed);
     try {
       const updated = await withRetryWhileUnannounced(() => member.subscriber!.update({ ...(subscribe.length > 0 ? { subscribe } : {}), unsubscribe: [{ feed: old }] }));
-      if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams ?? []);
+      if (updated.jsep) await this.offerAndWait(member, updated.jsep, updated.streams);
     } catch (error) {
       for (const { feed } of subscribe) member.subscribed.delete(feed);
       if (!member.left) this.logger.warn('could not move a listener off a feed', { member: member.id, feed: old, error: (error as Error).message });

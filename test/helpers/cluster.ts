@@ -11,7 +11,8 @@ import { makePeer, type TestPeer } from './peers.js';
 
 import { startNginx } from '../../src/bench/services.js';
 
-export { freePort, startNginx, startRedis, type Service } from '../../src/bench/services.js';
+export { startNginx, startRedis, type Service } from '../../src/bench/services.js';
+export { freePort } from '../../src/server/free-port.js';
 
 /** A signalling node in this process, joined to the cluster at `redisUrl`. */
 export async function startNode(redisUrl: string, options: Partial<SignallingServerOptions> = {}): Promise<RunningServer> {

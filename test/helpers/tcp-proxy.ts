@@ -18,9 +18,10 @@ export interface TcpProxy {
    */
   silenceNextFrom(text: string): void;
   /**
-   * The first server bytes holding `text`, on any connection, wait until `release` has resolved
+   * The first server bytes holding `text`, on any connection, wait until `release` has settled
    * before they reach the client (and that connection's later bytes behind them): something
-   * happens between the server's answer and the client's reading it. Resolves once released.
+   * happens between the server's answer and the client's reading it. Resolves once released;
+   * rejects with release's error. `text` must arrive within one read (short texts on loopback do).
    */
   holdNextFrom(text: string, release: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
@@ -31,7 +32,7 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs: Socket[][] = [];
   let refusing = false;
   let silenceFrom: string | null = null;
-  let hold: { text: string; release: () => Promise<void>; done: () => void } | null = null;
+  let hold: { text: string; release: () => Promise<void>; done: (error?: Error) => void } | null = null;
   const server = createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -57,14 +58,16 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
       if (held) {
         hold = null;
         queue = (queue ?? Promise.resolve()).then(async () => {
-          await held.release().catch(() => undefined);
-          held.done();
+          // The bytes go on either way; the caller hears how its release went.
+          held.done(await held.release().then(() => undefined, (error: Error) => error));
         });
       }
       if (queue) queue = queue.then(() => void client.write(chunk));
       else client.write(chunk);
     });
     upstream.on('end', () => {
+      // A silenced connection stays open towards the client: only the server's side ended.
+      if (silent) return;
       if (queue) queue = queue.then(() => void client.end());
       else client.end();
     });
@@ -87,8 +90,9 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
       silenceFrom = text;
     },
     holdNextFrom: (text, release) =>
-      new Promise<void>((done) => {
-        hold = { text, release, done };
+      new Promise<void>((resolve, reject) => {
+        if (hold) throw new Error('holdNextFrom: a hold is already waiting for its text');
+        hold = { text, release, done: (error) => (error ? reject(error) : resolve()) };
       }),
     close: () => {
       closed ??= new Promise<void>((resolve) => {

@@ -477,7 +477,7 @@ describe('SFU rooms in a cluster', () => {
     const carol = makePeer(second.url, 'reborn', 'carol', TONES.carol);
     cleanups.push(() => Promise.all([bob, carol].map((p) => p.peer.stop())));
     await bob.peer.start();
-    await held;
+    await Promise.race([held, sleep(20_000).then(() => Promise.reject(new Error('Janus never told the second node that the room existed (no "already exists" through the proxy within 20 s)')))]);
     expect(destroyedMeanwhile, 'the room destroyed while the second node had not yet read that it existed').toBe(true);
     // Its watcher's join then finds no room (426): it creates the room once more, and bob and
     // carol hear each other through it.

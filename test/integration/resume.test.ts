@@ -17,18 +17,11 @@ import { tcpProxy } from '../helpers/tcp-proxy.js';
 import { SignallingClient } from '../../src/peer/signalling-client.js';
 import { silentLogger } from '../../src/log.js';
 import type { Grant, RelayedSignal, SignalData } from '../../src/protocol.js';
+import { freePort } from '../../src/server/free-port.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'voxroom-resume-'));
 const secretFile = join(scratch, 'secret');
 writeFileSync(secretFile, 'an-example-secret-of-enough-bytes\n');
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 const serve = (port: number, extra: string[] = []) => startCli(['serve', '--port', String(port), '--secret-file', secretFile, ...extra], /listening on (http:\/\/\S+)/);
 const events = (stdout: string): Array<Record<string, unknown>> => stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);

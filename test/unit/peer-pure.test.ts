@@ -6,7 +6,7 @@ import { SDP_LIMITS, SdpRejected, candidateProblem, dtlsFingerprint, isWellForme
 import { selectDevice } from '../../src/audio/device/device-select.js';
 import { outputBufferMs, parseLatency } from '../../src/audio/device/latency.js';
 import type { DeviceInfo } from '../../src/audio/device/worker-protocol.js';
-import { describeShortfall, whyNotHeard } from '../../src/peer/load-generator.js';
+import { describeShortfall, describeShortfalls, whyNotHeard } from '../../src/peer/load-generator.js';
 import type { PeerStatus } from '../../src/peer/voice-peer.js';
 
 describe('control commands', () => {
@@ -193,7 +193,7 @@ describe('load shortfalls', () => {
   const status = (connection: PeerStatus['connection'], levelDbfs: number | null): PeerStatus => ({
     id: 'm1',
     name: 'speaker-1',
-    state: {} as PeerStatus['state'],
+    state: { speaking: true, away: false, muted: false, serverMuted: false, grants: ['speak', 'listen'] },
     connection,
     audio: levelDbfs === null ? null : ({ name: 'speaker-1', volumePercent: 100, levelDbfs, rateChanges: 0, receivedFrames: 100, depth: 3, targetFrames: 3, underruns: 0, missedFrames: 0, overflows: 0, driftDrops: 0 }),
   });
@@ -213,5 +213,9 @@ describe('load shortfalls', () => {
       'listener-a-3 hears 1 of 3 speakers in its member list (speaker-2: connection disconnected, speaker-3: level -52 dBFS)',
     );
     expect(describeShortfall({ listener: 'listener-1', heard: 0, speakersInRoom: 0, notHeard: [] })).toBe('listener-1 hears 0 of 0 speakers in its member list');
+    // A sample names the first few, and says how many more fall short.
+    const named = [1, 2].map((n) => ({ listener: `listener-${n}`, heard: 0, speakersInRoom: 0, notHeard: [] }));
+    expect(describeShortfalls({ shortfalls: named, shortListeners: 7 })).toBe('listener-1 hears 0 of 0 speakers in its member list; listener-2 hears 0 of 0 speakers in its member list; and 5 more');
+    expect(describeShortfalls({})).toBe('');
   });
 });
